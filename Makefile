@@ -20,11 +20,11 @@ run: install
 	$(BIN)/hanami serve --host 127.0.0.1 --port 11418
 
 test: install
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check --force-exclude src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check --force-exclude src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: install

@@ -1,1 +1,19 @@
-"""core."""
+"""The Hanami engine: templates, cluster state, Numba kernels and checkpoints.
+
+Imports only NumPy and Numba, so it runs without the server.
+"""
+
+from hanami.core.cluster import PROFILES, Cluster, Profile
+from hanami.core.template import Input, Output, Settings, Template, TemplateError, parse_template
+
+__all__ = [
+    "PROFILES",
+    "Cluster",
+    "Input",
+    "Output",
+    "Profile",
+    "Settings",
+    "Template",
+    "TemplateError",
+    "parse_template",
+]

@@ -1,1 +1,45 @@
-"""datasets."""
+"""Datasets: reading uploads (IDX, CSV), the on-disk dataset file, and grading results.
+
+Everything here depends only on NumPy and the standard library, so the engine, the
+service and offline tools can share it.
+"""
+
+from hanami.datasets.checking import (
+    CheckReport,
+    check,
+    check_columns,
+    classification_accuracy,
+    predict_classes,
+)
+from hanami.datasets.convert import convert_csv, convert_mnist
+from hanami.datasets.csv import CsvTable, read_csv
+from hanami.datasets.errors import ColumnNotFoundError, DatasetError
+from hanami.datasets.fileformat import (
+    FORMAT_VERSION,
+    Dataset,
+    DatasetWriter,
+    open_dataset,
+    write_dataset,
+)
+from hanami.datasets.idx import mnist_to_columns, read_idx
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CheckReport",
+    "ColumnNotFoundError",
+    "CsvTable",
+    "Dataset",
+    "DatasetError",
+    "DatasetWriter",
+    "check",
+    "check_columns",
+    "classification_accuracy",
+    "convert_csv",
+    "convert_mnist",
+    "mnist_to_columns",
+    "open_dataset",
+    "predict_classes",
+    "read_csv",
+    "read_idx",
+    "write_dataset",
+]

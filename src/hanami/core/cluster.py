@@ -1,0 +1,361 @@
+"""A growing Hanami network: the Python face of the kernels.
+
+>>> import numpy as np
+>>> from hanami.core import Cluster
+>>> cluster = Cluster('''version: 1
+... settings:
+...     seed: 7
+... hexagons:
+...     1,1,1
+...     2,1,1
+...     3,1,1
+... inputs:
+...     x: 1,1,1
+... outputs:
+...     y: 3,1,1
+... ''')
+>>> X = np.array([[1.0, 0.0], [0.0, 1.0]] * 50, dtype=np.float32)
+>>> Y = X[:, ::-1].copy()
+>>> cluster.train(X, Y)
+>>> cluster.request(X[:2]).argmax(axis=1).tolist()
+[1, 0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from hanami.core import kernels as K
+from hanami.core import state as st
+from hanami.core.template import Settings, Template, parse_template
+from hanami.core.topology import target_lists
+
+ArrayLike = np.ndarray | list | tuple
+Data = ArrayLike | Mapping[str, ArrayLike]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Block geometry and learning constants of a profile."""
+
+    name: str
+    code: int
+    neurons_per_block: int
+    sections_per_block: int
+    synapses_per_section: int
+    learning_rate: float
+    output_learning_rate: float
+    threshold: float
+    max_sections_per_neuron: int
+
+
+PROFILES = {
+    "classic": Profile("classic", K.CLASSIC, 128, 512, 128, 0.1, 0.1, 1e-5, 1),
+    "default": Profile("default", K.DEFAULT, 128, 512, 64, 0.05, 0.05, 0.01, 8),
+}
+
+OUTPUT_WIDTH = {"plain": 1, "bool": 1, "float": 32, "int": 64}
+REDUCTION_INTERVAL = 100
+RESERVE_BLOCKS = 4
+
+
+class Cluster:
+    """A network laid out on a template of hexagons that grows while it learns.
+
+    Parameters
+    ----------
+    template
+        Template text or a parsed :class:`~hanami.core.template.Template`.
+    seed
+        Overrides the template's ``seed`` setting; same seed, template and data give the
+        same network and outputs. Without any seed the cluster draws one.
+    """
+
+    def __init__(self, template: Template | str, *, seed: int | None = None) -> None:
+        if isinstance(template, str):
+            template = parse_template(template)
+        if seed is not None:
+            template = template.with_settings(seed=seed)
+        if template.settings.seed is None:
+            template = template.with_settings(seed=int(np.random.SeedSequence().entropy % 2**63))
+        self.template = template
+        self.profile = PROFILES[template.settings.profile]
+        self._params = self._make_params(template.settings)
+        self._init_state()
+
+    # ------------------------------------------------------------------ construction
+
+    def _make_params(self, settings: Settings) -> np.ndarray:
+        p = self.profile
+        params = np.zeros(K.P_LEN, dtype=np.float64)
+        params[K.P_PROFILE] = p.code
+        params[K.P_COOLDOWN] = settings.neuron_cooldown
+        params[K.P_REFRACTORY] = settings.refractory_time
+        params[K.P_LR] = p.learning_rate
+        params[K.P_LR_OUT] = p.output_learning_rate
+        params[K.P_REDUCTION] = float(settings.enable_reduction)
+        params[K.P_REDUCTION_INTERVAL] = REDUCTION_INTERVAL
+        params[K.P_THRESHOLD] = p.threshold
+        params[K.P_RESERVE_BLOCKS] = RESERVE_BLOCKS + 2 * len(self.template.hexagons)
+        params[K.P_MAX_SECTIONS] = p.max_sections_per_neuron
+        return params
+
+    def _init_state(self) -> None:
+        t, p = self.template, self.profile
+        n_hex = len(t.hexagons)
+        self._rng = np.random.default_rng(t.settings.seed)
+        s = st.allocate(n_hex, p.neurons_per_block, p.sections_per_block,
+                        p.synapses_per_section, nb_cap=8, cb_cap=4, hex_cap=8)  # fmt: skip
+        s.rng[0] = np.uint64(self._rng.integers(0, 2**63))
+        for k, spec in enumerate(t.inputs):
+            flags = st.HX_INPUT
+            flags |= st.HX_BINARY if spec.kind == "binary" else 0
+            flags |= st.HX_MATCH if spec.kind == "match" else 0
+            s.hx_flags[spec.hexagon] = flags
+            s.hx_io[spec.hexagon] = k
+        for k, spec in enumerate(t.outputs):
+            s.hx_flags[spec.hexagon] = st.HX_OUTPUT
+            s.hx_io[spec.hexagon] = k
+        s = s._replace(
+            in_hex=np.array([i.hexagon for i in t.inputs], dtype=np.int32),
+            in_off=np.zeros(len(t.inputs), dtype=np.int32),
+            in_n=np.zeros(len(t.inputs), dtype=np.int32),
+        )
+        self._state = s
+        self._out_n = np.zeros(len(t.outputs), dtype=np.int64)  # values per output interface
+        self._refresh_targets()
+
+    def _refresh_targets(self) -> None:
+        t = self.template
+        axon = list(range(len(t.hexagons)))
+        for src, dst in t.axons:
+            axon[src] = dst
+        is_input = [bool(f & st.HX_INPUT) for f in self._state.hx_flags]
+        self._state.hx_targets[:] = target_lists(
+            t.neighbors(), axon, is_input, t.settings.max_connection_distance, self._rng,
+            faithful=self.profile.code == K.CLASSIC,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ names and shapes
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.template.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.template.outputs]
+
+    @property
+    def input_sizes(self) -> dict[str, int]:
+        return dict(zip(self.input_names, self._state.in_n.tolist(), strict=True))
+
+    @property
+    def output_sizes(self) -> dict[str, int]:
+        return dict(zip(self.output_names, self._out_n.tolist(), strict=True))
+
+    def _as_columns(self, data: Data, names: list[str], what: str) -> list[np.ndarray]:
+        """One 2-D float32 array per interface, in template order."""
+        if not isinstance(data, Mapping):
+            if len(names) != 1:
+                raise ValueError(f"this cluster has {what}s {names}; pass a dict by name")
+            data = {names[0]: data}
+        unknown = set(data) - set(names)
+        if unknown:
+            raise ValueError(f"unknown {what} name(s) {sorted(unknown)}; expected {names}")
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(f"missing {what} value(s) for {missing}")
+        out = []
+        for name in names:
+            a = np.asarray(data[name], dtype=np.float32)
+            if a.ndim == 1:
+                a = a[None, :]
+            if a.ndim != 2 or a.shape[1] == 0:
+                raise ValueError(f"{what} {name!r} must be 1-D or 2-D with at least one column")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{what} {name!r} contains NaN or infinite values")
+            out.append(a)
+        if len({a.shape[0] for a in out}) > 1:
+            raise ValueError(f"all {what}s need the same number of rows")
+        return out
+
+    def _prepare_inputs(self, data: Data) -> np.ndarray:
+        cols = self._as_columns(data, self.input_names, "input")
+        for k, a in enumerate(cols):
+            if a.shape[1] > self._state.in_n[k]:
+                self._resize_input(k, a.shape[1])
+        X = np.zeros((cols[0].shape[0], int(self._state.in_n.sum())), dtype=np.float32)
+        for k, a in enumerate(cols):
+            off = int(self._state.in_off[k])
+            X[:, off : off + a.shape[1]] = a
+        return X
+
+    def _prepare_outputs(self, data: Data) -> np.ndarray:
+        cols = self._as_columns(data, self.output_names, "output")
+        for k, a in enumerate(cols):
+            if a.shape[1] > self._out_n[k]:
+                self._resize_output(k, a.shape[1])
+        parts = []
+        for k, a in enumerate(cols):
+            width = int(self._out_n[k])
+            padded = np.zeros((a.shape[0], width), dtype=np.float32)
+            padded[:, : a.shape[1]] = a
+            parts.append(_encode(padded, self.template.outputs[k].type))
+        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+    def _resize_input(self, k: int, width: int) -> None:
+        """Wider input data arrived: add input neurons (blocks of NPB, as the original)."""
+        s = self._state
+        npb = self.profile.neurons_per_block
+        h = int(s.in_hex[k])
+        need = width // npb + 1
+        self._grow(extra_nb=need, extra_hex=need)
+        s = self._state
+        while s.hx_nnb[h] < need:
+            K.add_neuron_block(s, h, npb)
+        s.in_n[k] = width
+        s.in_off[:] = np.concatenate(([0], np.cumsum(s.in_n)[:-1])).astype(np.int32)
+
+    def _resize_output(self, k: int, width: int) -> None:
+        """Wider expected values arrived: add outputs (and output neurons by default)."""
+        spec = self.template.outputs[k]
+        internal = width * OUTPUT_WIDTH[spec.type]
+        old_total = int(sum(self._out_n[j] * OUTPUT_WIDTH[o.type]
+                            for j, o in enumerate(self.template.outputs)))  # fmt: skip
+        old_internal = int(self._out_n[k] * OUTPUT_WIDTH[spec.type])
+        offset = int(sum(self._out_n[j] * OUTPUT_WIDTH[o.type]
+                         for j, o in enumerate(self.template.outputs) if j < k))  # fmt: skip
+        added = internal - old_internal
+        s = st.resize_outputs(self._state, old_total + added)
+        # insert the new outputs after the existing ones of interface k
+        at = offset + old_internal
+        for name in st._OUT_FIELDS:
+            a = getattr(s, name)
+            a[at + added :] = a[at : old_total].copy()
+            a[at : at + added] = st._fill(name)
+        s.o_hex[at : at + added] = spec.hexagon
+        s.o_idx[at : at + added] = np.arange(old_internal, internal)
+        self._state = s
+        self._out_n[k] = width
+        if self.profile.code == K.DEFAULT:
+            self._resize_output_neurons(spec.hexagon, internal)
+
+    def _resize_output_neurons(self, h: int, internal: int) -> None:
+        npb = self.profile.neurons_per_block
+        blocks = -(-internal // npb)
+        self._grow(extra_nb=blocks, extra_hex=blocks)
+        s = self._state
+        while s.hx_nnb[h] < blocks:
+            K.add_neuron_block(s, h, 0)
+        for i in range(blocks):
+            s.nb_size[s.hx_nb[h, i]] = min(npb, internal - i * npb)
+
+    # ------------------------------------------------------------------ capacity
+
+    def _grow(self, extra_nb: int = 0, extra_cb: int = 0, extra_hex: int = 0) -> None:
+        s = self._state
+        nb = int(s.meta[st.M_NB])
+        reserve = int(self._params[K.P_RESERVE_BLOCKS]) + nb // 2
+        cb = int(s.meta[st.M_CB])
+        hex_used = int(max(s.hx_nnb.max(initial=0), s.hx_ncb.max(initial=0)))
+        want_nb = nb + extra_nb + reserve
+        want_cb = cb + extra_cb + reserve
+        want_hex = hex_used + extra_hex + reserve
+        cap_nb, cap_cb, cap_hex = s.nb_hex.shape[0], s.cb_hex.shape[0], s.hx_nb.shape[1]
+        if want_nb > cap_nb or want_cb > cap_cb or want_hex > cap_hex:
+            self._state = st.grow(
+                s, self.profile.neurons_per_block,
+                nb_cap=max(cap_nb, 2 * want_nb) if want_nb > cap_nb else cap_nb,
+                cb_cap=max(cap_cb, 2 * want_cb) if want_cb > cap_cb else cap_cb,
+                hex_cap=max(cap_hex, 2 * want_hex) if want_hex > cap_hex else cap_hex,
+            )  # fmt: skip
+
+    # ------------------------------------------------------------------ learning
+
+    def train(self, inputs: Data, expected: Data, *, order: np.ndarray | None = None) -> None:
+        """Learn the rows one sample at a time, in order (or in ``order``), inside compiled code."""
+        X = self._prepare_inputs(inputs)
+        Y = self._prepare_outputs(expected)
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"inputs have {X.shape[0]} rows but expected values {Y.shape[0]}")
+        rows = np.arange(X.shape[0], dtype=np.int64) if order is None else np.asarray(order)
+        self._train_rows(X, Y, rows.astype(np.int64, copy=False))
+
+    def _train_rows(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> None:
+        i, n = 0, rows.shape[0]
+        while i < n:
+            self._grow()
+            i = K.train_rows(self._state, self._params, X, Y, rows, i, n)
+
+    def request(self, inputs: Data) -> np.ndarray | dict[str, np.ndarray]:
+        """Outputs for each input row, without learning.
+
+        Returns a ``[rows, outputs]`` array for a single output, else a dict by name.
+        """
+        X = self._prepare_inputs(inputs)
+        if not self._out_n.any():
+            raise ValueError("the cluster has no outputs yet: train it first")
+        total = self._state.o_val.shape[0]
+        raw = np.zeros((X.shape[0], total), dtype=np.float32)
+        K.request_rows(self._state, self._params, X, raw)
+        result, at = {}, 0
+        for k, spec in enumerate(self.template.outputs):
+            width = int(self._out_n[k] * OUTPUT_WIDTH[spec.type])
+            result[spec.name] = _decode(raw[:, at : at + width], spec.type)
+            at += width
+        return result[self.output_names[0]] if len(result) == 1 else result
+
+    # ------------------------------------------------------------------ inspection
+
+    def metrics(self) -> dict[str, int]:
+        """Size of the network: blocks, sections, synapses, neurons in use, bytes allocated."""
+        s = self._state
+        cb = int(s.meta[st.M_CB])
+        nb = int(s.meta[st.M_NB])
+        npb = self.profile.neurons_per_block
+        return {
+            "neuron_blocks": nb,
+            "connection_blocks": cb,
+            "sections": int(s.meta[st.M_SECTIONS]),
+            "synapses": int(np.count_nonzero(s.s_t[:cb] != st.UNUSED_TARGET)),
+            "neurons_in_use": int(np.count_nonzero(s.n_use[: nb * npb])),
+            "synapse_slots": int(s.s_t.size),
+            "bytes": st.nbytes(s),
+            "synapses_created": int(s.meta[st.M_CREATED]),
+            "synapses_removed": int(s.meta[st.M_REMOVED]),
+            "samples_trained": int(s.meta[st.M_SAMPLES]),
+        }
+
+    def __repr__(self) -> str:
+        m = self.metrics()
+        return (f"Cluster(profile={self.profile.name!r}, hexagons={len(self.template.hexagons)}, "
+                f"sections={m['sections']}, synapses={m['synapses']})")  # fmt: skip
+
+
+def _encode(values: np.ndarray, kind: str) -> np.ndarray:
+    """Expected values of one output interface as internal outputs (core.md 2.1)."""
+    if kind == "plain":
+        return values
+    if kind == "bool":
+        return (values >= 0.5).astype(np.float32)
+    if kind == "float":
+        bits = values.astype(">f4").view(np.uint8)
+    else:
+        bits = np.rint(values).astype(">i8").view(np.uint8)
+    return np.unpackbits(bits.reshape(values.shape[0], -1), axis=1).astype(np.float32)
+
+
+def _decode(raw: np.ndarray, kind: str) -> np.ndarray:
+    """Internal outputs back to values: thresholded bits packed MSB first for int/float."""
+    if kind == "plain":
+        return raw
+    if kind == "bool":
+        return (raw >= 0.5).astype(np.float32)
+    packed = np.packbits((raw >= 0.5).astype(np.uint8), axis=1)
+    if kind == "float":
+        return packed.view(">f4").astype(np.float32)
+    return packed.view(">i8").astype(np.int64)

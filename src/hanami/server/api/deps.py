@@ -1,0 +1,128 @@
+"""FastAPI dependencies as typed aliases.
+
+=================  ============================================================================
+``ContextDep``     the :class:`~hanami.server.context.AppContext` of this app
+``SettingsDep``    its :class:`~hanami.server.config.ServerSettings`
+``SessionDep``     a SQLAlchemy session for this request (commit explicitly)
+``CurrentUser``    the authenticated, policy-checked :class:`~hanami.server.auth.Principal`
+``AdminUser``      same, and 403 unless the user is an admin
+``Payload[M]``     the validated request input (:mod:`hanami.server.api.inputs`)
+=================  ============================================================================
+
+:func:`get_current_user` runs as a router-level dependency for every protected route (see
+:mod:`hanami.server.api.main`), so routes are authenticated, policy-checked and audited
+before their own parameters are validated, even if they never ask for ``CurrentUser``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from hanami.server.api.inputs import Payload
+from hanami.server.auth import Principal, authenticate
+from hanami.server.config import ServerSettings
+from hanami.server.context import AppContext
+from hanami.server.db.models import AuditLog
+from hanami.server.errors import Forbidden, Unauthorized
+from hanami.server.routing import route_template
+
+__all__ = [
+    "AdminUser",
+    "ContextDep",
+    "CurrentUser",
+    "Payload",
+    "SessionDep",
+    "SettingsDep",
+    "client_address",
+    "endpoint_key",
+    "get_current_user",
+]
+
+_token_header = APIKeyHeader(
+    name="X-Auth-Token",
+    auto_error=False,
+    scheme_name="X-Auth-Token",
+    description="JWT from POST /v1.0alpha/token, or an API token (hnm_...)",
+)
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="Bearer", description="Same tokens as X-Auth-Token"
+)
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def get_settings(ctx: ContextDep) -> ServerSettings:
+    return ctx.settings
+
+
+SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+
+
+def get_session(ctx: ContextDep) -> Iterator[Session]:
+    with ctx.database.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def endpoint_key(request: Request) -> str:
+    """The policy key of the matched route: its path without the leading ``/``."""
+    return (route_template(request.scope) or request.url.path).lstrip("/")
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def get_current_user(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    x_auth_token: Annotated[str | None, Security(_token_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> Principal:
+    """Authenticate, apply the policy for (endpoint, method, role), audit non-GET requests."""
+    token = x_auth_token or (bearer.credentials if bearer else None)
+    if not token:
+        raise Unauthorized(
+            "Missing token: send it in the 'X-Auth-Token' header or as 'Authorization: Bearer'"
+        )
+    principal = authenticate(session, ctx.token_key, token)
+    request.state.principal = principal
+    key, method = endpoint_key(request), request.method
+    if not ctx.policy.allows(key, method, principal.role):
+        raise Forbidden(f"Access denied by policy: role '{principal.role}' may not {method} {key}")
+    if method != "GET":
+        session.add(
+            AuditLog(
+                user_id=principal.user_id,
+                endpoint=key,
+                request_type=method,
+                client_address=client_address(request),
+            )
+        )
+        session.commit()
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def require_admin(user: CurrentUser) -> Principal:
+    if not user.is_admin:
+        raise Forbidden("Only admins may use this endpoint")
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(require_admin)]

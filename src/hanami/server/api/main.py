@@ -1,0 +1,35 @@
+"""Composition of the REST API under ``/v1.0alpha``.
+
+Every router in :data:`PROTECTED_ROUTERS` runs behind
+:func:`~hanami.server.api.deps.get_current_user` (token, policy, audit row). Add the routers
+of new resources (clusters, tasks, datasets, checkpoints, hosts, ...) to that tuple.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from hanami.server.api.deps import get_current_user
+from hanami.server.api.routes import api_tokens, logs, projects, token, users
+
+__all__ = ["API_PREFIX", "PROTECTED_ROUTERS", "build_api_router"]
+
+API_PREFIX = "/v1.0alpha"
+
+PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
+    token.router,
+    users.router,
+    projects.router,
+    logs.router,
+    api_tokens.router,
+)
+
+
+def build_api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(token.public_router)
+    protected = APIRouter(dependencies=[Depends(get_current_user)])
+    for router in PROTECTED_ROUTERS:
+        protected.include_router(router)
+    api.include_router(protected)
+    return api

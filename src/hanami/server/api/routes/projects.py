@@ -1,0 +1,93 @@
+"""Projects: plain labels that group users and resources (admin-only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hanami.server.api.deps import AdminUser, Payload, SessionDep
+from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, IdStr, NameStr, Table, table
+from hanami.server.auth import ADMIN_PROJECT
+from hanami.server.db.models import Project
+from hanami.server.errors import Conflict, NotFound
+from hanami.server.timestamps import format_timestamp
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["project"], route_class=PayloadRoute)
+
+PROJECT_LIST_HEADER = ("created_at", "id", "name", "creator_id")
+
+
+class ProjectPublic(BaseModel):
+    created_at: str
+    id: str
+    name: str
+    creator_id: str
+
+
+class ProjectCreate(InputModel):
+    id: IdStr
+    name: NameStr
+
+
+class ProjectRef(InputModel):
+    id: IdStr
+
+
+def project_public(project: Project) -> dict[str, Any]:
+    return {
+        "created_at": format_timestamp(project.created_at),
+        "id": project.id,
+        "name": project.name,
+        "creator_id": project.creator_id,
+    }
+
+
+@router.post("/project", response_model=ProjectPublic, summary="Create project")
+def create_project(admin: AdminUser, data: Payload[ProjectCreate], session: SessionDep) -> Any:
+    if data.id == ADMIN_PROJECT:
+        raise Conflict(f"Project id '{ADMIN_PROJECT}' is reserved.")
+    conflict = Conflict(f"Project with id '{data.id}' already exist.")
+    if session.get(Project, data.id) is not None:
+        raise conflict
+    project = Project(id=data.id, name=data.name, creator_id=admin.user_id)
+    session.add(project)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        raise conflict from exc
+    return project_public(project)
+
+
+@router.get("/project", response_model=ProjectPublic, summary="Show project")
+def get_project(admin: AdminUser, data: Payload[ProjectRef], session: SessionDep) -> Any:
+    project = session.get(Project, data.id)
+    if project is None:
+        raise NotFound(f"Project with id '{data.id}' not found")
+    return project_public(project)
+
+
+@router.get("/project/all", response_model=Table, summary="List projects")
+def list_projects(admin: AdminUser, data: Payload[NoInput], session: SessionDep) -> Any:
+    projects = session.scalars(select(Project).order_by(Project.created_at, Project.id))
+    return table(
+        PROJECT_LIST_HEADER,
+        ([format_timestamp(p.created_at), p.id, p.name, p.creator_id] for p in projects),
+    )
+
+
+@router.delete("/project", response_model=Empty, summary="Delete project")
+def delete_project(admin: AdminUser, data: Payload[ProjectRef], session: SessionDep) -> Any:
+    """Deletes the project and its user assignments; resources keep their project id."""
+    project = session.get(Project, data.id)
+    if project is None:
+        raise NotFound(f"Project with id '{data.id}' not found")
+    session.delete(project)
+    session.commit()
+    return {}

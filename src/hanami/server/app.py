@@ -1,0 +1,91 @@
+"""The application factory: ``create_app(settings) -> FastAPI``.
+
+Building the app validates the configuration (JWT key, policy file) and creates the
+services; the lifespan start-up creates the storage folders, applies the migrations and
+bootstraps the first admin. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse
+
+from hanami import __version__
+from hanami.server.api.main import API_PREFIX, build_api_router
+from hanami.server.api.routes import health
+from hanami.server.config import ServerSettings
+from hanami.server.context import AppContext
+from hanami.server.errors import ErrorBoundaryMiddleware, install_error_handlers
+from hanami.server.metrics import MetricsMiddleware, metrics_router
+
+__all__ = ["create_app"]
+
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard" / "static"
+
+DESCRIPTION = """\
+Hanami service API (compatible with OpenHanami `v1.0alpha`).
+
+Log in with `POST /v1.0alpha/token` (`{"id": ..., "passphrase": base64(passphrase)}`) and
+send the returned token as `X-Auth-Token` (or `Authorization: Bearer`). Inputs of GET and
+DELETE endpoints go in the query string; POST and PUT take a JSON object (no Content-Type
+needed). Errors are plain text: 400 invalid input, 401 not authenticated, 403 not allowed,
+404 unknown or outside your projects, 409 conflict, 429 too many failed logins.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def _landing_page() -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><title>Hanami</title><h1>Hanami</h1>"
+        f"<p>API: <code>{API_PREFIX}</code> &middot; <a href='/docs'>API docs</a>"
+        " &middot; <a href='/redoc'>ReDoc</a></p>"
+    )
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """Build the Hanami service for ``settings`` (default: read from the environment)."""
+    settings = settings or ServerSettings()
+    ctx = AppContext.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(ctx.startup)
+        try:
+            yield
+        finally:
+            ctx.shutdown()
+
+    app = FastAPI(
+        title="Hanami",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app, forbidden_status=settings.forbidden_status)
+
+    app.include_router(build_api_router())
+    app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router())
+    # Websocket routes at "/" must be added before this mount, which catches everything else.
+    if (DASHBOARD_DIR / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+    else:
+        app.add_api_route("/", _landing_page, include_in_schema=False)
+
+    app.add_middleware(ErrorBoundaryMiddleware, record=ctx.record_error)
+    app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    return app

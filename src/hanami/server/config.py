@@ -1,0 +1,320 @@
+"""Server settings: embedded defaults < original INI file < ``HANAMI_*`` environment < arguments.
+
+The INI file keeps the original OpenHanami format and keys (``[DEFAULT] database``,
+``[auth] token_key_path``, ``[http] port``, ...); see :data:`INI_KEYS` for the mapping onto
+:class:`ServerSettings` fields. Every field can also be set with ``HANAMI_<FIELD>`` in the
+environment, which wins over the file. Nothing here runs at import time: build a
+``ServerSettings()`` and hand it to :func:`hanami.server.app.create_app`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+__all__ = [
+    "INI_KEYS",
+    "MIN_TOKEN_KEY_BYTES",
+    "ConfigError",
+    "ServerSettings",
+    "parse_ini",
+]
+
+MIN_TOKEN_KEY_BYTES = 32
+"""Shortest accepted JWT HMAC key (256 bits)."""
+
+TOKEN_KEY_FILE_NAME = "token_key"
+
+INI_KEYS: dict[tuple[str, str], str] = {
+    ("DEFAULT", "debug"): "debug",
+    ("DEFAULT", "log_path"): "log_path",
+    ("DEFAULT", "database"): "database",
+    ("DEFAULT", "database_url"): "database_url",  # extension
+    ("DEFAULT", "data_dir"): "data_dir",  # extension
+    ("storage", "dataset_location"): "dataset_location",
+    ("storage", "checkpoint_location"): "checkpoint_location",
+    ("storage", "tempfile_location"): "tempfile_location",
+    ("storage", "tempfile_timeout"): "tempfile_timeout",
+    ("processing", "use_of_free_memory"): "use_of_free_memory",
+    ("auth", "token_key_path"): "token_key_path",
+    ("auth", "token_expire_time"): "token_expire_time",
+    ("auth", "policies"): "policies",
+    ("http", "ip"): "host",
+    ("http", "port"): "port",
+    ("http", "number_of_threads"): "number_of_threads",
+}
+"""(group, key) of the original configuration file -> settings field. Other keys are ignored."""
+
+
+class ConfigError(ValueError):
+    """A configuration file or value that the server cannot start with."""
+
+
+_GROUP_RE = re.compile(r"^\[\s*([A-Za-z0-9_.\-]+)\s*\]$")
+_ITEM_RE = re.compile(r"^([A-Za-z0-9_.\-]+)\s*=\s*(.*)$")
+_INT_RE = re.compile(r"^-?\d+$")
+_FLOAT_RE = re.compile(r"^-?\d+\.\d+$")
+_QUOTED_RE = re.compile(r'^"((?:[^"\\]|\\.)*)"$')
+_BARE_RE = re.compile(r"^[A-Za-z0-9%\-+/@.:_]+$")
+
+
+def _strip_comment(line: str) -> str:
+    in_quotes = False
+    escaped = False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\" and in_quotes:
+            escaped = True
+        elif char == '"':
+            in_quotes = not in_quotes
+        elif char == "#" and not in_quotes:
+            return line[:i]
+    return line
+
+
+def _parse_value(raw: str, where: str) -> Any:
+    if raw.startswith('"'):
+        if not (match := _QUOTED_RE.match(raw)):
+            raise ConfigError(f"{where}: unterminated or malformed quoted string {raw!r}")
+        return re.sub(r"\\(.)", r"\1", match.group(1))
+    if raw in ("true", "True"):
+        return True
+    if raw in ("false", "False"):
+        return False
+    if _INT_RE.match(raw):
+        return int(raw)
+    if _FLOAT_RE.match(raw):
+        return float(raw)
+    if _BARE_RE.match(raw):
+        return raw
+    raise ConfigError(
+        f"{where}: invalid value {raw!r} (quote strings that contain other characters)"
+    )
+
+
+def parse_ini(text: str, source: str = "<config>") -> dict[tuple[str, str], Any]:
+    """Parse the original INI dialect into ``{(group, key): value}``.
+
+    Items before the first ``[group]`` belong to ``DEFAULT``. ``#`` starts a comment outside
+    quotes. Values are quoted strings, bare words, ints, floats or booleans. Errors name the
+    line.
+    """
+    values: dict[tuple[str, str], Any] = {}
+    group = "DEFAULT"
+    for lineno, raw_line in enumerate(text.splitlines(), start=1):
+        line = _strip_comment(raw_line).strip()
+        if not line:
+            continue
+        where = f"{source}, line {lineno}"
+        if match := _GROUP_RE.match(line):
+            group = match.group(1)
+            continue
+        if match := _ITEM_RE.match(line):
+            key, raw_value = match.group(1), match.group(2).strip()
+            if not raw_value:
+                raise ConfigError(f"{where}: item {key!r} has no value")
+            values[(group, key)] = _parse_value(raw_value, where)
+            continue
+        raise ConfigError(f"{where}: expected '[group]' or 'key = value', got {line!r}")
+    return values
+
+
+class IniSettingsSource(PydanticBaseSettingsSource):
+    """Reads the registered keys of an original-format configuration file."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # pragma: no cover - __call__ does the work
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None:
+            return {}
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration file {self.path}: {exc}") from exc
+        parsed = parse_ini(text, str(self.path))
+        return {INI_KEYS[key]: value for key, value in parsed.items() if key in INI_KEYS}
+
+
+class ServerSettings(BaseSettings):
+    """Everything the service reads from its environment.
+
+    Paths left unset are derived from ``data_dir`` (``./.hanami`` by default): the SQLite
+    database ``hanami.db``, the ``datasets``/``checkpoints``/``tempfiles`` folders and the
+    generated JWT key file ``token_key``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="HANAMI_",
+        extra="ignore",
+        env_ignore_empty=True,
+        validate_default=True,
+    )
+
+    config_file: Path | None = Field(None, description="original-format INI file to read")
+    debug: bool = False
+    log_level: str = "info"
+    log_path: Path | None = Field(None, description="folder for hanami.log; console only if unset")
+
+    data_dir: Path = Path(".hanami")
+    database: Path | None = Field(None, description="SQLite file; default <data_dir>/hanami.db")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL overriding `database`, e.g. postgresql+psycopg://..."
+    )
+    dataset_location: Path | None = None
+    checkpoint_location: Path | None = None
+    tempfile_location: Path | None = None
+    tempfile_timeout: int = Field(10, ge=1, description="minutes before an idle upload is dropped")
+    use_of_free_memory: float = 0.5
+
+    host: str = "127.0.0.1"
+    port: int = Field(11418, ge=0, le=65535)
+    number_of_threads: int = Field(4, ge=1)
+
+    token_key: SecretStr | None = Field(None, description="JWT HMAC key (at least 32 bytes)")
+    token_key_path: Path | None = Field(None, description="file whose raw content is the key")
+    token_expire_time: int = Field(3600, ge=1, le=30 * 24 * 3600, description="JWT lifetime (s)")
+    policies: Path | None = Field(None, description="policy file; embedded default if unset")
+    forbidden_status: Literal[401, 403] = Field(
+        403, description="status for authenticated-but-not-allowed (401 = original behaviour)"
+    )
+
+    admin_user_id: str | None = None
+    admin_user_name: str | None = None
+    admin_passphrase: SecretStr | None = None
+
+    login_max_failures: int = Field(10, ge=1, description="per user id and client address")
+    login_max_failures_per_address: int = Field(100, ge=1, description="per client address")
+    login_failure_window: int = Field(60, ge=1, description="seconds failures are remembered")
+
+    metrics_enabled: bool = True
+    access_log: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path: Any = None
+        if isinstance(init_settings, InitSettingsSource):
+            path = init_settings.init_kwargs.get("config_file")
+        path = path or os.environ.get("HANAMI_CONFIG_FILE") or None
+        ini = IniSettingsSource(settings_cls, Path(path) if path else None)
+        return init_settings, env_settings, ini
+
+    @field_validator("use_of_free_memory")
+    @classmethod
+    def _clamp_memory_share(cls, value: float) -> float:
+        return min(max(value, 0.1), 0.9)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"critical", "error", "warning", "info", "debug", "trace"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> ServerSettings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if self.database is None:
+            self.database = self.data_dir / "hanami.db"
+        if self.dataset_location is None:
+            self.dataset_location = self.data_dir / "datasets"
+        if self.checkpoint_location is None:
+            self.checkpoint_location = self.data_dir / "checkpoints"
+        if self.tempfile_location is None:
+            self.tempfile_location = self.data_dir / "tempfiles"
+        self.database = self.database.expanduser().resolve()
+        if self.debug:
+            self.log_level = "debug"
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL: ``database_url`` if set, else the SQLite file ``database``."""
+        return self.database_url or f"sqlite:///{self.database}"
+
+    @property
+    def storage_dirs(self) -> tuple[Path, ...]:
+        """Folders created at start-up."""
+        dirs = (
+            self.data_dir,
+            self.dataset_location,
+            self.checkpoint_location,
+            self.tempfile_location,
+        )
+        return tuple(d for d in dirs if d is not None)
+
+    def load_token_key(self) -> bytes:
+        """Return the JWT key, generating ``<data_dir>/token_key`` (mode 0600) if none is given.
+
+        Order: ``token_key`` (``HANAMI_TOKEN_KEY``), then the raw content of ``token_key_path``,
+        then the key file in the data folder. Keys shorter than 32 bytes are rejected.
+        """
+        if self.token_key is not None:
+            key = self.token_key.get_secret_value().encode()
+            origin = "HANAMI_TOKEN_KEY"
+        elif self.token_key_path is not None:
+            try:
+                key = self.token_key_path.read_bytes()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read token key file {self.token_key_path}: {exc}"
+                ) from exc
+            origin = str(self.token_key_path)
+        else:
+            path = self.data_dir / TOKEN_KEY_FILE_NAME
+            key = _read_or_create_key_file(path)
+            origin = str(path)
+        if len(key) < MIN_TOKEN_KEY_BYTES:
+            raise ConfigError(
+                f"the JWT key from {origin} has {len(key)} bytes; at least {MIN_TOKEN_KEY_BYTES} "
+                "are required (generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        return key
+
+
+def _read_or_create_key_file(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(base64.urlsafe_b64encode(secrets.token_bytes(48)))
+    return path.read_bytes()

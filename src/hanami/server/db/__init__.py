@@ -1,0 +1,37 @@
+"""Persistence: models, engine/session factory and migrations."""
+
+from hanami.server.db.migrate import upgrade
+from hanami.server.db.models import (
+    ApiToken,
+    AuditLog,
+    Base,
+    Checkpoint,
+    Cluster,
+    Dataset,
+    ErrorLog,
+    Project,
+    ResourceMixin,
+    Task,
+    Tempfile,
+    User,
+    UserProjectRole,
+)
+from hanami.server.db.session import Database
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "Base",
+    "Checkpoint",
+    "Cluster",
+    "Database",
+    "Dataset",
+    "ErrorLog",
+    "Project",
+    "ResourceMixin",
+    "Task",
+    "Tempfile",
+    "User",
+    "UserProjectRole",
+    "upgrade",
+]

@@ -1,0 +1,24 @@
+"""Value formats shared by the API, the bootstrap and the CLI (OpenHanami ``defines.h``)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BASE64_RE",
+    "ID_EXT_RE",
+    "ID_RE",
+    "MIN_PASSPHRASE_LENGTH",
+    "NAME_RE",
+    "UUID_RE",
+]
+
+UUID_RE = r"[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}"
+ID_RE = r"[a-zA-Z][a-zA-Z_0-9]*"
+"""Project ids and role names."""
+ID_EXT_RE = r"[a-zA-Z][a-zA-Z_0-9@]*"
+"""User ids (may contain ``@``)."""
+NAME_RE = r"[a-zA-Z][a-zA-Z_0-9\- ]*"
+"""Display names: letters, digits, ``_``, ``-`` and space."""
+BASE64_RE = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+
+MIN_PASSPHRASE_LENGTH = 8
+"""Minimum length of the *decoded* passphrase (the original checked the base64 text)."""

@@ -1,0 +1,61 @@
+"""Run the service with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from hanami.server.app import create_app
+from hanami.server.config import ServerSettings
+
+__all__ = ["configure_logging", "serve", "urls"]
+
+
+def configure_logging(settings: ServerSettings) -> None:
+    level = "DEBUG" if settings.log_level == "trace" else settings.log_level.upper()
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if settings.log_path is not None:
+        settings.log_path.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(settings.log_path / "hanami.log", encoding="utf-8"))
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def urls(settings: ServerSettings) -> dict[str, str]:
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    base = f"http://{host}:{settings.port}"
+    return {"api": f"{base}/v1.0alpha", "docs": f"{base}/docs", "dashboard": f"{base}/"}
+
+
+def serve(settings: ServerSettings | None = None) -> None:
+    """Build the app for ``settings`` and serve it until interrupted."""
+    settings = settings or ServerSettings()
+    configure_logging(settings)
+    app = create_app(settings)
+    links = urls(settings)
+    print(
+        f"Hanami {links['api']}\n  API docs:  {links['docs']}\n  Dashboard: {links['dashboard']}",
+        flush=True,
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        server_header=False,
+        headers=[("server", "Hanami")],
+        proxy_headers=True,
+        log_config=None,
+    )
+    uvicorn.Server(config).run()

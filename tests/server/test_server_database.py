@@ -1,0 +1,148 @@
+"""Migrations match the models (SQLite and PostgreSQL), admin bootstrap, tenancy filter."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from pydantic import SecretStr
+from sqlalchemy import inspect, select, text
+
+from hanami.server.auth import Principal
+from hanami.server.bootstrap import bootstrap_admin
+from hanami.server.config import ConfigError, ServerSettings
+from hanami.server.db import Base, Cluster, Database, Task, User, upgrade
+from hanami.server.db.migrate import current_revision
+from hanami.server.errors import NotFound
+from hanami.server.security import verify_password
+from hanami.server.tenancy import get_in_scope, in_scope, scope_filter
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    database = Database(f"sqlite:///{tmp_path}/test.db")
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def _assert_schema_matches_models(database: Database) -> None:
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_migrations_match_models_on_sqlite(sqlite_db):
+    _assert_schema_matches_models(sqlite_db)
+    upgrade(sqlite_db)  # idempotent
+    assert current_revision(sqlite_db) == "0001"
+    with sqlite_db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_migrations_match_models_on_postgresql(postgres_url):
+    database = Database(postgres_url)
+    try:
+        upgrade(database)
+        _assert_schema_matches_models(database)
+        assert "users" in inspect(database.engine).get_table_names()
+    finally:
+        database.dispose()
+
+
+def test_foreign_keys_cascade(sqlite_db):
+    with sqlite_db.session() as session:
+        session.add(Cluster(uuid="c1", project_id="p", owner_id="u", name="c"))
+        session.add(
+            Task(
+                uuid="t1",
+                cluster_uuid="c1",
+                project_id="p",
+                owner_id="u",
+                name="t",
+                task_type="train",
+            )
+        )
+        session.commit()
+        session.execute(text("DELETE FROM clusters"))
+        session.commit()
+        assert session.scalar(select(Task)) is None
+
+
+def _settings(tmp_path, **kwargs):
+    return ServerSettings(data_dir=tmp_path, token_key="k" * 32, **kwargs)
+
+
+def test_bootstrap_generates_and_prints_a_passphrase_once(sqlite_db, tmp_path):
+    out = io.StringIO()
+    assert bootstrap_admin(sqlite_db, _settings(tmp_path), out=out) == "admin"
+    printed = out.getvalue()
+    passphrase = printed.split("passphrase: ")[1].split()[0]
+    assert len(passphrase) >= 24
+    with sqlite_db.session() as session:
+        user = session.get(User, "admin")
+        assert user.is_admin and user.creator_id == "HANAMI_INIT"
+        assert passphrase not in user.password_hash
+        assert verify_password(user.password_hash, passphrase.encode())[0]
+    again = io.StringIO()
+    assert bootstrap_admin(sqlite_db, _settings(tmp_path), out=again) is None
+    assert again.getvalue() == ""
+
+
+def test_bootstrap_from_environment_prints_nothing(sqlite_db, tmp_path):
+    out = io.StringIO()
+    settings = _settings(
+        tmp_path,
+        admin_user_id="root_user",
+        admin_user_name="Root User",
+        admin_passphrase=SecretStr("chosen passphrase"),
+    )
+    assert bootstrap_admin(sqlite_db, settings, out=out) == "root_user"
+    assert out.getvalue() == ""
+    with sqlite_db.session() as session:
+        user = session.get(User, "root_user")
+        assert verify_password(user.password_hash, b"chosen passphrase")[0]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"admin_user_id": "no"},
+        {"admin_user_name": "Bad!"},
+        {"admin_passphrase": SecretStr("short")},
+    ],
+)
+def test_bootstrap_rejects_bad_values(sqlite_db, tmp_path, kwargs):
+    with pytest.raises(ConfigError):
+        bootstrap_admin(sqlite_db, _settings(tmp_path, **kwargs), out=io.StringIO())
+
+
+def _principal(user, project, *, admin=False, project_admin=False):
+    return Principal(user, user, admin, project, "admin" if admin else "member", project_admin)
+
+
+def test_scope_filter(sqlite_db):
+    rows = [("c1", "alice", "p1"), ("c2", "bob", "p1"), ("c3", "alice", "p2")]
+    with sqlite_db.session() as session:
+        for uuid, owner, project in rows:
+            session.add(Cluster(uuid=uuid, owner_id=owner, project_id=project, name=uuid))
+        session.commit()
+
+        def visible(principal):
+            query = select(Cluster.uuid).where(scope_filter(principal, Cluster))
+            found = sorted(session.scalars(query))
+            every = session.scalars(select(Cluster)).all()
+            assert found == sorted(c.uuid for c in every if in_scope(principal, c))
+            return found
+
+        assert visible(_principal("root", "admin", admin=True)) == ["c1", "c2", "c3"]
+        assert visible(_principal("carol", "p1", project_admin=True)) == ["c1", "c2"]
+        assert visible(_principal("alice", "p1")) == ["c1"]
+        assert visible(_principal("alice", "p2")) == ["c3"]
+        assert visible(_principal("bob", "p2")) == []
+        assert get_in_scope(session, _principal("alice", "p1"), Cluster, "c1").name == "c1"
+        with pytest.raises(NotFound, match="Cluster with uuid 'c2' not found"):
+            get_in_scope(session, _principal("alice", "p1"), Cluster, "c2", "Cluster")

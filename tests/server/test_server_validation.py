@@ -1,0 +1,118 @@
+"""Input assembly and validation: 400 with a text message, never 422."""
+
+from __future__ import annotations
+
+import pytest
+from server_helpers import b64, unique
+
+
+def test_malformed_json_is_400(admin):
+    response = admin.post("project", raw=b'{"id": "abcd", ')
+    assert response.status_code == 400
+    assert response.text.startswith("Request body is not valid JSON")
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"42", b"null"])
+def test_body_must_be_a_json_object(admin, raw):
+    response = admin.post("project", raw=raw)
+    assert response.status_code == 400
+    assert response.text == "Request body must be a JSON object"
+
+
+def test_nan_is_not_json(admin):
+    assert admin.post("project", raw=b'{"id": NaN}').status_code == 400
+
+
+def test_unknown_key_is_400(admin):
+    response = admin.post("project", {"id": unique("p"), "name": "Some Name", "colour": "red"})
+    assert response.status_code == 400
+    assert response.text == (
+        "Validation failed, because item 'colour' is not in the list of allowed keys"
+    )
+
+
+def test_unknown_query_key_is_400(admin):
+    response = admin.get("project/all", colour="red")
+    assert response.status_code == 400
+    assert "'colour'" in response.text
+
+
+def test_missing_field_is_400(admin):
+    response = admin.post("project", {"id": unique("p")})
+    assert response.status_code == 400
+    assert response.text == "Validation failed, because variable 'name' is required, but is not set"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"id": "ab", "name": "Some Name"}, "id"),  # too short
+        ({"id": "1abc", "name": "Some Name"}, "id"),  # must start with a letter
+        ({"id": "a-bc", "name": "Some Name"}, "id"),  # '-' not allowed in ids
+        ({"id": "abcd" * 64, "name": "Some Name"}, "id"),  # too long
+        ({"id": "abcdef", "name": "Bad!Name"}, "name"),  # '!' not allowed in names
+        ({"id": 1234, "name": "Some Name"}, "id"),  # wrong type
+    ],
+)
+def test_bad_fields_are_400(admin, body, field):
+    response = admin.post("project", body)
+    assert response.status_code == 400
+    assert f"variable '{field}'" in response.text
+
+
+def test_types_are_strict(admin):
+    body = {"id": unique("u"), "name": "Some Name", "passphrase": b64("asdfasdf")}
+    assert admin.post("user", {**body, "is_admin": "true"}).status_code == 400
+    assert admin.post("user", {**body, "is_admin": 1}).status_code == 400
+    assert admin.get("audit_log", page="1.0").status_code == 400
+    assert admin.get("audit_log", page="first").status_code == 400
+    assert admin.get("audit_log", page="-1").status_code == 400
+
+
+def test_numeric_query_values_become_ints(admin):
+    response = admin.get("audit_log", page="3")
+    assert response.status_code == 200
+    assert response.json()["body"] == []
+
+
+def test_query_keys_are_merged_over_the_body(admin):
+    from_query = unique("from_query")
+    response = admin.post(
+        "project", {"id": unique("from_body"), "name": "Some Name"}, params={"id": from_query}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == from_query
+
+
+def test_query_values_are_url_decoded(admin):
+    project_id = unique("decoded")
+    response = admin.post("project", params={"id": project_id, "name": "With Spaces"})
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "With Spaces"
+
+
+def test_token_key_in_the_input_is_ignored(admin):
+    response = admin.post("project", {"id": unique("p"), "name": "Some Name", "token": "x"})
+    assert response.status_code == 200
+
+
+def test_get_and_delete_bodies_are_ignored(admin):
+    assert admin.request("GET", "project/all", raw=b"{garbage").status_code == 200
+    response = admin.request("DELETE", "project", raw=b"{garbage", params={"id": unique("p")})
+    assert response.status_code == 404
+
+
+def test_unknown_route_and_method(admin):
+    response = admin.get("no/such/endpoint")
+    assert response.status_code == 404
+    assert response.text == "No endpoint found for path '/v1.0alpha/no/such/endpoint'"
+    assert admin.request("PATCH", "project").status_code == 405
+
+
+def test_json_error_body_on_request(admin):
+    response = admin.request(
+        "GET", "project", params={"id": "fail_project"}, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 404
+    assert response.json() == {"error": "Project with id 'fail_project' not found", "status": 404}
