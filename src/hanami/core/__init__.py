@@ -3,11 +3,13 @@
 Imports only NumPy and Numba, so it runs without the server.
 """
 
+from hanami.core.checkpoint import CheckpointError
 from hanami.core.cluster import PROFILES, Cluster, Profile
 from hanami.core.template import Input, Output, Settings, Template, TemplateError, parse_template
 
 __all__ = [
     "PROFILES",
+    "CheckpointError",
     "Cluster",
     "Input",
     "Output",

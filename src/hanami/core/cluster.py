@@ -23,11 +23,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from hanami.core import checkpoint
 from hanami.core import kernels as K
 from hanami.core import state as st
 from hanami.core.template import Settings, Template, parse_template
@@ -308,6 +311,52 @@ class Cluster:
             result[spec.name] = _decode(raw[:, at : at + width], spec.type)
             at += width
         return result[self.output_names[0]] if len(result) == 1 else result
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write a checkpoint file (atomic); :meth:`load` restores an identical cluster."""
+        return checkpoint.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Cluster:
+        """Restore a cluster from a checkpoint file; raises ``CheckpointError`` if damaged."""
+        return checkpoint.load(path)
+
+    def to_bytes(self) -> bytes:
+        """The checkpoint file's bytes, for storage elsewhere (database, object store)."""
+        return checkpoint.to_bytes(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Cluster:
+        """Inverse of :meth:`to_bytes`."""
+        return checkpoint.from_bytes(data)
+
+    @classmethod
+    def _restore(cls, template_text: str, output_sizes: list[int], rng_state: dict,
+                 arrays: dict[str, np.ndarray]) -> Cluster:  # fmt: skip
+        """A cluster with the saved buffers (capacity re-created, no re-initialisation)."""
+        self = cls.__new__(cls)
+        self.template = parse_template(template_text)
+        self.profile = PROFILES[self.template.settings.profile]
+        self._params = self._make_params(self.template.settings)
+        self._rng = np.random.default_rng()
+        self._rng.bit_generator.state = rng_state
+        missing = set(st.State._fields) - set(arrays)
+        if missing:
+            raise ValueError(f"missing arrays {sorted(missing)}")
+        state = st.State(**{name: arrays[name] for name in st.State._fields})
+        if state.hx_flags.shape[0] != len(self.template.hexagons):
+            raise ValueError("hexagon count differs from the template")
+        npb = self.profile.neurons_per_block
+        if state.n_in.shape[0] != state.nb_hex.shape[0] * npb:
+            raise ValueError("neuron buffers do not match the profile's block size")
+        self._state = st.grow(state, npb, nb_cap=max(state.nb_hex.shape[0], 1),
+                              cb_cap=max(state.cb_hex.shape[0], 1),
+                              hex_cap=max(state.hx_nb.shape[1], 1))  # fmt: skip
+        self._out_n = np.asarray(output_sizes, dtype=np.int64)
+        self._grow()
+        return self
 
     # ------------------------------------------------------------------ inspection
 
