@@ -53,6 +53,8 @@ class Profile:
     output_learning_rate: float
     threshold: float
     max_sections_per_neuron: int
+    cross_entropy: bool = False
+    learning_rate_decay: float = 0.0
 
 
 PROFILES = {
@@ -104,6 +106,8 @@ class Cluster:
         params[K.P_THRESHOLD] = p.threshold
         params[K.P_RESERVE_BLOCKS] = RESERVE_BLOCKS + 2 * len(self.template.hexagons)
         params[K.P_MAX_SECTIONS] = p.max_sections_per_neuron
+        params[K.P_CROSS_ENTROPY] = float(p.cross_entropy)
+        params[K.P_LR_DECAY] = p.learning_rate_decay
         return params
 
     def _init_state(self) -> None:
@@ -281,10 +285,12 @@ class Cluster:
 
     def train(self, inputs: Data, expected: Data, *, order: np.ndarray | None = None) -> None:
         """Learn the rows one sample at a time, in order (or in ``order``), inside compiled code."""
+        n_in = self._as_columns(inputs, self.input_names, "input")[0].shape[0]
+        n_out = self._as_columns(expected, self.output_names, "output")[0].shape[0]
+        if n_in != n_out:  # checked before anything widens
+            raise ValueError(f"inputs have {n_in} rows but expected values {n_out}")
         X = self._prepare_inputs(inputs)
         Y = self._prepare_outputs(expected)
-        if X.shape[0] != Y.shape[0]:
-            raise ValueError(f"inputs have {X.shape[0]} rows but expected values {Y.shape[0]}")
         rows = np.arange(X.shape[0], dtype=np.int64) if order is None else np.asarray(order)
         self._train_rows(X, Y, rows.astype(np.int64, copy=False))
 

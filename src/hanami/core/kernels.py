@@ -55,7 +55,9 @@ P_REDUCTION_INTERVAL = 6
 P_THRESHOLD = 7
 P_RESERVE_BLOCKS = 8
 P_MAX_SECTIONS = 9
-P_LEN = 10
+P_CROSS_ENTROPY = 10
+P_LR_DECAY = 11
+P_LEN = 12
 
 RAND_MAX = 2147483647.0
 F0 = np.float32(0.0)
@@ -645,7 +647,11 @@ def _backprop_outputs(S, P, h, classic):
             idx = S.o_idx[o]
             gid = S.hx_nb[h, idx // npb] * npb + idx % npb
             out = S.o_val[o]
-            S.n_delta[gid] = (out - S.o_exp[o]) * out * (F1 - out)
+            if P[P_CROSS_ENTROPY] != 0 and S.n_pot[gid] != F0:
+                # cross-entropy on a sigmoid unit: the derivative cancels
+                S.n_delta[gid] = out - S.o_exp[o]
+            else:
+                S.n_delta[gid] = (out - S.o_exp[o]) * out * (F1 - out)
         return
     lr_out = np.float32(P[P_LR_OUT])
     for i in range(S.hx_nnb[h]):
@@ -673,7 +679,7 @@ def _backprop_outputs(S, P, h, classic):
 def _backprop_hexagon(S, P, h):
     """Neuron derivatives, then weight updates of every active section (5.2)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
-    lr = np.float32(P[P_LR])
+    lr = np.float32(P[P_LR] / (1.0 + S.meta[M_SAMPLES] * P[P_LR_DECAY]))
     thr = np.float32(P[P_THRESHOLD])
     if not (S.hx_flags[h] & HX_OUTPUT):
         for i in range(S.hx_nnb[h]):
@@ -758,11 +764,10 @@ def reduce(S, P):
             src = S.c_src[cb, slot]
             if src < 0:
                 continue
-            k = 0
             n = 0
-            while k < syn and S.s_t[cb, slot, k] != UNUSED_TARGET:
+            while n < syn and S.s_t[cb, slot, n] != UNUSED_TARGET:
                 n += 1
-                k += 1
+            had = n
             k = 0
             while k < n:
                 c = S.s_cnt[cb, slot, k]
@@ -783,7 +788,7 @@ def reduce(S, P):
                         S.meta[M_REMOVED] += 1
                         continue
                 k += 1
-            if n == 0:
+            if n == 0 and had > 0:  # its last synapse just went (fresh sections stay)
                 _free_connection(S, P, cb, slot, src, classic, npb)
 
 

@@ -1,0 +1,1 @@
+from engine_helpers import mnist  # noqa: F401  (fixture)

@@ -1,0 +1,111 @@
+"""Spiking neuron update (cooldown, refractory time) and the reduction process."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from engine_helpers import blobs, line_template
+
+from hanami.core import Cluster
+from hanami.core import kernels as K
+from hanami.core import state as st
+
+
+def _reference_neuron(inputs, cooldown, refractory):
+    """core.md 3.5 written out plainly, in float32."""
+    f32 = np.float32
+    p, rho, out = f32(0), 1, []
+    for x in inputs:
+        p = f32(p / f32(cooldown))
+        rho >>= 1
+        if rho == 0:
+            p = f32(p + f32(x))
+            rho = refractory
+        p = p if p > 0 else f32(0)
+        p = f32(math.log2(float(p) + 1.0)) if p > 0 else f32(0)
+        out.append(p)
+    return out
+
+
+@pytest.mark.parametrize(("cooldown", "refractory"), [(1.5, 3), (1.5, 5), (2.0, 1), (1e9, 20)])
+def test_refractory_time_and_cooldown_on_a_scripted_input(cooldown, refractory):
+    c = Cluster(line_template(cooldown=cooldown, refractory=refractory), seed=1)
+    c._prepare_inputs(np.zeros((1, 1), dtype=np.float32))
+    c._prepare_outputs(np.zeros((1, 1), dtype=np.float32))
+    c._grow()
+    s = c._state
+    hidden = 1
+    K.add_neuron_block(s, hidden, 128)
+    gid = int(s.hx_nb[hidden, 0]) * 128 + 7
+    inputs = [100.0] * 12 + [0.0] * 4 + [-50.0, 80.0]
+    seen = []
+    for x in inputs:
+        s.n_in[gid] = x
+        K._update_neurons(s, c._params, hidden, False)
+        seen.append(s.n_pot[gid])
+    assert seen == _reference_neuron(inputs, cooldown, refractory)
+
+
+def test_refractory_period_is_the_bit_length_of_the_setting():
+    # input is accepted only when the shifted counter reaches zero: R=5 -> every 3rd step
+    out = _reference_neuron([100.0] * 9, 1e9, 5)
+    accepted = [i for i in range(1, len(out)) if out[i] > out[i - 1]]
+    assert accepted == [3, 6]
+
+
+def _trained(reduction: bool, profile: str = "default") -> Cluster:
+    X, Y = blobs(400, seed=3)
+    c = Cluster(line_template(profile=profile, reduction=reduction), seed=4)
+    c.train(X, Y)
+    return c
+
+
+def test_reduction_removes_inactive_synapses_and_keeps_persistent_ones():
+    c = _trained(reduction=False)
+    s = c._state
+    used = np.argwhere(s.s_t[: s.meta[st.M_CB]] != st.UNUSED_TARGET)
+    cb, slot, _ = used[0]
+    n = int(np.count_nonzero(s.s_t[cb, slot] != st.UNUSED_TARGET))
+    assert n >= 2, "need a section with two synapses"
+    s.s_cnt[cb, slot, :n] = 10  # persistent
+    s.s_cnt[cb, slot, 0] = 1  # dies at the next cycle
+    kept = (s.s_w[cb, slot, 1:n].copy(), s.s_b[cb, slot, 1:n].copy())
+    before = c.metrics()["synapses"]
+    K.reduce(s, c._params)
+    assert np.array_equal(s.s_w[cb, slot, : n - 1], kept[0])  # compacted, order kept
+    assert np.array_equal(s.s_b[cb, slot, : n - 1], kept[1])
+    assert s.s_t[cb, slot, n - 1] == st.UNUSED_TARGET
+    assert np.all(s.s_cnt[cb, slot, : n - 1] == 10)
+    assert c.metrics()["synapses"] < before
+    assert c.metrics()["synapses_removed"] >= 1
+
+
+def test_reduction_frees_a_section_without_synapses():
+    c = _trained(reduction=False)
+    s = c._state
+    cb, slot = np.argwhere(s.c_src[: s.meta[st.M_CB]] >= 0)[0]
+    src = int(s.c_src[cb, slot])
+    s.s_cnt[:] = 10  # everything persistent but the chosen section
+    s.s_cnt[cb, slot] = np.where(s.s_t[cb, slot] != st.UNUSED_TARGET, 1, 0)
+    sections = c.metrics()["sections"]
+    K.reduce(s, c._params)
+    assert s.c_src[cb, slot] == -1
+    assert c.metrics()["sections"] == sections - 1
+    assert s.n_use[src] & (1 << s.c_pos[cb, slot]) == 0
+
+
+@pytest.mark.parametrize("profile", ["classic", "default"])
+def test_reduction_runs_when_enabled_and_the_network_still_learns(profile):
+    X, Y = blobs(3000, seed=8)
+    results = {}
+    for reduction in (False, True):
+        c = Cluster(line_template(profile=profile, reduction=reduction), seed=4)
+        for _ in range(2):
+            c.train(X[:2000], Y[:2000])
+        accuracy = (c.request(X[2000:]).argmax(1) == Y[2000:].argmax(1)).mean()
+        results[reduction] = (c.metrics(), accuracy)
+    assert results[False][0]["synapses_removed"] == 0
+    assert results[True][0]["synapses_removed"] > 0
+    assert results[True][1] >= 0.85

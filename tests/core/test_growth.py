@@ -1,0 +1,116 @@
+"""Growth rules on tiny hand-computed cases: one input neuron, one section, known values.
+
+The forward kernel is run on its own (no backpropagation), so borders and weights can be
+followed exactly: only growth changes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_helpers import line_template
+
+from hanami.core import Cluster
+from hanami.core import kernels as K
+from hanami.core import state as st
+
+
+def _single_input(profile: str) -> Cluster:
+    c = Cluster(line_template(profile=profile), seed=11)
+    c._prepare_inputs(np.zeros((1, 1), dtype=np.float32))
+    c._prepare_outputs(np.zeros((1, 1), dtype=np.float32))
+    c._grow()
+    return c
+
+
+def _forward(c: Cluster, value: float) -> None:
+    K.forward(c._state, c._params, np.array([value], dtype=np.float32), True)
+    if c.profile.name == "classic":
+        K.update_cluster_classic(c._state, c._params)
+    else:
+        K.create_pending_sections(c._state, c._params)
+
+
+def _input_section(c: Cluster) -> tuple[int, int]:
+    s = c._state
+    hidden = 1
+    cb = int(s.hx_cb[hidden, 0])
+    slot = int(np.flatnonzero(s.c_src[cb] >= 0)[0])
+    return cb, slot
+
+
+def _section(c: Cluster) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = c._state
+    cb, slot = _input_section(c)
+    used = s.s_t[cb, slot] != st.UNUSED_TARGET
+    return s.s_b[cb, slot][used], s.s_w[cb, slot][used], s.c_tol[cb, slot]
+
+
+def test_first_activation_creates_section_and_synapse_with_the_whole_potential():
+    for profile in ("classic", "default"):
+        c = _single_input(profile)
+        _forward(c, 10.0)
+        borders, weights, _ = _section(c)
+        assert borders.tolist() == [10.0]
+        assert 0.0 < abs(weights[0]) <= 0.2
+        assert c.metrics()["sections"] >= 1
+
+
+def test_classic_tolerance_shrinks_a_partially_covered_synapse():
+    c = _single_input("classic")
+    _forward(c, 10.0)
+    _, (w0,), _ = _section(c)
+    _forward(c, 4.0)  # 4 lies inside (0.01 * 10, 0.99 * 10): shrink by 1.5
+    borders, weights, tol = _section(c)
+    f32 = np.float32
+    assert borders.tolist() == [f32(10.0) / f32(1.5)]
+    assert weights[0] == pytest.approx(w0 / 1.5, rel=1e-6)
+    assert tol == f32(0.49) / f32(1.2)
+    _forward(c, 10.0)  # passes the first border; the remainder gets a new synapse
+    borders, _, _ = _section(c)
+    assert borders.tolist() == [f32(10.0) / f32(1.5), f32(10.0) - f32(10.0) / f32(1.5)]
+
+
+def test_classic_potential_outside_the_window_changes_nothing():
+    c = _single_input("classic")
+    _forward(c, 10.0)
+    _forward(c, 0.05)  # 0.5 % of the border: below the window (0.01 * border)
+    borders, _, tol = _section(c)
+    assert borders.tolist() == [10.0]
+    assert tol == np.float32(0.49)
+
+
+def test_default_halve_rule_moves_half_of_an_oversized_border_to_the_next_position():
+    c = _single_input("default")
+    _forward(c, 10.0)
+    _forward(c, 4.0)  # border 10 > 2 * 4: half moves on
+    s = c._state
+    cb, slot = _input_section(c)
+    assert s.s_b[cb, slot, :2].tolist() == [5.0, 5.0]
+    assert s.s_t[cb, slot, 1] == st.UNUSED_TARGET  # the half waits in an unused slot
+    _forward(c, 12.0)  # 5 covered, the next synapse is created with the remaining 7
+    borders, _, _ = _section(c)
+    assert borders.tolist() == [5.0, 7.0]
+
+
+def test_default_chains_a_new_section_when_a_section_runs_out_of_positions():
+    c = _single_input("default")
+    syn = c.profile.synapses_per_section
+    for value in np.arange(1, syn + 3, dtype=np.float32):  # one new unit border per step
+        _forward(c, float(value))
+    s = c._state
+    cb, slot = _input_section(c)
+    assert np.all(s.s_t[cb, slot] != st.UNUSED_TARGET)
+    assert s.c_next[cb, slot] == 1
+    chained = np.flatnonzero((s.c_src[cb] == s.c_src[cb, slot]) & (s.c_low[cb] > 0))
+    assert len(chained) == 1
+    assert s.c_low[cb, chained[0]] == pytest.approx(s.s_b[cb, slot].sum())
+
+
+def test_request_never_grows():
+    for profile in ("classic", "default"):
+        c = Cluster(line_template(profile=profile), seed=3)
+        c.train(np.array([[50.0, 0.0]]), np.array([[1.0, 0.0]]))
+        before = c.metrics()
+        c.request(np.array([[250.0, 90.0]] * 5))
+        assert c.metrics() == before

@@ -1,0 +1,80 @@
+"""Learning behaviour: backpropagation direction, synthetic and MNIST learning, determinism,
+threads."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from engine_helpers import blobs, line_template
+
+from hanami.core import Cluster
+from hanami.core.templates import mnist_template
+
+
+@pytest.mark.parametrize("profile", ["classic", "default"])
+def test_error_falls_on_a_repeated_sample(profile):
+    c = Cluster(line_template(profile=profile), seed=5)
+    x = np.random.default_rng(0).uniform(0, 255, size=(1, 30)).astype(np.float32)
+    y = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+    errors = []
+    for _ in range(300):  # classic wires its sparse output layer by chance (2 % per step)
+        c.train(x, y)
+        errors.append(float(((c.request(x) - y) ** 2).sum()))
+    assert errors[-1] < errors[0]
+    assert errors[-1] < 0.5 * errors[0]
+
+
+@pytest.mark.parametrize("profile", ["classic", "default"])
+def test_learns_raw_unnormalised_blobs(profile):
+    X, Y = blobs(3000, seed=1)
+    c = Cluster(line_template(profile=profile), seed=2)
+    for _ in range(3):
+        c.train(X[:2000], Y[:2000])
+    accuracy = (c.request(X[2000:]).argmax(1) == Y[2000:].argmax(1)).mean()
+    assert accuracy >= 0.9
+
+
+@pytest.mark.parametrize("profile", ["classic", "default"])
+def test_same_seed_same_network_and_outputs(profile):
+    X, Y = blobs(300, seed=4)
+    runs = []
+    for _ in range(2):
+        c = Cluster(line_template(profile=profile), seed=9)
+        c.train(X, Y)
+        runs.append((c.request(X), c.metrics()))
+    assert np.array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+    other = Cluster(line_template(profile=profile), seed=10)
+    other.train(X, Y)
+    assert not np.array_equal(other.request(X), runs[0][0])
+
+
+def test_two_clusters_train_on_two_threads_like_sequentially():
+    X, Y = blobs(1000, seed=6)
+
+    def run(cluster: Cluster) -> None:
+        cluster.train(X, Y)
+
+    sequential = [Cluster(line_template(), seed=s) for s in (1, 2)]
+    for c in sequential:
+        run(c)
+    parallel = [Cluster(line_template(), seed=s) for s in (1, 2)]
+    threads = [threading.Thread(target=run, args=(c,)) for c in parallel]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(sequential, parallel, strict=True):
+        assert np.array_equal(a.request(X[:50]), b.request(X[:50]))
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize(("profile", "minimum"), [("classic", 65.0), ("default", 78.0)])
+def test_mnist_subset(mnist, profile, minimum):
+    c = Cluster(mnist_template(profile), seed=1)
+    c.train(mnist["train_x"][:6000].astype(np.float32), np.eye(10)[mnist["train_y"][:6000]])
+    predicted = c.request(mnist["test_x"][:2000].astype(np.float32)).argmax(1)
+    accuracy = 100 * (predicted == mnist["test_y"][:2000]).mean()
+    assert accuracy >= minimum
