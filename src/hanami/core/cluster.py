@@ -55,11 +55,15 @@ class Profile:
     max_sections_per_neuron: int
     cross_entropy: bool = False
     learning_rate_decay: float = 0.0
+    learning_rate_min: float = 0.0
 
 
 PROFILES = {
     "classic": Profile("classic", K.CLASSIC, 128, 512, 128, 0.1, 0.1, 1e-5, 1),
-    "default": Profile("default", K.DEFAULT, 128, 512, 64, 0.05, 0.05, 0.01, 8),
+    # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
+    # 0.1 / (1 + samples / 20,000) to a floor of 0.03 (docs/engine.md has the measurements).
+    "default": Profile("default", K.DEFAULT, 128, 512, 64, 0.1, 0.1, 0.01, 8,
+                       learning_rate_decay=5e-5, learning_rate_min=0.03),
 }
 
 OUTPUT_WIDTH = {"plain": 1, "bool": 1, "float": 32, "int": 64}
@@ -108,6 +112,7 @@ class Cluster:
         params[K.P_MAX_SECTIONS] = p.max_sections_per_neuron
         params[K.P_CROSS_ENTROPY] = float(p.cross_entropy)
         params[K.P_LR_DECAY] = p.learning_rate_decay
+        params[K.P_LR_MIN] = p.learning_rate_min
         return params
 
     def _init_state(self) -> None:
@@ -195,6 +200,8 @@ class Cluster:
         for k, a in enumerate(cols):
             if a.shape[1] > self._state.in_n[k]:
                 self._resize_input(k, a.shape[1])
+        if len(cols) == 1 and cols[0].shape[1] == self._state.in_n[0]:
+            return np.ascontiguousarray(cols[0])  # no copy for the common case
         X = np.zeros((cols[0].shape[0], int(self._state.in_n.sum())), dtype=np.float32)
         for k, a in enumerate(cols):
             off = int(self._state.in_off[k])
@@ -206,6 +213,10 @@ class Cluster:
         for k, a in enumerate(cols):
             if a.shape[1] > self._out_n[k]:
                 self._resize_output(k, a.shape[1])
+        if len(cols) == 1 and cols[0].shape[1] == self._out_n[0] and (
+            self.template.outputs[0].type == "plain"
+        ):
+            return np.ascontiguousarray(cols[0])
         parts = []
         for k, a in enumerate(cols):
             width = int(self._out_n[k])

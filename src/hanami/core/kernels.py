@@ -57,7 +57,8 @@ P_RESERVE_BLOCKS = 8
 P_MAX_SECTIONS = 9
 P_CROSS_ENTROPY = 10
 P_LR_DECAY = 11
-P_LEN = 12
+P_LR_MIN = 12
+P_LEN = 13
 
 RAND_MAX = 2147483647.0
 F0 = np.float32(0.0)
@@ -263,8 +264,8 @@ def _walk_block(S, P, h, i, train):
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     cb = S.hx_cb[h, i]
     nb = S.cb_nb[cb]
-    r = rand(S.rng)
     classic = P[P_PROFILE] == CLASSIC
+    r = rand(S.rng) if train else 0  # requests leave the random state alone
     if not train:
         _walk_request(S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_range[cb], S.c_pot[cb],
                       S.s_w[cb], S.s_b[cb], S.s_t[cb], S.n_in[nb * npb : (nb + 1) * npb],
@@ -516,7 +517,7 @@ def _outputs_classic(S, h, train):
         for gid in range(base, base + npb):
             S.n_pot[gid] = _sigmoid(S.n_in[gid])
             S.n_in[gid] = F0
-    r = rand(S.rng)
+    r = rand(S.rng) if train else 0
     nnb = S.hx_nnb[h]
     for o in range(S.o_val.shape[0]):
         if S.o_hex[o] != h:
@@ -679,7 +680,7 @@ def _backprop_outputs(S, P, h, classic):
 def _backprop_hexagon(S, P, h):
     """Neuron derivatives, then weight updates of every active section (5.2)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
-    lr = np.float32(P[P_LR] / (1.0 + S.meta[M_SAMPLES] * P[P_LR_DECAY]))
+    lr = np.float32(max(P[P_LR] / (1.0 + S.meta[M_SAMPLES] * P[P_LR_DECAY]), P[P_LR_MIN]))
     thr = np.float32(P[P_THRESHOLD])
     if not (S.hx_flags[h] & HX_OUTPUT):
         for i in range(S.hx_nnb[h]):

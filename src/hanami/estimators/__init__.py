@@ -1,1 +1,47 @@
-"""estimators."""
+"""scikit-learn and River estimators backed by a growing Hanami network.
+
+* :class:`HanamiClassifier`, :class:`HanamiRegressor`: scikit-learn estimators
+  (``fit``, ``partial_fit``, ``predict``, ``predict_proba``, ``score``).
+* :class:`HanamiRiverClassifier`, :class:`HanamiRiverRegressor`: River estimators
+  (``learn_one``, ``predict_one``, ``predict_proba_one``).
+
+They need the ``ml`` extra (``pip install 'hanami[ml]'``). Importing this package is cheap
+and always works; scikit-learn or River is imported when one of its estimators is first
+used, and a missing one raises an ImportError that names the extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "HanamiClassifier",
+    "HanamiRegressor",
+    "HanamiRiverClassifier",
+    "HanamiRiverRegressor",
+]
+
+_HOMES = {
+    "HanamiClassifier": "hanami.estimators._sklearn",
+    "HanamiRegressor": "hanami.estimators._sklearn",
+    "HanamiRiverClassifier": "hanami.estimators._river",
+    "HanamiRiverRegressor": "hanami.estimators._river",
+}
+
+if TYPE_CHECKING:
+    from hanami.estimators._river import HanamiRiverClassifier, HanamiRiverRegressor
+    from hanami.estimators._sklearn import HanamiClassifier, HanamiRegressor
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

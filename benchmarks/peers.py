@@ -1,0 +1,110 @@
+"""Peers measured beside the engine, in the same process and run: a per-sample Numba MLP
+784-128-10 (inputs / 255, the usual normalisation) and scikit-learn's SGDClassifier over
+one pass. Both see the same MNIST files in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numba
+import numpy as np
+
+from hanami.cli.bench import DEFAULT_DATA, load_mnist
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def _mlp_epoch(X, y, W1, b1, W2, b2, lr):
+    """One epoch of per-sample SGD: ReLU hidden layer, softmax output, cross-entropy."""
+    h = np.zeros(W1.shape[1], dtype=np.float32)
+    z = np.zeros(W2.shape[1], dtype=np.float32)
+    for i in range(X.shape[0]):
+        x = X[i]
+        for j in range(h.shape[0]):
+            h[j] = b1[j]
+        for k in range(x.shape[0]):
+            v = x[k]
+            if v != 0.0:
+                for j in range(h.shape[0]):
+                    h[j] += v * W1[k, j]
+        for j in range(h.shape[0]):
+            h[j] = max(h[j], np.float32(0.0))
+        m = np.float32(-1e30)
+        for o in range(z.shape[0]):
+            s = b2[o]
+            for j in range(h.shape[0]):
+                s += h[j] * W2[j, o]
+            z[o] = s
+            m = max(m, s)
+        total = np.float32(0.0)
+        for o in range(z.shape[0]):
+            z[o] = np.exp(z[o] - m)
+            total += z[o]
+        for o in range(z.shape[0]):
+            z[o] = z[o] / total - (np.float32(1.0) if o == y[i] else np.float32(0.0))
+        for j in range(h.shape[0]):
+            if h[j] > 0.0:
+                g = np.float32(0.0)
+                for o in range(z.shape[0]):
+                    g += z[o] * W2[j, o]
+                for o in range(z.shape[0]):
+                    W2[j, o] -= lr * z[o] * h[j]
+                for k in range(x.shape[0]):
+                    if x[k] != 0.0:
+                        W1[k, j] -= lr * g * x[k]
+                b1[j] -= lr * g
+        for o in range(z.shape[0]):
+            b2[o] -= lr * z[o]
+
+
+@numba.njit(cache=True, nogil=True)
+def _mlp_predict(X, W1, b1, W2, b2):
+    h = np.maximum(X @ W1 + b1, np.float32(0.0))
+    return np.argmax(h @ W2 + b2, axis=1)
+
+
+def mlp(data: dict[str, np.ndarray], seed: int = 1, lr: float = 0.05) -> dict:
+    rng = np.random.default_rng(seed)
+    X = (data["train_x"] / 255.0).astype(np.float32)
+    Xt = (data["test_x"] / 255.0).astype(np.float32)
+    W1 = (rng.normal(0, np.sqrt(2 / 784), (784, 128))).astype(np.float32)
+    W2 = (rng.normal(0, np.sqrt(2 / 128), (128, 10))).astype(np.float32)
+    b1, b2 = np.zeros(128, np.float32), np.zeros(10, np.float32)
+    c0 = time.perf_counter()
+    _mlp_epoch(X[:2], data["train_y"][:2], W1.copy(), b1.copy(), W2.copy(), b2.copy(),
+               np.float32(lr))  # fmt: skip
+    _mlp_predict(Xt[:2], W1, b1, W2, b2)
+    compile_s = time.perf_counter() - c0
+    t0 = time.process_time()
+    _mlp_epoch(X, data["train_y"], W1, b1, W2, b2, np.float32(lr))
+    train = time.process_time() - t0
+    t0 = time.process_time()
+    predicted = _mlp_predict(Xt, W1, b1, W2, b2)
+    test = time.process_time() - t0
+    return {"name": "numba MLP 784-128-10, per sample, inputs/255", "train_cpu_s": round(train, 3),
+            "test_cpu_s": round(test, 3), "compile_s": round(compile_s, 3),
+            "accuracy": round(100 * float((predicted == data["test_y"]).mean()), 2)}  # fmt: skip
+
+
+def sgd(data: dict[str, np.ndarray], seed: int = 1) -> dict:
+    from sklearn.linear_model import SGDClassifier
+
+    X = (data["train_x"] / 255.0).astype(np.float32)
+    Xt = (data["test_x"] / 255.0).astype(np.float32)
+    clf = SGDClassifier(random_state=seed)
+    t0 = time.process_time()
+    clf.partial_fit(X, data["train_y"], classes=np.arange(10))
+    train = time.process_time() - t0
+    t0 = time.process_time()
+    accuracy = clf.score(Xt, data["test_y"])
+    test = time.process_time() - t0
+    return {"name": "scikit-learn SGDClassifier, one pass, inputs/255",
+            "train_cpu_s": round(train, 3), "test_cpu_s": round(test, 3),
+            "accuracy": round(100 * accuracy, 2)}  # fmt: skip
+
+
+if __name__ == "__main__":
+    data = load_mnist(DEFAULT_DATA if len(sys.argv) < 2 else __import__("pathlib").Path(sys.argv[1]))
+    print(json.dumps([mlp(data), sgd(data)]))

@@ -1,0 +1,112 @@
+"""`make bench`: run every benchmark in one go and write BENCHMARKS.md.
+
+The engine, its peers and the thread scaling are measured in the same run on the same
+machine, so their ratios mean something even where absolute times are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import peers
+import threads
+
+from hanami.cli.bench import DEFAULT_DATA, load_mnist
+
+
+def hanami_bench(*args: str) -> dict:
+    """``hanami bench mnist --json`` in its own process (peak RSS is per process)."""
+    cmd = [sys.executable, "-m", "hanami.cli.main", "bench", "mnist", "--json", *args]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return {"command": "hanami bench mnist --json " + " ".join(args), **json.loads(out)}
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())  # fmt: skip
+    import os
+
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--seeds", type=int, default=5)
+    args = parser.parse_args()
+    data_args = ["--data", str(args.data)]
+    runs = [
+        hanami_bench("--profile", "classic", "--seeds", str(args.seeds), *data_args),
+        hanami_bench("--profile", "default", "--seeds", str(args.seeds), *data_args),
+        hanami_bench("--profile", "default", "--epochs", "10", *data_args),
+        hanami_bench("--profile", "default", "--epochs", "10", "--reduction", *data_args),
+    ]
+    data = load_mnist(args.data)
+    peer_results = [peers.mlp(data), peers.sgd(data)]
+    scaling = threads.main(args.data)
+    write_report(args.output, runs, peer_results, scaling)
+
+
+def write_report(path: Path, runs: list[dict], peer_results: list[dict], scaling: dict) -> None:
+    today = datetime.date.today().isoformat()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`python benchmarks/run_all.py`) on {today}, "
+        f"machine: {machine()}. One thread, raw 0-255 MNIST pixels for Hanami, epoch 1 in "
+        "file order; CPU seconds from `time.process_time` around the compiled loops. "
+        "The peers ran in the same `make bench` run.",
+        "",
+        "## Hanami engine",
+        "",
+        "| command | profile | epochs | seeds | train CPU s (per epoch, median) | test CPU s "
+        "| accuracy % (mean; min-max) | sections | synapses | bytes | compile s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        acc = ", ".join(f"{a:.2f}" for a in r["accuracy"])
+        lines.append(
+            f"| `{r['command']}` | {r['profile']} | {r['epochs']} | {r['seeds']} "
+            f"| {', '.join(f'{t:.2f}' for t in r['train_cpu_s'])} | {r['test_cpu_s'][-1]:.3f} "
+            f"| {acc} ({r['accuracy_min'][-1]:.2f}-{r['accuracy_max'][-1]:.2f}) "
+            f"| {r['sections']} | {r['synapses']} | {r['bytes']:,} | {r['compile_s']:.2f} "
+            f"| {r['peak_rss_mb']:.0f} |"
+        )
+    lines += ["", "## Peers (same run)", "", "| peer | train CPU s | test CPU s | accuracy % |",
+              "|---|---|---|---|"]  # fmt: skip
+    for p in peer_results:
+        lines.append(f"| {p['name']} | {p['train_cpu_s']:.2f} | {p['test_cpu_s']:.3f} "
+                     f"| {p['accuracy']:.2f} |")  # fmt: skip
+    default = next(r for r in runs if r["profile"] == "default")
+    mlp = peer_results[0]
+    lines += [
+        "",
+        f"Ratio, default profile epoch 1 vs the per-sample MLP: "
+        f"{default['train_cpu_s'][0] / mlp['train_cpu_s']:.2f}x its training CPU time, "
+        f"{default['accuracy'][0] - mlp['accuracy']:+.2f} points of accuracy.",
+        "",
+        "## Two clusters on two threads",
+        "",
+        f"`python benchmarks/threads.py`: {scaling['one_thread_samples_per_s']:,} samples/s "
+        f"with one cluster on one thread, {scaling['two_threads_samples_per_s']:,} samples/s "
+        f"with two clusters on two threads: **{scaling['speedup']}x** "
+        f"({scaling['rows_per_cluster']:,} MNIST rows per cluster).",
+        "",
+        "Raw results: `BENCHMARKS.json`.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    path.with_suffix(".json").write_text(json.dumps(
+        {"runs": runs, "peers": peer_results, "threads": scaling}, indent=1) + "\n")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""API behaviour of the scikit-learn and River adapters beyond the library checks."""
+
+import copy
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("river")
+
+from sklearn.base import clone
+
+from hanami.core import TemplateError
+from hanami.estimators import (
+    HanamiClassifier,
+    HanamiRegressor,
+    HanamiRiverClassifier,
+    HanamiRiverRegressor,
+)
+from hanami.estimators._common import encode_features, generated_template_text
+
+PARAMS = {
+    "profile": "classic",
+    "epochs": 3,
+    "shuffle": True,
+    "input_scale": 10.0,
+    "random_state": 5,
+    "hidden_hexagons": 2,
+    "template": None,
+}
+
+TEMPLATE = """version: 1
+settings:
+    profile: default
+hexagons:
+    1,1,1
+    2,1,1
+inputs:
+    features: 1,1,1
+outputs:
+    scores: 2,1,1
+"""
+
+
+def _data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return X, y
+
+
+# ------------------------------------------------------------------------------ packaging
+
+
+def _run(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=120)  # fmt: skip
+    return result.stdout
+
+
+def test_import_is_lazy_and_missing_extra_is_named():
+    out = _run(
+        "import sys\n"
+        "sys.modules['sklearn'] = None\n"
+        "sys.modules['river'] = None\n"
+        "import hanami.estimators as e\n"
+        "print(sorted(e.__all__))\n"
+        "for name in ('HanamiClassifier', 'HanamiRiverRegressor'):\n"
+        "    try:\n"
+        "        getattr(e, name)\n"
+        "    except ImportError as exc:\n"
+        "        print('ImportError:', exc)\n"
+    )
+    lines = out.splitlines()
+    assert "HanamiRiverClassifier" in lines[0]
+    errors = [line for line in lines if line.startswith("ImportError:")]
+    assert len(errors) == 2
+    assert all("hanami[ml]" in line for line in errors)
+
+
+@pytest.mark.parametrize("module", ["_sklearn", "_river"])
+def test_module_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"hanami.estimators.{module}"))
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_unknown_attribute():
+    import hanami.estimators
+
+    with pytest.raises(AttributeError):
+        hanami.estimators.NoSuchEstimator  # noqa: B018
+
+
+# ------------------------------------------------------------------------------ encoding
+
+
+def test_encoding_splits_signs_and_scales():
+    enc = encode_features(np.array([[1.5, -2.0, 0.0]]), 10.0)
+    assert enc.dtype == np.float32
+    np.testing.assert_array_equal(enc, [[15.0, 0.0, 0.0, 20.0, 0.0, 0.0]])
+    huge = encode_features(np.array([[1e300, -1e300]]), 100.0)
+    assert np.isfinite(huge).all()
+
+
+def test_generated_template():
+    text = generated_template_text("classic", 0)
+    assert "profile: classic" in text and "y: 2,1,1" in text
+
+
+# ------------------------------------------------------------------------------ params
+
+
+@pytest.mark.parametrize("cls", [HanamiClassifier, HanamiRegressor])
+def test_params_are_stored_verbatim_and_clone(cls):
+    model = cls(**PARAMS)
+    assert model.get_params() == PARAMS
+    twin = clone(model)
+    assert twin is not model and twin.get_params() == PARAMS
+    twin.set_params(epochs=1, template=TEMPLATE)
+    assert twin.epochs == 1 and twin.template == TEMPLATE
+    assert model.epochs == 3
+    assert cls().get_params()["input_scale"] == 100.0
+
+
+@pytest.mark.parametrize("cls", [HanamiRiverClassifier, HanamiRiverRegressor])
+def test_river_params_are_stored_verbatim_and_clone(cls):
+    model = cls(profile="classic", hidden_hexagons=2, input_scale=3, seed=9, template=None)
+    expected = {"profile": "classic", "hidden_hexagons": 2, "input_scale": 3, "seed": 9,
+                "template": None}  # fmt: skip
+    assert model._get_params() == expected
+    assert model.clone()._get_params() == expected
+    assert model.clone({"seed": 1}).seed == 1
+
+
+def test_invalid_params_are_reported_on_fit():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _data()
+    with pytest.raises(InvalidParameterError):
+        HanamiClassifier(profile="fancy").fit(X, y)
+    with pytest.raises(InvalidParameterError):
+        HanamiRegressor(input_scale=0.0).fit(X, y)
+    with pytest.raises(ValueError, match="profile"):
+        HanamiRiverClassifier(profile="fancy").learn_one({"a": 1.0}, 1)
+    with pytest.raises(ValueError, match="hidden_hexagons"):
+        HanamiRiverRegressor(hidden_hexagons=-1).learn_one({"a": 1.0}, 1.0)
+
+
+# ------------------------------------------------------------------------------ templates
+
+
+def test_template_text_overrides_the_generated_one():
+    X, y = _data()
+    model = HanamiClassifier(template=TEMPLATE, random_state=0).fit(X, y)
+    assert model.cluster_.input_names == ["features"]
+    assert model.cluster_.output_sizes == {"scores": 2}
+    river = HanamiRiverRegressor(template=TEMPLATE, seed=0)
+    river.learn_one({"a": 1.0}, 2.0)
+    assert river._cluster.output_names == ["scores"]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (TEMPLATE.replace("scores: 2,1,1", "scores: 2,1,1 (bool)"), "plain"),
+        (TEMPLATE.replace("    1,1,1\n", "    1,1,1\n    3,1,1\n") + "    more: 3,1,1\n",
+         "exactly one input and one output"),
+        ("version: 1\nhexagons:\n", None),
+    ],
+)  # fmt: skip
+def test_unusable_templates_are_rejected(text, error):
+    X, y = _data()
+    with pytest.raises(TemplateError if error is None else ValueError, match=error):
+        HanamiClassifier(template=text).fit(X, y)
+
+
+# ------------------------------------------------------------------------------ scikit-learn
+
+
+def test_fit_is_reproducible_and_seeded():
+    X, y = _data()
+    a = HanamiClassifier(random_state=3).fit(X, y).predict_proba(X)
+    b = HanamiClassifier(random_state=3).fit(X, y).predict_proba(X)
+    c = HanamiClassifier(random_state=4).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("cls", [HanamiClassifier, HanamiRegressor])
+def test_pickle_round_trip_gives_identical_predictions(cls):
+    X, y = _data()
+    model = cls(random_state=0, epochs=2).fit(X, y)
+    for restored in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+        assert restored.get_params() == model.get_params()
+    # and it keeps learning exactly like the original
+    restored = pickle.loads(pickle.dumps(model))
+    if cls is HanamiClassifier:
+        np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    model.partial_fit(X[:40], y[:40])
+    restored.partial_fit(X[:40], y[:40])
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    unfitted = pickle.loads(pickle.dumps(cls(**PARAMS)))
+    assert unfitted.get_params() == PARAMS
+
+
+def test_predicting_does_not_change_later_learning():
+    X, y = _data()
+    a = HanamiClassifier(random_state=0).partial_fit(X[:60], y[:60], classes=[0, 1])
+    b = HanamiClassifier(random_state=0).partial_fit(X[:60], y[:60], classes=[0, 1])
+    a.predict_proba(X)
+    a.partial_fit(X[60:], y[60:])
+    b.partial_fit(X[60:], y[60:])
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_partial_fit_classes_contract():
+    X, y = _data()
+    model = HanamiClassifier(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        model.partial_fit(X, y)
+    model.partial_fit(X[:10], np.zeros(10, dtype=int), classes=[1, 0, 2])
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+    assert model.predict_proba(X).shape == (len(X), 3)
+    with pytest.raises(ValueError, match="not the same"):
+        model.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="not in classes"):
+        model.partial_fit(X[:3], [0, 1, 7])
+    model.partial_fit(X, y, classes=[0, 1, 2])  # the same classes again are fine
+    # fit starts over
+    model.fit(X, y)
+    np.testing.assert_array_equal(model.classes_, [0, 1])
+
+
+def test_string_labels_and_single_class():
+    X, y = _data()
+    labels = np.array(["no", "yes"])[y]
+    model = HanamiClassifier(random_state=0).fit(X, labels)
+    assert set(model.predict(X)) <= {"no", "yes"}
+    single = HanamiClassifier(random_state=0).fit(X, np.full(len(X), "only"))
+    assert (single.predict(X) == "only").all()
+    np.testing.assert_array_equal(single.predict_proba(X), 1.0)
+
+
+def test_rows_that_activate_nothing_get_uniform_probabilities():
+    X, y = _data()
+    model = HanamiClassifier(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(np.zeros((2, 3))), 0.5)
+
+
+def test_regressor_target_range_and_shapes():
+    X, _ = _data()
+    y = 10.0 + X[:, 0]
+    model = HanamiRegressor(random_state=0).fit(X, y)
+    assert model.predict(X).shape == (len(X),)
+    assert model.y_min_[0] == y.min() and model.y_max_[0] == y.max()
+    assert model.predict(np.zeros((1, 3)))[0] == pytest.approx(y.mean())  # nothing activates
+    column = HanamiRegressor(random_state=0).fit(X, y[:, None])
+    assert column.predict(X).shape == (len(X), 1)
+    constant = HanamiRegressor(random_state=0).fit(X, np.full(len(X), 4.0))
+    np.testing.assert_allclose(constant.predict(X), 4.0)
+
+
+def test_regressor_partial_fit_keeps_a_running_range():
+    X, _ = _data()
+    model = HanamiRegressor(random_state=0)
+    model.partial_fit(X[:50], np.linspace(0.0, 1.0, 50))
+    model.partial_fit(X[50:100], np.linspace(-2.0, 0.5, 50))
+    assert model.y_min_[0] == -2.0 and model.y_max_[0] == 1.0
+    assert model.n_samples_seen_ == 100
+    expected_mean = np.r_[np.linspace(0.0, 1.0, 50), np.linspace(-2.0, 0.5, 50)].mean()
+    assert model.y_mean_[0] == pytest.approx(expected_mean)
+    with pytest.raises(ValueError, match="output"):
+        model.partial_fit(X[:5], np.zeros((5, 2)))
+
+
+# ------------------------------------------------------------------------------ River
+
+
+def _stream(n=150, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        a, b = rng.normal(size=2)
+        yield {"a": float(a), "b": float(b)}, bool(a + b > 0), float(2 * a - b)
+
+
+def test_river_predictions_before_learning():
+    assert HanamiRiverClassifier().predict_proba_one({"a": 1.0}) == {}
+    assert HanamiRiverClassifier().predict_one({"a": 1.0}) is None
+    assert HanamiRiverRegressor().predict_one({"a": 1.0}) == 0.0
+
+
+@pytest.mark.parametrize("cls", [HanamiRiverClassifier, HanamiRiverRegressor])
+def test_river_pickle_round_trip_gives_identical_predictions(cls):
+    model = cls(seed=3)
+    rows = list(_stream())
+    for x, label, target in rows[:100]:
+        model.learn_one(x, label if cls is HanamiRiverClassifier else target)
+    restored = pickle.loads(pickle.dumps(model))
+    for x, label, target in rows[100:]:
+        assert restored.predict_one(x) == model.predict_one(x)
+        y = label if cls is HanamiRiverClassifier else target
+        model.learn_one(x, y)
+        restored.learn_one(x, y)
+    assert pickle.dumps(restored) == pickle.dumps(model)
+
+
+def test_river_features_and_labels_grow_in_first_seen_order():
+    model = HanamiRiverClassifier(seed=0)
+    model.learn_one({"b": 1.0, "a": -1.0}, "x")
+    model.learn_one({"c": 2.0, "a": 0.5}, "y")
+    assert model._features == {"a": 0, "b": 1, "c": 2}
+    assert model._cluster.input_sizes == {"x": 6}
+    proba = model.predict_proba_one({"a": 1.0, "unknown": 3.0})
+    assert set(proba) == {"x", "y"} and sum(proba.values()) == pytest.approx(1.0)
+    model.learn_one({"d": True, "e": None, "f": float("nan")}, "z")
+    assert set(model.predict_proba_one({"d": 1})) == {"x", "y", "z"}
+    with pytest.raises(TypeError, match="non-numeric"):
+        model.learn_one({"g": "text"}, "x")
+
+
+def test_river_key_order_does_not_matter():
+    a, b = HanamiRiverRegressor(seed=1), HanamiRiverRegressor(seed=1)
+    for x, _, target in _stream(60):
+        a.learn_one(x, target)
+        b.learn_one(dict(reversed(list(x.items()))), target)
+    x = {"a": 0.3, "b": -0.2}
+    assert a.predict_one(x) == b.predict_one(x)
+
+
+def test_river_regressor_running_range():
+    model = HanamiRiverRegressor(seed=0)
+    model.learn_one({"a": 1.0}, 5.0)
+    assert model.predict_one({"a": 1.0}) == pytest.approx(5.0)  # one target: its value
+    model.learn_one({"a": -1.0}, -5.0)
+    assert (model._y_min, model._y_max, model._y_mean) == (-5.0, 5.0, 0.0)
+    assert -5.0 <= model.predict_one({"a": 1.0}) <= 5.0
+    with pytest.raises(ValueError, match="finite"):
+        model.learn_one({"a": 1.0}, float("inf"))
