@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
+	@# PostgreSQL server binaries for the API tests (they start a private server on loopback)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 	@$(PY) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -28,7 +31,7 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py --output BENCHMARKS.md
+	cd benchmarks && ../$(BIN)/python run_all.py --output ../BENCHMARKS.md --data ../../shared/data/mnist
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
