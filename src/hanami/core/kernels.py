@@ -277,7 +277,7 @@ def _walk_block(S, P, h, i, train):
                             S.meta, r, i, S.nb_size[nb])  # fmt: skip
     else:
         _walk_train_default(S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.c_next[cb],
-                            S.s_w[cb], S.s_b[cb], S.s_t[cb], S.s_cnt[cb],
+                            S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb], S.s_cnt[cb],
                             S.n_in[nb * npb : (nb + 1) * npb], S.n_pot, S.n_act, S.n_new,
                             S.n_newoff, S.pending, S.meta, r, i, S.nb_size[nb],
                             np.float32(P[P_THRESHOLD]))  # fmt: skip
@@ -366,8 +366,9 @@ def _walk_train_classic(c_src, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
 
 
 @njit
-def _walk_train_default(c_src, c_kind, c_low, c_pot, c_next, sw, sb, st_, sc, n_in, n_pot,
-                        n_act, n_new, n_newoff, pending, meta, r, i, nb_size, thr):  # fmt: skip
+def _walk_train_default(c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc, n_in,
+                        n_pot, n_act, n_new, n_newoff, pending, meta, r, i, nb_size,
+                        thr):  # fmt: skip
     """Halve-rule walks: an oversized border gives half to the next position; a section
     that runs out of positions asks for a chained section above it."""
     syn = sw.shape[1]
@@ -384,12 +385,15 @@ def _walk_train_default(c_src, c_kind, c_low, c_pot, c_next, sw, sb, st_, sc, n_
         r = (r + i * spb + slot) & 0xFFFFFFFF
         if c_kind[slot] >= 2:
             r = _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size)
+            c_stop[slot] = syn
             continue
         q = p - c_low[slot]
         last = syn - 1
+        walked = 0
         for k in range(syn):
             if q <= thr:
                 break
+            walked = k + 1
             if st_[slot, k] == UNUSED_TARGET:
                 r = _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size)
             b = sb[slot, k]
@@ -404,6 +408,7 @@ def _walk_train_default(c_src, c_kind, c_low, c_pot, c_next, sw, sb, st_, sc, n_
                 break
             n_in[st_[slot, k]] += sw[slot, k]
             q -= b
+        c_stop[slot] = walked  # the backward pass walks exactly these synapses
         if q > thr and c_next[slot] == 0:
             c_next[slot] = 1
             _queue_section(n_new, n_newoff, pending, meta, src, p - q)
@@ -682,6 +687,8 @@ def _backprop_hexagon(S, P, h):
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     lr = np.float32(max(P[P_LR] / (1.0 + S.meta[M_SAMPLES] * P[P_LR_DECAY]), P[P_LR_MIN]))
     thr = np.float32(P[P_THRESHOLD])
+    classic = P[P_PROFILE] == CLASSIC
+    counters = P[P_REDUCTION] != 0  # activity counters only matter to the reduction
     if not (S.hx_flags[h] & HX_OUTPUT):
         for i in range(S.hx_nnb[h]):
             base = S.hx_nb[h, i] * npb
@@ -692,14 +699,21 @@ def _backprop_hexagon(S, P, h):
         cb = S.hx_cb[h, i]
         if S.cb_used[cb] > 0:
             nb = S.cb_nb[cb]
-            _backprop_block(S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
-                            S.s_b[cb], S.s_t[cb], S.s_cnt[cb], S.n_pot[nb * npb : (nb + 1) * npb],
-                            S.n_delta[nb * npb : (nb + 1) * npb], S.n_delta, lr, thr)  # fmt: skip
+            t_pot = S.n_pot[nb * npb : (nb + 1) * npb]
+            t_delta = S.n_delta[nb * npb : (nb + 1) * npb]
+            if classic:
+                _backprop_block(S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
+                                S.s_b[cb], S.s_t[cb], S.s_cnt[cb], t_pot, t_delta, S.n_delta, lr,
+                                thr, counters)  # fmt: skip
+            else:
+                _backprop_block_walked(S.c_src[cb], S.c_kind[cb], S.c_pot[cb], S.c_stop[cb],
+                                       S.s_w[cb], S.s_t[cb], S.s_cnt[cb], t_pot, t_delta,
+                                       S.n_delta, lr, counters)  # fmt: skip
 
 
 @njit
 def _backprop_block(c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t_pot, t_delta, n_delta, lr,
-                    thr):  # fmt: skip
+                    thr, counters):  # fmt: skip
     """Weight step of every walked synapse of one block; the source gets its delta share.
 
     Sources live in other hexagons, so adding the share at once equals the original's
@@ -719,12 +733,34 @@ def _backprop_block(c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t_pot, t_delta
             if q <= thr or t == UNUSED_TARGET:
                 break
             w = sw[slot, k]
-            if sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > F0) == (w > F0):
+            if counters and sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > F0) == (w > F0):
                 sc[slot, k] += 1
             d = t_delta[t]
             acc += d * w
             sw[slot, k] = w - lr * d
             q -= sb[slot, k]
+        if c_kind[slot] == 0:
+            n_delta[src] += acc
+
+
+@njit
+def _backprop_block_walked(c_src, c_kind, c_pot, c_stop, sw, st_, sc, t_pot, t_delta, n_delta,
+                           lr, counters):  # fmt: skip
+    """Default profile: the forward pass recorded how far each section walked, so the
+    weight step needs no potential bookkeeping."""
+    for slot in range(c_src.shape[0]):
+        src = c_src[slot]
+        if src < 0 or c_pot[slot] <= F0:
+            continue
+        acc = F0
+        for k in range(c_stop[slot]):
+            t = st_[slot, k]
+            w = sw[slot, k]
+            if counters and sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > F0) == (w > F0):
+                sc[slot, k] += 1
+            d = t_delta[t]
+            acc += d * w
+            sw[slot, k] = w - lr * d
         if c_kind[slot] == 0:
             n_delta[src] += acc
 

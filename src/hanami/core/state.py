@@ -52,7 +52,7 @@ State = namedtuple(
         "n_in", "n_pot", "n_delta", "n_refr", "n_act", "n_use", "n_new", "n_newoff",
         # connection blocks and connections
         "cb_hex", "cb_nb", "cb_used",
-        "c_src", "c_kind", "c_pos", "c_next",
+        "c_src", "c_kind", "c_pos", "c_next", "c_stop",
         "c_low", "c_range", "c_tol", "c_split", "c_pot", "c_delta",
         # synapses
         "s_w", "s_b", "s_t", "s_cnt",
@@ -68,7 +68,7 @@ _NB_FIELDS = ("nb_hex", "nb_size")
 _NEURON_FIELDS = ("n_in", "n_pot", "n_delta", "n_refr", "n_act", "n_use", "n_new", "n_newoff")
 _CB_FIELDS = ("cb_hex", "cb_nb", "cb_used")
 _CONN_FIELDS = (
-    "c_src", "c_kind", "c_pos", "c_next",
+    "c_src", "c_kind", "c_pos", "c_next", "c_stop",
     "c_low", "c_range", "c_tol", "c_split", "c_pot", "c_delta",
 )  # fmt: skip
 _SYN_FIELDS = ("s_w", "s_b", "s_t", "s_cnt")
@@ -106,6 +106,7 @@ def allocate(
         "cb_hex": ((cb_cap,), i32), "cb_nb": ((cb_cap,), i32), "cb_used": ((cb_cap,), i32),
         "c_src": ((cb_cap, spb), i32), "c_kind": ((cb_cap, spb), u8),
         "c_pos": ((cb_cap, spb), u8), "c_next": ((cb_cap, spb), u8),
+        "c_stop": ((cb_cap, spb), u8),
         "c_low": ((cb_cap, spb), f32), "c_range": ((cb_cap, spb), f32),
         "c_tol": ((cb_cap, spb), f32), "c_split": ((cb_cap, spb), f32),
         "c_pot": ((cb_cap, spb), f32), "c_delta": ((cb_cap, spb), f32),
