@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -106,5 +107,5 @@ def sgd(data: dict[str, np.ndarray], seed: int = 1) -> dict:
 
 
 if __name__ == "__main__":
-    data = load_mnist(DEFAULT_DATA if len(sys.argv) < 2 else __import__("pathlib").Path(sys.argv[1]))
+    data = load_mnist(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DATA)
     print(json.dumps([mlp(data), sgd(data)]))

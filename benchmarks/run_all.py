@@ -16,7 +16,6 @@ from pathlib import Path
 
 import peers
 import threads
-
 from hanami.cli.bench import DEFAULT_DATA, load_mnist
 
 

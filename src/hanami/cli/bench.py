@@ -35,6 +35,8 @@ MNIST_FILES = {
     "test_y": "t10k-labels-idx1-ubyte",
 }
 DEFAULT_DATA = Path("../shared/data/mnist")
+DATA_HELP = "Folder with the MNIST IDX files (default: ../shared/data/mnist)."
+TEMPLATE_HELP = "Template file (default: the OpenHanami MNIST test template)."
 
 
 @dataclass
@@ -153,14 +155,12 @@ def _fail(message: str) -> None:
 
 @app.command()
 def mnist(
-    data: Annotated[Path | None, typer.Option(help="Folder with the MNIST IDX files "
-                                              "(default: ../shared/data/mnist)")] = None,  # fmt: skip
+    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Epochs per seed.")] = 1,
     seeds: Annotated[int, typer.Option(min=1, help="Independent runs (seeds 1..K).")] = 1,
     shuffle: Annotated[bool, typer.Option(help="Shuffle epochs after the first.")] = False,
     profile: Annotated[str, typer.Option(help="Engine profile: default or classic.")] = "default",
-    template: Annotated[Path | None, typer.Option(help="Template file (default: the "
-                                                  "OpenHanami MNIST test template).")] = None,  # fmt: skip
+    template: Annotated[Path | None, typer.Option(help=TEMPLATE_HELP)] = None,
     reduction: Annotated[bool | None, typer.Option(help="Override enable_reduction.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:

@@ -11,6 +11,3 @@ import numba
 JIT = {"nogil": True, "cache": True, "boundscheck": False, "error_model": "numpy"}
 
 njit = numba.njit(**JIT)
-# The per-sample steps take the whole cluster state; a call passes every buffer of it, so
-# they are inlined at the Numba IR level into the sample loops.
-njit_inline = numba.njit(inline="always", **JIT)

@@ -67,6 +67,8 @@ PROFILES = {
 }
 
 OUTPUT_WIDTH = {"plain": 1, "bool": 1, "float": 32, "int": 64}
+# what a forward pass changes besides its outputs: the neurons' step-to-step state
+_DYNAMIC_STATE = ("n_in", "n_pot", "n_act", "n_refr", "c_pot", "o_val")
 REDUCTION_INTERVAL = 100
 RESERVE_BLOCKS = 4
 
@@ -311,17 +313,28 @@ class Cluster:
             self._grow()
             i = K.train_rows(self._state, self._params, X, Y, rows, i, n)
 
-    def request(self, inputs: Data) -> np.ndarray | dict[str, np.ndarray]:
+    def request(
+        self, inputs: Data, *, stateless: bool = False
+    ) -> np.ndarray | dict[str, np.ndarray]:
         """Outputs for each input row, without learning.
 
         Returns a ``[rows, outputs]`` array for a single output, else a dict by name.
+        Neurons carry state from step to step (cooldown, refractory time), so by default a
+        request is part of the stream the cluster sees, as in the original. With
+        ``stateless=True`` the neurons are put back as they were afterwards, so a prediction
+        leaves no trace on later learning.
         """
         X = self._prepare_inputs(inputs)
         if not self._out_n.any():
             raise ValueError("the cluster has no outputs yet: train it first")
         total = self._state.o_val.shape[0]
         raw = np.zeros((X.shape[0], total), dtype=np.float32)
-        K.request_rows(self._state, self._params, X, raw)
+        s = self._state
+        saved = [getattr(s, name).copy() for name in _DYNAMIC_STATE] if stateless else None
+        K.request_rows(s, self._params, X, raw)
+        if saved is not None:
+            for name, array in zip(_DYNAMIC_STATE, saved, strict=True):
+                getattr(s, name)[:] = array
         result, at = {}, 0
         for k, spec in enumerate(self.template.outputs):
             width = int(self._out_n[k] * OUTPUT_WIDTH[spec.type])

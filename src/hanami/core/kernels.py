@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from hanami.core._jit import njit, njit_inline
+from hanami.core._jit import njit
 from hanami.core.state import (
     HX_BINARY,
     HX_INPUT,
@@ -457,7 +457,7 @@ def _mark_new(S, gid, offset):
     _queue_section(S.n_new, S.n_newoff, S.pending, S.meta, gid, offset)
 
 
-@njit_inline
+@njit
 def _update_neurons(S, P, h, train):
     """Spiking neuron update of an internal hexagon (3.5): cooldown, refractory time, log2."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -490,7 +490,7 @@ def _update_neurons(S, P, h, train):
                         _mark_new(S, gid, F0)
 
 
-@njit_inline
+@njit
 def _load_inputs(S, h, x, train, P):
     """Raw input values become the potentials of the input neurons (3.2)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -513,7 +513,7 @@ def _load_inputs(S, h, x, train, P):
                 _create_section(S, P, gid, F0)
 
 
-@njit_inline
+@njit
 def _outputs_classic(S, h, train):
     """Sigmoid output hexagon and the sparse, randomly wired output layer (3.6)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -548,7 +548,7 @@ def _outputs_classic(S, h, train):
         S.o_val[o] = _sigmoid(z) if z != F0 else F0
 
 
-@njit_inline
+@njit
 def _outputs_default(S, h):
     """Output neurons are the outputs: sigmoid of their input, 0 when they got none."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -564,7 +564,7 @@ def _outputs_default(S, h):
         S.o_val[o] = out
 
 
-@njit_inline
+@njit
 def forward(S, P, x, train):
     """One forward pass over all hexagons in template order (3.1)."""
     classic = P[P_PROFILE] == CLASSIC
@@ -608,7 +608,7 @@ def _split_section(S, P, cb, slot):
     S.meta[M_SPLITS] += 1
 
 
-@njit_inline
+@njit
 def update_cluster_classic(S, P):
     """Splits requested in the last hexagon, first NPB slots of each block only (4.4 quirk)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -627,7 +627,7 @@ def update_cluster_classic(S, P):
         i += 1
 
 
-@njit_inline
+@njit
 def create_pending_sections(S, P):
     """Sections requested during the forward pass (default profile), in request order."""
     n = S.meta[M_PENDING]
@@ -642,7 +642,7 @@ def create_pending_sections(S, P):
 # --------------------------------------------------------------------------- backward
 
 
-@njit_inline
+@njit
 def _backprop_outputs(S, P, h, classic):
     """Output error into the deltas of the output hexagon's neurons (5.1)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -681,7 +681,7 @@ def _backprop_outputs(S, P, h, classic):
             S.n_delta[gid] *= s * (F1 - s)
 
 
-@njit_inline
+@njit
 def _backprop_hexagon(S, P, h):
     """Neuron derivatives, then weight updates of every active section (5.2)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -765,7 +765,7 @@ def _backprop_block_walked(c_src, c_kind, c_pot, c_stop, sw, st_, sc, t_pot, t_d
             n_delta[src] += acc
 
 
-@njit_inline
+@njit
 def backward(S, P):
     """Backpropagation from the last hexagon to the first, skipping input hexagons (5)."""
     classic = P[P_PROFILE] == CLASSIC
@@ -848,7 +848,7 @@ def _free_connection(S, P, cb, slot, src, classic, npb):
 # --------------------------------------------------------------------------- sample loops
 
 
-@njit_inline
+@njit
 def _has_reserve(S, P):
     reserve = P[P_RESERVE_BLOCKS] + S.meta[M_NB] // 2
     if S.meta[M_NB] + reserve > S.nb_hex.shape[0]:
@@ -858,7 +858,7 @@ def _has_reserve(S, P):
     return max(S.hx_nnb.max(), S.hx_ncb.max()) + reserve <= S.hx_nb.shape[1]
 
 
-@njit_inline
+@njit
 def train_one(S, P, x, y):
     """Forward pass with growth, backpropagation and, when due, reduction for one sample."""
     for o in range(S.o_exp.shape[0]):

@@ -108,8 +108,8 @@ def encode_features(X: np.ndarray, input_scale: float) -> np.ndarray:
 
 
 def request(cluster: Cluster, inputs: np.ndarray) -> np.ndarray:
-    """``cluster.request`` as float64 (requests do not touch the random state)."""
-    return np.asarray(cluster.request(inputs), dtype=np.float64)
+    """Outputs as float64; a prediction leaves no trace on later learning."""
+    return np.asarray(cluster.request(inputs, stateless=True), dtype=np.float64)
 
 
 def scale_targets(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:

@@ -1,1 +1,145 @@
-"""sdk."""
+"""Python SDK for the Hanami service (and the original OpenHanami ``v1.0alpha`` API).
+
+::
+
+    from hanami.sdk import HanamiClient, NotFound
+
+    with HanamiClient("http://127.0.0.1:11418", user="asdf", passphrase="asdfasdf") as client:
+        cluster = client.clusters.create("demo", template_text)
+        train = client.datasets.upload_csv("train data", "train.csv", progress=print)
+        task = client.tasks.train(cluster.uuid, "fit", [(train.uuid, "x", "in")],
+                                  [(train.uuid, "y", "out")])
+        client.wait(task, progress=lambda t: print(t.current_cycle))
+
+Exceptions::
+
+    HanamiError
+    ├── TransportError            no HTTP answer (connection refused, DNS, timeout)
+    ├── ProtocolError             an answer the SDK cannot use
+    │   ├── InvalidResponse       a 2xx body that is not the documented JSON
+    │   └── WebsocketError        websocket init refused, closed, unexpected reply
+    │       └── UploadError       a file chunk refused by the server
+    ├── TaskError                 wait(): the task did not finish
+    │   ├── TaskFailed            ended failed / cancelled / aborted
+    │   └── WaitTimeout           (also a TimeoutError)
+    ├── NotLoggedIn               no token and no credentials
+    └── StatusError               4xx/5xx answer; .status_code .message .request .response
+        ├── BadRequest            400
+        ├── Unauthorized          401
+        ├── Forbidden             403
+        ├── NotFound              404
+        ├── Conflict              409
+        ├── TooManyRequests       429 (.retry_after)
+        └── ServerError           5xx (.correlation_id)
+"""
+
+from hanami.sdk._client import DEFAULT_ADDRESS, HanamiClient
+from hanami.sdk._direct import DirectSession
+from hanami.sdk._exceptions import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HanamiError,
+    InvalidResponse,
+    NotFound,
+    NotLoggedIn,
+    ProtocolError,
+    ServerError,
+    StatusError,
+    TaskError,
+    TaskFailed,
+    TooManyRequests,
+    TransportError,
+    Unauthorized,
+    UploadError,
+    WaitTimeout,
+    WebsocketError,
+)
+from hanami.sdk._models import (
+    ApiToken,
+    ApiTokenCreated,
+    ApiTokenRow,
+    AuditLogRow,
+    Checkpoint,
+    CheckpointRow,
+    Cluster,
+    ClusterMode,
+    ClusterRow,
+    ColumnRange,
+    Dataset,
+    DatasetRow,
+    DatasetUpload,
+    ErrorLogRow,
+    HostRow,
+    Project,
+    ProjectAssignment,
+    ProjectRow,
+    SystemInfo,
+    Table,
+    Task,
+    TaskInput,
+    TaskRef,
+    TaskResult,
+    TaskRow,
+    ThreadMapping,
+    TimeSeries,
+    Token,
+    UploadProgress,
+    User,
+    UserRow,
+)
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "ApiToken",
+    "ApiTokenCreated",
+    "ApiTokenRow",
+    "AuditLogRow",
+    "BadRequest",
+    "Checkpoint",
+    "CheckpointRow",
+    "Cluster",
+    "ClusterMode",
+    "ClusterRow",
+    "ColumnRange",
+    "Conflict",
+    "Dataset",
+    "DatasetRow",
+    "DatasetUpload",
+    "DirectSession",
+    "ErrorLogRow",
+    "Forbidden",
+    "HanamiClient",
+    "HanamiError",
+    "HostRow",
+    "InvalidResponse",
+    "NotFound",
+    "NotLoggedIn",
+    "Project",
+    "ProjectAssignment",
+    "ProjectRow",
+    "ProtocolError",
+    "ServerError",
+    "StatusError",
+    "SystemInfo",
+    "Table",
+    "Task",
+    "TaskError",
+    "TaskFailed",
+    "TaskInput",
+    "TaskRef",
+    "TaskResult",
+    "TaskRow",
+    "ThreadMapping",
+    "TimeSeries",
+    "Token",
+    "TooManyRequests",
+    "TransportError",
+    "Unauthorized",
+    "UploadError",
+    "UploadProgress",
+    "User",
+    "UserRow",
+    "WaitTimeout",
+    "WebsocketError",
+]

@@ -24,6 +24,7 @@ from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.errors import ErrorBoundaryMiddleware, install_error_handlers
 from hanami.server.metrics import MetricsMiddleware, metrics_router
+from hanami.server.websocket import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
 
 __all__ = ["create_app"]
 
@@ -80,6 +81,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics_router())
+    for path in WEBSOCKET_PATHS:
+        app.add_api_websocket_route(path, websocket_endpoint, name=f"websocket{path}")
+    app.add_api_websocket_route("/{path:path}", reject_websocket, name="websocket-other")
     # Websocket routes at "/" must be added before this mount, which catches everything else.
     if (DASHBOARD_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")

@@ -183,6 +183,16 @@ class ServerSettings(BaseSettings):
     checkpoint_location: Path | None = None
     tempfile_location: Path | None = None
     tempfile_timeout: int = Field(10, ge=1, description="minutes before an idle upload is dropped")
+    cluster_location: Path | None = Field(
+        None, description="autosaved cluster states; default <data_dir>/clusters"
+    )
+    cluster_autosave_interval: int = Field(
+        300, ge=1, description="seconds between autosaves of a changed cluster"
+    )
+    task_workers: int = Field(0, ge=0, description="clusters running tasks at once; 0 = CPUs")
+    tempfile_timeout_seconds: float | None = Field(
+        None, gt=0, description="idle upload timeout in seconds; overrides tempfile_timeout"
+    )
     use_of_free_memory: float = 0.5
 
     host: str = "127.0.0.1"
@@ -258,6 +268,8 @@ class ServerSettings(BaseSettings):
             self.checkpoint_location = self.data_dir / "checkpoints"
         if self.tempfile_location is None:
             self.tempfile_location = self.data_dir / "tempfiles"
+        if self.cluster_location is None:
+            self.cluster_location = self.data_dir / "clusters"
         self.database = self.database.expanduser().resolve()
         if self.debug:
             self.log_level = "debug"
@@ -276,6 +288,7 @@ class ServerSettings(BaseSettings):
             self.dataset_location,
             self.checkpoint_location,
             self.tempfile_location,
+            self.cluster_location,
         )
         return tuple(d for d in dirs if d is not None)
 

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from hanami.server.bootstrap import bootstrap_admin
 from hanami.server.config import ConfigError, ServerSettings
 from hanami.server.db.migrate import upgrade
 from hanami.server.db.models import ErrorLog
 from hanami.server.db.session import Database
+from hanami.server.executor import ClusterExecutor, InProcessExecutor
 from hanami.server.metrics import Metrics
+from hanami.server.monitoring import Monitor
 from hanami.server.policy import Policy
 from hanami.server.ratelimit import LoginRateLimiter
+from hanami.server.registry import ClusterRegistry
+from hanami.server.tasks import TaskEngine
+from hanami.server.uploads import UploadRegistry
 
 __all__ = ["AppContext"]
 
@@ -33,6 +40,11 @@ class AppContext:
     token_key: bytes = field(repr=False)
     login_limiter: LoginRateLimiter
     metrics: Metrics
+    uploads: UploadRegistry
+    executor: ClusterExecutor
+    clusters: ClusterRegistry
+    tasks: TaskEngine
+    monitor: Monitor
     ready: bool = False
 
     @classmethod
@@ -46,9 +58,11 @@ class AppContext:
                 raise ConfigError(f"cannot read policy file {settings.policies}: {exc}") from exc
         else:
             policy = Policy.default()
+        database = Database(settings.sqlalchemy_url)
+        assert settings.tempfile_location is not None
         return cls(
             settings=settings,
-            database=Database(settings.sqlalchemy_url),
+            database=database,
             policy=policy,
             token_key=token_key,
             login_limiter=LoginRateLimiter(
@@ -57,6 +71,12 @@ class AppContext:
                 window=settings.login_failure_window,
             ),
             metrics=Metrics(),
+            uploads=UploadRegistry(
+                settings.tempfile_location,
+                database,
+                settings.tempfile_timeout_seconds or settings.tempfile_timeout * 60,
+            ),
+            **_cluster_services(settings, database),
         )
 
     def startup(self) -> None:
@@ -66,10 +86,19 @@ class AppContext:
         logger.info("database %s", self.database.display_url)
         upgrade(self.database)
         bootstrap_admin(self.database, self.settings)
+        self.uploads.start()
+        self.monitor.start()
+        self.clusters.restore_all()
+        self.clusters.start()
+        self.tasks.start()
         self.ready = True
 
     def shutdown(self) -> None:
         self.ready = False
+        self.tasks.stop()  # suspends running tasks between chunks
+        self.clusters.stop()  # autosaves every changed cluster
+        self.monitor.stop()
+        self.uploads.stop()
         self.database.dispose()
 
     def record_error(
@@ -92,3 +121,20 @@ class AppContext:
                 )
             )
             session.commit()
+
+
+def _cluster_services(settings: ServerSettings, database: Database) -> dict[str, Any]:
+    """Executor, cluster registry, task engine and host monitor (nothing starts yet)."""
+    assert settings.cluster_location is not None
+    monitor = Monitor()
+    executor = InProcessExecutor()
+    clusters = ClusterRegistry(
+        database,
+        executor,
+        settings.cluster_location,
+        autosave_interval=settings.cluster_autosave_interval,
+        packages=sorted(monitor.topology.packages()) or [0],
+    )
+    workers = settings.task_workers or max(2, os.cpu_count() or 2)
+    tasks = TaskEngine(database, executor, clusters, workers=workers)
+    return {"executor": executor, "clusters": clusters, "tasks": tasks, "monitor": monitor}

@@ -191,6 +191,9 @@ v1.0alpha/dataset/upload/csv
 - POST: {_MEMBER}
 - PUT: {_MEMBER}
 
+v1.0alpha/dataset/upload
+- POST: {_MEMBER}
+
 v1.0alpha/dataset/check
 - GET: {_MEMBER}
 
@@ -213,6 +216,12 @@ v1.0alpha/checkpoint
 
 v1.0alpha/checkpoint/all
 - GET: {_MEMBER}
+
+v1.0alpha/checkpoint/download
+- GET: {_MEMBER}
+
+v1.0alpha/checkpoint/upload
+- POST: {_MEMBER}
 
 v1.0alpha/audit_log
 - GET: {_MEMBER}

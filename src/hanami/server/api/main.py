@@ -10,7 +10,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from hanami.server.api.deps import get_current_user
-from hanami.server.api.routes import api_tokens, logs, projects, token, users
+from hanami.server.api.routes import (
+    api_tokens,
+    checkpoints,
+    clusters,
+    datasets,
+    hosts,
+    logs,
+    projects,
+    tasks,
+    token,
+    users,
+)
 
 __all__ = ["API_PREFIX", "PROTECTED_ROUTERS", "build_api_router"]
 
@@ -22,6 +33,11 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     projects.router,
     logs.router,
     api_tokens.router,
+    datasets.router,
+    clusters.router,
+    tasks.router,
+    checkpoints.router,
+    hosts.router,
 )
 
 

@@ -1,0 +1,241 @@
+"""``hanami user``, ``hanami project`` and ``hanami api-token``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hanami.cli._common import (
+    JsonOpt,
+    emit,
+    emit_object,
+    emit_table,
+    new_typer,
+    save_login,
+    state_of,
+)
+
+__all__ = ["api_token_app", "project_app", "user_app"]
+
+user_app = new_typer("Users and their project assignments (admin).")
+project_app = new_typer("Projects (admin), and switching the current project.")
+api_token_app = new_typer("Long-lived API tokens (the secret is shown once).")
+
+USER_FIELDS = ("id", "name", "is_admin", "creator_id", "created_at", "projects")
+PROJECT_FIELDS = ("id", "name", "creator_id", "created_at")
+API_TOKEN_FIELDS = (
+    "id",
+    "name",
+    "user_id",
+    "project_id",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+)
+
+UserId = Annotated[str, typer.Argument(help="User id (login name).")]
+ProjectId = Annotated[str, typer.Argument(help="Project id.")]
+
+
+# ------------------------------------------------------------------------------------- users
+
+
+@user_app.command("create")
+def user_create(
+    ctx: typer.Context,
+    user_id: UserId,
+    name: Annotated[str, typer.Option("--name", "-n", help="Display name.")],
+    passphrase: Annotated[
+        str | None,
+        typer.Option("--passphrase", "-p", help="Passphrase (prompted twice if not given)."),
+    ] = None,
+    is_admin: Annotated[bool, typer.Option("--admin", "--is_admin", help="Make an admin.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Create a user."""
+    state = state_of(ctx, json_)
+    if passphrase is None:
+        passphrase = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
+    user = state.client(ctx).users.create(user_id, name, passphrase, is_admin=is_admin)
+    emit_object(state, user, title="User", fields=USER_FIELDS)
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List users."""
+    state = state_of(ctx, json_)
+    emit_table(
+        state, state.client(ctx).users.list(), columns=("id", "name", "is_admin", "projects")
+    )
+
+
+def _user_show(ctx: typer.Context, user_id: UserId, json_: JsonOpt = False) -> None:
+    """Show a user."""
+    state = state_of(ctx, json_)
+    emit_object(state, state.client(ctx).users.get(user_id), title="User", fields=USER_FIELDS)
+
+
+user_app.command("show")(_user_show)
+user_app.command("get", hidden=True)(_user_show)
+
+
+@user_app.command("delete")
+def user_delete(ctx: typer.Context, user_id: UserId, json_: JsonOpt = False) -> None:
+    """Delete a user (not yourself)."""
+    state = state_of(ctx, json_)
+    state.client(ctx).users.delete(user_id)
+    emit(state, {"id": user_id, "deleted": True}, f"Deleted user {user_id}")
+
+
+@user_app.command("add-project")
+def user_add_project(
+    ctx: typer.Context,
+    user_id: UserId,
+    project_id: ProjectId,
+    role: Annotated[str, typer.Option("--role", "-r", help="Role in the project.")] = "member",
+    project_admin: Annotated[
+        bool, typer.Option("--project-admin", help="Admin of this project.")
+    ] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Assign a project (with a role) to a user."""
+    state = state_of(ctx, json_)
+    user = state.client(ctx).users.add_project(
+        user_id, project_id, role=role, is_project_admin=project_admin
+    )
+    emit_object(state, user, title="User", fields=USER_FIELDS)
+
+
+@user_app.command("remove-project")
+def user_remove_project(
+    ctx: typer.Context, user_id: UserId, project_id: ProjectId, json_: JsonOpt = False
+) -> None:
+    """Remove a project assignment from a user."""
+    state = state_of(ctx, json_)
+    user = state.client(ctx).users.remove_project(user_id, project_id)
+    emit_object(state, user, title="User", fields=USER_FIELDS)
+
+
+@user_app.command("projects")
+def user_projects(
+    ctx: typer.Context,
+    user_id: Annotated[str | None, typer.Argument(help="User id (default: yourself).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List the projects of a user."""
+    state = state_of(ctx, json_)
+    projects = state.client(ctx).users.projects(user_id)
+    table = {
+        "header": ["project_id", "role", "is_project_admin"],
+        "body": [[p.project_id, p.role, p.is_project_admin] for p in projects],
+    }
+    emit_table(state, table)
+
+
+# ---------------------------------------------------------------------------------- projects
+
+
+@project_app.command("create")
+def project_create(
+    ctx: typer.Context,
+    project_id: ProjectId,
+    name: Annotated[str, typer.Option("--name", "-n", help="Display name.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Create a project."""
+    state = state_of(ctx, json_)
+    project = state.client(ctx).projects.create(project_id, name)
+    emit_object(state, project, title="Project", fields=PROJECT_FIELDS)
+
+
+@project_app.command("list")
+def project_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List projects."""
+    state = state_of(ctx, json_)
+    emit_table(state, state.client(ctx).projects.list(), columns=("id", "name", "creator_id"))
+
+
+def _project_show(ctx: typer.Context, project_id: ProjectId, json_: JsonOpt = False) -> None:
+    """Show a project."""
+    state = state_of(ctx, json_)
+    project = state.client(ctx).projects.get(project_id)
+    emit_object(state, project, title="Project", fields=PROJECT_FIELDS)
+
+
+project_app.command("show")(_project_show)
+project_app.command("get", hidden=True)(_project_show)
+
+
+@project_app.command("delete")
+def project_delete(ctx: typer.Context, project_id: ProjectId, json_: JsonOpt = False) -> None:
+    """Delete a project."""
+    state = state_of(ctx, json_)
+    state.client(ctx).projects.delete(project_id)
+    emit(state, {"id": project_id, "deleted": True}, f"Deleted project {project_id}")
+
+
+@project_app.command("switch")
+def project_switch(ctx: typer.Context, project_id: ProjectId, json_: JsonOpt = False) -> None:
+    """Switch the saved login to another of your projects (PUT /token)."""
+    state = state_of(ctx, json_)
+    client = state.client(ctx)
+    info = client.switch_project(project_id)
+    saved = ""
+    if state.uses_saved_login:
+        path = save_login(client.address, info.id, info.token)
+        saved = f"; saved to {path}"
+    data = {"id": info.id, "name": info.name, "is_admin": info.is_admin, "project_id": project_id}
+    emit(state, data, f"Now working in project {project_id} as {info.id}{saved}")
+
+
+# -------------------------------------------------------------------------------- API tokens
+
+
+@api_token_app.command("create")
+def api_token_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name to recognise the token by.")],
+    project: Annotated[
+        str | None, typer.Option("--project", "-p", help="Project (default: the current one).")
+    ] = None,
+    expires_in: Annotated[
+        int | None, typer.Option("--expires-in", help="Lifetime in seconds (default: none).")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Create an API token; its secret is printed once."""
+    state = state_of(ctx, json_)
+    token = state.client(ctx).api_tokens.create(name, project_id=project, expires_in=expires_in)
+    emit_object(state, token, title="API token", fields=(*API_TOKEN_FIELDS, "token"))
+
+
+@api_token_app.command("list")
+def api_token_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List API tokens (yours; all for admins)."""
+    state = state_of(ctx, json_)
+    emit_table(state, state.client(ctx).api_tokens.list())
+
+
+@api_token_app.command("show")
+def api_token_show(
+    ctx: typer.Context,
+    token_id: Annotated[str, typer.Argument(help="Token id.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Show an API token (without its secret)."""
+    state = state_of(ctx, json_)
+    token = state.client(ctx).api_tokens.get(token_id)
+    emit_object(state, token, title="API token", fields=API_TOKEN_FIELDS)
+
+
+@api_token_app.command("delete")
+def api_token_delete(
+    ctx: typer.Context,
+    token_id: Annotated[str, typer.Argument(help="Token id.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Revoke an API token."""
+    state = state_of(ctx, json_)
+    state.client(ctx).api_tokens.delete(token_id)
+    emit(state, {"id": token_id, "deleted": True}, f"Revoked API token {token_id}")

@@ -1,0 +1,224 @@
+"""``hanami dataset``: upload (MNIST, CSV), inspect, read, grade, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from hanami.cli._common import (
+    CliError,
+    JsonOpt,
+    emit,
+    emit_object,
+    emit_table,
+    new_typer,
+    progress_bar,
+    state_of,
+    stdout_console,
+)
+
+__all__ = ["dataset_app"]
+
+dataset_app = new_typer("Datasets: upload MNIST or CSV files, read rows, grade results.")
+upload_app = new_typer("Upload files as a new dataset (with a progress bar).")
+dataset_app.add_typer(upload_app, name="upload")
+dataset_app.add_typer(upload_app, name="create", hidden=True)  # hanamictl's spelling
+
+DATASET_FIELDS = (
+    "uuid",
+    "name",
+    "number_of_rows",
+    "number_of_columns",
+    "description",
+    "owner_id",
+    "project_id",
+    "visibility",
+    "version",
+    "created_at",
+)
+
+DatasetUuid = Annotated[str, typer.Argument(help="Dataset uuid.")]
+DatasetName = Annotated[str, typer.Argument(help="Name of the new dataset.")]
+MultipartOpt = Annotated[
+    bool,
+    typer.Option(
+        "--multipart",
+        help="One multipart/form-data request instead of the websocket protocol (Hanami only).",
+    ),
+]
+
+
+def _upload(
+    ctx: typer.Context, json_: bool, kind: str, name: str, files: list[Path], multipart: bool
+):
+    state = state_of(ctx, json_)
+    client = state.client(ctx)
+    transport = "multipart" if multipart else "websocket"
+    with progress_bar(f"Uploading {name}", total=None) as update:
+        if kind == "mnist":
+            dataset = client.datasets.upload_mnist(
+                name, files[0], files[1], progress=update, transport=transport
+            )
+        else:
+            dataset = client.datasets.upload_csv(
+                name, files[0], progress=update, transport=transport
+            )
+    emit_object(state, dataset, title="Dataset", fields=DATASET_FIELDS)
+
+
+@upload_app.command("mnist")
+def upload_mnist(
+    ctx: typer.Context,
+    name: DatasetName,
+    images: Annotated[
+        Path,
+        typer.Option("--images", "-i", help="IDX image file.", exists=True, dir_okay=False),
+    ],
+    labels: Annotated[
+        Path,
+        typer.Option("--labels", "-l", help="IDX label file.", exists=True, dir_okay=False),
+    ],
+    multipart: MultipartOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Upload an MNIST image file and its label file (columns 'picture' and 'label')."""
+    _upload(ctx, json_, "mnist", name, [images, labels], multipart)
+
+
+@upload_app.command("csv")
+def upload_csv(
+    ctx: typer.Context,
+    name: DatasetName,
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--input", "-i", help="CSV file with a header line.", exists=True, dir_okay=False
+        ),
+    ],
+    multipart: MultipartOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Upload a CSV file (one column group per header name)."""
+    _upload(ctx, json_, "csv", name, [file], multipart)
+
+
+@dataset_app.command("list")
+def dataset_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List datasets (request results included)."""
+    state = state_of(ctx, json_)
+    columns = ("uuid", "name", "owner_id", "project_id", "created_at")
+    emit_table(state, state.client(ctx).datasets.list(), columns=columns)
+
+
+def _dataset_show(ctx: typer.Context, uuid: DatasetUuid, json_: JsonOpt = False) -> None:
+    """Show a dataset and its column groups."""
+    state = state_of(ctx, json_)
+    dataset = state.client(ctx).datasets.get(uuid)
+    emit_object(state, dataset, title="Dataset", fields=DATASET_FIELDS)
+
+
+dataset_app.command("show")(_dataset_show)
+dataset_app.command("get", hidden=True)(_dataset_show)
+
+
+@dataset_app.command("content")
+def dataset_content(
+    ctx: typer.Context,
+    uuid: DatasetUuid,
+    column: Annotated[str, typer.Option("--column", "-c", help="Column group name.")],
+    offset: Annotated[int, typer.Option("--offset", "-o", help="First row.", min=0)] = 0,
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", help="Number of rows (1-10000).", min=1, max=10000)
+    ] = 1,
+    json_: JsonOpt = False,
+) -> None:
+    """Print rows of one column group (with --json: only the array of rows)."""
+    state = state_of(ctx, json_)
+    data = state.client(ctx).datasets.content(uuid, column, row_offset=offset, number_of_rows=rows)
+
+    def render() -> None:
+        console = stdout_console()
+        for index, row in enumerate(data, start=offset):
+            values = " ".join(f"{v:g}" for v in row)
+            console.print(f"{index}: {values}", soft_wrap=True)
+
+    emit(state, data.tolist(), render)
+
+
+@dataset_app.command("download")
+def dataset_download(
+    ctx: typer.Context,
+    uuid: DatasetUuid,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Target .npy or .csv file.")],
+    column: Annotated[
+        str | None, typer.Option("--column", "-c", help="Column group (default: the first).")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Save all rows of one column group as .npy or .csv."""
+    state = state_of(ctx, json_)
+    if output.suffix.lower() not in (".npy", ".csv"):
+        raise CliError(f"{output}: the output file must end in .npy or .csv")
+    client = state.client(ctx)
+    with progress_bar(f"Downloading {uuid}", total=None, kind="samples") as update:
+        data = client.datasets.download(uuid, column, progress=update)
+    if output.suffix.lower() == ".npy":
+        np.save(output, data)
+    else:
+        np.savetxt(output, data, delimiter=",", fmt="%.9g")
+    shape = list(data.shape)
+    emit(
+        state,
+        {"uuid": uuid, "output": str(output), "shape": shape},
+        f"Saved {shape[0]} rows x {shape[1] if len(shape) > 1 else 0} columns to {output}",
+    )
+
+
+@dataset_app.command("check")
+def dataset_check(
+    ctx: typer.Context,
+    uuid: Annotated[str, typer.Argument(help="Result dataset uuid (a request task's uuid).")],
+    reference: Annotated[
+        str, typer.Option("--reference", "-r", help="Labelled reference dataset uuid.")
+    ],
+    result_column: Annotated[
+        str | None, typer.Option("--result-column", help="Column group of the result.")
+    ] = None,
+    reference_column: Annotated[
+        str | None, typer.Option("--reference-column", help="Column group of the reference.")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="auto, classification or regression.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Grade a request result against a labelled dataset (accuracy in %)."""
+    state = state_of(ctx, json_)
+    result = state.client(ctx).datasets.check(
+        uuid,
+        reference,
+        result_column=result_column,
+        reference_column=reference_column,
+        mode=mode,
+    )
+    parts = []
+    if result.accuracy is not None:
+        parts.append(f"accuracy: {result.accuracy:.2f} %")
+    if result.mse is not None:
+        parts.append(f"mse: {result.mse:.6g}")
+    if result.mae is not None:
+        parts.append(f"mae: {result.mae:.6g}")
+    if result.rows is not None:
+        parts.append(f"rows: {result.rows}")
+    emit(state, result, ", ".join(parts) or "no result")
+
+
+@dataset_app.command("delete")
+def dataset_delete(ctx: typer.Context, uuid: DatasetUuid, json_: JsonOpt = False) -> None:
+    """Delete a dataset."""
+    state = state_of(ctx, json_)
+    state.client(ctx).datasets.delete(uuid)
+    emit(state, {"uuid": uuid, "deleted": True}, f"Deleted dataset {uuid}")

@@ -1,0 +1,453 @@
+"""Dataset uploads: the websocket protocol of spec §3.3, and multipart/form-data (Hanami only).
+
+Websocket flow: ``POST /dataset/upload/{mnist|csv}`` with the byte sizes gives the dataset
+uuid and one tempfile uuid per file; each file goes over its own websocket (init message
+``{"token", "target": "file_upload", "uuid": <tempfile>}``, then ``FileUpload_Message``
+chunks of exactly 128 KiB at ``position = index * 131072``, one
+``FileUploadResponse_Message`` awaited per chunk); ``GET /dataset/progress`` is polled until
+``complete``; ``PUT /dataset/upload/...`` converts the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import secrets
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from hanami.sdk._client import API_PREFIX
+from hanami.sdk._exceptions import (
+    HanamiError,
+    InvalidResponse,
+    TransportError,
+    UploadError,
+    WebsocketError,
+    error_for_response,
+)
+from hanami.sdk._models import Checkpoint, Dataset
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
+
+    from hanami.sdk._client import HanamiClient
+    from hanami.sdk._resources import FileSource, UploadProgressCallback
+
+__all__ = [
+    "CHUNK_SIZE",
+    "MULTIPART_PATH",
+    "check_init_reply",
+    "init_message",
+    "send_file",
+    "ssl_context",
+    "upload",
+]
+
+CHUNK_SIZE = 128 * 1024
+"""Bytes per upload chunk; the server tracks segments of exactly this size."""
+WEBSOCKET_MIN_VALIDITY = 600.0
+"""Renew the token before opening a websocket if it expires sooner (Hanami closes a
+session when its token expires)."""
+
+
+# ------------------------------------------------------------------------ websocket helpers
+
+
+def init_message(token: str, target: str, uuid: str, **extra: Any) -> str:
+    """The first message of every websocket (sent as a text frame, like the original SDKs)."""
+    return json.dumps({"token": token, "target": target, "uuid": uuid, **extra})
+
+
+def check_init_reply(raw: str | bytes) -> dict[str, Any]:
+    """Parse the server's init answer (``{"success": true, "uuid": ...}``); raises
+    WebsocketError when the server refused."""
+    try:
+        reply = json.loads(raw)
+    except ValueError as exc:
+        raise WebsocketError(f"websocket init: unexpected answer {raw[:80]!r}") from exc
+    if not isinstance(reply, dict) or not reply.get("success"):
+        error = reply.get("error") if isinstance(reply, dict) else None
+        raise WebsocketError(f"websocket init refused: {error or 'no reason given'}")
+    return reply
+
+
+def ssl_context(url: str, verify: bool) -> ssl.SSLContext | None:
+    if not url.startswith("wss:"):
+        return None
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def describe_ws_error(exc: BaseException, url: str) -> HanamiError:
+    """Turn a websockets/OS exception into an SDK error with one readable line."""
+    from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        return WebsocketError(f"{url} refused the websocket upgrade (HTTP {status})")
+    if isinstance(exc, ConnectionClosed):
+        reason = f": {exc.rcvd.reason}" if exc.rcvd and exc.rcvd.reason else ""
+        code = exc.rcvd.code if exc.rcvd else None
+        return WebsocketError(
+            f"the server closed the websocket (code {code or 'none'}){reason}", code=code
+        )
+    if isinstance(exc, TimeoutError):
+        return TransportError(f"{url}: no websocket answer in time")
+    if isinstance(exc, WebSocketException):
+        return WebsocketError(f"websocket error: {exc}")
+    return TransportError(f"cannot reach {url}: {exc}")
+
+
+# --------------------------------------------------------------------------------- sources
+
+
+@contextlib.contextmanager
+def open_source(source: FileSource) -> Iterator[tuple[IO[bytes], int, str]]:
+    """Yield ``(binary stream, size in bytes, label)`` for an upload source."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        yield io.BytesIO(data), len(data), "<bytes>"
+    elif isinstance(source, str | os.PathLike):
+        path = Path(source)
+        with path.open("rb") as stream:
+            yield stream, os.fstat(stream.fileno()).st_size, str(path)
+    else:
+        start = source.tell()
+        end = source.seek(0, os.SEEK_END)
+        source.seek(start)
+        yield source, end - start, str(getattr(source, "name", "<stream>"))
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    parts = []
+    missing = size
+    while missing > 0:
+        part = stream.read(missing)
+        if not part:
+            break
+        parts.append(part)
+        missing -= len(part)
+    return b"".join(parts)
+
+
+# ---------------------------------------------------------------------------- the protocols
+
+
+def send_file(
+    client: HanamiClient,
+    tempfile_uuid: str,
+    stream: IO[bytes],
+    size: int,
+    *,
+    on_chunk: Callable[[int], None] | None = None,
+    timeout: float | None = 60.0,
+) -> None:
+    """Send one file to a tempfile over its own websocket, awaiting one reply per chunk."""
+    from websockets.sync.client import connect
+
+    from hanami.server.proto import FileUpload_Message, FileUploadResponse_Message
+
+    url = client.websocket_url
+    token = client._ensure_token(min_validity=WEBSOCKET_MIN_VALIDITY)
+    try:
+        with connect(
+            url,
+            open_timeout=timeout,
+            close_timeout=5,
+            compression=None,
+            max_size=None,
+            ssl=ssl_context(url, client.verify),
+        ) as ws:
+            ws.send(init_message(token, "file_upload", tempfile_uuid))
+            check_init_reply(_recv(ws, timeout))
+            position = 0
+            while position < size:
+                chunk = _read_exactly(stream, min(CHUNK_SIZE, size - position))
+                if not chunk:
+                    raise UploadError(f"the file ended after {position} of {size} bytes")
+                message = FileUpload_Message(position=position, data=chunk)
+                ws.send(message.SerializeToString())
+                answer = FileUploadResponse_Message()
+                try:
+                    answer.ParseFromString(_as_bytes(_recv(ws, timeout)))
+                except Exception as exc:  # protobuf DecodeError
+                    raise UploadError(f"unreadable upload answer at byte {position}") from exc
+                if not answer.success:
+                    raise UploadError(
+                        f"the server refused the chunk at byte {position}: "
+                        f"{answer.errorMessage or 'no reason given'}"
+                    )
+                position += len(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
+    except HanamiError:
+        raise
+    except Exception as exc:
+        raise describe_ws_error(exc, url) from exc
+
+
+def _recv(ws: ClientConnection, timeout: float | None) -> str | bytes:
+    return ws.recv(timeout=timeout)
+
+
+def _as_bytes(data: str | bytes) -> bytes:
+    return data.encode() if isinstance(data, str) else data
+
+
+def wait_until_complete(client: HanamiClient, dataset_uuid: str, timeout: float | None) -> None:
+    """Poll ``GET /dataset/progress`` until the server has every chunk."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pause = 0.05
+    while not client.datasets.progress(dataset_uuid).complete:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise UploadError(
+                f"the server did not confirm the upload of dataset {dataset_uuid} "
+                f"within {timeout:g} s"
+            )
+        time.sleep(pause)
+        pause = min(0.5, pause * 2)
+
+
+def upload(
+    client: HanamiClient,
+    kind: str,
+    name: str,
+    sources: list[FileSource],
+    *,
+    progress: UploadProgressCallback | None,
+    transport: str,
+    timeout: float | None,
+) -> Dataset:
+    if transport not in ("websocket", "multipart"):
+        raise ValueError(f"unknown transport {transport!r} (websocket or multipart)")
+    with contextlib.ExitStack() as stack:
+        opened = [stack.enter_context(open_source(s)) for s in sources]
+        for _, size, label in opened:
+            if size <= 0:
+                raise ValueError(f"{label} is empty")
+        total = sum(size for _, size, _ in opened)
+        sent = 0
+
+        def on_chunk(count: int) -> None:
+            nonlocal sent
+            sent += count
+            if progress is not None:
+                progress(sent, total)
+
+        if progress is not None:
+            progress(0, total)
+        if transport == "multipart":
+            return _upload_multipart(client, kind, name, opened, on_chunk)
+        uuid = _upload_websocket(client, kind, name, opened, on_chunk, timeout)
+    return client.datasets.get(uuid)
+
+
+def _upload_websocket(
+    client: HanamiClient,
+    kind: str,
+    name: str,
+    opened: list[tuple[IO[bytes], int, str]],
+    on_chunk: Callable[[int], None],
+    timeout: float | None,
+) -> str:
+    datasets = client.datasets
+    if kind == "mnist":
+        init = datasets.init_mnist_upload(name, opened[0][1], opened[1][1])
+        tempfiles = [init.uuid_input_file, init.uuid_label_file or ""]
+    else:
+        init = datasets.init_csv_upload(name, opened[0][1])
+        tempfiles = [init.uuid_input_file]
+    try:
+        for (stream, size, _), tempfile in zip(opened, tempfiles, strict=True):
+            send_file(client, tempfile, stream, size, on_chunk=on_chunk, timeout=60.0)
+        wait_until_complete(client, init.uuid, timeout)
+        if kind == "mnist":
+            datasets.finalize_mnist_upload(init.uuid, tempfiles[0], tempfiles[1])
+        else:
+            datasets.finalize_csv_upload(init.uuid, tempfiles[0])
+    except BaseException:
+        with contextlib.suppress(Exception):
+            datasets.delete(init.uuid)  # do not leave a half-uploaded dataset behind
+        raise
+    return init.uuid
+
+
+# -------------------------------------------------------------------------------- multipart
+
+MULTIPART_PATH = "dataset/upload"
+"""Hanami's one-request upload: form fields ``name``, ``type`` (mnist/csv), files
+``input_file`` and (mnist) ``label_file``; answers like ``GET /dataset``."""
+
+
+def _upload_multipart(
+    client: HanamiClient,
+    kind: str,
+    name: str,
+    opened: list[tuple[IO[bytes], int, str]],
+    on_chunk: Callable[[int], None],
+) -> Dataset:
+    boundary = "hanami-" + secrets.token_hex(16)
+    parts: list[bytes | tuple[IO[bytes], int]] = []
+    for key, value in (("name", name), ("type", kind)):
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+        parts.append(f"{head}{value}\r\n".encode())
+    for key, (stream, size, label) in zip(("input_file", "label_file"), opened, strict=False):
+        filename = Path(label).name.replace('"', "").replace("\r", "").replace("\n", "")
+        parts.append(
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; '
+                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+        )
+        parts.append((stream, size))
+        parts.append(b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    length = sum(p[1] if isinstance(p, tuple) else len(p) for p in parts)
+
+    def body() -> Iterator[bytes]:
+        for part in parts:
+            if isinstance(part, bytes):
+                yield part
+                continue
+            stream, size = part
+            left = size
+            while left > 0:
+                chunk = stream.read(min(CHUNK_SIZE, left))
+                if not chunk:
+                    raise UploadError(f"the file ended {left} bytes early")
+                left -= len(chunk)
+                on_chunk(len(chunk))
+                yield chunk
+
+    token = client._ensure_token()
+    response = client._exchange(
+        "POST",
+        f"{API_PREFIX}/{MULTIPART_PATH}",
+        [],
+        body(),  # type: ignore[arg-type]
+        {
+            "X-Auth-Token": token,
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(length),
+        },
+    )
+    if response.status_code >= 400:
+        raise error_for_response(response)
+    try:
+        return client._parse(Dataset, response.json())
+    except ValueError as exc:
+        raise InvalidResponse(
+            f"unexpected answer of the multipart upload: {response.text[:120]!r}",
+            response=response,
+        ) from exc
+
+
+# ------------------------------------------------------------------------------ checkpoints
+
+
+def _stream(stream: IO[bytes], size: int, on_chunk: Callable[[int], None]) -> Iterator[bytes]:
+    left = size
+    while left > 0:
+        chunk = stream.read(min(CHUNK_SIZE, left))
+        if not chunk:
+            raise UploadError(f"the file ended {left} bytes early")
+        left -= len(chunk)
+        on_chunk(len(chunk))
+        yield chunk
+
+
+def upload_checkpoint(
+    client: HanamiClient,
+    name: str,
+    source: FileSource,
+    *,
+    progress: UploadProgressCallback | None = None,
+) -> Checkpoint:
+    """``POST /checkpoint/upload?name=`` with the raw file as the body (Hanami only)."""
+    with open_source(source) as (stream, size, label):
+        if size <= 0:
+            raise ValueError(f"{label} is empty")
+        sent = 0
+
+        def on_chunk(count: int) -> None:
+            nonlocal sent
+            sent += count
+            if progress is not None:
+                progress(sent, size)
+
+        token = client._ensure_token()
+        response = client._exchange(
+            "POST",
+            f"{API_PREFIX}/checkpoint/upload",
+            [("name", name)],
+            _stream(stream, size, on_chunk),  # type: ignore[arg-type]
+            {
+                "X-Auth-Token": token,
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(size),
+            },
+        )
+    if response.status_code >= 400:
+        raise error_for_response(response)
+    try:
+        return client._parse(Checkpoint, response.json())
+    except ValueError as exc:
+        raise InvalidResponse(
+            f"unexpected answer of the checkpoint upload: {response.text[:120]!r}",
+            response=response,
+        ) from exc
+
+
+def download_checkpoint(
+    client: HanamiClient,
+    uuid: str,
+    target: str | os.PathLike[str] | IO[bytes],
+    *,
+    progress: UploadProgressCallback | None = None,
+) -> int:
+    """``GET /checkpoint/download?uuid=`` into ``target``; returns the byte count."""
+    import httpx
+
+    token = client._ensure_token()
+    url = f"{API_PREFIX}/checkpoint/download"
+    written = 0
+    with contextlib.ExitStack() as stack:
+        try:
+            response = stack.enter_context(
+                client._http.stream(
+                    "GET", url, params={"uuid": uuid}, headers={"X-Auth-Token": token}
+                )
+            )
+        except httpx.TransportError as exc:
+            raise TransportError(f"cannot reach {client.address}: {exc}") from exc
+        if response.status_code >= 400:
+            response.read()
+            raise error_for_response(response)
+        total = int(response.headers.get("content-length") or 0)
+        if isinstance(target, str | os.PathLike):
+            path = Path(target)
+            temp = path.with_name(f".{path.name}.part")
+            out: IO[bytes] = stack.enter_context(temp.open("wb"))
+        else:
+            path = temp = None
+            out = target
+        try:
+            for chunk in response.iter_bytes(CHUNK_SIZE):
+                out.write(chunk)
+                written += len(chunk)
+                if progress is not None:
+                    progress(written, total or written)
+        except httpx.TransportError as exc:
+            raise TransportError(f"download of checkpoint {uuid} broke off: {exc}") from exc
+        if temp is not None and path is not None:
+            out.close()
+            os.replace(temp, path)
+    return written

@@ -1,0 +1,98 @@
+"""Hosts, measurements and system information (global, open to every member).
+
+Values come from the background :class:`~hanami.server.monitoring.Monitor` (one sample per
+second). Time series are ``{"seconds": [60], "minutes": [60], "hours": [24], "days": [365]}``,
+oldest first; each answer also names its ``source`` (``"unavailable"`` when the machine
+offers no such sensor, the values are then zeros).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from hanami.server.api.deps import ContextDep, CurrentUser, Payload
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Table, table
+from hanami.server.monitoring import (
+    current_thread_map,
+    power_json,
+    speed_json,
+    system_info_json,
+    temperature_json,
+    threading_json,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["host"], route_class=PayloadRoute)
+
+HOST_LIST_HEADER = ("uuid", "type")
+
+
+class TimeSeriesOut(BaseModel):
+    seconds: list[float]
+    minutes: list[float]
+    hours: list[float]
+    days: list[float]
+
+
+class PowerOut(BaseModel):
+    power: TimeSeriesOut
+    source: str
+
+
+class SpeedOut(BaseModel):
+    current_speed: TimeSeriesOut
+    source: str
+
+
+class TemperatureOut(BaseModel):
+    temperature: TimeSeriesOut
+    source: str
+
+
+class SystemInfoOut(BaseModel):
+    info: dict[str, Any]
+
+
+class ThreadingOut(BaseModel):
+    thread_map: dict[str, list[int]]
+
+
+@router.get("/host/all", response_model=Table, summary="List hosts")
+def list_hosts(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
+    """One ``cpu`` host per CPU package; uuids are new at every start (as the original)."""
+    return table(HOST_LIST_HEADER, ([host.uuid, host.type] for host in ctx.clusters.hosts))
+
+
+@router.get("/power_consumption", response_model=PowerOut, summary="CPU power (W)")
+def power_consumption(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
+    return power_json(ctx.monitor.snapshot())
+
+
+@router.get("/speed", response_model=SpeedOut, summary="CPU frequency (MHz)")
+def speed(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
+    return speed_json(ctx.monitor.snapshot())
+
+
+@router.get(
+    "/temperature_production", response_model=TemperatureOut, summary="CPU temperature (°C)"
+)
+def temperature_production(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
+    return temperature_json(ctx.monitor.snapshot())
+
+
+@router.get("/system_info", response_model=SystemInfoOut, summary="CPU topology")
+def system_info(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
+    """Packages, cores, threads, speeds (kHz) and package power (W) of the latest sample."""
+    return system_info_json(ctx.monitor.snapshot(), socket.gethostname())
+
+
+@router.get("/threading", response_model=ThreadingOut, summary="Thread-to-CPU map")
+def threading_map(user: CurrentUser, data: Payload[NoInput]) -> Any:
+    """The CPUs each thread of the service may run on, by thread name."""
+    return threading_json(current_thread_map())

@@ -1,0 +1,469 @@
+"""Direct cluster I/O over a websocket (spec 3.4), and the batched extension.
+
+A cluster in DIRECT mode (``PUT cluster/set_mode``, recorded by the task engine
+``ctx.tasks``) can be trained and asked step by step over a websocket initialised with
+``target = cluster``. The work is done by the cluster
+executor (``ctx.executor``): ``executor.train(uuid, inputs, expected)`` and
+``executor.request(uuid, inputs) -> {output name: values}``, both blocking, serialised per
+cluster and run here in worker threads so the event loop stays free.
+
+**Compatible mode** (what the SDKs speak): strict ping-pong of ``ClusterIO_Message``.
+
+- A message with ``isLast = false`` stores its buffer (``INPUT`` or ``EXPECTED``) for the
+  current step and is acknowledged at once with ``processType = TRAIN``,
+  ``numberOfValues = 1``, ``values = [0]``, ``isLast = false`` and an empty name.
+- A message with ``isLast = true`` stores its buffer and runs the step; its
+  ``processType`` decides which. Train: after the pass the server sends ``isLast = true``,
+  ``processType = TRAIN``, ``values = [0]``. Request: one message per output hexagon, in
+  the executor's order, back to back (``bufferName``, ``processType = REQUEST``,
+  ``isLast = false``, the values); the original held all but the first back until the
+  next client message.
+- Errors close the socket with a code and a reason instead of going silent (the
+  original sent nothing and both sides hung): a message that is not a ``ClusterIO_Message``,
+  ``targetBufferType = OUTPUT``, ``numberOfValues`` larger than the number of values, an
+  empty buffer name, a step the executor rejects (4400 / 4404), a cluster that left DIRECT
+  mode (4409) or was deleted (4404).
+
+**Batched mode** (opt-in with ``"batched": true`` in the init message; old clients never
+see it): many samples per binary frame, and the client may keep up to ``max_in_flight``
+frames unanswered; the server reads ahead while it works and answers every frame, in
+order, with a frame carrying the same ``seq``. The frame layout is in docs/websocket.md
+and :func:`parse_batch`; :func:`encode_batch` builds one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol
+
+import numpy as np
+from google.protobuf.message import DecodeError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hanami.server.context import AppContext
+from hanami.server.errors import ApiError, Conflict, NotFound
+from hanami.server.proto import (
+    EXPECTED_BUFFER_TYPE,
+    INPUT_BUFFER_TYPE,
+    REQUEST_TYPE,
+    TRAIN_TYPE,
+    ClusterIO_Message,
+)
+from hanami.server.websocket import CloseCode, WsClose, WsSession
+
+__all__ = [
+    "BATCH_VERSION",
+    "MAX_IN_FLIGHT",
+    "Batch",
+    "BatchError",
+    "DirectExecutor",
+    "batched_capabilities",
+    "cluster_is_direct",
+    "decode_batch_reply",
+    "encode_batch",
+    "parse_batch",
+    "require_direct_mode",
+    "serve_direct_io",
+]
+
+BATCH_VERSION = 1
+MAX_IN_FLIGHT = 8
+"""Frames a batched client may send before it waits for the first answer."""
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+"""uvicorn's default websocket message limit."""
+MAX_HEADER_BYTES = 64 * 1024
+MAX_SAMPLES = 65_536
+_LENGTH = struct.Struct("<I")
+
+TRAIN_POLICY = ("v1.0alpha/task/train", "POST")
+REQUEST_POLICY = ("v1.0alpha/task/request", "POST")
+
+
+class DirectExecutor(Protocol):
+    """What direct I/O needs from ``ctx.executor``."""
+
+    def train(
+        self, uuid: str, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]
+    ) -> None: ...
+
+    def request(self, uuid: str, inputs: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]: ...
+
+    def exists(self, uuid: str) -> bool: ...
+
+
+class _Unavailable(ApiError):
+    status_code = 503
+
+
+def _executor(ctx: AppContext) -> DirectExecutor:
+    executor = getattr(ctx, "executor", None)
+    if executor is None:
+        raise _Unavailable("Direct I/O is not available: this server has no cluster executor")
+    return executor
+
+
+def cluster_is_direct(ctx: AppContext, cluster_uuid: str) -> bool:
+    """Whether the cluster is in DIRECT mode, as the task engine (``ctx.tasks``) records it.
+
+    A cluster the executor does not hold raises ``LookupError``.
+    """
+    executor = _executor(ctx)
+    if not executor.exists(cluster_uuid):
+        raise LookupError(cluster_uuid)
+    tasks = getattr(ctx, "tasks", None)
+    if tasks is None:
+        raise _Unavailable("Direct I/O is not available: this server has no task engine")
+    return str(tasks.mode(cluster_uuid)).upper() == "DIRECT"
+
+
+def require_direct_mode(ctx: AppContext, cluster_uuid: str) -> None:
+    """Raise 404 for an unknown cluster and 409 unless it is in DIRECT mode."""
+    try:
+        direct = cluster_is_direct(ctx, cluster_uuid)
+    except LookupError as exc:
+        raise NotFound(f"Cluster with UUID '{cluster_uuid}' not found") from exc
+    if not direct:
+        raise Conflict(
+            f"Cluster with UUID '{cluster_uuid}' is not in DIRECT mode; switch it with "
+            "PUT v1.0alpha/cluster/set_mode first"
+        )
+
+
+def batched_capabilities() -> dict[str, int]:
+    """What the init reply tells a client that asked for batched mode."""
+    return {
+        "version": BATCH_VERSION,
+        "max_in_flight": MAX_IN_FLIGHT,
+        "max_frame_bytes": MAX_FRAME_BYTES,
+        "max_samples": MAX_SAMPLES,
+    }
+
+
+async def serve_direct_io(session: WsSession, cluster_uuid: str, *, batched: bool) -> None:
+    if batched:
+        await _serve_batched(session, cluster_uuid)
+    else:
+        await _serve_compatible(session, cluster_uuid)
+
+
+async def _ensure_direct(session: WsSession, cluster_uuid: str) -> DirectExecutor:
+    try:
+        await session.run_sync(require_direct_mode, session.ctx, cluster_uuid)
+        return _executor(session.ctx)
+    except ApiError as exc:
+        raise WsClose.from_error(exc) from exc
+
+
+def _step_error(exc: Exception) -> ApiError | None:
+    """Map an executor failure onto an HTTP-like error (None: a server bug)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, LookupError):
+        detail = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else exc
+        return NotFound(f"Step failed: {detail}")
+    if isinstance(exc, ValueError | TypeError):
+        return ApiError(f"Step failed: {exc}")
+    return None
+
+
+# --------------------------------------------------------------------------- compatible
+
+
+def _ack() -> bytes:
+    return ClusterIO_Message(
+        isLast=False, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
+    ).SerializeToString()
+
+
+def _train_end() -> bytes:
+    return ClusterIO_Message(
+        isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
+    ).SerializeToString()
+
+
+def _request_replies(outputs: Mapping[str, Any]) -> list[bytes]:
+    replies = []
+    for name, values in outputs.items():
+        flat = np.asarray(values, dtype=np.float32).ravel()
+        replies.append(
+            ClusterIO_Message(
+                bufferName=name,
+                isLast=False,
+                processType=REQUEST_TYPE,
+                numberOfValues=len(flat),
+                values=flat.tolist(),
+            ).SerializeToString()
+        )
+    if not replies:  # never leave a client waiting for a reply that does not come
+        replies.append(ClusterIO_Message(isLast=True, processType=REQUEST_TYPE).SerializeToString())
+    return replies
+
+
+def _parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]:
+    message = ClusterIO_Message()
+    try:
+        if isinstance(data, str):
+            raise DecodeError("text frame")
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        raise WsClose(CloseCode.BAD_REQUEST, "Got invalid ClusterIO-Message") from exc
+    if message.targetBufferType not in (INPUT_BUFFER_TYPE, EXPECTED_BUFFER_TYPE):
+        raise WsClose(
+            CloseCode.BAD_REQUEST,
+            "targetBufferType must be INPUT_BUFFER_TYPE or EXPECTED_BUFFER_TYPE",
+        )
+    if not message.bufferName:
+        raise WsClose(CloseCode.BAD_REQUEST, "bufferName is empty")
+    count = message.numberOfValues
+    if count > len(message.values):
+        raise WsClose(
+            CloseCode.BAD_REQUEST,
+            f"numberOfValues is {count} but the message holds {len(message.values)} values",
+        )
+    values = np.array(message.values, dtype=np.float32)[:count]
+    if not np.isfinite(values).all():
+        raise WsClose(CloseCode.BAD_REQUEST, f"Buffer '{message.bufferName}' holds NaN or inf")
+    return message, values
+
+
+async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
+    inputs: dict[str, np.ndarray] = {}
+    expected: dict[str, np.ndarray] = {}
+    while True:
+        message, values = _parse_cluster_io(await session.receive())
+        if message.targetBufferType == EXPECTED_BUFFER_TYPE:
+            expected[message.bufferName] = values
+        else:
+            inputs[message.bufferName] = values
+        if not message.isLast:
+            await session.send_bytes(_ack())
+            continue
+        train = message.processType == TRAIN_TYPE
+        session.require_policy(*(TRAIN_POLICY if train else REQUEST_POLICY))
+        executor = await _ensure_direct(session, cluster_uuid)
+        step_inputs, step_expected = inputs, expected
+        inputs, expected = {}, {}
+        try:
+            if train:
+                await session.run_sync(executor.train, cluster_uuid, step_inputs, step_expected)
+                replies = [_train_end()]
+            else:
+                outputs = await session.run_sync(executor.request, cluster_uuid, step_inputs)
+                replies = _request_replies(outputs)
+        except Exception as exc:
+            error = _step_error(exc)
+            if error is None:
+                raise
+            raise WsClose.from_error(error) from exc
+        for reply in replies:
+            await session.send_bytes(reply)
+
+
+# --------------------------------------------------------------------------- batched
+
+
+class BatchError(ValueError):
+    """A batch frame that cannot be used; ``seq`` is known once the header parsed."""
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
+class _BufferSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=254)
+    kind: Literal["input", "expected"]
+    width: Annotated[int, Field(ge=1, le=1 << 24)]
+
+
+class _BatchHeader(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seq: Annotated[int, Field(ge=0, le=(1 << 53) - 1)]
+    type: Literal["train", "request"]
+    samples: Annotated[int, Field(ge=1, le=MAX_SAMPLES)]
+    buffers: list[_BufferSpec] = Field(min_length=1, max_length=256)
+
+
+@dataclass
+class Batch:
+    """One parsed batch frame: ``[samples, width]`` float32 arrays per buffer name."""
+
+    seq: int
+    type: Literal["train", "request"]
+    samples: int
+    inputs: dict[str, np.ndarray]
+    expected: dict[str, np.ndarray]
+
+
+def _split_frame(frame: bytes) -> tuple[dict[str, Any], memoryview]:
+    if len(frame) < _LENGTH.size:
+        raise BatchError("Batch frame is shorter than its 4-byte header length")
+    (length,) = _LENGTH.unpack_from(frame)
+    if length > MAX_HEADER_BYTES or _LENGTH.size + length > len(frame):
+        raise BatchError(f"Batch header length {length} is invalid for a {len(frame)}-byte frame")
+    try:
+        header = json.loads(bytes(frame[_LENGTH.size : _LENGTH.size + length]))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BatchError(f"Batch header is not valid JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise BatchError("Batch header must be a JSON object")
+    return header, memoryview(frame)[_LENGTH.size + length :]
+
+
+def parse_batch(frame: bytes) -> Batch:
+    """Parse a client batch frame (see docs/websocket.md); raises :class:`BatchError`."""
+    raw, payload = _split_frame(frame)
+    seq = raw.get("seq") if isinstance(raw.get("seq"), int) else None
+    try:
+        header = _BatchHeader.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'header'}: {e['msg']}" for e in exc.errors()
+        )
+        raise BatchError(f"Invalid batch header: {problems}", seq) from exc
+    needed = sum(header.samples * b.width * 4 for b in header.buffers)
+    if len(payload) != needed:
+        raise BatchError(
+            f"Batch payload has {len(payload)} bytes; the header describes {needed} "
+            f"({header.samples} samples of float32)",
+            header.seq,
+        )
+    inputs: dict[str, np.ndarray] = {}
+    expected: dict[str, np.ndarray] = {}
+    offset = 0
+    for spec in header.buffers:
+        target = inputs if spec.kind == "input" else expected
+        if spec.name in target:
+            raise BatchError(f"Buffer '{spec.name}' ({spec.kind}) appears twice", header.seq)
+        count = header.samples * spec.width
+        array = np.frombuffer(payload, dtype="<f4", count=count, offset=offset)
+        offset += count * 4
+        if not np.isfinite(array).all():
+            raise BatchError(f"Buffer '{spec.name}' holds NaN or inf", header.seq)
+        target[spec.name] = array.astype(np.float32).reshape(header.samples, spec.width)
+    if not inputs:
+        raise BatchError("A batch needs at least one input buffer", header.seq)
+    if header.type == "request" and expected:
+        raise BatchError("A request batch takes no expected buffers", header.seq)
+    return Batch(header.seq, header.type, header.samples, inputs, expected)
+
+
+def encode_batch(
+    seq: int,
+    kind: Literal["train", "request"],
+    inputs: Mapping[str, np.ndarray],
+    expected: Mapping[str, np.ndarray] | None = None,
+) -> bytes:
+    """Build a client batch frame from ``[samples, width]`` arrays (a helper for clients)."""
+    arrays = [(n, "input", np.asarray(a, dtype="<f4")) for n, a in inputs.items()]
+    arrays += [(n, "expected", np.asarray(a, dtype="<f4")) for n, a in (expected or {}).items()]
+    samples = {a.shape[0] for _, _, a in arrays}
+    if len(samples) != 1 or any(a.ndim != 2 for _, _, a in arrays):
+        raise ValueError("every buffer must be [samples, width] with the same sample count")
+    header = {
+        "seq": seq,
+        "type": kind,
+        "samples": samples.pop(),
+        "buffers": [{"name": n, "kind": k, "width": a.shape[1]} for n, k, a in arrays],
+    }
+    return _frame(header, b"".join(a.tobytes() for _, _, a in arrays))
+
+
+def decode_batch_reply(frame: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Split a server reply frame into its header and ``{name: [samples, width]}`` outputs."""
+    header, payload = _split_frame(frame)
+    outputs: dict[str, np.ndarray] = {}
+    offset = 0
+    for spec in header.get("buffers", []):
+        count = header["samples"] * spec["width"]
+        array = np.frombuffer(payload, dtype="<f4", count=count, offset=offset)
+        outputs[spec["name"]] = array.reshape(header["samples"], spec["width"])
+        offset += count * 4
+    return header, outputs
+
+
+def _frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    return _LENGTH.pack(len(encoded)) + encoded + payload
+
+
+def _error_frame(seq: int | None, message: str) -> bytes:
+    return _frame({"seq": seq, "ok": False, "error": message})
+
+
+def _run_batch(executor: DirectExecutor, cluster_uuid: str, batch: Batch) -> dict[str, np.ndarray]:
+    """Run every sample of ``batch`` in order: the executor takes ``[rows, width]`` arrays
+    and learns (or answers) them row by row."""
+    if batch.type == "train":
+        executor.train(cluster_uuid, batch.inputs, batch.expected)
+        return {}
+    outputs: dict[str, np.ndarray] = {}
+    for name, values in executor.request(cluster_uuid, batch.inputs).items():
+        rows = np.asarray(values, dtype=np.float32).reshape(batch.samples, -1)
+        outputs[name] = rows
+    return outputs
+
+
+@dataclass
+class _Closed:
+    error: BaseException
+
+
+async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
+    queue: asyncio.Queue[bytes | str | _Closed] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
+
+    async def read_ahead() -> None:
+        try:
+            while True:
+                await queue.put(await session.receive())
+        except Exception as exc:  # WsClose, WebSocketDisconnect, or a bug: end the session
+            await queue.put(_Closed(exc))
+
+    reader = asyncio.create_task(read_ahead())
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, _Closed):
+                raise item.error
+            await session.send_bytes(await _process_frame(session, cluster_uuid, item))
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+async def _process_frame(session: WsSession, cluster_uuid: str, data: bytes | str) -> bytes:
+    if isinstance(data, str):
+        return _error_frame(None, "Batch frames must be binary")
+    try:
+        batch = parse_batch(data)
+    except BatchError as exc:
+        return _error_frame(exc.seq, str(exc))
+    session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
+    executor = await _ensure_direct(session, cluster_uuid)
+    try:
+        outputs = await session.run_sync(_run_batch, executor, cluster_uuid, batch)
+    except Exception as exc:
+        error = _step_error(exc)
+        if error is None:
+            raise
+        return _error_frame(batch.seq, error.message)
+    header = {
+        "seq": batch.seq,
+        "ok": True,
+        "type": batch.type,
+        "samples": batch.samples,
+        "buffers": [{"name": name, "width": int(rows.shape[1])} for name, rows in outputs.items()],
+    }
+    payload = b"".join(
+        np.ascontiguousarray(rows, dtype="<f4").tobytes() for rows in outputs.values()
+    )
+    return _frame(header, payload)

@@ -1,0 +1,246 @@
+"""A real Hanami server for the SDK and CLI tests, plus data builders and route probes.
+
+Shared by ``tests/sdk/conftest.py`` and ``tests/cli/conftest.py`` (which puts this folder on
+``sys.path``). The server runs as ``python -m hanami.server`` on a free port of 127.0.0.1,
+like the service tests do.
+
+The probes tell whether the server has a route yet (``route_missing``); tests of routes that
+are still being written are skipped with ``pytest.mark.skipif`` on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+ADMIN_ID = "asdf"
+ADMIN_NAME = "Test Admin"
+ADMIN_PASSPHRASE = "asdfasdf"
+TOKEN_KEY = "sdk-test-key-" + "k" * 40
+MEMBER_PASSPHRASE = "member passphrase"
+STARTUP_TIMEOUT = 60.0
+
+TEMPLATE = """\
+version: 1
+settings:
+    neuron_cooldown: 10000000.0
+    refractory_time: 1
+    max_connection_distance: 1
+    enable_reduction: false
+    seed: 11
+hexagons:
+    1,1,1
+    3,1,1
+    4,1,1
+axons:
+    1,1,1 -> 3,1,1
+inputs:
+    picture_hex: 1,1,1
+outputs:
+    label_hex: 4,1,1
+"""
+
+BAD_TEMPLATE = "version: 1\nhexagons:\n    1,1,1\ninputs:\n    in: 1,1,1\noutputs\n    out: 1,1,1\n"
+"""Line 6 lacks the colon after ``outputs``; the parser reports line 7, column 5."""
+
+
+def unique(prefix: str) -> str:
+    """A fresh id valid as user id, project id and name."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------- probes
+
+
+@cache
+def _api_routes() -> frozenset[tuple[str, str]]:
+    """(method, path) of every route mounted under /v1.0alpha (from the routers' own
+    route lists, which works whatever FastAPI does when it includes them)."""
+    try:
+        from hanami.server.api import main
+    except Exception:  # a half-written route module must not break collection
+        return frozenset()
+    found = set()
+    for router in getattr(main, "PROTECTED_ROUTERS", ()):
+        for route in router.routes:
+            for method in getattr(route, "methods", None) or ():
+                found.add((method, f"{main.API_PREFIX}{getattr(route, 'path', '')}"))
+    return frozenset(found)
+
+
+def route_missing(method: str, path: str) -> bool:
+    """True while the server has no ``method /v1.0alpha/<path>`` route."""
+    return (method.upper(), f"/v1.0alpha/{path.lstrip('/')}") not in _api_routes()
+
+
+def module_missing(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is None
+    except ModuleNotFoundError:
+        return True
+
+
+def websocket_missing() -> bool:
+    """True while the server has no websocket endpoint (uploads, direct I/O)."""
+    if module_missing("hanami.server.websocket"):
+        return True
+    app_source = Path(importlib.util.find_spec("hanami.server.app").origin).read_text()
+    return "websocket" not in app_source
+
+
+needs_clusters = pytest.mark.skipif(
+    route_missing("POST", "cluster"), reason="the server has no cluster routes yet"
+)
+needs_tasks = pytest.mark.skipif(
+    route_missing("POST", "task/train"), reason="the server has no task routes yet"
+)
+needs_datasets = pytest.mark.skipif(
+    route_missing("GET", "dataset/all") or route_missing("POST", "dataset/upload"),
+    reason="the server has no dataset routes (multipart upload) yet",
+)
+needs_websocket = pytest.mark.skipif(
+    websocket_missing() or route_missing("POST", "dataset/upload/csv"),
+    reason="the server has no websocket upload yet",
+)
+needs_direct_io = pytest.mark.skipif(
+    websocket_missing() or module_missing("hanami.server.direct_io"),
+    reason="the server has no direct cluster I/O yet",
+)
+needs_checkpoints = pytest.mark.skipif(
+    route_missing("GET", "checkpoint/all") or route_missing("POST", "cluster/save"),
+    reason="the server has no checkpoint routes yet",
+)
+needs_checkpoint_files = pytest.mark.skipif(
+    route_missing("GET", "checkpoint/download") or route_missing("POST", "checkpoint/upload"),
+    reason="the server has no checkpoint download/upload yet",
+)
+needs_hosts = pytest.mark.skipif(
+    route_missing("GET", "host/all") or route_missing("GET", "power_consumption"),
+    reason="the server has no host/measurement routes yet",
+)
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def idx_bytes(array: np.ndarray, code: int = 0x08) -> bytes:
+    """An IDX file for a uint8 array (images ``[n, rows, cols]`` or labels ``[n]``)."""
+    data = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, code, data.ndim]) + struct.pack(f">{data.ndim}I", *data.shape)
+    return header + data.tobytes()
+
+
+def synthetic_digits(rows: int, seed: int = 0, side: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` uint8 pictures whose bright quadrant is the class (0-3), with noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, rows).astype(np.uint8)
+    pictures = rng.integers(0, 40, (rows, side, side)).astype(np.uint8)
+    half = side // 2
+    for i, label in enumerate(labels):
+        r, c = divmod(int(label), 2)
+        pictures[i, r * half : (r + 1) * half, c * half : (c + 1) * half] += 200
+    return pictures, labels
+
+
+def write_mnist(folder: Path, rows: int = 40, seed: int = 0) -> tuple[Path, Path]:
+    images, labels = synthetic_digits(rows, seed)
+    image_file, label_file = folder / f"images-{seed}.idx", folder / f"labels-{seed}.idx"
+    image_file.write_bytes(idx_bytes(images))
+    label_file.write_bytes(idx_bytes(labels))
+    return image_file, label_file
+
+
+def csv_text(rows: int = 60, seed: int = 0) -> str:
+    """Columns ``x`` (0-1) and ``y`` (1 when x > 0.5)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random(rows)
+    lines = ["x,y", *(f"{v:.4f},{int(v > 0.5)}" for v in x)]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------- server
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    data_dir: Path
+    log_file: Path
+    admin_id: str = ADMIN_ID
+    admin_passphrase: str = ADMIN_PASSPHRASE
+    token_key: str = TOKEN_KEY
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_file: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log_file.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"server not ready after {STARTUP_TIMEOUT}s:\n{log_file.read_text()}")
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path) -> Iterator[RunningServer]:
+    """Start ``python -m hanami.server`` (SQLite in ``data_dir``) and stop it afterwards."""
+    log_file = data_dir / "server.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
+    env.update(
+        HANAMI_ADMIN_USER_ID=ADMIN_ID,
+        HANAMI_ADMIN_USER_NAME=ADMIN_NAME,
+        HANAMI_ADMIN_PASSPHRASE=ADMIN_PASSPHRASE,
+        HANAMI_TOKEN_KEY=TOKEN_KEY,
+        HANAMI_ACCESS_LOG="false",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "hanami.server",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
+        )
+    try:
+        _wait_ready(proc, url, log_file)
+        yield RunningServer(url=url, data_dir=data_dir, log_file=log_file)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
