@@ -37,13 +37,13 @@ def test_refractory_time_and_cooldown_on_a_scripted_input(cooldown, refractory):
     c._grow()
     s = c._state
     hidden = 1
-    K.add_neuron_block(s, hidden, 128)
+    K.add_neuron_block(K.as_ref(s), hidden, 128)
     gid = int(s.hx_nb[hidden, 0]) * 128 + 7
     inputs = [100.0] * 12 + [0.0] * 4 + [-50.0, 80.0]
     seen = []
     for x in inputs:
         s.n_in[gid] = x
-        K._update_neurons(s, c._params, hidden, False)
+        K._update_neurons(K.as_ref(s), c._params, hidden, False)
         seen.append(s.n_pot[gid])
     assert seen == _reference_neuron(inputs, cooldown, refractory)
 
@@ -73,7 +73,7 @@ def test_reduction_removes_inactive_synapses_and_keeps_persistent_ones():
     s.s_cnt[cb, slot, 0] = 1  # dies at the next cycle
     kept = (s.s_w[cb, slot, 1:n].copy(), s.s_b[cb, slot, 1:n].copy())
     before = c.metrics()["synapses"]
-    K.reduce(s, c._params)
+    K.reduce(K.as_ref(s), c._params)
     assert np.array_equal(s.s_w[cb, slot, : n - 1], kept[0])  # compacted, order kept
     assert np.array_equal(s.s_b[cb, slot, : n - 1], kept[1])
     assert s.s_t[cb, slot, n - 1] == st.UNUSED_TARGET
@@ -90,7 +90,7 @@ def test_reduction_frees_a_section_without_synapses():
     s.s_cnt[:] = 10  # everything persistent but the chosen section
     s.s_cnt[cb, slot] = np.where(s.s_t[cb, slot] != st.UNUSED_TARGET, 1, 0)
     sections = c.metrics()["sections"]
-    K.reduce(s, c._params)
+    K.reduce(K.as_ref(s), c._params)
     assert s.c_src[cb, slot] == -1
     assert c.metrics()["sections"] == sections - 1
     assert s.n_use[src] & (1 << s.c_pos[cb, slot]) == 0

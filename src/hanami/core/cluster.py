@@ -235,8 +235,9 @@ class Cluster:
         need = width // npb + 1
         self._grow(extra_nb=need, extra_hex=need)
         s = self._state
+        ref = K.as_ref(s)
         while s.hx_nnb[h] < need:
-            K.add_neuron_block(s, h, npb)
+            K.add_neuron_block(ref, h, npb)
         s.in_n[k] = width
         s.in_off[:] = np.concatenate(([0], np.cumsum(s.in_n)[:-1])).astype(np.int32)
 
@@ -269,8 +270,9 @@ class Cluster:
         blocks = -(-internal // npb)
         self._grow(extra_nb=blocks, extra_hex=blocks)
         s = self._state
+        ref = K.as_ref(s)
         while s.hx_nnb[h] < blocks:
-            K.add_neuron_block(s, h, 0)
+            K.add_neuron_block(ref, h, 0)
         for i in range(blocks):
             s.nb_size[s.hx_nb[h, i]] = min(npb, internal - i * npb)
 
@@ -311,7 +313,7 @@ class Cluster:
         i, n = 0, rows.shape[0]
         while i < n:
             self._grow()
-            i = K.train_rows(self._state, self._params, X, Y, rows, i, n)
+            i = K.train_rows(K.as_ref(self._state), self._params, X, Y, rows, i, n)
 
     def request(
         self, inputs: Data, *, stateless: bool = False
@@ -331,7 +333,7 @@ class Cluster:
         raw = np.zeros((X.shape[0], total), dtype=np.float32)
         s = self._state
         saved = [getattr(s, name).copy() for name in _DYNAMIC_STATE] if stateless else None
-        K.request_rows(s, self._params, X, raw)
+        K.request_rows(K.as_ref(s), self._params, X, raw)
         if saved is not None:
             for name, array in zip(_DYNAMIC_STATE, saved, strict=True):
                 getattr(s, name)[:] = array

@@ -23,6 +23,7 @@ import numpy as np
 
 from hanami.core._jit import njit
 from hanami.core.state import (
+    StateRef,
     HX_BINARY,
     HX_INPUT,
     HX_MATCH,
@@ -71,6 +72,22 @@ FLT_MAX = np.float32(np.finfo(np.float32).max)
 TOL0 = np.float32(0.49)
 FRESH_COUNTER = 5
 PERSISTENT_COUNTER = 10
+
+
+# --------------------------------------------------------------------------- state
+
+
+@njit
+def as_ref(S):
+    """The :class:`~hanami.core.state.StateRef` over the buffers of ``S`` (a ``State``)."""
+    return StateRef(
+        S.hx_flags, S.hx_io, S.hx_nnb, S.hx_nb, S.hx_ncb, S.hx_cb, S.hx_free, S.hx_targets,
+        S.nb_hex, S.nb_size, S.n_in, S.n_pot, S.n_delta, S.n_refr, S.n_act, S.n_use, S.n_new,
+        S.n_newoff, S.cb_hex, S.cb_nb, S.cb_used, S.c_src, S.c_kind, S.c_pos, S.c_next,
+        S.c_stop, S.c_low, S.c_range, S.c_tol, S.c_split, S.c_pot, S.s_w, S.s_b, S.s_t,
+        S.s_cnt, S.in_hex, S.in_off, S.in_n, S.o_hex, S.o_idx, S.o_val, S.o_exp, S.o_link,
+        S.o_w, S.pending, S.meta, S.rng
+    )
 
 
 # --------------------------------------------------------------------------- random numbers
@@ -180,7 +197,6 @@ def _claim_connection(S, cb, slot, src, kind, low, rng_):
     S.c_tol[cb, slot] = TOL0
     S.c_split[cb, slot] = F0
     S.c_pot[cb, slot] = F0
-    S.c_delta[cb, slot] = F0
     S.cb_used[cb] += 1
     S.hx_free[S.cb_hex[cb]] -= 1
     S.meta[M_SECTIONS] += 1

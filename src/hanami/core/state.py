@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 
 UNUSED_TARGET = 255
 TARGET_LIST_LEN = 86
@@ -53,7 +55,7 @@ State = namedtuple(
         # connection blocks and connections
         "cb_hex", "cb_nb", "cb_used",
         "c_src", "c_kind", "c_pos", "c_next", "c_stop",
-        "c_low", "c_range", "c_tol", "c_split", "c_pot", "c_delta",
+        "c_low", "c_range", "c_tol", "c_split", "c_pot",
         # synapses
         "s_w", "s_b", "s_t", "s_cnt",
         # inputs and outputs
@@ -64,12 +66,35 @@ State = namedtuple(
     ],
 )  # fmt: skip
 
+
+
+@structref.register
+class StateRefType(types.StructRef):
+    """Numba type of :class:`StateRef`."""
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(t)) for name, t in fields)
+
+
+class StateRef(structref.StructRefProxy):
+    """The kernels' view of a :class:`State`: the same buffers behind one pointer.
+
+    Kernels pass this between each other instead of the named tuple, whose every buffer
+    would otherwise be an argument of every call (slow to compile, slow to call). Build it
+    with ``kernels.as_ref(state)`` right before a kernel call: it holds the buffers of that
+    moment, and :func:`grow` replaces buffers.
+    """
+
+
+structref.define_constructor(StateRef, StateRefType, State._fields)
+structref.define_boxing(StateRefType, StateRef)
+
 _NB_FIELDS = ("nb_hex", "nb_size")
 _NEURON_FIELDS = ("n_in", "n_pot", "n_delta", "n_refr", "n_act", "n_use", "n_new", "n_newoff")
 _CB_FIELDS = ("cb_hex", "cb_nb", "cb_used")
 _CONN_FIELDS = (
     "c_src", "c_kind", "c_pos", "c_next", "c_stop",
-    "c_low", "c_range", "c_tol", "c_split", "c_pot", "c_delta",
+    "c_low", "c_range", "c_tol", "c_split", "c_pot",
 )  # fmt: skip
 _SYN_FIELDS = ("s_w", "s_b", "s_t", "s_cnt")
 _OUT_FIELDS = ("o_hex", "o_idx", "o_val", "o_exp", "o_link", "o_w")
@@ -109,7 +134,7 @@ def allocate(
         "c_stop": ((cb_cap, spb), u8),
         "c_low": ((cb_cap, spb), f32), "c_range": ((cb_cap, spb), f32),
         "c_tol": ((cb_cap, spb), f32), "c_split": ((cb_cap, spb), f32),
-        "c_pot": ((cb_cap, spb), f32), "c_delta": ((cb_cap, spb), f32),
+        "c_pot": ((cb_cap, spb), f32),
         "s_w": ((cb_cap, spb, syn), f32), "s_b": ((cb_cap, spb, syn), f32),
         "s_t": ((cb_cap, spb, syn), u8), "s_cnt": ((cb_cap, spb, syn), u8),
         "in_hex": ((0,), i32), "in_off": ((0,), i32), "in_n": ((0,), i32),
