@@ -23,7 +23,6 @@ import numpy as np
 
 from hanami.core._jit import njit
 from hanami.core.state import (
-    StateRef,
     HX_BINARY,
     HX_INPUT,
     HX_MATCH,
@@ -40,6 +39,7 @@ from hanami.core.state import (
     OUTPUT_LINKS,
     TARGET_LIST_LEN,
     UNUSED_TARGET,
+    StateRef,
 )
 
 CLASSIC = 0
