@@ -83,10 +83,10 @@ def as_ref(S):
     return StateRef(
         S.hx_flags, S.hx_io, S.hx_nnb, S.hx_nb, S.hx_ncb, S.hx_cb, S.hx_free, S.hx_targets,
         S.nb_hex, S.nb_size, S.n_in, S.n_pot, S.n_delta, S.n_refr, S.n_act, S.n_use, S.n_new,
-        S.n_newoff, S.cb_hex, S.cb_nb, S.cb_used, S.c_src, S.c_kind, S.c_pos, S.c_next,
-        S.c_stop, S.c_low, S.c_range, S.c_tol, S.c_split, S.c_pot, S.s_w, S.s_b, S.s_t,
-        S.s_cnt, S.in_hex, S.in_off, S.in_n, S.o_hex, S.o_idx, S.o_val, S.o_exp, S.o_link,
-        S.o_w, S.pending, S.meta, S.rng
+        S.n_newoff, S.cb_hex, S.cb_nb, S.cb_used, S.cb_hi, S.cb_nlist, S.c_src, S.c_list,
+        S.c_kind, S.c_pos, S.c_next, S.c_stop, S.c_low, S.c_range, S.c_tol, S.c_split, S.c_pot,
+        S.s_w, S.s_b, S.s_t, S.s_cnt, S.in_hex, S.in_off, S.in_n, S.o_hex, S.o_idx, S.o_val,
+        S.o_exp, S.o_link, S.o_w, S.pending, S.meta, S.rng
     )
 
 
@@ -198,6 +198,7 @@ def _claim_connection(S, cb, slot, src, kind, low, rng_):
     S.c_split[cb, slot] = F0
     S.c_pot[cb, slot] = F0
     S.cb_used[cb] += 1
+    S.cb_hi[cb] = max(S.cb_hi[cb], slot + 1)
     S.hx_free[S.cb_hex[cb]] -= 1
     S.meta[M_SECTIONS] += 1
 
@@ -282,36 +283,47 @@ def _walk_block(S, P, h, i, train):
     nb = S.cb_nb[cb]
     classic = P[P_PROFILE] == CLASSIC
     r = rand(S.rng) if train else 0  # requests leave the random state alone
+    lst = S.c_list[cb]
+    n = _active_slots(S.c_src[cb], S.n_pot, S.n_act, S.c_pot[cb], lst, S.cb_hi[cb])
+    S.cb_nlist[cb] = n
+    n_in = S.n_in[nb * npb : (nb + 1) * npb]
     if not train:
-        _walk_request(S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_range[cb], S.c_pot[cb],
-                      S.s_w[cb], S.s_b[cb], S.s_t[cb], S.n_in[nb * npb : (nb + 1) * npb],
-                      S.n_pot, S.n_act, classic, np.float32(P[P_THRESHOLD]))  # fmt: skip
+        _walk_request(lst, n, S.c_kind[cb], S.c_low[cb], S.c_range[cb], S.c_pot[cb], S.s_w[cb],
+                      S.s_b[cb], S.s_t[cb], n_in, classic, np.float32(P[P_THRESHOLD]))  # fmt: skip
     elif classic:
-        _walk_train_classic(S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_range[cb], S.c_pot[cb],
+        _walk_train_classic(lst, n, S.c_kind[cb], S.c_low[cb], S.c_range[cb], S.c_pot[cb],
                             S.c_tol[cb], S.c_split[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
-                            S.s_cnt[cb], S.n_in[nb * npb : (nb + 1) * npb], S.n_pot, S.n_act,
-                            S.meta, r, i, S.nb_size[nb])  # fmt: skip
+                            S.s_cnt[cb], n_in, S.meta, r, i, S.nb_size[nb])  # fmt: skip
     else:
-        _walk_train_default(S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.c_next[cb],
-                            S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb], S.s_cnt[cb],
-                            S.n_in[nb * npb : (nb + 1) * npb], S.n_pot, S.n_act, S.n_new,
-                            S.n_newoff, S.pending, S.meta, r, i, S.nb_size[nb],
-                            np.float32(P[P_THRESHOLD]))  # fmt: skip
+        _walk_train_default(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
+                            S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
+                            S.s_cnt[cb], n_in, S.n_new, S.n_newoff, S.pending, S.meta, r, i,
+                            S.nb_size[nb], np.float32(P[P_THRESHOLD]))  # fmt: skip
 
 
 @njit
-def _walk_request(c_src, c_kind, c_low, c_range, c_pot, sw, sb, st_, n_in, n_pot, n_act,
-                  classic, thr):  # fmt: skip
+def _active_slots(c_src, n_pot, n_act, c_pot, lst, hi):
+    """Collect the connections whose source fired (without branches: the pattern is
+    random) and record their source potential; returns how many."""
+    n = 0
+    for slot in range(hi):
+        src = c_src[slot]
+        g = max(src, 0)
+        p = n_pot[g]
+        fired = (src >= 0) & (n_act[g] != 0) & (p > F0)
+        c_pot[slot] = p if fired else F0
+        lst[n] = slot
+        n += fired
+    return n
+
+
+@njit
+def _walk_request(lst, n, c_kind, c_low, c_range, c_pot, sw, sb, st_, n_in, classic, thr):
     """Walks without learning: full synapses add their weight, the last its fraction."""
     syn = sw.shape[1]
-    for slot in range(c_src.shape[0]):
-        src = c_src[slot]
-        if src < 0:
-            continue
-        p = n_pot[src] if n_act[src] else F0
-        c_pot[slot] = p
-        if p <= F0:
-            continue
+    for j in range(n):
+        slot = lst[j]
+        p = c_pot[slot]
         if c_kind[slot] >= 2:
             for k in range(syn):
                 if st_[slot, k] == UNUSED_TARGET:
@@ -335,20 +347,15 @@ def _walk_request(c_src, c_kind, c_low, c_range, c_pot, sw, sb, st_, n_in, n_pot
 
 
 @njit
-def _walk_train_classic(c_src, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw, sb, st_, sc,
-                        n_in, n_pot, n_act, meta, r, i, nb_size):  # fmt: skip
+def _walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw, sb, st_, sc,
+                        n_in, meta, r, i, nb_size):  # fmt: skip
     """Tolerance-rule walks (3.3, 4.2): create at the end, shrink the partial synapse."""
     syn = sw.shape[1]
-    spb = c_src.shape[0]
+    spb = c_pot.shape[0]
     eps = np.float32(1e-5)
-    for slot in range(spb):
-        src = c_src[slot]
-        if src < 0:
-            continue
-        p = n_pot[src] if n_act[src] else F0
-        c_pot[slot] = p
-        if p <= F0:
-            continue
+    for j in range(n):
+        slot = lst[j]
+        p = c_pot[slot]
         r = (r + i * spb + slot) & 0xFFFFFFFF
         if c_kind[slot] >= 2:
             r = _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size)
@@ -382,22 +389,16 @@ def _walk_train_classic(c_src, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
 
 
 @njit
-def _walk_train_default(c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc, n_in,
-                        n_pot, n_act, n_new, n_newoff, pending, meta, r, i, nb_size,
-                        thr):  # fmt: skip
+def _walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc,
+                        n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr):  # fmt: skip
     """Halve-rule walks: an oversized border gives half to the next position; a section
     that runs out of positions asks for a chained section above it."""
     syn = sw.shape[1]
     spb = c_src.shape[0]
     two = np.float32(2.0)
-    for slot in range(spb):
-        src = c_src[slot]
-        if src < 0:
-            continue
-        p = n_pot[src] if n_act[src] else F0
-        c_pot[slot] = p
-        if p <= F0:
-            continue
+    for j in range(n):
+        slot = lst[j]
+        p = c_pot[slot]
         r = (r + i * spb + slot) & 0xFFFFFFFF
         if c_kind[slot] >= 2:
             r = _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size)
@@ -427,7 +428,7 @@ def _walk_train_default(c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_
         c_stop[slot] = walked  # the backward pass walks exactly these synapses
         if q > thr and c_next[slot] == 0:
             c_next[slot] = 1
-            _queue_section(n_new, n_newoff, pending, meta, src, p - q)
+            _queue_section(n_new, n_newoff, pending, meta, c_src[slot], p - q)
     return r
 
 
@@ -450,8 +451,11 @@ def _process_sections(S, P, h, train):
     out adds the covered fraction (a learned thermometer code of the source value).
     """
     for i in range(S.hx_ncb[h]):
-        if S.cb_used[S.hx_cb[h, i]] > 0:
+        cb = S.hx_cb[h, i]
+        if S.cb_used[cb] > 0:
             _walk_block(S, P, h, i, train)
+        else:
+            S.cb_nlist[cb] = 0
 
 
 @njit
@@ -718,28 +722,28 @@ def _backprop_hexagon(S, P, h):
             t_pot = S.n_pot[nb * npb : (nb + 1) * npb]
             t_delta = S.n_delta[nb * npb : (nb + 1) * npb]
             if classic:
-                _backprop_block(S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
+                _backprop_block(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
+                                S.c_low[cb], S.c_pot[cb], S.s_w[cb],
                                 S.s_b[cb], S.s_t[cb], S.s_cnt[cb], t_pot, t_delta, S.n_delta, lr,
                                 thr, counters)  # fmt: skip
             else:
-                _backprop_block_walked(S.c_src[cb], S.c_kind[cb], S.c_pot[cb], S.c_stop[cb],
+                _backprop_block_walked(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
+                                       S.c_stop[cb],
                                        S.s_w[cb], S.s_t[cb], S.s_cnt[cb], t_pot, t_delta,
                                        S.n_delta, lr, counters)  # fmt: skip
 
 
 @njit
-def _backprop_block(c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t_pot, t_delta, n_delta, lr,
-                    thr, counters):  # fmt: skip
+def _backprop_block(lst, n, c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t_pot, t_delta,
+                    n_delta, lr, thr, counters):  # fmt: skip
     """Weight step of every walked synapse of one block; the source gets its delta share.
 
     Sources live in other hexagons, so adding the share at once equals the original's
     scatter after all blocks; input neurons' deltas are never read, so they are skipped.
     """
     syn = sw.shape[1]
-    for slot in range(c_src.shape[0]):
-        src = c_src[slot]
-        if src < 0:
-            continue
+    for j in range(n):
+        slot = lst[j]
         q = c_pot[slot] - c_low[slot]
         if q <= thr:
             continue
@@ -756,18 +760,16 @@ def _backprop_block(c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t_pot, t_delta
             sw[slot, k] = w - lr * d
             q -= sb[slot, k]
         if c_kind[slot] == 0:
-            n_delta[src] += acc
+            n_delta[c_src[slot]] += acc
 
 
 @njit
-def _backprop_block_walked(c_src, c_kind, c_pot, c_stop, sw, st_, sc, t_pot, t_delta, n_delta,
-                           lr, counters):  # fmt: skip
+def _backprop_block_walked(lst, n, c_src, c_kind, c_stop, sw, st_, sc, t_pot, t_delta,
+                           n_delta, lr, counters):  # fmt: skip
     """Default profile: the forward pass recorded how far each section walked, so the
     weight step needs no potential bookkeeping."""
-    for slot in range(c_src.shape[0]):
-        src = c_src[slot]
-        if src < 0 or c_pot[slot] <= F0:
-            continue
+    for j in range(n):
+        slot = lst[j]
         acc = F0
         for k in range(c_stop[slot]):
             t = st_[slot, k]
@@ -778,7 +780,7 @@ def _backprop_block_walked(c_src, c_kind, c_pot, c_stop, sw, st_, sc, t_pot, t_d
             acc += d * w
             sw[slot, k] = w - lr * d
         if c_kind[slot] == 0:
-            n_delta[src] += acc
+            n_delta[c_src[slot]] += acc
 
 
 @njit

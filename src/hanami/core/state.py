@@ -53,8 +53,8 @@ State = namedtuple(
         "nb_hex", "nb_size",
         "n_in", "n_pot", "n_delta", "n_refr", "n_act", "n_use", "n_new", "n_newoff",
         # connection blocks and connections
-        "cb_hex", "cb_nb", "cb_used",
-        "c_src", "c_kind", "c_pos", "c_next", "c_stop",
+        "cb_hex", "cb_nb", "cb_used", "cb_hi", "cb_nlist",
+        "c_src", "c_list", "c_kind", "c_pos", "c_next", "c_stop",
         "c_low", "c_range", "c_tol", "c_split", "c_pot",
         # synapses
         "s_w", "s_b", "s_t", "s_cnt",
@@ -91,9 +91,9 @@ structref.define_boxing(StateRefType, StateRef)
 
 _NB_FIELDS = ("nb_hex", "nb_size")
 _NEURON_FIELDS = ("n_in", "n_pot", "n_delta", "n_refr", "n_act", "n_use", "n_new", "n_newoff")
-_CB_FIELDS = ("cb_hex", "cb_nb", "cb_used")
+_CB_FIELDS = ("cb_hex", "cb_nb", "cb_used", "cb_hi", "cb_nlist")
 _CONN_FIELDS = (
-    "c_src", "c_kind", "c_pos", "c_next", "c_stop",
+    "c_src", "c_list", "c_kind", "c_pos", "c_next", "c_stop",
     "c_low", "c_range", "c_tol", "c_split", "c_pot",
 )  # fmt: skip
 _SYN_FIELDS = ("s_w", "s_b", "s_t", "s_cnt")
@@ -129,6 +129,8 @@ def allocate(
         "n_act": ((nb_cap * npb,), u8), "n_use": ((nb_cap * npb,), u8),
         "n_new": ((nb_cap * npb,), u8), "n_newoff": ((nb_cap * npb,), f32),
         "cb_hex": ((cb_cap,), i32), "cb_nb": ((cb_cap,), i32), "cb_used": ((cb_cap,), i32),
+        "cb_hi": ((cb_cap,), i32), "cb_nlist": ((cb_cap,), i32),
+        "c_list": ((cb_cap, spb), i32),
         "c_src": ((cb_cap, spb), i32), "c_kind": ((cb_cap, spb), u8),
         "c_pos": ((cb_cap, spb), u8), "c_next": ((cb_cap, spb), u8),
         "c_stop": ((cb_cap, spb), u8),
