@@ -14,11 +14,14 @@
 ... outputs:
 ...     y: 3,1,1
 ... ''')
->>> X = np.array([[1.0, 0.0], [0.0, 1.0]] * 50, dtype=np.float32)
->>> Y = X[:, ::-1].copy()
->>> cluster.train(X, Y)
->>> cluster.request(X[:2]).argmax(axis=1).tolist()
-[1, 0]
+>>> rng = np.random.default_rng(0)
+>>> labels = rng.integers(0, 2, size=400)
+>>> centers = np.array([[30.0, 220.0, 40.0], [200.0, 20.0, 180.0]])
+>>> X = centers[labels] + rng.normal(0, 10, size=(400, 3))  # raw values, no scaling
+>>> for epoch in range(3):
+...     cluster.train(X, np.eye(2)[labels])
+>>> float((cluster.request(X).argmax(axis=1) == labels).mean()) > 0.9
+True
 """
 
 from __future__ import annotations
