@@ -206,15 +206,17 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_file: Path) -> None
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path) -> Iterator[RunningServer]:
+def running_server(
+    data_dir: Path, *, admin_id: str = ADMIN_ID, admin_passphrase: str = ADMIN_PASSPHRASE
+) -> Iterator[RunningServer]:
     """Start ``python -m hanami.server`` (SQLite in ``data_dir``) and stop it afterwards."""
     log_file = data_dir / "server.log"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
     env.update(
-        HANAMI_ADMIN_USER_ID=ADMIN_ID,
+        HANAMI_ADMIN_USER_ID=admin_id,
         HANAMI_ADMIN_USER_NAME=ADMIN_NAME,
-        HANAMI_ADMIN_PASSPHRASE=ADMIN_PASSPHRASE,
+        HANAMI_ADMIN_PASSPHRASE=admin_passphrase,
         HANAMI_TOKEN_KEY=TOKEN_KEY,
         HANAMI_ACCESS_LOG="false",
     )
@@ -236,7 +238,13 @@ def running_server(data_dir: Path) -> Iterator[RunningServer]:
         )
     try:
         _wait_ready(proc, url, log_file)
-        yield RunningServer(url=url, data_dir=data_dir, log_file=log_file)
+        yield RunningServer(
+            url=url,
+            data_dir=data_dir,
+            log_file=log_file,
+            admin_id=admin_id,
+            admin_passphrase=admin_passphrase,
+        )
     finally:
         proc.terminate()
         try:

@@ -14,10 +14,10 @@ from pathlib import Path
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
 from hanami import __version__
+from hanami.dashboard import DashboardFiles
 from hanami.server.api.main import API_PREFIX, build_api_router
 from hanami.server.api.routes import health
 from hanami.server.config import ServerSettings
@@ -84,9 +84,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     for path in WEBSOCKET_PATHS:
         app.add_api_websocket_route(path, websocket_endpoint, name=f"websocket{path}")
     app.add_api_websocket_route("/{path:path}", reject_websocket, name="websocket-other")
-    # Websocket routes at "/" must be added before this mount, which catches everything else.
     if (DASHBOARD_DIR / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+        # The router's fallback rather than a mount at "/": every route (also ones added
+        # later) wins, and a known path with the wrong method stays a 405.
+        app.router.default = DashboardFiles(directory=DASHBOARD_DIR, html=True)
     else:
         app.add_api_route("/", _landing_page, include_in_schema=False)
 

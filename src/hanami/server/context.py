@@ -24,6 +24,7 @@ from hanami.server.monitoring import Monitor
 from hanami.server.policy import Policy
 from hanami.server.ratelimit import LoginRateLimiter
 from hanami.server.registry import ClusterRegistry
+from hanami.server.storage import sweep_storage
 from hanami.server.tasks import TaskEngine
 from hanami.server.uploads import UploadRegistry
 
@@ -87,6 +88,9 @@ class AppContext:
         upgrade(self.database)
         bootstrap_admin(self.database, self.settings)
         self.uploads.start()
+        assert self.settings.dataset_location and self.settings.checkpoint_location
+        sweep_storage(self.database, self.settings.dataset_location,
+                      self.settings.checkpoint_location)  # fmt: skip
         self.monitor.start()
         self.clusters.restore_all()
         self.clusters.start()

@@ -311,7 +311,7 @@ def _split_frame(frame: bytes) -> tuple[dict[str, Any], memoryview]:
         raise BatchError(f"Batch header length {length} is invalid for a {len(frame)}-byte frame")
     try:
         header = json.loads(bytes(frame[_LENGTH.size : _LENGTH.size + length]))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BatchError(f"Batch header is not valid JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise BatchError("Batch header must be a JSON object")

@@ -284,10 +284,12 @@ def _admit(ctx: AppContext, init: InitMessage, client_address: str | None) -> _A
 def _parse_init(raw: bytes | str) -> InitMessage:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest(f"json-parser error: {exc}") from exc
     if not isinstance(data, dict):
         raise BadRequest("json-parser error: the init message must be a JSON object")
+    if not data.get("token"):  # like HTTP: no credentials is 401 before any 400
+        raise Unauthorized("Missing token: send it as 'token' in the init message")
     try:
         return InitMessage.model_validate(data)
     except ValidationError as exc:

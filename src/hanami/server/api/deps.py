@@ -112,7 +112,10 @@ def get_current_user(
                 client_address=client_address(request),
             )
         )
-        session.commit()
+    # End the transaction: the pooled connection goes back before the route waits for a
+    # worker thread (holding it across that wait deadlocks under load: every worker then
+    # waits for a connection held by a request that waits for a worker).
+    session.commit()
     return principal
 
 

@@ -4,7 +4,7 @@
   are ignored.
 - The query string is merged on top (query keys win). Values are URL-decoded; digits
   (optionally with a leading ``-``) become ints, ``digits.digits`` becomes a float, anything
-  else stays a string.
+  else stays a string. A field that takes a string gets the text as sent.
 - The key ``token`` is dropped (tokens travel in headers only).
 - Unknown keys, missing fields, wrong types, patterns and limits all answer 400 with a
   plain-text message (never FastAPI's 422).
@@ -16,14 +16,18 @@ the fields documented in OpenAPI (query parameters for GET/DELETE, a JSON body o
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.orm import Session
 
 from hanami.server.errors import BadRequest, PayloadTooLarge, format_validation_errors, redact
 
@@ -48,7 +52,10 @@ class NoInput(InputModel):
 
 def _infer(value: str) -> Any:
     if _INT_RE.fullmatch(value):
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            return value
     if _FLOAT_RE.fullmatch(value):
         return float(value)
     return value
@@ -79,7 +86,7 @@ async def read_input(request: Request) -> dict[str, Any]:
         if raw.strip():
             try:
                 parsed = json.loads(raw, parse_constant=_reject_constant)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
             if not isinstance(parsed, dict):
                 raise BadRequest("Request body must be a JSON object")
@@ -105,7 +112,31 @@ class InputParser:
         try:
             return self.model.model_validate(data)
         except ValidationError as exc:
+            retry = _query_strings_for_string_fields(request, data, exc)
+            if retry is None:
+                raise BadRequest(format_validation_errors(list(exc.errors()))) from exc
+        try:
+            return self.model.model_validate(retry)
+        except ValidationError as exc:
             raise BadRequest(format_validation_errors(list(exc.errors()))) from exc
+
+
+def _query_strings_for_string_fields(
+    request: Request, data: dict[str, Any], exc: ValidationError
+) -> dict[str, Any] | None:
+    """``data`` with the raw query text for string fields that got an inferred number.
+
+    ``?column_name=2020`` is inferred as an int; a string field takes the text instead (a
+    CSV column may be called ``2020``). ``None`` when there is nothing to put back.
+    """
+    keys = {
+        error["loc"][0]
+        for error in exc.errors()
+        if error["type"] == "string_type" and len(error["loc"]) == 1
+    }
+    raw = dict(parse_qsl(request.url.query, keep_blank_values=True))
+    changed = {k: raw[k] for k in keys if k in raw and not isinstance(data.get(k), str)}
+    return {**data, **changed} if changed else None
 
 
 if TYPE_CHECKING:
@@ -164,14 +195,48 @@ def payload_openapi(model: type[BaseModel], methods: set[str]) -> dict[str, Any]
 
 
 class PayloadRoute(APIRoute):
-    """An APIRoute that documents its ``Payload[...]`` input in OpenAPI."""
+    """An APIRoute that documents its ``Payload[...]`` input in OpenAPI.
+
+    Sync endpoints also hand their database connection back as soon as they return (see
+    :func:`_releasing_sessions`).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if "endpoint" in kwargs:
+            kwargs["endpoint"] = _releasing_sessions(kwargs["endpoint"])
+        elif len(args) > 1:
+            args = (args[0], _releasing_sessions(args[1]), *args[2:])
         super().__init__(*args, **kwargs)
         model = _find_payload_model(self.dependant)
         if model is not None:
             extra = payload_openapi(model, set(self.methods or ()))
             self.openapi_extra = {**extra, **(self.openapi_extra or {})}
+
+
+def _releasing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a sync endpoint so that its sessions end their transaction when it returns.
+
+    FastAPI validates the result of a sync endpoint in another worker thread, and closes
+    the ``SessionDep`` session only after that. A connection held across that wait
+    deadlocks under load: every worker thread waits for a pooled connection while the
+    connections belong to requests that wait for a worker thread (until the pool times
+    out after 30 s). Endpoints return plain data, so ending the transaction here (a
+    rollback, which is what closing the session does anyway) changes nothing else.
+    """
+    if inspect.iscoroutinefunction(endpoint) or getattr(endpoint, "_releases_sessions", False):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return endpoint(*args, **kwargs)
+        finally:
+            for value in kwargs.values():
+                if isinstance(value, Session) and value.in_transaction():
+                    value.rollback()
+
+    wrapper._releases_sessions = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def _find_payload_model(dependant: Any) -> type[BaseModel] | None:

@@ -15,6 +15,8 @@ from sqlalchemy.pool import StaticPool
 __all__ = ["Database"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 40
+"""Pooled SQLite connections: as many as anyio has worker threads by default."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,6 +50,9 @@ class Database:
                 kwargs["poolclass"] = StaticPool
             else:
                 Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                # Keep a connection per worker thread open: beyond the pool size every
+                # checkout opens a new connection (pragmas, schema parse) and closes it again.
+                kwargs["pool_size"] = SQLITE_POOL_SIZE
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)

@@ -25,8 +25,9 @@ check the task's cancel and suspend flags.
 train task goes back to ``queued`` keeping its ``current_cycle`` and resumes there after
 the restart (the cluster is autosaved right after suspending; a shuffled task draws the
 same permutations from its stored seed), a request task starts again from row 0. After a
-crash the tasks found ``active`` at start-up are marked ``failed`` with an explanation;
-queued tasks simply run.
+crash the tasks found ``active`` at start-up are marked ``failed`` with an explanation
+(a checkpoint save whose checkpoint row was committed counts as ``finished``); queued
+tasks simply run.
 """
 
 from __future__ import annotations
@@ -269,8 +270,12 @@ class TaskEngine:
         with self.database.session() as session:
             interrupted = session.scalars(select(Task).where(Task.state == ACTIVE)).all()
             for task in interrupted:
-                task.state = FAILED
                 task.finished_at = utcnow()
+                if task.task_type == CHECKPOINT_SAVE and session.get(Checkpoint, task.uuid):
+                    # the crash came after the checkpoint row was committed: it is complete
+                    task.state, task.current_cycle, task.error_message = FINISHED, 1, None
+                    continue
+                task.state = FAILED
                 saved = (task.parameters or {}).get("autosaved_cycle")
                 note = (
                     f"the cluster was restored from an autosave that already contains the "

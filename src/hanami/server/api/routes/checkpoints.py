@@ -149,7 +149,8 @@ def _upload_input(request: Request) -> CheckpointUpload:
     summary="Upload checkpoint file",
     openapi_extra={
         "parameters": [
-            {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}}
+            {"name": "name", "in": "query", "required": True,
+             "schema": CheckpointUpload.model_json_schema()["properties"]["name"]}
         ],
         "requestBody": {
             "required": True,

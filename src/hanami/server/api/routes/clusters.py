@@ -60,6 +60,7 @@ class ClusterDetails(ClusterPublic):
     inputs: dict[str, int] = Field(description="input hexagon name -> width (0 until data came)")
     outputs: dict[str, int] = Field(description="output hexagon name -> width (0 until trained)")
     metrics: dict[str, int]
+    template: str = Field(description="the template text the cluster was created from")
 
 
 class ClusterCreate(InputModel):
@@ -177,6 +178,7 @@ def cluster_details(ctx: AppContext, cluster: Cluster) -> dict[str, Any]:
         "inputs": dict(info.input_sizes) if info is not None else {},
         "outputs": dict(info.output_sizes) if info is not None else {},
         "metrics": metrics,
+        "template": cluster.template or "",
     }
 
 

@@ -560,8 +560,9 @@ def _store_multipart(
                     "schema": {
                         "type": "object",
                         "required": ["name", "type", "input_file"],
+                        "additionalProperties": False,
                         "properties": {
-                            "name": {"type": "string", "pattern": "^[a-zA-Z][a-zA-Z_0-9\\- ]*$"},
+                            "name": MultipartFields.model_json_schema()["properties"]["name"],
                             "type": {"type": "string", "enum": ["mnist", "csv"]},
                             "input_file": {"type": "string", "format": "binary"},
                             "label_file": {"type": "string", "format": "binary"},

@@ -88,8 +88,20 @@ def temperature_production(user: CurrentUser, data: Payload[NoInput], ctx: Conte
 
 @router.get("/system_info", response_model=SystemInfoOut, summary="CPU topology")
 def system_info(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
-    """Packages, cores, threads, speeds (kHz) and package power (W) of the latest sample."""
-    return system_info_json(ctx.monitor.snapshot(), socket.gethostname())
+    """Packages, cores, threads, speeds (kHz) and package power (W) of the latest sample.
+
+    Extension: ``info.cpu_load`` = ``{"average", "per_cpu", "source"}``, the busy
+    percentage of each hardware thread over the last sampling interval (dashboard chart).
+    """
+    snapshot = ctx.monitor.snapshot()
+    body = system_info_json(snapshot, socket.gethostname())
+    load = snapshot.latest.load
+    body["info"]["cpu_load"] = {
+        "average": round(sum(load) / len(load), 2) if load else 0.0,
+        "per_cpu": [round(value, 2) for value in load],
+        "source": snapshot.latest.load_source,
+    }
+    return body
 
 
 @router.get("/threading", response_model=ThreadingOut, summary="Thread-to-CPU map")
