@@ -1,6 +1,9 @@
 """Peers measured beside the engine, in the same process and run: a per-sample Numba MLP
 784-128-10 (inputs / 255, the usual normalisation) and scikit-learn's SGDClassifier over
 one pass. Both see the same MNIST files in file order.
+
+The MLP's learning rate 0.01 was the best of 0.005 / 0.01 / 0.02 / 0.05 on one epoch
+(95.74 / 96.48 / 95.61 / 92.84 %), so the engine is compared with a well-tuned peer.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def _mlp_predict(X, W1, b1, W2, b2):
     return np.argmax(h @ W2 + b2, axis=1)
 
 
-def mlp(data: dict[str, np.ndarray], seed: int = 1, lr: float = 0.05) -> dict:
+def mlp(data: dict[str, np.ndarray], seed: int = 1, lr: float = 0.01) -> dict:
     rng = np.random.default_rng(seed)
     X = (data["train_x"] / 255.0).astype(np.float32)
     Xt = (data["test_x"] / 255.0).astype(np.float32)
