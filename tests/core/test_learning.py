@@ -78,3 +78,15 @@ def test_mnist_subset(mnist, profile, minimum):
     predicted = c.request(mnist["test_x"][:2000].astype(np.float32)).argmax(1)
     accuracy = 100 * (predicted == mnist["test_y"][:2000]).mean()
     assert accuracy >= minimum
+
+
+def test_train_reports_how_the_rows_went_while_learning():
+    X, Y = blobs(1500, seed=7)
+    c = Cluster(line_template(), seed=3)
+    first = c.train(X[:500], Y[:500])
+    for _ in range(3):
+        last = c.train(X[500:], Y[500:])
+    assert first.samples == 500 and last.samples == 1000
+    assert 0.0 <= first.accuracy <= 1.0
+    assert last.accuracy > first.accuracy
+    assert last.mean_squared_error < first.mean_squared_error

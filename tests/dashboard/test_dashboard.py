@@ -257,10 +257,13 @@ def test_full_workflow(
         page.wait_for_timeout(300)
         done = f"{TRAIN_ROWS * EPOCHS:,}"
         assert f"{done} / {done}" in page.inner_text("#task-progress")
-        for chart in ("chart-progress", "chart-rate", "chart-growth"):
+        for chart in ("chart-progress", "chart-rate", "chart-learning", "chart-growth"):
             assert page.locator(f"#{chart} canvas").count() == 1
         points = int(page.get_attribute("#chart-progress .chart", "data-points") or 0)
         assert points >= 3, points  # several polls while it ran
+        learned = int(page.get_attribute("#chart-learning .chart", "data-points") or 0)
+        assert learned >= 1, learned  # the training accuracy curve got data
+        assert "Accuracy while learning" in page.inner_text(".stats")
         shots.take(page, "training")
         ui.check("training")
 

@@ -26,6 +26,7 @@ TASK_FIELDS = {
     "uuid", "name", "current_cycle", "total_number_of_cycles", "state", "queue_timestamp",
     "start_timestamp", "end_timestamp", "cluster_uuid", "type", "error", "percentage",
     "samples_per_second", "eta_seconds", "time_length", "epoch", "epochs", "shuffle",
+    "training_error", "training_accuracy",
 }  # fmt: skip
 
 
@@ -55,6 +56,8 @@ def test_train_then_request(admin, digits, target):
 
     done = wait_task(admin, cluster, created["uuid"])
     assert done["state"] == "finished", done
+    assert created["training_accuracy"] is None  # nothing learned yet when queued
+    assert 0.0 <= done["training_accuracy"] <= 1.0 and done["training_error"] >= 0.0
     assert done["current_cycle"] == done["total_number_of_cycles"] == 3 * ROWS
     assert done["percentage"] == 1.0 and done["epoch"] == 3 and done["eta_seconds"] == 0.0
     assert done["samples_per_second"] > 0 and done["error"] is None

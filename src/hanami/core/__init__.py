@@ -4,7 +4,7 @@ Imports only NumPy and Numba, so it runs without the server.
 """
 
 from hanami.core.checkpoint import CheckpointError
-from hanami.core.cluster import PROFILES, Cluster, Profile
+from hanami.core.cluster import PROFILES, Cluster, Profile, TrainStats
 from hanami.core.template import Input, Output, Settings, Template, TemplateError, parse_template
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "Settings",
     "Template",
     "TemplateError",
+    "TrainStats",
     "parse_template",
 ]

@@ -19,7 +19,9 @@
 >>> centers = np.array([[30.0, 220.0, 40.0], [200.0, 20.0, 180.0]])
 >>> X = centers[labels] + rng.normal(0, 10, size=(400, 3))  # raw values, no scaling
 >>> for epoch in range(3):
-...     cluster.train(X, np.eye(2)[labels])
+...     stats = cluster.train(X, np.eye(2)[labels])  # how the epoch went while learning
+>>> stats.accuracy > 0.9
+True
 >>> float((cluster.request(X).argmax(axis=1) == labels).mean()) > 0.9
 True
 """
@@ -68,6 +70,15 @@ PROFILES = {
     "default": Profile("default", K.DEFAULT, 128, 512, 64, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=5e-5, learning_rate_min=0.03),
 }
+
+@dataclass(frozen=True)
+class TrainStats:
+    """How a cluster did on the rows of one :meth:`Cluster.train` call, while learning them."""
+
+    samples: int
+    mean_squared_error: float  # summed over the outputs, averaged over the rows
+    accuracy: float  # share of rows whose largest output is the expected largest one
+
 
 OUTPUT_WIDTH = {"plain": 1, "bool": 1, "float": 32, "int": 64}
 # what a forward pass changes besides its outputs: the neurons' step-to-step state
@@ -301,8 +312,14 @@ class Cluster:
 
     # ------------------------------------------------------------------ learning
 
-    def train(self, inputs: Data, expected: Data, *, order: np.ndarray | None = None) -> None:
-        """Learn the rows one sample at a time, in order (or in ``order``), inside compiled code."""
+    def train(
+        self, inputs: Data, expected: Data, *, order: np.ndarray | None = None
+    ) -> TrainStats:
+        """Learn the rows one sample at a time, in order (or in ``order``), inside compiled code.
+
+        Returns how the cluster did on these rows while it learned them (each row scored
+        before its own weight update): what a live training curve shows.
+        """
         n_in = self._as_columns(inputs, self.input_names, "input")[0].shape[0]
         n_out = self._as_columns(expected, self.output_names, "output")[0].shape[0]
         if n_in != n_out:  # checked before anything widens
@@ -310,7 +327,11 @@ class Cluster:
         X = self._prepare_inputs(inputs)
         Y = self._prepare_outputs(expected)
         rows = np.arange(X.shape[0], dtype=np.int64) if order is None else np.asarray(order)
+        self._state.stats[:] = 0.0
         self._train_rows(X, Y, rows.astype(np.int64, copy=False))
+        n = max(len(rows), 1)
+        return TrainStats(len(rows), float(self._state.stats[0] / n),
+                          float(self._state.stats[1] / n))  # fmt: skip
 
     def _train_rows(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> None:
         i, n = 0, rows.shape[0]

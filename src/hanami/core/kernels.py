@@ -86,7 +86,7 @@ def as_ref(S):
         S.n_newoff, S.cb_hex, S.cb_nb, S.cb_used, S.cb_hi, S.cb_nlist, S.c_src, S.c_list,
         S.c_kind, S.c_pos, S.c_next, S.c_stop, S.c_low, S.c_range, S.c_tol, S.c_split, S.c_pot,
         S.s_w, S.s_b, S.s_t, S.s_cnt, S.in_hex, S.in_off, S.in_n, S.o_hex, S.o_idx, S.o_val,
-        S.o_exp, S.o_link, S.o_w, S.pending, S.meta, S.rng
+        S.o_exp, S.o_link, S.o_w, S.pending, S.meta, S.rng, S.stats
     )
 
 
@@ -877,11 +877,29 @@ def _has_reserve(S, P):
 
 
 @njit
+def _score(out, expected, stats):
+    """Add the sample's squared error and whether its largest output is the expected one
+    (first index on ties, as the original's check) to the running training statistics."""
+    err = 0.0
+    best_out, best_exp = 0, 0
+    for o in range(out.shape[0]):
+        d = np.float64(out[o] - expected[o])
+        err += d * d
+        if out[o] > out[best_out]:
+            best_out = o
+        if expected[o] > expected[best_exp]:
+            best_exp = o
+    stats[0] += err
+    stats[1] += best_out == best_exp
+
+
+@njit
 def train_one(S, P, x, y):
     """Forward pass with growth, backpropagation and, when due, reduction for one sample."""
     for o in range(S.o_exp.shape[0]):
         S.o_exp[o] = y[o]
     forward(S, P, x, True)
+    _score(S.o_val, S.o_exp, S.stats)
     if P[P_PROFILE] == CLASSIC:
         update_cluster_classic(S, P)
     else:

@@ -62,7 +62,7 @@ State = namedtuple(
         "in_hex", "in_off", "in_n",
         "o_hex", "o_idx", "o_val", "o_exp", "o_link", "o_w",
         # bookkeeping
-        "pending", "meta", "rng",
+        "pending", "meta", "rng", "stats",
     ],
 )  # fmt: skip
 
@@ -143,7 +143,7 @@ def allocate(
         "o_hex": ((0,), i32), "o_idx": ((0,), i32), "o_val": ((0,), f32), "o_exp": ((0,), f32),
         "o_link": ((0, OUTPUT_LINKS), i32), "o_w": ((0, OUTPUT_LINKS), f32),
         "pending": ((nb_cap * npb,), i32), "meta": ((META_LEN,), np.int64),
-        "rng": ((1,), np.uint64),
+        "rng": ((1,), np.uint64), "stats": ((2,), np.float64),
     }  # fmt: skip
     arrays = {}
     for name, (shape, dtype) in shapes.items():

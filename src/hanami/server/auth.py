@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from hanami.server.db.models import ApiToken, User, UserProjectRole
 from hanami.server.errors import Unauthorized
@@ -97,7 +97,8 @@ def authenticate(session: Session, token_key: bytes, token: str) -> Principal:
         claims = decode_access_token(token_key, token)
     except InvalidToken as exc:
         raise Unauthorized(f"Failed to validate JWT-Token: {exc}") from exc
-    user = session.get(User, claims.user_id)
+    # the project assignments are not needed here (principal_for reads the one that counts)
+    user = session.get(User, claims.user_id, options=[lazyload(User.projects)])
     if user is None or user.security_stamp != claims.security_stamp:
         raise Unauthorized(
             "Failed to validate JWT-Token: the user no longer exists or the token was revoked"
@@ -112,7 +113,7 @@ def _authenticate_api_token(session: Session, token: str) -> Principal:
         raise Unauthorized("Invalid API token")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("API token has expired")
-    user = session.get(User, row.user_id)
+    user = session.get(User, row.user_id, options=[lazyload(User.projects)])
     if user is None:  # pragma: no cover - rows cascade with the user
         raise Unauthorized("Invalid API token")
     principal = principal_for(session, user, row.project_id, api_token_id=row.id)

@@ -5,7 +5,9 @@ A cluster in DIRECT mode (``PUT cluster/set_mode``, recorded by the task engine
 ``target = cluster``. The work is done by the cluster
 executor (``ctx.executor``): ``executor.train(uuid, inputs, expected)`` and
 ``executor.request(uuid, inputs) -> {output name: values}``, both blocking, serialised per
-cluster and run here in worker threads so the event loop stays free.
+cluster and run here in worker threads so the event loop stays free (compatible-mode steps
+that prove quick run on the event loop instead, see :class:`_Steps`: the thread hop would
+cost as much as the step).
 
 **Compatible mode** (what the SDKs speak): strict ping-pong of ``ClusterIO_Message``.
 
@@ -37,9 +39,10 @@ import asyncio
 import contextlib
 import json
 import struct
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -47,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hanami.server.context import AppContext
 from hanami.server.errors import ApiError, Conflict, NotFound
+from hanami.server.executor import ClusterBusy
 from hanami.server.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
@@ -78,7 +82,12 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 """uvicorn's default websocket message limit."""
 MAX_HEADER_BYTES = 64 * 1024
 MAX_SAMPLES = 65_536
+INLINE_LIMIT_S = 0.002
+"""Compatible mode: steps quicker than this run on the event loop (see :class:`_Steps`)."""
+INLINE_AFTER = 3
 _LENGTH = struct.Struct("<I")
+
+T = TypeVar("T")
 
 TRAIN_POLICY = ("v1.0alpha/task/train", "POST")
 REQUEST_POLICY = ("v1.0alpha/task/request", "POST")
@@ -151,12 +160,49 @@ async def serve_direct_io(session: WsSession, cluster_uuid: str, *, batched: boo
         await _serve_compatible(session, cluster_uuid)
 
 
-async def _ensure_direct(session: WsSession, cluster_uuid: str) -> DirectExecutor:
+def _ensure_direct(session: WsSession, cluster_uuid: str) -> DirectExecutor:
+    """Raise :class:`WsClose` unless the cluster is (still) in DIRECT mode.
+
+    Runs on the event loop: it only looks at in-memory state (no database, no waiting).
+    """
     try:
-        await session.run_sync(require_direct_mode, session.ctx, cluster_uuid)
+        require_direct_mode(session.ctx, cluster_uuid)
         return _executor(session.ctx)
     except ApiError as exc:
         raise WsClose.from_error(exc) from exc
+
+
+class _Steps:
+    """Runs the executor calls of one session: inline while steps are quick, else in threads.
+
+    A hop to a worker thread and back costs about as much as one small train step, so
+    after :data:`INLINE_AFTER` steps that each took less than :data:`INLINE_LIMIT_S`
+    (measured in a worker thread, where compilation or a first allocation does no harm),
+    steps run on the event loop. They do so only when the cluster's lock is free at that
+    moment (never waiting for an autosave or another session), and a step slower than the
+    limit sends the following ones back to worker threads.
+    """
+
+    def __init__(self, session: WsSession, cluster_uuid: str) -> None:
+        self.session = session
+        self.cluster_uuid = cluster_uuid
+        self.quick = 0
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        exclusive = getattr(self.session.ctx.executor, "exclusive", None)
+        if self.quick >= INLINE_AFTER and exclusive is not None:
+            try:
+                with exclusive(self.cluster_uuid, 0.0):
+                    return self._timed(func, *args)
+            except ClusterBusy:
+                pass
+        return await self.session.run_sync(self._timed, func, *args)
+
+    def _timed(self, func: Callable[..., T], *args: Any) -> T:
+        started = time.perf_counter()
+        result = func(*args)
+        self.quick = self.quick + 1 if time.perf_counter() - started < INLINE_LIMIT_S else 0
+        return result
 
 
 def _step_error(exc: Exception) -> ApiError | None:
@@ -174,16 +220,20 @@ def _step_error(exc: Exception) -> ApiError | None:
 # --------------------------------------------------------------------------- compatible
 
 
+_ACK = ClusterIO_Message(
+    isLast=False, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
+).SerializeToString()
+_TRAIN_END = ClusterIO_Message(
+    isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
+).SerializeToString()
+
+
 def _ack() -> bytes:
-    return ClusterIO_Message(
-        isLast=False, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
-    ).SerializeToString()
+    return _ACK
 
 
 def _train_end() -> bytes:
-    return ClusterIO_Message(
-        isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
-    ).SerializeToString()
+    return _TRAIN_END
 
 
 def _request_replies(outputs: Mapping[str, Any]) -> list[bytes]:
@@ -232,6 +282,7 @@ def _parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]
 
 
 async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
+    steps = _Steps(session, cluster_uuid)
     inputs: dict[str, np.ndarray] = {}
     expected: dict[str, np.ndarray] = {}
     while True:
@@ -245,15 +296,15 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
             continue
         train = message.processType == TRAIN_TYPE
         session.require_policy(*(TRAIN_POLICY if train else REQUEST_POLICY))
-        executor = await _ensure_direct(session, cluster_uuid)
+        executor = _ensure_direct(session, cluster_uuid)
         step_inputs, step_expected = inputs, expected
         inputs, expected = {}, {}
         try:
             if train:
-                await session.run_sync(executor.train, cluster_uuid, step_inputs, step_expected)
+                await steps.run(executor.train, cluster_uuid, step_inputs, step_expected)
                 replies = [_train_end()]
             else:
-                outputs = await session.run_sync(executor.request, cluster_uuid, step_inputs)
+                outputs = await steps.run(executor.request, cluster_uuid, step_inputs)
                 replies = _request_replies(outputs)
         except Exception as exc:
             error = _step_error(exc)
@@ -448,7 +499,7 @@ async def _process_frame(session: WsSession, cluster_uuid: str, data: bytes | st
     except BatchError as exc:
         return _error_frame(exc.seq, str(exc))
     session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
-    executor = await _ensure_direct(session, cluster_uuid)
+    executor = _ensure_direct(session, cluster_uuid)
     try:
         outputs = await session.run_sync(_run_batch, executor, cluster_uuid, batch)
     except Exception as exc:

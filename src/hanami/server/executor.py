@@ -58,7 +58,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from hanami.core import Cluster
+from hanami.core import Cluster, TrainStats
 
 __all__ = [
     "ClusterBusy",
@@ -130,7 +130,7 @@ class ClusterExecutor(Protocol):
         inputs: Mapping[str, np.ndarray],
         expected: Mapping[str, np.ndarray],
         order: np.ndarray | None = None,
-    ) -> None: ...
+    ) -> TrainStats: ...
 
     def request(self, uuid: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
@@ -256,11 +256,11 @@ class InProcessExecutor:
         inputs: Mapping[str, np.ndarray],
         expected: Mapping[str, np.ndarray],
         order: np.ndarray | None = None,
-    ) -> None:
+    ) -> TrainStats:
         with self._held(uuid) as entry:
             entry.revision += 1
             try:
-                entry.cluster.train(dict(inputs), dict(expected), order=order)
+                return entry.cluster.train(dict(inputs), dict(expected), order=order)
             finally:
                 self._refresh(uuid, entry, force=False)
 

@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from hanami.core import TrainStats
 from hanami.server.db.models import Checkpoint, Dataset, Task
 from hanami.server.db.session import Database
 from hanami.server.errors import Conflict
@@ -107,6 +108,10 @@ class Control:
     done: threading.Event = field(default_factory=threading.Event)
     rate: float = 0.0
     """Rows (cycles) per second, smoothed over the last chunks."""
+    training_error: float | None = None
+    """Mean squared error of the last chunk, each row scored before it was learned."""
+    training_accuracy: float | None = None
+    """Share of the last chunk's rows whose largest output was the expected one."""
 
 
 @dataclass
@@ -159,12 +164,20 @@ class TaskRun:
         if self.suspendable and self.control.suspend.is_set():
             raise TaskSuspended()
 
-    def advance(self, cycle: int, rows: int, seconds: float) -> None:
+    def advance(
+        self, cycle: int, rows: int, seconds: float, stats: TrainStats | None = None
+    ) -> None:
         """Record that ``cycle`` cycles are done (``rows`` of them in ``seconds``), then check.
 
         The check is skipped after the last cycle: a finished task is not aborted.
         """
         control = self.control
+        if stats is not None:
+            control.training_error = stats.mean_squared_error
+            control.training_accuracy = stats.accuracy
+            if cycle >= self.task.total_number_of_cycles:  # keep the last values
+                self.update_parameters(training_error=stats.mean_squared_error,
+                                       training_accuracy=stats.accuracy)  # fmt: skip
         if rows > 0 and seconds > 0:
             instant = rows / seconds
             control.rate = instant if control.rate == 0 else 0.6 * control.rate + 0.4 * instant

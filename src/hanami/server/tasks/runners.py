@@ -72,11 +72,12 @@ def run_train(run: TaskRun) -> None:
             index = order[1][offset : offset + n]
         else:
             index = slice(offset, offset + n)
-        run.executor.train(run.cluster_uuid, source.inputs(index), source.expected(index))
+        stats = run.executor.train(run.cluster_uuid, source.inputs(index),
+                                   source.expected(index))  # fmt: skip
         seconds = time.monotonic() - started
         sizer.update(n, seconds)
         cycle += n
-        run.advance(cycle, n, seconds)
+        run.advance(cycle, n, seconds, stats)
 
 
 def run_request(run: TaskRun) -> None:

@@ -125,6 +125,13 @@ class TaskPublic(BaseModel):
     epoch: int = Field(description="current epoch, from 1")
     epochs: int
     shuffle: bool
+    training_error: float | None = Field(
+        description="train tasks: mean squared error of the latest rows, each scored before "
+        "it was learned"
+    )
+    training_accuracy: float | None = Field(
+        description="train tasks: share of the latest rows whose largest output was expected"
+    )
 
 
 # --------------------------------------------------------------------------- output
@@ -173,7 +180,17 @@ def task_public(task: Task, live: Control | None = None) -> dict[str, Any]:
         "epoch": epoch,
         "epochs": epochs,
         "shuffle": bool(params.get("shuffle", False)),
+        "training_error": _live(live, "training_error", params),
+        "training_accuracy": _live(live, "training_accuracy", params),
     }
+
+
+def _live(live: Control | None, name: str, params: dict[str, Any]) -> float | None:
+    """A training statistic: the running task's latest, else the last one stored."""
+    value = getattr(live, name, None) if live is not None else None
+    if value is None:
+        value = params.get(name)
+    return None if value is None else round(float(value), 6)
 
 
 # --------------------------------------------------------------------------- validation

@@ -16,6 +16,7 @@ function history(uuid) {
     histories.set(uuid, {
       t0: null,
       time: [], done: [], rate: [],
+      learning: { done: [], accuracy: [], error: [] },
       growth: { samples: [], synapses: [], neurons: [], sections: [], blocks: [] },
     });
   }
@@ -46,7 +47,7 @@ export default async function render(page, [clusterUuid, taskUuid], { title }) {
     chartGrid.append(card(titleText, body));
     return body;
   };
-  let progressChart, rateChart, growthChart;
+  let progressChart, rateChart, growthChart, learningChart;
   if (isTrain) {
     progressChart = lineChart(chartCard("Progress: samples done", "chart-progress"), {
       x: { label: "seconds" }, y: { label: "samples" },
@@ -56,6 +57,14 @@ export default async function render(page, [clusterUuid, taskUuid], { title }) {
       x: { label: "seconds" }, y: { label: "samples / s" },
       series: [{ label: "samples/s", color: "#2fb38a" }],
     });
+    learningChart = lineChart(chartCard("Learning: rows scored before they were learned",
+      "chart-learning"), {
+      x: { label: "samples done" }, y: { label: "accuracy %" }, y2: { label: "squared error" },
+      series: [
+        { label: "accuracy %", color: "#2fb38a", fill: true },
+        { label: "squared error", color: "#f0795b", scale: "y2" },
+      ],
+    });
     growthChart = lineChart(chartCard("Network growth over samples trained", "chart-growth"), {
       x: { label: "samples trained" }, y: { label: "synapses" }, y2: { label: "sections, neurons" },
       series: [
@@ -64,7 +73,7 @@ export default async function render(page, [clusterUuid, taskUuid], { title }) {
         { label: "neurons in use", color: "#b07cf0", scale: "y2" },
       ],
     });
-    charts.push(progressChart, rateChart, growthChart);
+    charts.push(progressChart, rateChart, learningChart, growthChart);
     chartGrid.append(card("Network now", networkHost));
   }
 
@@ -74,6 +83,9 @@ export default async function render(page, [clusterUuid, taskUuid], { title }) {
       `${fmt.int(task.current_cycle)} / ${fmt.int(task.total_number_of_cycles)} · ${(100 * task.percentage).toFixed(1)} %`));
     clear(statsHost,
       stat("Samples / s", fmt.num(task.samples_per_second, 1)),
+      isTrain && task.training_accuracy != null
+        ? stat("Accuracy while learning", `${(100 * task.training_accuracy).toFixed(1)} %`,
+          `squared error ${fmt.num(task.training_error, 4)}`) : null,
       stat(task.state === "active" ? "Time left" : "State", task.state === "active" ? fmt.duration(task.eta_seconds) : task.state),
       isTrain ? stat("Epoch", `${task.epoch} / ${task.epochs}`, task.shuffle ? "shuffled" : "in order") : null,
       stat("Time length", fmt.int(task.time_length)),
@@ -113,6 +125,12 @@ export default async function render(page, [clusterUuid, taskUuid], { title }) {
     hist.time.push(t);
     hist.done.push(task.current_cycle);
     hist.rate.push(task.samples_per_second ?? 0);
+    const l = hist.learning;
+    if (task.training_accuracy != null && task.current_cycle > (l.done[l.done.length - 1] ?? -1)) {
+      l.done.push(task.current_cycle);
+      l.accuracy.push(100 * task.training_accuracy);
+      l.error.push(task.training_error);
+    }
     if (metrics) {
       const g = hist.growth;
       const x = metrics.samples_trained ?? 0;
@@ -133,6 +151,8 @@ export default async function render(page, [clusterUuid, taskUuid], { title }) {
     if (!isTrain) return;
     progressChart.update([hist.time, hist.done]);
     rateChart.update([hist.time, hist.rate]);
+    const l = hist.learning;
+    learningChart.update([l.done, l.accuracy, l.error]);
     const g = hist.growth;
     growthChart.update([g.samples, g.synapses, g.sections, g.neurons]);
   }
