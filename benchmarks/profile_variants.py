@@ -1,7 +1,7 @@
 """Variants of the default profile on MNIST, for choosing its constants.
 
     python benchmarks/profile_variants.py SECTIONS_PER_BLOCK SYNAPSES LR EPOCHS SEED \
-        [LOSS=mse|xent] [LR_DECAY] [LR_MIN]
+        [LOSS=mse|xent] [LR_DECAY] [LR_MIN] [INITIAL_WEIGHT]
 
 prints one line: accuracy after each epoch, epoch-1 training CPU seconds, size.
 docs/engine.md lists the runs behind the chosen defaults.
@@ -25,8 +25,9 @@ def main(argv: list[str]) -> str:
     xent = len(argv) > 5 and argv[5] == "xent"
     decay = float(argv[6]) if len(argv) > 6 else 0.0
     lr_min = float(argv[7]) if len(argv) > 7 else 0.0
+    init = float(argv[8]) if len(argv) > 8 else 0.0125
     C.PROFILES["default"] = C.Profile("default", 1, 128, spb, syn, lr, lr, 0.01, 8, xent, decay,
-                                      lr_min)  # fmt: skip
+                                      lr_min, init)  # fmt: skip
     data = load_mnist(DEFAULT_DATA)
     expected = np.eye(10, dtype=np.float32)[data["train_y"]]
     c = C.Cluster(mnist_template(), seed=seed)
@@ -39,6 +40,7 @@ def main(argv: list[str]) -> str:
                                            data["test_y"]).mean()), 2))  # fmt: skip
     m = c.metrics()
     return (f"sections/block={spb} synapses/section={syn} lr={lr} decay={decay} lr_min={lr_min} "
+            f"initial_weight={init} "
             f"loss={'xent' if xent else 'mse'} seed={seed} accuracy={accuracy} "
             f"epoch1_cpu_s={cpu[0]:.2f} sections={m['sections']} synapses={m['synapses']}")
 

@@ -21,7 +21,7 @@ from hanami.cli.bench import DEFAULT_DATA, load_mnist
 
 def hanami_bench(*args: str) -> dict:
     """``hanami bench mnist --json`` in its own process (peak RSS is per process)."""
-    cmd = [sys.executable, "-m", "hanami.cli.main", "bench", "mnist", "--json", *args]
+    cmd = [str(Path(sys.executable).with_name("hanami")), "bench", "mnist", "--json", *args]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return {"command": "hanami bench mnist --json " + " ".join(args), **json.loads(out)}
 

@@ -62,7 +62,7 @@ class MnistResult:
 
 
 def load_mnist(directory: Path) -> dict[str, np.ndarray]:
-    """The four MNIST IDX files (``.gz`` or plain) as arrays: float32 pixels, int labels."""
+    """The four MNIST IDX files (``.gz`` or plain): uint8 pixels ``[n, 784]``, int labels."""
     data = {}
     for key, stem in MNIST_FILES.items():
         candidates = [directory / f"{stem}.gz", directory / stem]
@@ -70,8 +70,7 @@ def load_mnist(directory: Path) -> dict[str, np.ndarray]:
         if path is None:
             raise FileNotFoundError(f"{stem}(.gz) not found in {directory}")
         array = read_idx(path)
-        data[key] = array.reshape(len(array), -1).astype(np.float32) if key.endswith("x") else (
-            array.astype(np.int64))  # fmt: skip
+        data[key] = array.reshape(len(array), -1) if key.endswith("x") else array.astype(np.int64)
     return data
 
 
@@ -83,6 +82,17 @@ def warm_up(template: str) -> float:
     c.train(x, np.eye(2, dtype=np.float32))
     c.request(x)
     return time.perf_counter() - start
+
+
+def train_in_chunks(
+    cluster: Cluster, X: np.ndarray, Y: np.ndarray, order: np.ndarray | None, chunk: int = 10000
+) -> None:
+    """One epoch over ``X`` (raw uint8 pixels) in ``order``, converted to float32 a chunk at a
+    time, so the float copy of the whole training set never exists."""
+    rows = np.arange(len(X)) if order is None else order
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        cluster.train(X[part].astype(np.float32), Y[part])
 
 
 def run_mnist(
@@ -104,6 +114,7 @@ def run_mnist(
     test = [[0.0] * seeds for _ in range(epochs)]
     acc = [[0.0] * seeds for _ in range(epochs)]
     metrics = []
+    test_x = data["test_x"].astype(np.float32)
     console = Console(stderr=True)
     for s in range(seeds):
         cluster = Cluster(template, seed=s + 1)
@@ -111,11 +122,11 @@ def run_mnist(
         for e in range(epochs):
             order = rng.permutation(len(expected)) if shuffle and e > 0 else None
             c0, w0 = time.process_time(), time.perf_counter()
-            cluster.train(data["train_x"], expected, order=order)
+            train_in_chunks(cluster, data["train_x"], expected, order)
             cpu[e][s] = time.process_time() - c0
             wall[e][s] = time.perf_counter() - w0
             c0 = time.process_time()
-            predicted = cluster.request(data["test_x"]).argmax(axis=1)
+            predicted = cluster.request(test_x).argmax(axis=1)
             test[e][s] = time.process_time() - c0
             acc[e][s] = 100.0 * float((predicted == data["test_y"]).mean())
             if progress:

@@ -61,14 +61,17 @@ class Profile:
     cross_entropy: bool = False
     learning_rate_decay: float = 0.0
     learning_rate_min: float = 0.0
+    initial_weight: float = 0.1  # new synapses get |w| uniform in [0, 2 * initial_weight]
 
 
 PROFILES = {
     "classic": Profile("classic", K.CLASSIC, 128, 512, 128, 0.1, 0.1, 1e-5, 1),
     # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
-    # 0.1 / (1 + samples / 20,000) to a floor of 0.03 (docs/engine.md has the measurements).
+    # 0.1 / (1 + samples / 20,000) to a floor of 0.03, and new weights 8 times smaller
+    # (|w| up to 0.025 instead of 0.2); docs/engine.md has the measurements.
     "default": Profile("default", K.DEFAULT, 128, 512, 64, 0.1, 0.1, 0.01, 8,
-                       learning_rate_decay=5e-5, learning_rate_min=0.03),
+                       learning_rate_decay=5e-5, learning_rate_min=0.03,
+                       initial_weight=0.0125),
 }
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class Cluster:
         params[K.P_CROSS_ENTROPY] = float(p.cross_entropy)
         params[K.P_LR_DECAY] = p.learning_rate_decay
         params[K.P_LR_MIN] = p.learning_rate_min
+        params[K.P_INIT_WEIGHT] = p.initial_weight
         return params
 
     def _init_state(self) -> None:

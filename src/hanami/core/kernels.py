@@ -59,7 +59,8 @@ P_MAX_SECTIONS = 9
 P_CROSS_ENTROPY = 10
 P_LR_DECAY = 11
 P_LR_MIN = 12
-P_LEN = 13
+P_INIT_WEIGHT = 13
+P_LEN = 14
 
 RAND_MAX = 2147483647.0
 F0 = np.float32(0.0)
@@ -249,7 +250,7 @@ def _create_section(S, P, gid, low):
 
 
 @njit
-def _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size):
+def _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init):
     """New synapse at position ``k`` of section ``slot`` consuming ``q`` (4.1).
 
     Returns the advanced hash state.
@@ -259,7 +260,7 @@ def _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size):
     r = pcg(r)
     st_[slot, k] = r % nb_size
     r = pcg(r)
-    w = np.float32((r / RAND_MAX) / 10.0)
+    w = np.float32((r / RAND_MAX) * init)  # |w| uniform in [0, 2 * init]
     r = pcg(r)
     if r % 1000 < 500:
         w = -w
@@ -283,6 +284,7 @@ def _walk_block(S, P, h, i, train):
     nb = S.cb_nb[cb]
     classic = P[P_PROFILE] == CLASSIC
     r = rand(S.rng) if train else 0  # requests leave the random state alone
+    init = P[P_INIT_WEIGHT]
     lst = S.c_list[cb]
     n = _active_slots(S.c_src[cb], S.n_pot, S.n_act, S.c_pot[cb], lst, S.cb_hi[cb])
     S.cb_nlist[cb] = n
@@ -293,12 +295,12 @@ def _walk_block(S, P, h, i, train):
     elif classic:
         _walk_train_classic(lst, n, S.c_kind[cb], S.c_low[cb], S.c_range[cb], S.c_pot[cb],
                             S.c_tol[cb], S.c_split[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
-                            S.s_cnt[cb], n_in, S.meta, r, i, S.nb_size[nb])  # fmt: skip
+                            S.s_cnt[cb], n_in, S.meta, r, i, S.nb_size[nb], init)  # fmt: skip
     else:
         _walk_train_default(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
                             S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
                             S.s_cnt[cb], n_in, S.n_new, S.n_newoff, S.pending, S.meta, r, i,
-                            S.nb_size[nb], np.float32(P[P_THRESHOLD]))  # fmt: skip
+                            S.nb_size[nb], np.float32(P[P_THRESHOLD]), init)  # fmt: skip
 
 
 @njit
@@ -348,7 +350,7 @@ def _walk_request(lst, n, c_kind, c_low, c_range, c_pot, sw, sb, st_, n_in, clas
 
 @njit
 def _walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw, sb, st_, sc,
-                        n_in, meta, r, i, nb_size):  # fmt: skip
+                        n_in, meta, r, i, nb_size, init):  # fmt: skip
     """Tolerance-rule walks (3.3, 4.2): create at the end, shrink the partial synapse."""
     syn = sw.shape[1]
     spb = c_pot.shape[0]
@@ -358,7 +360,7 @@ def _walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, s
         p = c_pot[slot]
         r = (r + i * spb + slot) & 0xFFFFFFFF
         if c_kind[slot] >= 2:
-            r = _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size)
+            r = _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init)
             continue
         q = min(p - c_low[slot], c_range[slot])
         tol = c_tol[slot]
@@ -367,7 +369,7 @@ def _walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, s
             if q <= eps:
                 break
             if st_[slot, k] == UNUSED_TARGET:
-                r = _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size)
+                r = _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init)
             b = sb[slot, k]
             if (HALF - tol) * b < q < (HALF + tol) * b:
                 b = b / SHRINK_BORDER
@@ -390,7 +392,8 @@ def _walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, s
 
 @njit
 def _walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc,
-                        n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr):  # fmt: skip
+                        n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr,
+                        init):  # fmt: skip
     """Halve-rule walks: an oversized border gives half to the next position; a section
     that runs out of positions asks for a chained section above it."""
     syn = sw.shape[1]
@@ -401,7 +404,7 @@ def _walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw,
         p = c_pot[slot]
         r = (r + i * spb + slot) & 0xFFFFFFFF
         if c_kind[slot] >= 2:
-            r = _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size)
+            r = _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init)
             c_stop[slot] = syn
             continue
         q = p - c_low[slot]
@@ -412,7 +415,7 @@ def _walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw,
                 break
             walked = k + 1
             if st_[slot, k] == UNUSED_TARGET:
-                r = _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size)
+                r = _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init)
             b = sb[slot, k]
             if b > two * q and k < last:
                 half = b / two
@@ -433,11 +436,11 @@ def _walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw,
 
 
 @njit
-def _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size):
+def _walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init):
     """Binary/match sections: every synapse adds its full weight (3.4); all created at once."""
     for k in range(sw.shape[1]):
         if st_[slot, k] == UNUSED_TARGET:
-            r = _create_synapse(sw, sb, st_, sc, slot, meta, k, F0, r, nb_size)
+            r = _create_synapse(sw, sb, st_, sc, slot, meta, k, F0, r, nb_size, init)
         n_in[st_[slot, k]] += sw[slot, k]
     return r
 

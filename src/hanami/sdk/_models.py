@@ -236,7 +236,8 @@ class Task(Model):
 
     The original server sends only the first eight fields; ``cluster_uuid`` is then filled
     in by the SDK. Hanami adds the task ``type``, the ``error`` of a failed task, the rate
-    and ETA while it runs, and the epochs of a train task.
+    and ETA while it runs, the epochs of a train task, and how its latest rows did while
+    they were learned (``training_accuracy``, ``training_error``).
     """
 
     uuid: str
@@ -254,6 +255,8 @@ class Task(Model):
     eta_seconds: float | None = None
     epoch: int | None = None
     epochs: int | None = None
+    training_accuracy: float | None = None
+    training_error: float | None = None
 
     @property
     def done(self) -> bool:
