@@ -188,8 +188,9 @@ class _Steps:
         self.cluster_uuid = cluster_uuid
         self.quick = 0
 
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
-        exclusive = getattr(self.session.ctx.executor, "exclusive", None)
+    async def run(self, executor: DirectExecutor, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)``, a method of ``executor`` (inline only if it has ``exclusive``)."""
+        exclusive = getattr(executor, "exclusive", None)
         if self.quick >= INLINE_AFTER and exclusive is not None:
             try:
                 with exclusive(self.cluster_uuid, 0.0):
@@ -301,10 +302,10 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
         inputs, expected = {}, {}
         try:
             if train:
-                await steps.run(executor.train, cluster_uuid, step_inputs, step_expected)
+                await steps.run(executor, executor.train, cluster_uuid, step_inputs, step_expected)
                 replies = [_train_end()]
             else:
-                outputs = await steps.run(executor.request, cluster_uuid, step_inputs)
+                outputs = await steps.run(executor, executor.request, cluster_uuid, step_inputs)
                 replies = _request_replies(outputs)
         except Exception as exc:
             error = _step_error(exc)

@@ -168,7 +168,8 @@ class WsSession:
         if idle_timeout is not None and (timeout is None or idle_timeout < timeout):
             timeout = idle_timeout
         try:
-            message = await asyncio.wait_for(self.websocket.receive(), timeout)
+            async with asyncio.timeout(timeout):  # unlike wait_for, no task per message
+                message = await self.websocket.receive()
         except TimeoutError:
             if remaining is not None and timeout == remaining:
                 raise WsClose(CloseCode.UNAUTHORIZED, "Token has expired") from None

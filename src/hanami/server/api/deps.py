@@ -16,9 +16,11 @@ before their own parameters are validated, even if they never ask for ``CurrentU
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -54,23 +56,40 @@ _bearer = HTTPBearer(
 )
 
 
-def get_context(request: Request) -> AppContext:
+# The cheap dependencies are ``async def`` on purpose: FastAPI runs every plain ``def``
+# dependency in a worker thread, and each thread hop costs more than these functions.
+
+
+async def get_context(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def get_settings(ctx: ContextDep) -> ServerSettings:
+async def get_settings(ctx: ContextDep) -> ServerSettings:
     return ctx.settings
 
 
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 
 
-def get_session(ctx: ContextDep) -> Iterator[Session]:
-    with ctx.database.session() as session:
+async def get_session(ctx: ContextDep) -> AsyncIterator[Session]:
+    """A session for this request (commit explicitly).
+
+    Opening a session does no I/O, and the endpoint has normally ended its transaction when
+    it returned (see :class:`~hanami.server.api.inputs.PayloadRoute`), so closing it does
+    none either: only a session still holding a connection is closed in a worker thread.
+    """
+    session = ctx.database.sessionmaker()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
