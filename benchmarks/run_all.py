@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import peers
+import server as server_bench
 import threads
 from hanami.cli.bench import DEFAULT_DATA, load_mnist
 
@@ -51,10 +52,13 @@ def main() -> None:
     data = load_mnist(args.data)
     peer_results = [peers.mlp(data), peers.sgd(data)]
     scaling = threads.main(args.data)
-    write_report(args.output, runs, peer_results, scaling)
+    service = server_bench.main(args.data)
+    write_report(args.output, runs, peer_results, scaling, service)
 
 
-def write_report(path: Path, runs: list[dict], peer_results: list[dict], scaling: dict) -> None:
+def write_report(
+    path: Path, runs: list[dict], peer_results: list[dict], scaling: dict, service: dict
+) -> None:
     today = datetime.date.today().isoformat()
     lines = [
         "# Benchmarks",
@@ -99,12 +103,40 @@ def write_report(path: Path, runs: list[dict], peer_results: list[dict], scaling
         f"with two clusters on two threads: **{scaling['speedup']}x** "
         f"({scaling['rows_per_cluster']:,} MNIST rows per cluster).",
         "",
+        *service_section(service),
         "Raw results: `BENCHMARKS.json`.",
         "",
     ]
     path.write_text("\n".join(lines))
     path.with_suffix(".json").write_text(json.dumps(
-        {"runs": runs, "peers": peer_results, "threads": scaling}, indent=1) + "\n")  # fmt: skip
+        {"runs": runs, "peers": peer_results, "threads": scaling, "service": service},
+        indent=1) + "\n")  # fmt: skip
+
+
+def service_section(s: dict) -> list[str]:
+    """The service benchmarks of ``benchmarks/server.py`` as Markdown lines."""
+    t, c, b = s["train_task"], s["direct_compatible"], s["direct_batched"]
+    g = s["get_load"]["paced"]
+    return [
+        "## The service (`python benchmarks/server.py`, same run)",
+        "",
+        "| what | measured | target |",
+        "|---|---|---|",
+        f"| 60,000-row MNIST train task vs the engine's own epoch (best of "
+        f"{len(t['server_task_s_all'])}) | {t['server_task_s']:.2f} s vs "
+        f"{t['engine_epoch_s']:.2f} s: **{t['ratio']:.2f}x** | <= 1.10x |",
+        f"| direct I/O, original ping-pong protocol | **{c['steps_per_s']:,} steps/s** "
+        f"(SDK {c['sdk_steps_per_s']:,}) | >= 2,000 |",
+        f"| direct I/O, batched mode | **{b['samples_per_s']:,} samples/s** (engine alone "
+        f"{b['engine_samples_per_s']:,}) | >= 20,000 |",
+        f"| {g['clients']} clients on GET endpoints for {g['seconds']:.0f} s | {g['errors']} "
+        f"errors, p50 {g['p50_ms']:.1f} ms, p99 **{g['p99_ms']:.1f} ms** | 0 errors, "
+        "p99 <= 50 ms |",
+        "",
+        f"Load average while it ran: {s['load_average'][0]:.2f} before, "
+        f"{s['load_average_after'][0]:.2f} after.",
+        "",
+    ]
 
 
 if __name__ == "__main__":
