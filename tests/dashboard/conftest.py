@@ -6,26 +6,24 @@ the tests skip with a reason when either is missing.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+
 from dashboard_helpers import (
     ADMIN_ID,
     ADMIN_NAME,
     ADMIN_PASSPHRASE,
-    STARTUP_TIMEOUT,
     TOKEN_KEY,
     DashboardServer,
 )
+from server_process import server_env, serving
 
 CHROMIUM = Path(os.environ.get("HANAMI_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -36,12 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -73,39 +65,11 @@ def dashboard_server(
 ) -> Iterator[DashboardServer]:
     """``python -m hanami.server`` on a free port with a fresh SQLite database."""
     data_dir = tmp_path_factory.mktemp("dashboard-server")
-    log_file = data_dir / "server.log"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
-    env.update(
-        HANAMI_ADMIN_USER_ID=ADMIN_ID,
-        HANAMI_ADMIN_USER_NAME=ADMIN_NAME,
-        HANAMI_ADMIN_PASSPHRASE=ADMIN_PASSPHRASE,
-        HANAMI_TOKEN_KEY=TOKEN_KEY,
-        HANAMI_ACCESS_LOG="false",
+    env = server_env(
+        admin_id=ADMIN_ID,
+        admin_name=ADMIN_NAME,
+        admin_passphrase=ADMIN_PASSPHRASE,
+        token_key=TOKEN_KEY,
     )
-    command = [sys.executable, "-m", "hanami.server", "--data-dir", str(data_dir),
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log_file.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready after {STARTUP_TIMEOUT}s:\n{log_file.read_text()}")
-            time.sleep(0.1)
-        yield DashboardServer(url=url, data_dir=data_dir, log_file=log_file)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(data_dir, env) as url:
+        yield DashboardServer(url=url, data_dir=data_dir, log_file=data_dir / "server.log")

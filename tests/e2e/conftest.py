@@ -32,6 +32,7 @@ def load_module(name: str, path: Path) -> ModuleType:
     return module
 
 
+load_module("server_process", SERVER_TESTS / "server_process.py")
 load_module("server_helpers", SERVER_TESTS / "server_helpers.py")
 _server_conftest = load_module("_hanami_server_conftest", SERVER_TESTS / "conftest.py")
 postgres_url = _server_conftest.postgres_url

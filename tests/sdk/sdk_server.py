@@ -2,7 +2,7 @@
 
 Shared by ``tests/sdk/conftest.py`` and ``tests/cli/conftest.py`` (which puts this folder on
 ``sys.path``). The server runs as ``python -m hanami.server`` on a free port of 127.0.0.1,
-like the service tests do.
+with the service tests' own ``server_process`` (``tests/server`` is put on ``sys.path``).
 
 The probes tell whether the server has a route yet (``route_missing``); tests of routes that
 are still being written are skipped with ``pytest.mark.skipif`` on them.
@@ -12,28 +12,27 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
-import socket
 import struct
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+
+from server_process import free_port as free_port
+from server_process import server_env, serving
 
 ADMIN_ID = "asdf"
 ADMIN_NAME = "Test Admin"
 ADMIN_PASSPHRASE = "asdfasdf"
 TOKEN_KEY = "sdk-test-key-" + "k" * 40
 MEMBER_PASSPHRASE = "member passphrase"
-STARTUP_TIMEOUT = 60.0
 
 TEMPLATE = """\
 version: 1
@@ -62,12 +61,6 @@ BAD_TEMPLATE = "version: 1\nhexagons:\n    1,1,1\ninputs:\n    in: 1,1,1\noutput
 def unique(prefix: str) -> str:
     """A fresh id valid as user id, project id and name."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------- probes
@@ -192,63 +185,22 @@ class RunningServer:
     token_key: str = TOKEN_KEY
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_file: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log_file.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail(f"server not ready after {STARTUP_TIMEOUT}s:\n{log_file.read_text()}")
-
-
 @contextlib.contextmanager
 def running_server(
     data_dir: Path, *, admin_id: str = ADMIN_ID, admin_passphrase: str = ADMIN_PASSPHRASE
 ) -> Iterator[RunningServer]:
     """Start ``python -m hanami.server`` (SQLite in ``data_dir``) and stop it afterwards."""
-    log_file = data_dir / "server.log"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
-    env.update(
-        HANAMI_ADMIN_USER_ID=admin_id,
-        HANAMI_ADMIN_USER_NAME=ADMIN_NAME,
-        HANAMI_ADMIN_PASSPHRASE=admin_passphrase,
-        HANAMI_TOKEN_KEY=TOKEN_KEY,
-        HANAMI_ACCESS_LOG="false",
+    env = server_env(
+        admin_id=admin_id,
+        admin_name=ADMIN_NAME,
+        admin_passphrase=admin_passphrase,
+        token_key=TOKEN_KEY,
     )
-    command = [
-        sys.executable,
-        "-m",
-        "hanami.server",
-        "--data-dir",
-        str(data_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
-        )
-    try:
-        _wait_ready(proc, url, log_file)
+    with serving(data_dir, env) as url:
         yield RunningServer(
             url=url,
             data_dir=data_dir,
-            log_file=log_file,
+            log_file=data_dir / "server.log",
             admin_id=admin_id,
             admin_passphrase=admin_passphrase,
         )
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -10,12 +10,9 @@ inserting the ``datasets`` row through SQLAlchemy (``server_database_url``).
 from __future__ import annotations
 
 import base64
-import contextlib
-import os
 import signal
 import struct
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -23,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from server_helpers import ADMIN_ID, ADMIN_NAME, ADMIN_PASSPHRASE, TOKEN_KEY, Api, free_port
+from server_process import server_env, start_server
 
 from hanami.datasets import convert_mnist
 from hanami.server.db import Database, Dataset
@@ -253,32 +250,15 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> None:
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
-        env.update(
-            HANAMI_ADMIN_USER_ID=ADMIN_ID,
-            HANAMI_ADMIN_USER_NAME=ADMIN_NAME,
-            HANAMI_ADMIN_PASSPHRASE=ADMIN_PASSPHRASE,
-            HANAMI_TOKEN_KEY=TOKEN_KEY,
-            HANAMI_ACCESS_LOG="false",
-            **self.env_extra,
+        env = server_env(
+            admin_id=ADMIN_ID,
+            admin_name=ADMIN_NAME,
+            admin_passphrase=ADMIN_PASSPHRASE,
+            token_key=TOKEN_KEY,
+            database_url=self.database_url,
+            extra=self.env_extra,
         )
-        if self.database_url:
-            env["HANAMI_DATABASE_URL"] = self.database_url
-        command = [sys.executable, "-m", "hanami.server", "--data-dir", str(self.data_dir),
-                   "--host", "127.0.0.1", "--port", str(self.port)]  # fmt: skip
-        with self.log_file.open("ab") as log:
-            self.proc = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited:\n{self.log_file.read_text()}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        self.kill()
-        raise AssertionError(f"server not ready:\n{self.log_file.read_text()}")
+        self.proc = start_server(self.data_dir, self.port, env, append_log=True, timeout=timeout)
 
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM and wait: the graceful path (tasks suspended, clusters autosaved)."""

@@ -15,9 +15,7 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,6 @@ from server_helpers import (
     ADMIN_NAME,
     ADMIN_PASSPHRASE,
     MEMBER_PASSPHRASE,
-    STARTUP_TIMEOUT,
     TOKEN_KEY,
     Api,
     Member,
@@ -38,6 +35,7 @@ from server_helpers import (
     login,
     unique,
 )
+from server_process import server_env, serving
 
 # --------------------------------------------------------------------------- PostgreSQL
 
@@ -141,19 +139,6 @@ class RunningServer:
     admin_passphrase: str = ADMIN_PASSPHRASE
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_file: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log_file.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail(f"server not ready after {STARTUP_TIMEOUT}s:\n{log_file.read_text()}")
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -162,44 +147,17 @@ def server(
     backend = request.param
     database_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     data_dir = tmp_path_factory.mktemp(f"server-{backend}")
-    log_file = data_dir / "server.log"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
-    env.update(
-        HANAMI_ADMIN_USER_ID=ADMIN_ID,
-        HANAMI_ADMIN_USER_NAME=ADMIN_NAME,
-        HANAMI_ADMIN_PASSPHRASE=ADMIN_PASSPHRASE,
-        HANAMI_TOKEN_KEY=TOKEN_KEY,
-        HANAMI_ACCESS_LOG="false",
+    env = server_env(
+        admin_id=ADMIN_ID,
+        admin_name=ADMIN_NAME,
+        admin_passphrase=ADMIN_PASSPHRASE,
+        token_key=TOKEN_KEY,
+        database_url=database_url,
     )
-    if database_url:
-        env["HANAMI_DATABASE_URL"] = database_url
-    command = [
-        sys.executable,
-        "-m",
-        "hanami.server",
-        "--data-dir",
-        str(data_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
+    with serving(data_dir, env) as url:
+        yield RunningServer(
+            url=url, backend=backend, data_dir=data_dir, log_file=data_dir / "server.log"
         )
-    try:
-        _wait_ready(proc, url, log_file)
-        yield RunningServer(url=url, backend=backend, data_dir=data_dir, log_file=log_file)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from server_process import STARTUP_TIMEOUT as STARTUP_TIMEOUT
+from server_process import free_port as free_port
 
 ADMIN_ID = "asdf"
 ADMIN_NAME = "Test Admin"
 ADMIN_PASSPHRASE = "asdfasdf"
 TOKEN_KEY = "test-key-" + "k" * 40  # >= 32 bytes
 MEMBER_PASSPHRASE = "member passphrase"
-STARTUP_TIMEOUT = 60.0
 
 
 def b64(text: str) -> str:
@@ -26,12 +26,6 @@ def b64(text: str) -> str:
 def unique(prefix: str) -> str:
     """A fresh id valid as user id, project id and name (letters, digits, ``_``)."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Api:
