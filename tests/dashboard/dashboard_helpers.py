@@ -11,7 +11,6 @@ ADMIN_ID = "dash_admin"
 ADMIN_NAME = "Dashboard Admin"
 ADMIN_PASSPHRASE = "dashboard admin passphrase"
 TOKEN_KEY = "dashboard-test-key-" + "k" * 40
-STARTUP_TIMEOUT = 60.0
 SHOTS_FOR_THE_LEAD = Path("/tmp/dashboard_shots")
 
 
