@@ -409,26 +409,25 @@ def _walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw,
             continue
         q = p - c_low[slot]
         last = syn - 1
-        walked = 0
-        for k in range(syn):
-            if q <= thr:
-                break
-            walked = k + 1
+        k = 0
+        while k < syn and q > thr:
             if st_[slot, k] == UNUSED_TARGET:
                 r = _create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init)
             b = sb[slot, k]
-            if b > two * q and k < last:
-                half = b / two
-                sb[slot, k + 1] += half
-                b = b - half
-                sb[slot, k] = b
-            if q < b:
+            if q < b:  # the potential runs out here: an oversized border (> 2q) can only be
+                if b > two * q and k < last:  # the partly covered one
+                    half = b / two
+                    sb[slot, k + 1] += half
+                    b = b - half
+                    sb[slot, k] = b
                 n_in[st_[slot, k]] += sw[slot, k] * (q / b)
                 q -= b
+                k += 1
                 break
             n_in[st_[slot, k]] += sw[slot, k]
             q -= b
-        c_stop[slot] = walked  # the backward pass walks exactly these synapses
+            k += 1
+        c_stop[slot] = k  # the backward pass walks exactly these synapses
         if q > thr and c_next[slot] == 0:
             c_next[slot] = 1
             _queue_section(n_new, n_newoff, pending, meta, c_src[slot], p - q)
@@ -717,7 +716,7 @@ def _backprop_hexagon(S, P, h):
             base = S.hx_nb[h, i] * npb
             for gid in range(base, base + npb):
                 if S.n_act[gid]:
-                    S.n_delta[gid] *= LOG2E * np.float32(0.5 ** np.float64(S.n_pot[gid]))
+                    S.n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(S.n_pot[gid])))
     for i in range(S.hx_ncb[h]):
         cb = S.hx_cb[h, i]
         if S.cb_used[cb] > 0:
