@@ -342,6 +342,12 @@ class Cluster:
         while i < n:
             self._grow()
             i = K.train_rows(K.as_ref(self._state), self._params, X, Y, rows, i, n)
+            if self._state.meta[st.M_CAPACITY_HIT]:
+                # a structure change found no room and was skipped (it is retried when its
+                # neuron fires again): keep a larger reserve from now on
+                self._state.meta[st.M_CAPACITY_HIT] = 0
+                reserve = self._params[K.P_RESERVE_BLOCKS]
+                self._params[K.P_RESERVE_BLOCKS] = max(1.0, 2 * reserve)
 
     def request(
         self, inputs: Data, *, stateless: bool = False
@@ -436,6 +442,7 @@ class Cluster:
             "bytes": st.nbytes(s),
             "synapses_created": int(s.meta[st.M_CREATED]),
             "synapses_removed": int(s.meta[st.M_REMOVED]),
+            "sections_chained": int(s.meta[st.M_SPLITS]),
             "samples_trained": int(s.meta[st.M_SAMPLES]),
         }
 
