@@ -74,6 +74,10 @@ PROFILES = {
                        initial_weight=0.0125),
 }
 
+class _Columns(list):
+    """One float32 2-D array per interface, already checked by ``Cluster._as_columns``."""
+
+
 @dataclass(frozen=True)
 class TrainStats:
     """How a cluster did on the rows of one :meth:`Cluster.train` call, while learning them."""
@@ -189,7 +193,7 @@ class Cluster:
     def output_sizes(self) -> dict[str, int]:
         return dict(zip(self.output_names, self._out_n.tolist(), strict=True))
 
-    def _as_columns(self, data: Data, names: list[str], what: str) -> list[np.ndarray]:
+    def _as_columns(self, data: Data, names: list[str], what: str) -> _Columns:
         """One 2-D float32 array per interface, in template order."""
         if not isinstance(data, Mapping):
             if len(names) != 1:
@@ -213,10 +217,13 @@ class Cluster:
             out.append(a)
         if len({a.shape[0] for a in out}) > 1:
             raise ValueError(f"all {what}s need the same number of rows")
-        return out
+        return _Columns(out)
 
-    def _prepare_inputs(self, data: Data) -> np.ndarray:
-        cols = self._as_columns(data, self.input_names, "input")
+    def _prepare_inputs(self, data: Data | _Columns) -> np.ndarray:
+        """The kernels' input matrix; ``data`` may be columns already checked by
+        :meth:`_as_columns`. Wider data widens the inputs first."""
+        cols = data if isinstance(data, _Columns) else self._as_columns(data, self.input_names,
+                                                                        "input")  # fmt: skip
         for k, a in enumerate(cols):
             if a.shape[1] > self._state.in_n[k]:
                 self._resize_input(k, a.shape[1])
@@ -228,8 +235,10 @@ class Cluster:
             X[:, off : off + a.shape[1]] = a
         return X
 
-    def _prepare_outputs(self, data: Data) -> np.ndarray:
-        cols = self._as_columns(data, self.output_names, "output")
+    def _prepare_outputs(self, data: Data | _Columns) -> np.ndarray:
+        """The kernels' expected-value matrix (internal outputs), like :meth:`_prepare_inputs`."""
+        cols = data if isinstance(data, _Columns) else self._as_columns(data, self.output_names,
+                                                                        "output")  # fmt: skip
         for k, a in enumerate(cols):
             if a.shape[1] > self._out_n[k]:
                 self._resize_output(k, a.shape[1])
@@ -324,12 +333,13 @@ class Cluster:
         Returns how the cluster did on these rows while it learned them (each row scored
         before its own weight update): what a live training curve shows.
         """
-        n_in = self._as_columns(inputs, self.input_names, "input")[0].shape[0]
-        n_out = self._as_columns(expected, self.output_names, "output")[0].shape[0]
+        cols_in = self._as_columns(inputs, self.input_names, "input")
+        cols_out = self._as_columns(expected, self.output_names, "output")
+        n_in, n_out = cols_in[0].shape[0], cols_out[0].shape[0]
         if n_in != n_out:  # checked before anything widens
             raise ValueError(f"inputs have {n_in} rows but expected values {n_out}")
-        X = self._prepare_inputs(inputs)
-        Y = self._prepare_outputs(expected)
+        X = self._prepare_inputs(cols_in)
+        Y = self._prepare_outputs(cols_out)
         rows = np.arange(X.shape[0], dtype=np.int64) if order is None else np.asarray(order)
         self._state.stats[:] = 0.0
         self._train_rows(X, Y, rows.astype(np.int64, copy=False))
