@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hanami.core.templates import mnist_template
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 
 from server_process import free_port as free_port
@@ -34,25 +36,7 @@ ADMIN_PASSPHRASE = "asdfasdf"
 TOKEN_KEY = "sdk-test-key-" + "k" * 40
 MEMBER_PASSPHRASE = "member passphrase"
 
-TEMPLATE = """\
-version: 1
-settings:
-    neuron_cooldown: 10000000.0
-    refractory_time: 1
-    max_connection_distance: 1
-    enable_reduction: false
-    seed: 11
-hexagons:
-    1,1,1
-    3,1,1
-    4,1,1
-axons:
-    1,1,1 -> 3,1,1
-inputs:
-    picture_hex: 1,1,1
-outputs:
-    label_hex: 4,1,1
-"""
+TEMPLATE = mnist_template(seed=11).to_text()
 
 BAD_TEMPLATE = "version: 1\nhexagons:\n    1,1,1\ninputs:\n    in: 1,1,1\noutputs\n    out: 1,1,1\n"
 """Line 6 lacks the colon after ``outputs``; the parser reports line 7, column 5."""

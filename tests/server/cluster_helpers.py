@@ -24,27 +24,12 @@ import numpy as np
 from server_helpers import ADMIN_ID, ADMIN_NAME, ADMIN_PASSPHRASE, TOKEN_KEY, Api, free_port
 from server_process import server_env, start_server
 
+from hanami.core.templates import mnist_template
 from hanami.datasets import convert_mnist
 from hanami.server.db import Database, Dataset
 
-TEMPLATE = """version: 1
-settings:
-    neuron_cooldown: 10000000.0
-    refractory_time: 1
-    max_connection_distance: 1
-    enable_reduction: false
-    seed: 11
-hexagons:
-    1,1,1
-    3,1,1
-    4,1,1
-axons:
-    1,1,1 -> 3,1,1
-inputs:
-    picture_hex: 1,1,1
-outputs:
-    label_hex: 4,1,1
-"""
+TEMPLATE = mnist_template(seed=11).to_text()
+"""The OpenHanami MNIST test template, seeded so runs repeat."""
 
 SIDE = 8
 CLASSES = 4

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from dataset_helpers import expect_close, new_member, ws_connect, ws_init
 
+from hanami.core.templates import OPENHANAMI_MNIST
 from hanami.server import ServerSettings, create_app
 from hanami.server import direct_io as direct_io_module
 from hanami.server.db.models import Cluster
@@ -373,23 +374,7 @@ def test_policy_is_checked_at_init(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- real server
 
 
-TEMPLATE = """version: 1
-settings:
-    neuron_cooldown: 10000000.0
-    refractory_time: 1
-    max_connection_distance: 1
-    enable_reduction: false
-hexagons:
-    1,1,1
-    3,1,1
-    4,1,1
-axons:
-    1,1,1 -> 3,1,1
-inputs:
-    picture_hex: 1,1,1
-outputs:
-    label_hex: 4,1,1
-"""
+TEMPLATE = OPENHANAMI_MNIST
 
 
 @pytest.fixture(scope="module")
