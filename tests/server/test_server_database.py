@@ -37,10 +37,30 @@ def _assert_schema_matches_models(database: Database) -> None:
 def test_migrations_match_models_on_sqlite(sqlite_db):
     _assert_schema_matches_models(sqlite_db)
     upgrade(sqlite_db)  # idempotent
-    assert current_revision(sqlite_db) == "0001"
+    assert current_revision(sqlite_db) == "0002"
     with sqlite_db.engine.connect() as connection:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_upgrade_keeps_the_rows_of_an_older_schema(tmp_path):
+    database = Database(f"sqlite:///{tmp_path}/old.db")
+    try:
+        upgrade(database, "0001")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO clusters (uuid, project_id, owner_id, visibility, name, "
+                    "created_at) VALUES ('c1', 'p', 'u', 'private', 'old', '2026-01-01')"
+                )
+            )
+        upgrade(database)
+        assert current_revision(database) == "0002"
+        _assert_schema_matches_models(database)
+        with database.session() as session:
+            assert session.get(Cluster, "c1").mode == "TASK"  # 0002: clusters remember a mode
+    finally:
+        database.dispose()
 
 
 def test_migrations_match_models_on_postgresql(postgres_url):

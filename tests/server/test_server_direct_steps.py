@@ -15,8 +15,14 @@ from hanami.server.executor import ClusterBusy
 
 
 class FakeSession:
+    def __init__(self, log: list | None = None) -> None:
+        self.log = [] if log is None else log
+
     async def run_sync(self, func, *args):
         return await anyio.to_thread.run_sync(func, *args)
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.log.append(("send", threading.get_ident()))
 
 
 class FakeExecutor:
@@ -24,6 +30,7 @@ class FakeExecutor:
         self.lock = threading.RLock()
         self.threads: list[int] = []
         self.delay = 0.0
+        self.log: list = []
 
     @contextmanager
     def exclusive(self, uuid: str, timeout: float | None = None):
@@ -37,6 +44,7 @@ class FakeExecutor:
     def train(self, uuid, inputs, expected) -> None:
         with self.lock:  # like the real executor: one call at a time per cluster
             self.threads.append(threading.get_ident())
+            self.log.append(("train", threading.get_ident()))
             time.sleep(self.delay)
 
     @contextmanager
@@ -88,5 +96,42 @@ def test_quick_steps_move_inline_and_slow_or_busy_ones_go_back_to_threads(monkey
         executor.delay = 0.0
         assert await step() is False
         assert steps.quick == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_quick_step_of_a_known_shape_is_acknowledged_before_it_runs(monkeypatch):
+    monkeypatch.setattr(direct_io, "INLINE_LIMIT_S", 0.05)
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        here = threading.get_ident()
+        executor = FakeExecutor()
+        steps = _Steps(FakeSession(executor.log), "cluster")  # type: ignore[arg-type]
+        x, y = {"in": 1}, {"out": 1}
+
+        async def step(inputs=x, expected=y) -> list:
+            executor.log.clear()
+            loop.call_soon(executor.log.append, ("other", here))  # anything else on the loop
+            await steps.train(executor, inputs, expected)  # type: ignore[arg-type]
+            await asyncio.sleep(0)
+            return [(what, where == here) for what, where in executor.log]
+
+        def without_other(log: list) -> list:
+            return [event for event in log if event[0] != "other"]
+
+        in_thread = [("train", False), ("send", True)]
+        for _ in range(INLINE_AFTER):  # worker threads: the reply follows the pass
+            assert without_other(await step()) == in_thread
+        # inline, same names as the last good step: reply, then the pass, nothing between
+        assert await step() == [("send", True), ("train", True), ("other", True)]
+        # new names could be refused: the reply waits for the pass
+        assert await step({"other_in": 1}) == [("train", True), ("send", True), ("other", True)]
+        assert await step({"other_in": 1}) == [("send", True), ("train", True), ("other", True)]
+        with executor.held_elsewhere():  # busy: the step waits in a thread, reply after it
+            task = asyncio.ensure_future(step({"other_in": 1}))
+            await asyncio.sleep(0.05)
+            assert executor.log == [("other", here)]  # not trained, not answered yet
+        assert without_other(await task) == in_thread
 
     asyncio.run(scenario())

@@ -121,4 +121,19 @@ def test_clusters_and_queues_survive_restarts(process):
     assert api.get("cluster", uuid=cluster).json()["outputs"] == {"label_hex": 10}
     tasks = api.get("task/all", cluster_uuid=cluster).json()["body"]
     assert [row[1] for row in tasks] == ["finished"] * 3 + ["failed", "finished"]
+
+    # ---- fifth life: DIRECT mode is kept over a crash, and tasks wait until TASK again
+    switched = api.put("cluster/set_mode", {"uuid": cluster, "new_state": "DIRECT"})
+    assert switched.status_code == 200, switched.text
+    s.close()
+    process.kill()
+    s = Session(process)
+    api = s.api
+    assert api.get("cluster", uuid=cluster).json()["mode"] == "DIRECT"
+    held = request(api, cluster, dataset, "held_request")
+    time.sleep(1.0)
+    assert get_task(api, cluster, held["uuid"])["state"] == "queued"
+    switched = api.put("cluster/set_mode", {"uuid": cluster, "new_state": "TASK"})
+    assert switched.status_code == 200, switched.text
+    assert wait_task(api, cluster, held["uuid"])["state"] == "finished"
     s.close()

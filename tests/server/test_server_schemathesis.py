@@ -4,8 +4,9 @@ A server of its own (SQLite, own data folder) is seeded with resources, then the
 ``schemathesis run`` CLI (in a subprocess, fixed ``--seed``) sends generated requests to all
 operations, authenticated as the admin (``X-Auth-Token``). The run fails on any 5xx
 (``not_a_server_error``), any answer that does not match its documented schema
-(``response_schema_conformance``) and any invalid input that is accepted
-(``negative_data_rejection``). On top, from the NDJSON report: at least
+(``response_schema_conformance``) or status codes (``status_code_conformance``: every
+error status a route answers is in the OpenAPI document) and any invalid input that is
+accepted (``negative_data_rejection``). On top, from the NDJSON report: at least
 :data:`MIN_REQUESTS` requests, no 5xx and no FastAPI 422 (validation errors are 400 with a
 message), and afterwards the ``error_log`` is empty and the server log has no traceback.
 
@@ -50,6 +51,7 @@ CHECKS = ",".join(
     (
         "not_a_server_error",
         "response_schema_conformance",
+        "status_code_conformance",
         "content_type_conformance",
         "negative_data_rejection",
         "unsupported_method",

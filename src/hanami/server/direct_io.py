@@ -15,7 +15,8 @@ cost as much as the step).
   current step and is acknowledged at once with ``processType = TRAIN``,
   ``numberOfValues = 1``, ``values = [0]``, ``isLast = false`` and an empty name.
 - A message with ``isLast = true`` stores its buffer and runs the step; its
-  ``processType`` decides which. Train: after the pass the server sends ``isLast = true``,
+  ``processType`` decides which. Train: after the pass (or, for a quick step that cannot be
+  refused, right before it: :class:`_Steps`) the server sends ``isLast = true``,
   ``processType = TRAIN``, ``values = [0]``. Request: one message per output hexagon, in
   the executor's order, back to back (``bufferName``, ``processType = REQUEST``,
   ``isLast = false``, the values); the original held all but the first back until the
@@ -181,29 +182,74 @@ class _Steps:
     steps run on the event loop. They do so only when the cluster's lock is free at that
     moment (never waiting for an autosave or another session), and a step slower than the
     limit sends the following ones back to worker threads.
+
+    An inline train step shaped like the last one that succeeded (same buffer names, so it
+    cannot be refused) is acknowledged *before* it runs: the pass then overlaps with the
+    client reading the reply and writing its next message. Nothing else can come between
+    (the event loop is busy with the pass until it is done, so a request the client sends
+    after the reply, over this socket or over HTTP, sees the step).
     """
 
     def __init__(self, session: WsSession, cluster_uuid: str) -> None:
         self.session = session
         self.cluster_uuid = cluster_uuid
         self.quick = 0
+        self.known: tuple[frozenset[str], frozenset[str]] | None = None
 
-    async def run(self, executor: DirectExecutor, func: Callable[..., T], *args: Any) -> T:
-        """``func(*args)``, a method of ``executor`` (inline only if it has ``exclusive``)."""
+    async def train(
+        self,
+        executor: DirectExecutor,
+        inputs: dict[str, np.ndarray],
+        expected: dict[str, np.ndarray],
+    ) -> None:
+        """One train step, and its reply (``isLast = true``) once it is certain to run."""
+        shape = (frozenset(inputs), frozenset(expected))
+        early = shape == self.known
+        await self.run(
+            executor, executor.train, self.cluster_uuid, inputs, expected,
+            reply=_TRAIN_END if early else None,
+        )  # fmt: skip
+        self.known = shape
+        if not early:
+            await self.session.send_bytes(_TRAIN_END)
+
+    async def run(
+        self,
+        executor: DirectExecutor,
+        func: Callable[..., T],
+        *args: Any,
+        reply: bytes | None = None,
+    ) -> T:
+        """``func(*args)``, a method of ``executor`` (inline only if it has ``exclusive``);
+        ``reply`` goes out before an inline step and after one in a worker thread."""
         exclusive = getattr(executor, "exclusive", None)
-        if self.quick >= INLINE_AFTER and exclusive is not None:
+        if self.quick >= INLINE_AFTER and exclusive is not None and _idle(exclusive, self):
+            if reply is not None:
+                await self.session.send_bytes(reply)
             try:
                 with exclusive(self.cluster_uuid, 0.0):
                     return self._timed(func, *args)
-            except ClusterBusy:
-                pass
-        return await self.session.run_sync(self._timed, func, *args)
+            except ClusterBusy:  # taken while the reply was written: run it next, elsewhere
+                return await self.session.run_sync(self._timed, func, *args)
+        result = await self.session.run_sync(self._timed, func, *args)
+        if reply is not None:
+            await self.session.send_bytes(reply)
+        return result
 
     def _timed(self, func: Callable[..., T], *args: Any) -> T:
         started = time.perf_counter()
         result = func(*args)
         self.quick = self.quick + 1 if time.perf_counter() - started < INLINE_LIMIT_S else 0
         return result
+
+
+def _idle(exclusive: Callable[[str, float], Any], steps: _Steps) -> bool:
+    """Whether nobody holds the cluster right now."""
+    try:
+        with exclusive(steps.cluster_uuid, 0.0):
+            return True
+    except ClusterBusy:
+        return False
 
 
 def _step_error(exc: Exception) -> ApiError | None:
@@ -227,14 +273,6 @@ _ACK = ClusterIO_Message(
 _TRAIN_END = ClusterIO_Message(
     isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
 ).SerializeToString()
-
-
-def _ack() -> bytes:
-    return _ACK
-
-
-def _train_end() -> bytes:
-    return _TRAIN_END
 
 
 def _request_replies(outputs: Mapping[str, Any]) -> list[bytes]:
@@ -293,7 +331,7 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
         else:
             inputs[message.bufferName] = values
         if not message.isLast:
-            await session.send_bytes(_ack())
+            await session.send_bytes(_ACK)
             continue
         train = message.processType == TRAIN_TYPE
         session.require_policy(*(TRAIN_POLICY if train else REQUEST_POLICY))
@@ -302,17 +340,15 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
         inputs, expected = {}, {}
         try:
             if train:
-                await steps.run(executor, executor.train, cluster_uuid, step_inputs, step_expected)
-                replies = [_train_end()]
-            else:
-                outputs = await steps.run(executor, executor.request, cluster_uuid, step_inputs)
-                replies = _request_replies(outputs)
+                await steps.train(executor, step_inputs, step_expected)
+                continue
+            outputs = await steps.run(executor, executor.request, cluster_uuid, step_inputs)
         except Exception as exc:
             error = _step_error(exc)
             if error is None:
                 raise
             raise WsClose.from_error(error) from exc
-        for reply in replies:
+        for reply in _request_replies(outputs):
             await session.send_bytes(reply)
 
 

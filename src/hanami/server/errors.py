@@ -18,6 +18,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,7 @@ __all__ = [
     "ApiError",
     "BadRequest",
     "Conflict",
+    "ErrorBody",
     "ErrorBoundaryMiddleware",
     "Forbidden",
     "NotFound",
@@ -33,6 +35,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "install_error_handlers",
+    "openapi_errors",
 ]
 
 logger = logging.getLogger("hanami.server")
@@ -87,6 +90,37 @@ class TooManyRequests(ApiError):
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class ErrorBody(BaseModel):
+    """An error for a client that accepts only JSON; everyone else gets the message as text."""
+
+    error: str
+    status: int
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input; the message names the field or the row and column",
+    401: "No token, or a malformed, forged, expired or revoked one",
+    403: "The policy or the caller's role does not allow this",
+    404: "No such resource in the caller's scope",
+    409: "The resource is in a state that does not allow this (busy, in use, exists)",
+    413: "The request body is too large",
+    429: "Too many failed logins from this address; see Retry-After",
+    500: "A server bug; the text and the X-Correlation-ID header carry the error_log id",
+}
+
+
+def openapi_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route answers (see the module doc)."""
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"description": _ERROR_DESCRIPTIONS[status], "content": text}
+        if status != 500:  # the 500 answer is always text
+            entry["model"] = ErrorBody
+        responses[status] = entry
+    return responses
 
 
 def _wants_json(request: Request) -> bool:

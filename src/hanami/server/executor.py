@@ -234,19 +234,19 @@ class InProcessExecutor:
         return entry.info
 
     def _refresh(self, uuid: str, entry: _Entry, *, force: bool) -> None:
-        """Update the cached info (names and sizes always, metrics at most once a second)."""
+        """Update the cached info: sizes when they changed, everything at most once a second
+        (``revision()`` is the live counter)."""
         cluster = entry.cluster
         now = time.time()
         if force or now - entry.metrics_at >= _METRICS_REFRESH_S:
             entry.info = _info_of(uuid, cluster, entry.revision)
             entry.metrics_at = now
         else:
-            entry.info = replace(
-                entry.info,
-                input_sizes=cluster.input_sizes,
-                output_sizes=cluster.output_sizes,
-                revision=entry.revision,
-            )
+            inputs, outputs = cluster.input_sizes, cluster.output_sizes
+            if inputs != entry.info.input_sizes or outputs != entry.info.output_sizes:
+                entry.info = replace(
+                    entry.info, input_sizes=inputs, output_sizes=outputs, revision=entry.revision
+                )
 
     # ------------------------------------------------------------------ compute
 

@@ -30,7 +30,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from enum import IntEnum
@@ -159,20 +159,14 @@ class WsSession:
         return await anyio.to_thread.run_sync(func, *args)
 
     async def receive(self, idle_timeout: float | None = None) -> bytes | str:
-        """The next message; closes with 4401 when the token expires while waiting, and
-        with 4408 after ``idle_timeout`` seconds of silence. Raises
-        :class:`WebSocketDisconnect` when the client went away."""
+        """The next message; closes with 4408 after ``idle_timeout`` seconds of silence.
+        Raises :class:`WebSocketDisconnect` when the client went away. (Token expiry while
+        waiting is :meth:`expiry`'s job: one timer per session, not one per message.)"""
         await self.check_token()
-        remaining = None if self.expires_at is None else self.expires_at - time.time()
-        timeout = remaining
-        if idle_timeout is not None and (timeout is None or idle_timeout < timeout):
-            timeout = idle_timeout
         try:
-            async with asyncio.timeout(timeout):  # unlike wait_for, no task per message
+            async with asyncio.timeout(idle_timeout):
                 message = await self.websocket.receive()
         except TimeoutError:
-            if remaining is not None and timeout == remaining:
-                raise WsClose(CloseCode.UNAUTHORIZED, "Token has expired") from None
             raise WsClose(
                 CloseCode.TIMEOUT, f"No message for {idle_timeout:g} seconds; closing"
             ) from None
@@ -182,6 +176,22 @@ class WsSession:
         if message.get("bytes") is not None:
             return message["bytes"]
         return message.get("text") or ""
+
+    @contextlib.asynccontextmanager
+    async def expiry(self) -> AsyncIterator[None]:
+        """Close with 4401 when the token expires, whatever the session is doing then."""
+        if self.expires_at is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        deadline = asyncio.timeout_at(loop.time() + self.expires_at - time.time())
+        try:
+            async with deadline:
+                yield
+        except TimeoutError:
+            if deadline.expired():
+                raise WsClose(CloseCode.UNAUTHORIZED, "Token has expired") from None
+            raise
 
     async def check_token(self) -> None:
         """Close with 4401 once the token has expired or the user/token was revoked."""
@@ -334,12 +344,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
             extra["batched"] = batched_capabilities()
         await websocket.send_bytes(_init_reply(True, uuid=session.session_id, **extra))
-        if upload is not None:
-            await serve_upload(session, upload)
-        else:
-            from hanami.server.direct_io import serve_direct_io
+        async with session.expiry():
+            if upload is not None:
+                await serve_upload(session, upload)
+            else:
+                from hanami.server.direct_io import serve_direct_io
 
-            await serve_direct_io(session, init.uuid, batched=init.batched)
+                await serve_direct_io(session, init.uuid, batched=init.batched)
     except WebSocketDisconnect:
         pass
     except WsClose as exc:

@@ -22,6 +22,7 @@ from hanami.server.api.routes import (
     token,
     users,
 )
+from hanami.server.errors import openapi_errors
 
 __all__ = ["API_PREFIX", "PROTECTED_ROUTERS", "build_api_router"]
 
@@ -43,8 +44,11 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
 
 def build_api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(token.public_router)
-    protected = APIRouter(dependencies=[Depends(get_current_user)])
+    api.include_router(token.public_router, responses=openapi_errors(400, 401, 413, 429, 500))
+    protected = APIRouter(
+        dependencies=[Depends(get_current_user)],
+        responses=openapi_errors(400, 401, 403, 404, 409, 413, 500),
+    )
     for router in PROTECTED_ROUTERS:
         protected.include_router(router)
     api.include_router(protected)

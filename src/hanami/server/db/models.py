@@ -142,6 +142,8 @@ class Cluster(ResourceMixin, Base):
 
     template: Mapped[str | None] = mapped_column(Text, default=None)
     """Decoded cluster-template text the cluster was built from."""
+    mode: Mapped[str] = mapped_column(String(16), default="TASK", server_default="TASK")
+    """``TASK`` (tasks run) or ``DIRECT`` (websocket I/O; tasks wait); kept over restarts."""
 
     tasks: Mapped[list[Task]] = relationship(
         back_populates="cluster", cascade="all, delete-orphan", passive_deletes=True

@@ -44,7 +44,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from hanami.core import TrainStats
-from hanami.server.db.models import Checkpoint, Dataset, Task
+from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.db.session import Database
 from hanami.server.errors import Conflict
 from hanami.server.executor import ClusterExecutor, ClusterNotFound
@@ -273,6 +273,10 @@ class TaskEngine:
         self._stopping = False
         self.recover()
         with self.database.session() as session:
+            direct = session.scalars(select(Cluster.uuid).where(Cluster.mode == MODE_DIRECT))
+            with self._lock:
+                for cluster_uuid in direct:
+                    self._lane(cluster_uuid).mode = MODE_DIRECT
             clusters = session.scalars(
                 select(Task.cluster_uuid).where(Task.state == QUEUED).distinct()
             ).all()
@@ -559,7 +563,9 @@ class TaskEngine:
             return lane.mode if lane is not None else MODE_TASK
 
     def set_mode(self, cluster_uuid: str, mode: str) -> None:
-        """Switch TASK <-> DIRECT; 409 unless coming from the other mode (DIRECT: lane idle)."""
+        """Switch TASK <-> DIRECT; 409 unless coming from the other mode (DIRECT: lane idle).
+
+        The mode is stored with the cluster's row and restored by :meth:`start`."""
         with self._lock:
             lane = self._lane(cluster_uuid)
             allowed = (
@@ -569,6 +575,11 @@ class TaskEngine:
             )
             if not allowed:
                 raise Conflict(f"Can not switch cluster to '{mode}'")
+            with self.database.session() as session:  # first, so a restart keeps the mode
+                row = session.get(Cluster, cluster_uuid)
+                if row is not None:
+                    row.mode = mode
+                    session.commit()
             lane.mode = mode
         if mode == MODE_TASK:
             self.kick(cluster_uuid)
