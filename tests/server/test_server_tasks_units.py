@@ -8,17 +8,32 @@ import time
 import numpy as np
 import pytest
 from cluster_helpers import TEMPLATE
+from sqlalchemy import select
 
 from hanami.core import TemplateError
 from hanami.datasets import write_dataset
+from hanami.server.db import Cluster as ClusterRow
+from hanami.server.db import Database, Task, upgrade
 from hanami.server.executor import (
     ClusterBusy,
     ClusterExecutor,
     ClusterNotFound,
     InProcessExecutor,
 )
+from hanami.server.registry import ClusterRegistry
 from hanami.server.tasks import Binding, WindowSource, window_count
-from hanami.server.tasks.engine import CHUNK_SECONDS, ChunkSizer
+from hanami.server.tasks.engine import (
+    ACTIVE,
+    CHECKPOINT_SAVE,
+    CHUNK_SECONDS,
+    CRASH_RESUMES,
+    FAILED,
+    QUEUED,
+    REQUEST,
+    TRAIN,
+    ChunkSizer,
+    TaskEngine,
+)
 from hanami.server.tasks.runners import epoch_order
 
 
@@ -137,3 +152,45 @@ def test_chunk_sizer_targets_the_chunk_duration():
     assert sizer.size == int(1000 * CHUNK_SECONDS)
     sizer.update(sizer.size, 100.0)
     assert sizer.size == 1
+
+
+def test_recovery_after_a_crash_resumes_tasks_at_the_autosaved_cycle_at_most_twice(
+    executor, tmp_path
+):
+    database = Database(f"sqlite:///{tmp_path}/tasks.db")
+    upgrade(database)
+    registry = ClusterRegistry(database, executor, tmp_path / "clusters")
+    engine = TaskEngine(database, executor, registry)
+    executor.create("c1", TEMPLATE)
+    x, y = _data(40)
+    executor.train("c1", {"picture_hex": x}, {"label_hex": y})  # the autosave holds 40 samples
+
+    def task(uuid: str, kind: str, **parameters) -> Task:
+        return Task(uuid=uuid, cluster_uuid="c1", project_id="p", owner_id="u", name=uuid,
+                    task_type=kind, state=ACTIVE, current_cycle=90, total_number_of_cycles=100,
+                    parameters=parameters)  # fmt: skip
+
+    try:
+        with database.session() as session:
+            session.add(ClusterRow(uuid="c1", project_id="p", owner_id="u", name="c1"))
+            session.add_all([
+                # last started at cycle 50 with 30 samples learned: the autosave holds 60
+                task("t1", TRAIN, started_at_cycle=50, started_at_samples=30),
+                task("t2", TRAIN),  # never started in this version: from the beginning
+                task("t3", REQUEST, crash_resumes=1),
+                task("t4", TRAIN, crash_resumes=CRASH_RESUMES),  # it keeps crashing the server
+                task("t5", CHECKPOINT_SAVE),  # its client saw the request fail
+            ])  # fmt: skip
+            session.commit()
+        engine.recover()
+        with database.session() as session:
+            rows = {t.uuid: t for t in session.scalars(select(Task))}
+        resumed = {u: (rows[u].state, rows[u].current_cycle) for u in ("t1", "t2", "t3")}
+        assert resumed == {"t1": (QUEUED, 60), "t2": (QUEUED, 0), "t3": (QUEUED, 0)}
+        assert rows["t3"].parameters["crash_resumes"] == 2
+        for failed in ("t4", "t5"):
+            assert rows[failed].state == FAILED
+            assert rows[failed].error_message.startswith("Interrupted: the server stopped")
+        assert "after 2 earlier crash(es)" in rows["t4"].error_message
+    finally:
+        database.dispose()

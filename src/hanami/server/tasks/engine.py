@@ -25,9 +25,13 @@ check the task's cancel and suspend flags.
 train task goes back to ``queued`` keeping its ``current_cycle`` and resumes there after
 the restart (the cluster is autosaved right after suspending; a shuffled task draws the
 same permutations from its stored seed), a request task starts again from row 0. After a
-crash the tasks found ``active`` at start-up are marked ``failed`` with an explanation
-(a checkpoint save whose checkpoint row was committed counts as ``finished``); queued
-tasks simply run.
+crash, the train and request tasks found ``active`` at start-up are queued again at the
+front of their lane: a train task at the cycle its cluster's autosave holds (the cluster was
+restored from that autosave: the cycle the task last started at plus the samples the
+cluster learned since), a request task from row 0; after :data:`CRASH_RESUMES`
+crashes a task is marked ``failed`` instead. An interrupted checkpoint task is ``failed``
+with an explanation (its client saw the request fail), or ``finished`` when its checkpoint
+row was committed. Queued tasks simply run.
 """
 
 from __future__ import annotations
@@ -87,6 +91,9 @@ CHUNK_SECONDS = 0.4
 """Target duration of one chunk: how quickly progress moves and cancellation takes effect."""
 PROGRESS_WRITE_S = 0.25
 MAX_ERROR_TEXT = 4000
+CRASH_RESUMES = 2
+"""How often a train or request task is queued again after a crash before it is failed (a
+task that itself brings the server down must not do so forever)."""
 
 
 class TaskCancelled(Exception):
@@ -152,6 +159,8 @@ class TaskRun:
         self.suspendable = True
         self._last_write = 0.0
         self._written_cycle = task.current_cycle
+        self.cycle = task.current_cycle
+        """The cycles done so far (what a suspended train task resumes from)."""
 
     @property
     def cluster_uuid(self) -> str:
@@ -171,6 +180,7 @@ class TaskRun:
 
         The check is skipped after the last cycle: a finished task is not aborted.
         """
+        self.cycle = cycle
         control = self.control
         if stats is not None:
             control.training_error = stats.mean_squared_error
@@ -189,8 +199,8 @@ class TaskRun:
         registry = self.registry
         if registry.seconds_since_save(self.cluster_uuid) >= registry.autosave_interval:
             self.write_progress(cycle)
-            if registry.is_changed(self.cluster_uuid) and registry.autosave(self.cluster_uuid):
-                self.update_parameters(autosaved_cycle=cycle)
+            if registry.is_changed(self.cluster_uuid):
+                registry.autosave(self.cluster_uuid)
         if cycle < self.task.total_number_of_cycles:
             self.check()
 
@@ -284,31 +294,48 @@ class TaskEngine:
             self.kick(cluster_uuid)
 
     def recover(self) -> None:
+        """Deal with the tasks a crash interrupted (see the module docstring)."""
         with self.database.session() as session:
             interrupted = session.scalars(select(Task).where(Task.state == ACTIVE)).all()
             for task in interrupted:
-                task.finished_at = utcnow()
                 if task.task_type == CHECKPOINT_SAVE and session.get(Checkpoint, task.uuid):
                     # the crash came after the checkpoint row was committed: it is complete
+                    task.finished_at = utcnow()
                     task.state, task.current_cycle, task.error_message = FINISHED, 1, None
                     continue
+                params = dict(task.parameters or {})
+                resumes = int(params.get("crash_resumes", 0))
+                if task.task_type in (TRAIN, REQUEST) and resumes < CRASH_RESUMES:
+                    resume_at = 0
+                    if task.task_type == TRAIN and "started_at_samples" in params:
+                        # the cluster is back from its autosave: the cycles that holds are
+                        # those of the last start plus the samples it learned since
+                        learned = self._samples(task.cluster_uuid) - params["started_at_samples"]
+                        resume_at = params["started_at_cycle"] + max(learned, 0)
+                        resume_at = min(resume_at, task.total_number_of_cycles)
+                    task.parameters = {**params, "crash_resumes": resumes + 1}
+                    task.state, task.started_at, task.current_cycle = QUEUED, None, resume_at
+                    logger.warning("task %s was interrupted by a crash: queued again at cycle %d",
+                                   task.uuid, resume_at)  # fmt: skip
+                    continue
+                task.finished_at = utcnow()
                 task.state = FAILED
-                saved = (task.parameters or {}).get("autosaved_cycle")
-                note = (
-                    f"the cluster was restored from an autosave that already contains the "
-                    f"first {saved} cycles of this task"
-                    if saved
-                    else "the cluster was restored from its last autosave, taken before "
-                    "this task changed it"
-                )
                 task.error_message = (
                     "Interrupted: the server stopped unexpectedly while this task was running "
-                    f"(cycle {task.current_cycle} of {task.total_number_of_cycles}); "
-                    f"{note if task.task_type in (TRAIN, CHECKPOINT_RESTORE) else 'run it again'}."
-                )
+                    f"(cycle {task.current_cycle} of {task.total_number_of_cycles})"
+                    + (f" after {resumes} earlier crash(es); " if resumes else "; ")
+                    + ("the cluster was restored from its last autosave."
+                       if task.task_type in (TRAIN, CHECKPOINT_RESTORE) else "run it again.")
+                )  # fmt: skip
                 logger.warning("task %s was interrupted by a crash: marked failed", task.uuid)
                 self._discard_side_effects(session, task)
             session.commit()
+
+    def _samples(self, cluster_uuid: str) -> int:
+        """Samples the cluster has learned (0 if it is not there)."""
+        if not self.executor.exists(cluster_uuid):
+            return 0
+        return int(self.executor.info(cluster_uuid).metrics.get("samples_trained", 0))
 
     def stop(self, timeout: float = 60.0) -> None:
         """Suspend running tasks between chunks and wait for the lanes (graceful shutdown)."""
@@ -449,13 +476,16 @@ class TaskEngine:
                 raise ValueError(f"unknown task type {task.task_type!r}")
             with self.executor.exclusive(task.cluster_uuid):
                 run.check()
+                if task.task_type == TRAIN:  # for a crash: see recover()
+                    run.update_parameters(
+                        started_at_cycle=task.current_cycle,
+                        started_at_samples=self._samples(task.cluster_uuid),
+                    )
                 runner(run)
         except TaskCancelled:
-            state = ABORTED
+            state, cycle = ABORTED, run.cycle  # how far it got
         except TaskSuspended:
-            state = QUEUED
-            if task.task_type != TRAIN:
-                cycle = 0
+            state, cycle = QUEUED, run.cycle if task.task_type == TRAIN else 0
         except ClusterNotFound:
             state, error = FAILED, "the cluster was deleted or could not be restored"
         except Exception as exc:
@@ -474,10 +504,10 @@ class TaskEngine:
                 state = FAILED
                 error = error or "could not save the cluster at shutdown; run the task again"
         values: dict[str, Any] = {"state": state, "error_message": error}
+        if cycle is not None:
+            values["current_cycle"] = cycle
         if state == QUEUED:
             values["started_at"] = None
-            if cycle is not None:
-                values["current_cycle"] = cycle
         else:
             values["finished_at"] = utcnow()
         try:
