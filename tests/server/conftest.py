@@ -16,6 +16,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,22 @@ def postgres_url() -> Iterator[str]:
         with contextlib.suppress(Exception):
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database_url(request: pytest.FixtureRequest) -> str | None:
+    """A test's own database: None (the server's default SQLite file in its data folder), or
+    a fresh database in the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return None
+    import psycopg
+
+    base = request.getfixturevalue("postgres_url")
+    name = f"own_{uuid.uuid4().hex[:12]}"
+    admin_url = base.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return base.rsplit("/", 1)[0] + f"/{name}"
 
 
 # --------------------------------------------------------------------------- the server

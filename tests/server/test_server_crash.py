@@ -77,20 +77,10 @@ CKPT_PREFIX = struct.Struct("<8sIIQ32s")
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def process(request, tmp_path) -> Iterator[ServerProcess]:
-    database_url = None
-    if request.param == "postgresql":
-        import psycopg
-
-        base = request.getfixturevalue("postgres_url")
-        name = f"crash_{uuid.uuid4().hex[:8]}"
-        admin_url = base.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {name}")
-        database_url = base.rsplit("/", 1)[0] + f"/{name}"
+@pytest.fixture
+def process(own_database_url, tmp_path) -> Iterator[ServerProcess]:
     server = ServerProcess(
-        tmp_path, database_url, env_extra={"HANAMI_CLUSTER_AUTOSAVE_INTERVAL": "1"}
+        tmp_path, own_database_url, env_extra={"HANAMI_CLUSTER_AUTOSAVE_INTERVAL": "1"}
     )
     try:
         yield server

@@ -29,21 +29,10 @@ from hanami.datasets import open_dataset
 ROWS = 200
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def process(request, tmp_path) -> Iterator[ServerProcess]:
-    database_url = None
-    if request.param == "postgresql":
-        import psycopg
-
-        base = request.getfixturevalue("postgres_url")
-        name = f"restart_{uuid.uuid4().hex[:8]}"
-        admin_url = base.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {name}")
-        database_url = base.rsplit("/", 1)[0] + f"/{name}"
-    # a short autosave interval, so that a long task autosaves its cluster while it runs
+@pytest.fixture
+def process(own_database_url, tmp_path) -> Iterator[ServerProcess]:
     server = ServerProcess(
-        tmp_path, database_url, env_extra={"HANAMI_CLUSTER_AUTOSAVE_INTERVAL": "1"}
+        tmp_path, own_database_url, env_extra={"HANAMI_CLUSTER_AUTOSAVE_INTERVAL": "1"}
     )
     try:
         yield server

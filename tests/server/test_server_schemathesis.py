@@ -1,6 +1,6 @@
 """Property-based API testing with schemathesis against the live server's ``/openapi.json``.
 
-A server of its own (SQLite, own data folder) is seeded with resources, then the
+A server of its own (own data folder; SQLite, then PostgreSQL) is seeded with resources, then the
 ``schemathesis run`` CLI (in a subprocess, fixed ``--seed``) sends generated requests to all
 operations, authenticated as the admin (``X-Auth-Token``). The run fails on any 5xx
 (``not_a_server_error``), any answer that does not match its documented schema
@@ -281,8 +281,8 @@ def read_report(report_dir: Path) -> tuple[collections.Counter[int], dict[str, A
 
 
 @pytest.fixture
-def fuzz_server(tmp_path: Path) -> Any:
-    server = ServerProcess(tmp_path / "server")
+def fuzz_server(own_database_url: str | None, tmp_path: Path) -> Any:
+    server = ServerProcess(tmp_path / "server", own_database_url)
     server.data_dir.mkdir()
     server.start()
     try:
