@@ -61,7 +61,7 @@ class AppContext:
             policy = Policy.default()
         database = Database(settings.sqlalchemy_url)
         assert settings.tempfile_location is not None
-        return cls(
+        ctx = cls(
             settings=settings,
             database=database,
             policy=policy,
@@ -79,6 +79,8 @@ class AppContext:
             ),
             **_cluster_services(settings, database),
         )
+        ctx.metrics.watch(ctx.executor, database)
+        return ctx
 
     def startup(self) -> None:
         """Create folders, migrate the database, create the first admin."""

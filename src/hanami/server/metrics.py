@@ -1,8 +1,15 @@
-"""Prometheus metrics: one registry per application, request counts and latencies."""
+"""Prometheus metrics: one registry per application.
+
+Counted as they happen: HTTP requests and their latencies, logins refused. Read at scrape
+time (:class:`ServiceCollector`): tasks by state, and per cluster the samples it learned
+and its size, so a dashboard sees training progress and growth without polling the API.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
 from prometheus_client import (
@@ -13,12 +20,28 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hanami.server.db.models import Task
+from hanami.server.db.session import Database
+from hanami.server.executor import ClusterExecutor, ClusterNotFound
 from hanami.server.routing import route_template
 
-__all__ = ["Metrics", "MetricsMiddleware", "metrics_router"]
+__all__ = ["Metrics", "MetricsMiddleware", "ServiceCollector", "metrics_router"]
+
+logger = logging.getLogger("hanami.server")
+
+TASK_STATES = ("queued", "active", "finished", "aborted", "failed")
+CLUSTER_GAUGES = {
+    "synapses": "Synapses in use.",
+    "sections": "Synapse sections.",
+    "neuron_blocks": "Neuron blocks.",
+    "bytes": "Bytes allocated for the cluster's state.",
+}
 
 UNMATCHED = "<unmatched>"
 
@@ -48,8 +71,55 @@ class Metrics:
             "hanami_login_throttled", "Logins refused by the rate limiter.", registry=self.registry
         )
 
+    def watch(self, executor: ClusterExecutor, database: Database) -> None:
+        """Report tasks and clusters too (see :class:`ServiceCollector`)."""
+        self.registry.register(ServiceCollector(executor, database))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class ServiceCollector(Collector):
+    """Tasks by state (one ``GROUP BY`` query) and each cluster's learned samples and size,
+    read when Prometheus scrapes. A cluster busy with a task reports its last known figures
+    (refreshed at least once a second while it trains)."""
+
+    def __init__(self, executor: ClusterExecutor, database: Database) -> None:
+        self.executor = executor
+        self.database = database
+
+    def describe(self) -> list[Metric]:
+        return []  # no collection at registration time (the database may not be ready)
+
+    def collect(self) -> Iterator[Metric]:
+        tasks = GaugeMetricFamily("hanami_tasks", "Tasks by state.", labels=["state"])
+        try:
+            with self.database.session() as session:
+                rows = session.execute(select(Task.state, func.count()).group_by(Task.state))
+                counts: dict[str, int] = {state: count for state, count in rows}
+        except Exception:  # a scrape must not fail because the database is away
+            logger.exception("could not count tasks for /metrics")
+        else:
+            for state in TASK_STATES:
+                tasks.add_metric([state], counts.get(state, 0))
+            yield tasks
+        samples = CounterMetricFamily(
+            "hanami_cluster_samples_trained", "Samples the cluster has learned.", labels=["cluster"]
+        )
+        gauges = {
+            name: GaugeMetricFamily(f"hanami_cluster_{name}", text, labels=["cluster"])
+            for name, text in CLUSTER_GAUGES.items()
+        }
+        for uuid in self.executor.uuids():
+            try:
+                metrics = self.executor.info(uuid).metrics
+            except ClusterNotFound:  # deleted meanwhile
+                continue
+            samples.add_metric([uuid], metrics.get("samples_trained", 0))
+            for name, family in gauges.items():
+                family.add_metric([uuid], metrics.get(name, 0))
+        yield samples
+        yield from gauges.values()
 
 
 class MetricsMiddleware:
