@@ -90,3 +90,20 @@ def test_train_reports_how_the_rows_went_while_learning():
     assert 0.0 <= first.accuracy <= 1.0
     assert last.accuracy > first.accuracy
     assert last.mean_squared_error < first.mean_squared_error
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_a_class_that_never_came_is_learned_when_it_comes(seed):
+    """A stream meets a new class: its output has sat near 0 (sigmoid slope ~1e-3) for five
+    epochs. The default profile's slope floor lets 30 samples teach it (without the floor
+    these seeds still answered the old classes; 2 of 6 seeds learned)."""
+    X, Y = blobs(2000, seed=1)
+    X, Y = X[Y[:, 3] == 0], Y[Y[:, 3] == 0]  # class 3 never seen
+    c = Cluster(line_template(), seed=seed)
+    for _ in range(5):
+        c.train(X, Y)
+    assert c.request(X[:1], stateless=True)[0, 3] < 0.01
+    new = np.eye(4, dtype=np.float32)[[3]]
+    for _ in range(30):
+        c.train(X[:1], new)
+    assert c.request(X[:1], stateless=True)[0].argmax() == 3

@@ -65,6 +65,11 @@ P_LEN = 14
 RAND_MAX = 2147483647.0
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
+OUTPUT_SLOPE_MIN = np.float32(0.05)
+"""Default profile: the smallest sigmoid slope an output error is scaled by. An output that
+sat near 0 or 1 for long (a class the stream never brought) otherwise has a slope of
+~1e-3 and learns almost nothing when its class finally comes (Fahlman's flat spot;
+docs/engine.md has the measurements)."""
 HALF = np.float32(0.5)
 SHRINK_BORDER = np.float32(1.5)
 SHRINK_TOL = np.float32(1.2)
@@ -679,7 +684,7 @@ def _backprop_outputs(S, P, h, classic):
                 # cross-entropy on a sigmoid unit: the derivative cancels
                 S.n_delta[gid] = out - S.o_exp[o]
             else:
-                S.n_delta[gid] = (out - S.o_exp[o]) * out * (F1 - out)
+                S.n_delta[gid] = (out - S.o_exp[o]) * max(out * (F1 - out), OUTPUT_SLOPE_MIN)
         return
     lr_out = np.float32(P[P_LR_OUT])
     for i in range(S.hx_nnb[h]):
