@@ -9,7 +9,7 @@ from hanami.server.api.deps import (
     SettingsDep,
 )
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.main import API_PREFIX, PROTECTED_ROUTERS, build_api_router
+from hanami.server.api.main import API_PREFIX, PROTECTED_ROUTERS, include_api
 
 __all__ = [
     "API_PREFIX",
@@ -23,5 +23,5 @@ __all__ = [
     "PayloadRoute",
     "SessionDep",
     "SettingsDep",
-    "build_api_router",
+    "include_api",
 ]
