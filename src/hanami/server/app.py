@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 
 from hanami import __version__
 from hanami.dashboard import DashboardFiles
-from hanami.server.api.main import API_PREFIX, include_api
+from hanami.server.api.main import API_PREFIX, build_api_router
 from hanami.server.api.routes import health
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
@@ -77,7 +77,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app, forbidden_status=settings.forbidden_status)
 
-    include_api(app)
+    app.include_router(build_api_router())
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics_router())

@@ -9,7 +9,7 @@ from hanami.server.api.deps import (
     SettingsDep,
 )
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.main import API_PREFIX, PROTECTED_ROUTERS, include_api
+from hanami.server.api.main import API_PREFIX, PROTECTED_ROUTERS, build_api_router
 
 __all__ = [
     "API_PREFIX",
@@ -23,5 +23,5 @@ __all__ = [
     "PayloadRoute",
     "SessionDep",
     "SettingsDep",
-    "include_api",
+    "build_api_router",
 ]
