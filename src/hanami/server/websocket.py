@@ -163,13 +163,16 @@ class WsSession:
         Raises :class:`WebSocketDisconnect` when the client went away. (Token expiry while
         waiting is :meth:`expiry`'s job: one timer per session, not one per message.)"""
         await self.check_token()
-        try:
-            async with asyncio.timeout(idle_timeout):
-                message = await self.websocket.receive()
-        except TimeoutError:
-            raise WsClose(
-                CloseCode.TIMEOUT, f"No message for {idle_timeout:g} seconds; closing"
-            ) from None
+        if idle_timeout is None:  # direct I/O: nothing to arm per message
+            message = await self.websocket.receive()
+        else:
+            try:
+                async with asyncio.timeout(idle_timeout):
+                    message = await self.websocket.receive()
+            except TimeoutError:
+                raise WsClose(
+                    CloseCode.TIMEOUT, f"No message for {idle_timeout:g} seconds; closing"
+                ) from None
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
         await self.check_token()
