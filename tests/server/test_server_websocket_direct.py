@@ -1,16 +1,16 @@
 """Direct cluster I/O over the websocket (spec 3.4) and the batched extension.
 
-The protocol tests run in-process against a fake executor (patched into
-:mod:`hanami.server.direct_io`), so they pin the byte-level behaviour without the engine.
-The end-to-end test at the bottom runs against the real server once the cluster executor
-and the cluster routes are integrated, and skips until then.
+The protocol tests run in-process (Starlette's test client) against the real app: real
+executor, real clusters created over the API from a seeded template. What the server
+answers is compared with a local :class:`~hanami.core.Cluster` of the same template and
+seed that took the same steps, so every value on the wire is checked against the engine.
+The end-to-end test at the bottom runs against the real server process.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import uuid as uuid_module
 import warnings
 from contextlib import contextmanager
 
@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 from dataset_helpers import expect_close, new_member, ws_connect, ws_init
 
+from hanami.core import Cluster
 from hanami.core.templates import OPENHANAMI_MNIST
 from hanami.server import ServerSettings, create_app
-from hanami.server import direct_io as direct_io_module
-from hanami.server.db.models import Cluster
 from hanami.server.direct_io import decode_batch_reply, encode_batch
 from hanami.server.policy import DEFAULT_POLICY
 from hanami.server.proto import (
@@ -40,33 +39,22 @@ with warnings.catch_warnings():
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 ROOT_PASSPHRASE = "root passphrase"
-
-
-class FakeExecutor:
-    """Records calls; ``request`` answers ``sum`` (width 1) and ``double`` (input * 2)."""
-
-    def __init__(self) -> None:
-        self.clusters: dict[str, str] = {}
-        self.calls: list[tuple[str, dict, dict]] = []
-        self.fail: Exception | None = None
-
-    def exists(self, uuid: str) -> bool:
-        return uuid in self.clusters
-
-    def mode(self, uuid: str) -> str:
-        return self.clusters.get(uuid, "TASK")
-
-    def train(self, uuid, inputs, expected) -> None:
-        if self.fail is not None:
-            raise self.fail
-        self.calls.append(("train", dict(inputs), dict(expected)))
-
-    def request(self, uuid, inputs):
-        if self.fail is not None:
-            raise self.fail
-        self.calls.append(("request", dict(inputs), {}))
-        rows = np.atleast_2d(np.asarray(inputs["picture"], dtype=np.float32))
-        return {"sum": rows.sum(axis=1, keepdims=True), "double": rows * 2}
+SMALL = """version: 1
+settings:
+    seed: 5
+hexagons:
+    1,1,1
+    2,1,1
+    3,1,1
+    3,2,1
+inputs:
+    picture: 1,1,1
+outputs:
+    label: 3,1,1
+    score: 3,2,1
+"""
+"""One input, two outputs (replies come one per output hexagon), seeded: a local cluster
+of this template that takes the same steps answers the same values."""
 
 
 def _make_client(tmp_path, monkeypatch, policy: str = DEFAULT_POLICY):
@@ -81,35 +69,37 @@ def _make_client(tmp_path, monkeypatch, policy: str = DEFAULT_POLICY):
         admin_user_id="root",
         admin_passphrase=ROOT_PASSPHRASE,
     )
-    fake = FakeExecutor()
-
-    def is_direct(ctx, uuid: str) -> bool:
-        if not fake.exists(uuid):
-            raise LookupError(uuid)
-        return fake.mode(uuid) == "DIRECT"
-
-    monkeypatch.setattr(direct_io_module, "_executor", lambda ctx: fake)
-    monkeypatch.setattr(direct_io_module, "cluster_is_direct", is_direct)
-    return create_app(settings), fake
+    return create_app(settings)
 
 
 class Harness:
-    def __init__(self, client: TestClient, fake: FakeExecutor) -> None:
+    def __init__(self, client: TestClient) -> None:
         self.client = client
-        self.fake = fake
+        self.count = 0
         body = {"id": "root", "passphrase": base64.b64encode(ROOT_PASSPHRASE.encode()).decode()}
         response = client.post("/v1.0alpha/token", content=json.dumps(body))
         assert response.status_code == 200, response.text
         self.token = response.json()["token"]
 
-    def cluster(self, mode: str = "DIRECT", project_id: str = "admin") -> str:
-        uuid = str(uuid_module.uuid4())
-        with self.client.app.state.ctx.database.session() as session:
-            session.add(
-                Cluster(uuid=uuid, name="direct_cluster", project_id=project_id, owner_id="root")
-            )
-            session.commit()
-        self.fake.clusters[uuid] = mode
+    def call(self, method: str, path: str, body: dict | None = None, **params):
+        response = self.client.request(
+            method,
+            f"/v1.0alpha/{path}",
+            headers={"X-Auth-Token": self.token},
+            content=None if body is None else json.dumps(body),
+            params=params,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def cluster(self, mode: str = "DIRECT") -> str:
+        template = base64.b64encode(SMALL.encode()).decode()
+        self.count += 1  # names are unique per project
+        name = f"direct_{self.count}"
+        created = self.call("POST", "cluster", {"name": name, "template": template})
+        uuid = created["uuid"]
+        if mode == "DIRECT":
+            self.call("PUT", "cluster/set_mode", {"uuid": uuid, "new_state": "DIRECT"})
         return uuid
 
     @contextmanager
@@ -122,18 +112,15 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-def shared_harness(tmp_path_factory):
+def harness(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
-        app, fake = _make_client(tmp_path_factory.mktemp("direct"), monkeypatch)
+        app = _make_client(tmp_path_factory.mktemp("direct"), monkeypatch)
         with TestClient(app) as client:
-            yield Harness(client, fake)
+            yield Harness(client)
 
 
-@pytest.fixture
-def harness(shared_harness):
-    shared_harness.fake.calls.clear()
-    shared_harness.fake.fail = None
-    return shared_harness
+def f32(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32)
 
 
 def io_message(
@@ -172,6 +159,7 @@ def closed(session) -> tuple[int, str]:
 
 def test_compatible_train_and_request_steps(harness):
     uuid = harness.cluster()
+    reference = Cluster(SMALL)
     with harness.open(uuid) as (session, reply):
         assert reply["success"] is True and set(reply) == {"success", "uuid"}
         ack = ClusterIO_Message(
@@ -180,26 +168,31 @@ def test_compatible_train_and_request_steps(harness):
         train_end = ClusterIO_Message(
             isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
         ).SerializeToString()
-        for step in range(3):
-            session.send_bytes(io_message("picture", [step, 1.5, 2.0], last=False))
+        for step in range(6):  # enough for the later steps to run on the event loop
+            picture, label, score = [step * 40.0, 150.0, 200.0], [0.0, 1.0], [0.5]
+            session.send_bytes(io_message("picture", picture, last=False))
             assert session.receive_bytes() == ack
-            session.send_bytes(io_message("label", [0, 1], last=True, target=EXPECTED_BUFFER_TYPE))
+            session.send_bytes(io_message("label", label, last=False, target=EXPECTED_BUFFER_TYPE))
+            assert session.receive_bytes() == ack
+            session.send_bytes(io_message("score", score, last=True, target=EXPECTED_BUFFER_TYPE))
             assert session.receive_bytes() == train_end
+            reference.train({"picture": f32(picture)}, {"label": f32(label), "score": f32(score)})
         # numberOfValues below the number of values: only the first ones count.
         session.send_bytes(
-            io_message("picture", [1.0, 2.0, 3.0, 99.0], last=True, train=False, count=3)
+            io_message("picture", [10.0, 20.0, 30.0, 99.0], last=True, train=False, count=3)
         )
         replies = [parse(session.receive_bytes()), parse(session.receive_bytes())]
+    expected = reference.request({"picture": f32([10.0, 20.0, 30.0])})
     assert [(r.bufferName, r.processType, r.isLast) for r in replies] == [
-        ("sum", REQUEST_TYPE, False),
-        ("double", REQUEST_TYPE, False),
+        ("label", REQUEST_TYPE, False),
+        ("score", REQUEST_TYPE, False),
     ]
-    assert (replies[0].numberOfValues, list(replies[0].values)) == (1, [6.0])
-    assert (replies[1].numberOfValues, list(replies[1].values)) == (3, [2.0, 4.0, 6.0])
-    kind, inputs, expected = harness.fake.calls[2]
-    assert kind == "train" and inputs["picture"].tolist() == [2.0, 1.5, 2.0]
-    assert inputs["picture"].dtype == np.float32 and expected["label"].tolist() == [0.0, 1.0]
-    assert harness.fake.calls[3][1]["picture"].tolist() == [1.0, 2.0, 3.0]
+    for reply, name in zip(replies, ("label", "score"), strict=True):
+        assert reply.numberOfValues == expected[name].shape[1]
+        assert list(reply.values) == expected[name][0].tolist()
+    shown = harness.call("GET", "cluster", uuid=uuid)
+    assert shown["inputs"] == {"picture": 3}  # the fourth value was not used
+    assert shown["metrics"]["samples_trained"] == 6
 
 
 @pytest.mark.parametrize(
@@ -227,20 +220,19 @@ def test_compatible_protocol_errors_close_4400(harness, message, reason):
 def test_step_failures_and_mode_changes_close(harness):
     uuid = harness.cluster()
     with harness.open(uuid) as (session, _):
-        harness.fake.fail = ValueError("input 'picture' is missing")
         session.send_bytes(io_message("other", [1.0], last=True))
-        assert closed(session) == (4400, "Step failed: input 'picture' is missing")
-    harness.fake.fail = None
+        code, reason = closed(session)
+    assert code == 4400 and reason.startswith("Step failed: unknown input name(s) ['other']")
 
     with harness.open(uuid) as (session, _):
-        harness.fake.clusters[uuid] = "TASK"  # switched back while the socket is open
+        harness.call("PUT", "cluster/set_mode", {"uuid": uuid, "new_state": "TASK"})
         session.send_bytes(io_message("picture", [1.0], last=True))
         code, reason = closed(session)
     assert code == 4409 and "not in DIRECT mode" in reason
 
-    harness.fake.clusters[uuid] = "DIRECT"
+    harness.call("PUT", "cluster/set_mode", {"uuid": uuid, "new_state": "DIRECT"})
     with harness.open(uuid) as (session, _):
-        del harness.fake.clusters[uuid]  # deleted
+        harness.call("DELETE", "cluster", uuid=uuid)
         session.send_bytes(io_message("picture", [1.0], last=True))
         assert closed(session) == (4404, f"Cluster with UUID '{uuid}' not found")
 
@@ -249,7 +241,7 @@ def test_init_requires_direct_mode_scope_and_existence(harness):
     with harness.open(harness.cluster(mode="TASK")) as (session, reply):
         assert reply["success"] is False and "not in DIRECT mode" in reply["error"]
         assert closed(session)[0] == 4409
-    missing = str(uuid_module.uuid4())
+    missing = "0b2f8a7e-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
     with harness.open(missing) as (session, reply):
         assert reply == {"success": False, "error": f"Cluster with UUID '{missing}' not found"}
         assert closed(session)[0] == 4404
@@ -263,14 +255,14 @@ def test_batched_frames_are_pipelined_and_answered_in_order(harness):
     with harness.open(uuid, batched=True) as (session, reply):
         assert reply["success"] is True
         assert reply["batched"]["version"] == 1 and reply["batched"]["max_in_flight"] >= 4
-        x = np.arange(12, dtype=np.float32).reshape(4, 3)
-        y = np.eye(4, 2, dtype=np.float32)
+        x = np.arange(12, dtype=np.float32).reshape(4, 3) * 20
+        y = {"label": np.eye(4, 2, dtype=np.float32), "score": np.full((4, 1), 0.5, np.float32)}
         frames = [
-            encode_batch(1, "train", {"picture": x}, {"label": y}),
+            encode_batch(1, "train", {"picture": x}, y),
             encode_batch(2, "request", {"picture": x}),
-            encode_batch(3, "request", {"picture": x[:1]}, {"label": y[:1]}),  # rejected
+            encode_batch(3, "request", {"picture": x[:1]}, {"label": y["label"][:1]}),  # refused
             b"\x02\x00\x00\x00{}",  # a valid frame, but the header lacks every field
-            encode_batch(5, "train", {"picture": x[:2]}, {"label": y[:2]})[:-4],  # short payload
+            encode_batch(5, "train", {"picture": x[:2]}, {"label": y["label"][:2]})[:-4],  # short
             encode_batch(6, "request", {"picture": x[2:]}),
         ]
         for frame in frames:  # all sent before the first answer is read
@@ -279,35 +271,40 @@ def test_batched_frames_are_pipelined_and_answered_in_order(harness):
         session.send_text("not binary")
         text_answer, _ = decode_batch_reply(session.receive_bytes())
 
+    reference = Cluster(SMALL)
+    reference.train({"picture": x}, y)
+    first, second = reference.request({"picture": x}), reference.request({"picture": x[2:]})
     headers = [header for header, _ in answers]
     assert [h["seq"] for h in headers] == [1, 2, 3, None, 5, 6]
     assert [h["ok"] for h in headers] == [True, True, False, False, False, True]
     assert headers[0] == {"seq": 1, "ok": True, "type": "train", "samples": 4, "buffers": []}
-    assert headers[1]["buffers"] == [{"name": "sum", "width": 1}, {"name": "double", "width": 3}]
-    outputs = answers[1][1]
-    assert outputs["sum"].tolist() == [[3.0], [12.0], [21.0], [30.0]]
-    assert outputs["double"].tolist() == (x * 2).tolist()
-    assert answers[5][1]["sum"].tolist() == [[21.0], [30.0]]
+    assert headers[1]["buffers"] == [{"name": "label", "width": 2}, {"name": "score", "width": 1}]
+    for name in ("label", "score"):
+        assert np.array_equal(answers[1][1][name], first[name])
+        assert np.array_equal(answers[5][1][name], second[name])
     assert "takes no expected buffers" in headers[2]["error"]
     assert "Invalid batch header" in headers[3]["error"]
     assert "Batch payload has" in headers[4]["error"]
     assert text_answer == {"seq": None, "ok": False, "error": "Batch frames must be binary"}
-    train_calls = [c for c in harness.fake.calls if c[0] == "train"]
-    assert len(train_calls) == 1  # the executor gets the whole [rows, width] batch at once
-    assert train_calls[0][1]["picture"].shape == (4, 3)
-    assert train_calls[0][2]["label"].tolist() == y.tolist()
+    assert harness.call("GET", "cluster", uuid=uuid)["metrics"]["samples_trained"] == 4
 
 
 def test_batched_step_error_is_answered_and_session_continues(harness):
+    x = np.ones((2, 3), dtype=np.float32) * 100
+    y = {"label": np.eye(2, dtype=np.float32), "score": np.zeros((2, 1), np.float32)}
     with harness.open(harness.cluster(), batched=True) as (session, _):
-        harness.fake.fail = ValueError("NaN in input")
-        session.send_bytes(encode_batch(7, "request", {"picture": np.ones((2, 2))}))
+        session.send_bytes(encode_batch(7, "request", {"picture": x}))  # nothing learned yet
         header, _ = decode_batch_reply(session.receive_bytes())
-        assert header == {"seq": 7, "ok": False, "error": "Step failed: NaN in input"}
-        harness.fake.fail = None
-        session.send_bytes(encode_batch(8, "request", {"picture": np.ones((2, 2))}))
+        assert header["seq"] == 7 and header["ok"] is False
+        assert header["error"] == "Step failed: the cluster has no outputs yet: train it first"
+        session.send_bytes(encode_batch(8, "train", {"picture": x}, y))
+        session.send_bytes(encode_batch(9, "request", {"picture": x}))
+        assert decode_batch_reply(session.receive_bytes())[0]["ok"] is True
         header, outputs = decode_batch_reply(session.receive_bytes())
-        assert header["ok"] is True and outputs["sum"].tolist() == [[2.0], [2.0]]
+    reference = Cluster(SMALL)
+    reference.train({"picture": x}, y)
+    assert header["ok"] is True
+    assert np.array_equal(outputs["label"], reference.request({"picture": x})["label"])
 
 
 def test_batched_is_refused_for_uploads(harness):
@@ -347,15 +344,17 @@ def _deny(policy: str, block: str, method: str) -> str:
 
 def test_policy_is_checked_for_direct_io(tmp_path, monkeypatch):
     policy = _deny(DEFAULT_POLICY, "v1.0alpha/task/request", "POST")
-    app, fake = _make_client(tmp_path, monkeypatch, policy)
+    app = _make_client(tmp_path, monkeypatch, policy)
     with TestClient(app) as client:
-        harness = Harness(client, fake)
+        harness = Harness(client)
         with harness.open(harness.cluster()) as (session, reply):
             assert reply["success"] is True
             session.send_bytes(io_message("picture", [1.0], last=False))
             session.receive_bytes()
-            session.send_bytes(io_message("label", [1.0], last=True, target=EXPECTED_BUFFER_TYPE))
-            session.receive_bytes()  # training is allowed
+            session.send_bytes(io_message("label", [1.0], last=False, target=EXPECTED_BUFFER_TYPE))
+            session.receive_bytes()
+            session.send_bytes(io_message("score", [1.0], last=True, target=EXPECTED_BUFFER_TYPE))
+            assert parse(session.receive_bytes()).isLast is True  # training is allowed
             session.send_bytes(io_message("picture", [1.0], last=True, train=False))
             code, reason = closed(session)
         assert code == 4403 and "v1.0alpha/task/request" in reason
@@ -363,10 +362,11 @@ def test_policy_is_checked_for_direct_io(tmp_path, monkeypatch):
 
 def test_policy_is_checked_at_init(tmp_path, monkeypatch):
     policy = _deny(DEFAULT_POLICY, "v1.0alpha/cluster/set_mode", "PUT")
-    app, fake = _make_client(tmp_path, monkeypatch, policy)
+    app = _make_client(tmp_path, monkeypatch, policy)
     with TestClient(app) as client:
-        harness = Harness(client, fake)
-        with harness.open(harness.cluster()) as (session, reply):
+        harness = Harness(client)
+        # TASK mode: switching is what the policy refuses; the policy is checked first
+        with harness.open(harness.cluster(mode="TASK")) as (session, reply):
             assert reply["success"] is False and "Access denied by policy" in reply["error"]
             assert closed(session)[0] == 4403
 
