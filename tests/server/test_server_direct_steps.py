@@ -1,4 +1,9 @@
-"""Compatible direct I/O runs quick steps on the event loop, slow or contended ones in threads."""
+"""Compatible direct I/O runs quick steps on the event loop, slow or contended ones in threads.
+
+The real executor and a real cluster; the session is a real :class:`WsSession` whose socket
+(Starlette's object, not ours) only records what is sent. ``step`` wraps the executor's
+``train`` to note the thread it ran on and, when asked, to take its time like a large step.
+"""
 
 from __future__ import annotations
 
@@ -7,53 +12,52 @@ import threading
 import time
 from contextlib import contextmanager
 
-import anyio.to_thread
+import numpy as np
+import pytest
+from cluster_helpers import TEMPLATE
 
 from hanami.server import direct_io
 from hanami.server.direct_io import INLINE_AFTER, INLINE_LIMIT_S, _Steps
-from hanami.server.executor import ClusterBusy
+from hanami.server.executor import InProcessExecutor
+from hanami.server.websocket import WsSession
+
+X = {"picture_hex": np.full(64, 200.0, dtype=np.float32)}
+Y = {"label_hex": np.eye(10, dtype=np.float32)[3]}
 
 
-class FakeSession:
-    def __init__(self, log: list | None = None) -> None:
-        self.log = [] if log is None else log
-
-    async def run_sync(self, func, *args):
-        return await anyio.to_thread.run_sync(func, *args)
+class RecordingSocket:
+    def __init__(self, log: list) -> None:
+        self.log = log
 
     async def send_bytes(self, data: bytes) -> None:
         self.log.append(("send", threading.get_ident()))
 
 
-class FakeExecutor:
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.threads: list[int] = []
-        self.delay = 0.0
-        self.log: list = []
+class Cluster:
+    """The executor's cluster "c", with a log of where its steps ran and an optional delay."""
 
-    @contextmanager
-    def exclusive(self, uuid: str, timeout: float | None = None):
-        if not self.lock.acquire(timeout=-1 if timeout is None else timeout):
-            raise ClusterBusy(uuid)
-        try:
-            yield
-        finally:
-            self.lock.release()
+    def __init__(self) -> None:
+        self.executor = InProcessExecutor()
+        self.executor.create("c", TEMPLATE)
+        self.executor.train("c", X, Y)  # loads the compiled kernels: later steps are quick
+        self.log: list = []
+        self.delay = 0.0
+        session = WsSession(RecordingSocket(self.log), None, "", None, None)  # type: ignore[arg-type]
+        self.steps = _Steps(session, "c")
 
     def train(self, uuid, inputs, expected) -> None:
-        with self.lock:  # like the real executor: one call at a time per cluster
-            self.threads.append(threading.get_ident())
+        with self.executor.exclusive(uuid):  # noted once the step holds the cluster
             self.log.append(("train", threading.get_ident()))
             time.sleep(self.delay)
+            self.executor.train(uuid, inputs, expected)
 
     @contextmanager
     def held_elsewhere(self):
-        """The cluster lock held by another thread (an autosave) while the block runs."""
+        """The cluster's lock held by another thread (an autosave) while the block runs."""
         taken, release = threading.Event(), threading.Event()
 
         def hold() -> None:
-            with self.lock:
+            with self.executor.exclusive("c"):
                 taken.set()
                 release.wait(10)
 
@@ -67,55 +71,57 @@ class FakeExecutor:
             holder.join(10)
 
 
-def test_quick_steps_move_inline_and_slow_or_busy_ones_go_back_to_threads(monkeypatch):
+@pytest.fixture
+def cluster(monkeypatch) -> Cluster:
+    # generous: a busy machine must not make quick steps slow; still far below a frame time
+    monkeypatch.setattr(direct_io, "INLINE_LIMIT_S", 0.05)
+    return Cluster()
+
+
+def test_quick_steps_move_inline_and_slow_or_busy_ones_go_back_to_threads(cluster):
     assert INLINE_LIMIT_S < 0.01  # inline steps only block the loop briefly
-    limit = 0.05  # generous here, so that a busy machine does not make quick steps slow
-    monkeypatch.setattr(direct_io, "INLINE_LIMIT_S", limit)
 
     async def scenario() -> None:
         loop_thread = threading.get_ident()
-        executor = FakeExecutor()
-        steps = _Steps(FakeSession(), "cluster")  # type: ignore[arg-type]
+        executor, steps = cluster.executor, cluster.steps
 
         async def step() -> bool:
-            await steps.run(executor, executor.train, "cluster", {}, {})
-            return executor.threads[-1] == loop_thread
+            await steps.run(executor, cluster.train, "c", X, Y)
+            return cluster.log[-1][1] == loop_thread
 
         # the first steps run in worker threads (compilation must not block the loop)
         assert [await step() for _ in range(INLINE_AFTER)] == [False] * INLINE_AFTER
         assert await step() and await step()  # quick: now on the event loop
-        with executor.held_elsewhere():  # the cluster is busy: never wait on the loop
+        with cluster.held_elsewhere():  # the cluster is busy: never wait on the loop
             task = asyncio.ensure_future(step())
-            await asyncio.sleep(2 * limit)
+            await asyncio.sleep(0.1)
             assert not task.done()  # waiting in a worker thread; the loop is free
         assert await task is False
         assert steps.quick == 0  # it waited for the lock: counted as slow
         assert [await step() for _ in range(INLINE_AFTER + 1)] == [False] * INLINE_AFTER + [True]
-        executor.delay = 2 * limit  # a slow inline step sends the next ones to threads
+        cluster.delay = 0.1  # a slow inline step sends the next ones to threads
         assert await step() is True
-        executor.delay = 0.0
+        cluster.delay = 0.0
         assert await step() is False
         assert steps.quick == 1
 
     asyncio.run(scenario())
+    assert cluster.executor.info("c").metrics["samples_trained"] == 1 + 2 * INLINE_AFTER + 6
 
 
-def test_a_quick_step_of_a_known_shape_is_acknowledged_before_it_runs(monkeypatch):
-    monkeypatch.setattr(direct_io, "INLINE_LIMIT_S", 0.05)
-
+def test_a_quick_step_of_a_known_shape_is_acknowledged_before_it_runs(cluster):
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         here = threading.get_ident()
-        executor = FakeExecutor()
-        steps = _Steps(FakeSession(executor.log), "cluster")  # type: ignore[arg-type]
-        x, y = {"in": 1}, {"out": 1}
+        steps = cluster.steps
+        steps.run = _recording(steps.run, cluster)  # train via the recording wrapper
 
-        async def step(inputs=x, expected=y) -> list:
-            executor.log.clear()
-            loop.call_soon(executor.log.append, ("other", here))  # anything else on the loop
-            await steps.train(executor, inputs, expected)  # type: ignore[arg-type]
+        async def step(inputs=X, expected=Y) -> list:
+            cluster.log.clear()
+            loop.call_soon(cluster.log.append, ("other", here))  # anything else on the loop
+            await steps.train(cluster.executor, inputs, expected)
             await asyncio.sleep(0)
-            return [(what, where == here) for what, where in executor.log]
+            return [(what, where == here) for what, where in cluster.log]
 
         def without_other(log: list) -> list:
             return [event for event in log if event[0] != "other"]
@@ -125,13 +131,26 @@ def test_a_quick_step_of_a_known_shape_is_acknowledged_before_it_runs(monkeypatc
             assert without_other(await step()) == in_thread
         # inline, same names as the last good step: reply, then the pass, nothing between
         assert await step() == [("send", True), ("train", True), ("other", True)]
-        # new names could be refused: the reply waits for the pass
-        assert await step({"other_in": 1}) == [("train", True), ("send", True), ("other", True)]
-        assert await step({"other_in": 1}) == [("send", True), ("train", True), ("other", True)]
-        with executor.held_elsewhere():  # busy: the step waits in a thread, reply after it
-            task = asyncio.ensure_future(step({"other_in": 1}))
-            await asyncio.sleep(0.05)
-            assert executor.log == [("other", here)]  # not trained, not answered yet
+        # other names could be refused, and these are: no reply went out before the pass
+        cluster.log.clear()
+        with pytest.raises(ValueError, match="unknown input"):
+            await steps.train(cluster.executor, {"other": X["picture_hex"]}, Y)
+        assert cluster.log == [("train", here)]  # ran on the loop; nothing sent
+        assert await step() == [("send", True), ("train", True), ("other", True)]  # still known
+        with cluster.held_elsewhere():  # busy: the step waits in a thread, reply after it
+            task = asyncio.ensure_future(step())
+            await asyncio.sleep(0.1)
+            assert cluster.log == [("other", here)]  # not trained, not answered yet
         assert without_other(await task) == in_thread
 
     asyncio.run(scenario())
+
+
+def _recording(run, cluster: Cluster):
+    """``_Steps.run`` with the executor's ``train`` replaced by the recording wrapper."""
+
+    async def wrapped(executor, func, *args, **kwargs):
+        return await run(executor, cluster.train if func == executor.train else func, *args,
+                         **kwargs)  # fmt: skip
+
+    return wrapped
