@@ -41,6 +41,7 @@ __all__ = [
     "load_login",
     "new_typer",
     "save_login",
+    "show_command",
     "state_of",
 ]
 
@@ -453,3 +454,9 @@ def _duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def show_command(app: typer.Typer, func: Callable[..., None]) -> None:
+    """Register ``func`` as ``show`` and as the hidden alias ``get`` (the original's verb)."""
+    app.command("show")(func)
+    app.command("get", hidden=True)(func)

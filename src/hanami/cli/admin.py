@@ -13,6 +13,7 @@ from hanami.cli._common import (
     emit_table,
     new_typer,
     save_login,
+    show_command,
     state_of,
 )
 
@@ -76,8 +77,7 @@ def _user_show(ctx: typer.Context, user_id: UserId, json_: JsonOpt = False) -> N
     emit_object(state, state.client(ctx).users.get(user_id), title="User", fields=USER_FIELDS)
 
 
-user_app.command("show")(_user_show)
-user_app.command("get", hidden=True)(_user_show)
+show_command(user_app, _user_show)
 
 
 @user_app.command("delete")
@@ -163,8 +163,7 @@ def _project_show(ctx: typer.Context, project_id: ProjectId, json_: JsonOpt = Fa
     emit_object(state, project, title="Project", fields=PROJECT_FIELDS)
 
 
-project_app.command("show")(_project_show)
-project_app.command("get", hidden=True)(_project_show)
+show_command(project_app, _project_show)
 
 
 @project_app.command("delete")

@@ -16,6 +16,7 @@ from hanami.cli._common import (
     emit_table,
     new_typer,
     progress_bar,
+    show_command,
     state_of,
 )
 
@@ -104,8 +105,7 @@ def _cluster_show(ctx: typer.Context, uuid: ClusterUuid, json_: JsonOpt = False)
     emit_object(state, cluster, title="Cluster", fields=CLUSTER_FIELDS)
 
 
-cluster_app.command("show")(_cluster_show)
-cluster_app.command("get", hidden=True)(_cluster_show)
+show_command(cluster_app, _cluster_show)
 
 
 @cluster_app.command("delete")
@@ -196,8 +196,7 @@ def _checkpoint_show(ctx: typer.Context, uuid: CheckpointUuid, json_: JsonOpt = 
     emit_object(state, state.client(ctx).checkpoints.get(uuid), title="Checkpoint")
 
 
-checkpoint_app.command("show")(_checkpoint_show)
-checkpoint_app.command("get", hidden=True)(_checkpoint_show)
+show_command(checkpoint_app, _checkpoint_show)
 
 
 @checkpoint_app.command("download")

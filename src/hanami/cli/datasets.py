@@ -16,6 +16,7 @@ from hanami.cli._common import (
     emit_table,
     new_typer,
     progress_bar,
+    show_command,
     state_of,
     stdout_console,
 )
@@ -120,8 +121,7 @@ def _dataset_show(ctx: typer.Context, uuid: DatasetUuid, json_: JsonOpt = False)
     emit_object(state, dataset, title="Dataset", fields=DATASET_FIELDS)
 
 
-dataset_app.command("show")(_dataset_show)
-dataset_app.command("get", hidden=True)(_dataset_show)
+show_command(dataset_app, _dataset_show)
 
 
 @dataset_app.command("content")

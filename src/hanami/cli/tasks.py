@@ -13,6 +13,7 @@ from hanami.cli._common import (
     emit_table,
     new_typer,
     progress_bar,
+    show_command,
     state_of,
 )
 from hanami.sdk import HanamiClient, Task
@@ -178,8 +179,7 @@ def _task_show(
     emit_object(state, state.client(ctx).tasks.get(uuid, cluster), title="Task", fields=TASK_FIELDS)
 
 
-task_app.command("show")(_task_show)
-task_app.command("get", hidden=True)(_task_show)
+show_command(task_app, _task_show)
 
 
 @task_app.command("wait")

@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from hanami.sdk._client import API_PREFIX
 from hanami.sdk._exceptions import (
@@ -282,6 +282,8 @@ def _upload_websocket(
 
 # -------------------------------------------------------------------------------- multipart
 
+T = TypeVar("T")
+
 MULTIPART_PATH = "dataset/upload"
 """Hanami's one-request upload: form fields ``name``, ``type`` (mnist/csv), files
 ``input_file`` and (mnist) ``label_file``; answers like ``GET /dataset``."""
@@ -316,37 +318,47 @@ def _upload_multipart(
         for part in parts:
             if isinstance(part, bytes):
                 yield part
-                continue
-            stream, size = part
-            left = size
-            while left > 0:
-                chunk = stream.read(min(CHUNK_SIZE, left))
-                if not chunk:
-                    raise UploadError(f"the file ended {left} bytes early")
-                left -= len(chunk)
-                on_chunk(len(chunk))
-                yield chunk
+            else:
+                yield from _stream(*part, on_chunk)
 
+    return _post_streamed(
+        client,
+        MULTIPART_PATH,
+        [],
+        body(),
+        f"multipart/form-data; boundary={boundary}",
+        length,
+        Dataset,
+        "the multipart upload",
+    )
+
+
+def _post_streamed(
+    client: HanamiClient,
+    path: str,
+    params: list[tuple[str, str]],
+    body: Iterator[bytes],
+    content_type: str,
+    length: int,
+    model: type[T],
+    what: str,
+) -> T:
+    """POST ``body`` (streamed, ``length`` bytes) and parse the answer as ``model``."""
     token = client._ensure_token()
     response = client._exchange(
         "POST",
-        f"{API_PREFIX}/{MULTIPART_PATH}",
-        [],
-        body(),  # type: ignore[arg-type]
-        {
-            "X-Auth-Token": token,
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Content-Length": str(length),
-        },
+        f"{API_PREFIX}/{path}",
+        params,
+        body,  # type: ignore[arg-type]
+        {"X-Auth-Token": token, "Content-Type": content_type, "Content-Length": str(length)},
     )
     if response.status_code >= 400:
         raise error_for_response(response)
     try:
-        return client._parse(Dataset, response.json())
+        return client._parse(model, response.json())
     except ValueError as exc:
         raise InvalidResponse(
-            f"unexpected answer of the multipart upload: {response.text[:120]!r}",
-            response=response,
+            f"unexpected answer of {what}: {response.text[:120]!r}", response=response
         ) from exc
 
 
@@ -383,27 +395,16 @@ def upload_checkpoint(
             if progress is not None:
                 progress(sent, size)
 
-        token = client._ensure_token()
-        response = client._exchange(
-            "POST",
-            f"{API_PREFIX}/checkpoint/upload",
+        return _post_streamed(
+            client,
+            "checkpoint/upload",
             [("name", name)],
-            _stream(stream, size, on_chunk),  # type: ignore[arg-type]
-            {
-                "X-Auth-Token": token,
-                "Content-Type": "application/octet-stream",
-                "Content-Length": str(size),
-            },
+            _stream(stream, size, on_chunk),
+            "application/octet-stream",
+            size,
+            Checkpoint,
+            "the checkpoint upload",
         )
-    if response.status_code >= 400:
-        raise error_for_response(response)
-    try:
-        return client._parse(Checkpoint, response.json())
-    except ValueError as exc:
-        raise InvalidResponse(
-            f"unexpected answer of the checkpoint upload: {response.text[:120]!r}",
-            response=response,
-        ) from exc
 
 
 def download_checkpoint(
