@@ -309,8 +309,8 @@ class Cluster:
     def _ref(self) -> st.StateRef:
         """The kernels' view of ``self._state``, rebuilt only when the state was replaced.
 
-        Building it costs a fifth of a one-row training pass, which a step-by-step client
-        (direct I/O) would otherwise pay on every call.
+        Building it is a compiled call of its own, which a step-by-step client (direct I/O,
+        one row per call) would otherwise pay on every step.
         """
         state = self._state
         if self.__dict__.get("_ref_of") is not state:

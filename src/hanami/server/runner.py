@@ -44,8 +44,9 @@ def urls(settings: ServerSettings) -> dict[str, str]:
 
 def _freeze_after_startup(app: FastAPI) -> None:
     """Once started, move what exists (modules, the app, ORM and numba state: it lives as
-    long as the process) out of the collector's sight. Its full passes otherwise paused every
-    request for 130-150 ms now and then under load (benchmarks/server.py, GET load)."""
+    long as the process) out of the collector's sight. Its full passes otherwise stalled
+    every request now and then under load (GET load of benchmarks/server.py: max latency
+    232.9 ms before, 51.8 ms after: BENCHMARKS.json in the commits 182e2b0 and 544a633)."""
     startup = app.router.lifespan_context
 
     @asynccontextmanager
@@ -79,8 +80,8 @@ def serve(settings: ServerSettings | None = None) -> None:
         headers=[("server", "Hanami")],
         proxy_headers=True,
         log_config=None,
-        # Float buffers hardly compress, and deflating every message of a ping-pong session
-        # costs old clients (which ask for it by default) a third of their steps per second.
+        # Float buffers hardly compress; deflating every message of a ping-pong session would
+        # cost old clients (which ask for it by default) CPU on both sides for nothing.
         ws_per_message_deflate=False,
     )
     uvicorn.Server(config).run()
