@@ -107,3 +107,33 @@ def test_a_class_that_never_came_is_learned_when_it_comes(seed):
     for _ in range(30):
         c.train(X[:1], new)
     assert c.request(X[:1], stateless=True)[0].argmax() == 3
+
+
+@pytest.mark.parametrize("profile", ["classic", "default"])
+def test_prequential_outputs_equal_a_row_by_row_loop(profile):
+    X, Y = blobs(400, seed=3)
+    whole = Cluster(line_template(profile=profile), seed=4)
+    seen = whole.train(X, Y, return_outputs=True).outputs
+    stepwise = Cluster(line_template(profile=profile), seed=4)
+    rows = [stepwise.train(X[i : i + 1], Y[i : i + 1], return_outputs=True).outputs[0]
+            for i in range(X.shape[0])]  # fmt: skip
+    assert seen.shape == Y.shape
+    assert np.array_equal(seen, np.array(rows))
+    assert np.array_equal(whole.request(X), stepwise.request(X))
+
+
+@pytest.mark.parametrize("profile", ["classic", "default"])
+def test_prequential_outputs_come_before_the_label_is_used(profile):
+    X, Y = blobs(300, seed=5)
+    a, b = (
+        Cluster(line_template(profile=profile), seed=6),
+        Cluster(line_template(profile=profile), seed=6),
+    )
+    a.train(X[:299], Y[:299])
+    b.train(X[:299], Y[:299])
+    other = np.roll(Y[299:], 1, axis=1)
+    assert not np.array_equal(other, Y[299:])
+    seen_a = a.train(X[299:], Y[299:], return_outputs=True).outputs
+    seen_b = b.train(X[299:], other, return_outputs=True).outputs
+    assert np.array_equal(seen_a, seen_b)
+    assert not np.array_equal(a.request(X[299:]), b.request(X[299:]))

@@ -86,6 +86,9 @@ class TrainStats:
     samples: int
     mean_squared_error: float  # summed over the outputs, averaged over the rows
     accuracy: float  # share of rows whose largest output is the expected largest one
+    outputs: np.ndarray | dict[str, np.ndarray] | None = None
+    """With ``return_outputs=True``: what each row got before it was learned, shaped as
+    :meth:`Cluster.request` returns it (prequential scoring at engine speed)."""
 
 
 OUTPUT_WIDTH = {"plain": 1, "bool": 1, "float": 32, "int": 64}
@@ -344,12 +347,19 @@ class Cluster:
     # ------------------------------------------------------------------ learning
 
     def train(
-        self, inputs: Data, expected: Data, *, order: np.ndarray | None = None
+        self,
+        inputs: Data,
+        expected: Data,
+        *,
+        order: np.ndarray | None = None,
+        return_outputs: bool = False,
     ) -> TrainStats:
         """Learn the rows one sample at a time, in order (or in ``order``), inside compiled code.
 
         Returns how the cluster did on these rows while it learned them (each row scored
-        before its own weight update): what a live training curve shows.
+        before its own weight update): what a live training curve shows. With
+        ``return_outputs`` the stats also hold the outputs each row had before it was
+        learned, in the order the rows were visited.
         """
         cols_in = self._as_columns(inputs, self.input_names, "input")
         cols_out = self._as_columns(expected, self.output_names, "output")
@@ -360,16 +370,20 @@ class Cluster:
         Y = self._prepare_outputs(cols_out)
         rows = np.arange(X.shape[0], dtype=np.int64) if order is None else np.asarray(order)
         self._state.stats[:] = 0.0
-        self._train_rows(X, Y, rows.astype(np.int64, copy=False))
+        total = self._state.o_val.shape[0]
+        seen = np.zeros((len(rows) if return_outputs else 0, total), dtype=np.float32)
+        self._train_rows(X, Y, rows.astype(np.int64, copy=False), seen)
         n = max(len(rows), 1)
         return TrainStats(len(rows), float(self._state.stats[0] / n),
-                          float(self._state.stats[1] / n))  # fmt: skip
+                          float(self._state.stats[1] / n),
+                          self._split_outputs(seen) if return_outputs else None)  # fmt: skip
 
-    def _train_rows(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> None:
+    def _train_rows(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray,
+                    seen: np.ndarray) -> None:  # fmt: skip
         i, n = 0, rows.shape[0]
         while i < n:
             self._grow()
-            i = K.train_rows(self._ref(), self._params, X, Y, rows, i, n)
+            i = K.train_rows(self._ref(), self._params, X, Y, rows, i, n, seen)
             if self._state.meta[st.M_CAPACITY_HIT]:
                 # a structure change found no room and was skipped (it is retried when its
                 # neuron fires again): keep a larger reserve from now on
@@ -399,6 +413,10 @@ class Cluster:
         if saved is not None:
             for name, array in zip(_DYNAMIC_STATE, saved, strict=True):
                 getattr(s, name)[:] = array
+        return self._split_outputs(raw)
+
+    def _split_outputs(self, raw: np.ndarray) -> np.ndarray | dict[str, np.ndarray]:
+        """Internal outputs ``[rows, total]`` as values per output interface."""
         result, at = {}, 0
         for k, spec in enumerate(self.template.outputs):
             width = int(self._out_n[k] * OUTPUT_WIDTH[spec.type])

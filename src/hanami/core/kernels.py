@@ -918,17 +918,22 @@ def train_one(S, P, x, y):
 
 
 @njit
-def train_rows(S, P, X, Y, rows, start, stop):
+def train_rows(S, P, X, Y, rows, start, stop, seen):
     """Train rows ``rows[start:stop]`` of ``X``/``Y``; returns where it stopped.
 
-    Stops early (before a sample) when the spare capacity falls below the reserve, so the
-    caller can grow the buffers and continue at the returned index.
+    When ``seen`` has rows, row ``i`` of it receives the outputs sample ``i`` had before it
+    was learned (prequential scoring at engine speed). Stops early (before a sample) when
+    the spare capacity falls below the reserve, so the caller can grow the buffers and
+    continue at the returned index.
     """
+    keep = seen.shape[0] > 0
     for i in range(start, stop):
         if not _has_reserve(S, P):
             return i
         r = rows[i]
         train_one(S, P, X[r], Y[r])
+        if keep:  # learning changes weights, not the outputs of the forward pass
+            seen[i, :] = S.o_val
     return stop
 
 

@@ -4,6 +4,7 @@
   (``fit``, ``partial_fit``, ``predict``, ``predict_proba``, ``score``).
 * :class:`HanamiRiverClassifier`, :class:`HanamiRiverRegressor`: River estimators
   (``learn_one``, ``predict_one``, ``predict_proba_one``).
+* :func:`prequential`: what an estimator predicted for each row just before it learned it.
 
 They need the ``ml`` extra (``pip install 'hanami[ml]'``). Importing this package is cheap
 and always works; scikit-learn or River is imported when one of its estimators is first
@@ -20,6 +21,7 @@ __all__ = [
     "HanamiRegressor",
     "HanamiRiverClassifier",
     "HanamiRiverRegressor",
+    "prequential",
 ]
 
 _HOMES = {
@@ -27,11 +29,12 @@ _HOMES = {
     "HanamiRegressor": "hanami.estimators._sklearn",
     "HanamiRiverClassifier": "hanami.estimators._river",
     "HanamiRiverRegressor": "hanami.estimators._river",
+    "prequential": "hanami.estimators._sklearn",
 }
 
 if TYPE_CHECKING:
     from hanami.estimators._river import HanamiRiverClassifier, HanamiRiverRegressor
-    from hanami.estimators._sklearn import HanamiClassifier, HanamiRegressor
+    from hanami.estimators._sklearn import HanamiClassifier, HanamiRegressor, prequential
 
 
 def __getattr__(name: str) -> Any:

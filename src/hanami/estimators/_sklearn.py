@@ -37,7 +37,7 @@ from hanami.estimators._common import (
     unscale_outputs,
 )
 
-__all__ = ["HanamiClassifier", "HanamiRegressor"]
+__all__ = ["HanamiClassifier", "HanamiRegressor", "prequential"]
 
 _SEED_BOUND = 2**31 - 1
 
@@ -83,12 +83,16 @@ class _HanamiBase(BaseEstimator):
         self.cluster_ = Cluster(template, seed=seed)
         self._shuffler = np.random.default_rng(seed)
 
-    def _train(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> None:
+    def _train(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> np.ndarray | None:
+        """Train ``epochs`` passes; returns the outputs of the last pass's rows before
+        each was learned (in visiting order)."""
         inputs = encode_features(X, self.input_scale)
         expected = np.ascontiguousarray(Y, dtype=np.float32)
+        seen = None
         for _ in range(epochs):
             order = self._shuffler.permutation(inputs.shape[0]) if self.shuffle else None
-            self.cluster_.train(inputs, expected, order=order)
+            seen = self.cluster_.train(inputs, expected, order=order, return_outputs=True).outputs
+        return seen
 
     def _outputs(self, X) -> np.ndarray:
         """Raw outputs ``[n, n_outputs]`` (float64) for validated ``X``."""
@@ -163,6 +167,11 @@ class HanamiClassifier(ClassifierMixin, _HanamiBase):
         ``classes`` (all labels that will ever appear) is required on the first call and,
         when given later, must equal the first one.
         """
+        self._learn_pass(X, y, classes)
+        return self
+
+    def _learn_pass(self, X, y, classes) -> np.ndarray:
+        """:meth:`partial_fit`'s pass; returns the outputs each row had before it was learned."""
         first = not hasattr(self, "classes_")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -184,8 +193,7 @@ class HanamiClassifier(ClassifierMixin, _HanamiBase):
                 f"y contains labels {unknown.tolist()} not in classes {self.classes_.tolist()}"
             )
         codes = np.searchsorted(self.classes_, y)
-        self._train(X, self._one_hot(codes), 1)
-        return self
+        return self._train(X, self._one_hot(codes), 1)
 
     def _one_hot(self, codes: np.ndarray) -> np.ndarray:
         Y = np.zeros((codes.shape[0], len(self.classes_)), dtype=np.float32)
@@ -292,3 +300,38 @@ class HanamiRegressor(RegressorMixin, _HanamiBase):
         out = self._outputs(X)[:, : self.n_outputs_]
         pred = unscale_outputs(out, self.y_min_, self.y_max_, self.y_mean_)
         return pred[:, 0] if self._y_1d else pred
+
+
+def prequential(estimator, X, y, **partial_fit_params) -> np.ndarray:
+    """What ``estimator`` predicted for each row of ``(X, y)`` just before learning it.
+
+    Test-then-train over one pass, continuing ``estimator`` (call it on a fresh one for a
+    prequential score from the first sample on). A classifier does the whole pass inside
+    the engine, so this runs at training speed; a regressor goes row by row, because its
+    target scaling widens with every row. ``partial_fit_params`` go to ``partial_fit``
+    (``classes`` on a classifier's first call).
+
+    >>> import numpy as np
+    >>> from hanami.estimators import HanamiClassifier, prequential
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 500)
+    >>> X = rng.normal(size=(500, 2)) + np.where(y[:, None] == 1, 2.0, -2.0)
+    >>> seen = prequential(HanamiClassifier(random_state=0), X, y, classes=[0, 1])
+    >>> float((seen[250:] == y[250:]).mean()) > 0.9
+    True
+    """
+    if isinstance(estimator, HanamiClassifier):
+        outputs = estimator._learn_pass(X, y, partial_fit_params.get("classes"))
+        outputs = outputs[:, : len(estimator.classes_)]
+        return estimator.classes_[np.argmax(outputs, axis=1)]
+    if not isinstance(estimator, HanamiRegressor):
+        raise TypeError(f"expected a Hanami estimator, got {type(estimator).__name__}")
+    X, y = np.asarray(X), np.asarray(y)
+    predictions = []
+    for i in range(X.shape[0]):
+        if hasattr(estimator, "n_outputs_"):
+            predictions.append(estimator.predict(X[i : i + 1])[0])
+        else:
+            predictions.append(np.zeros(y.shape[1:]) if y.ndim > 1 else 0.0)
+        estimator.partial_fit(X[i : i + 1], y[i : i + 1], **partial_fit_params)
+    return np.asarray(predictions)
