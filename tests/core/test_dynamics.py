@@ -14,7 +14,8 @@ from hanami.core import state as st
 
 
 def _reference_neuron(inputs, cooldown, refractory):
-    """core.md 3.5 written out plainly, in float32."""
+    """The spiking neuron update (kernels/forward.py, ``update_neurons``) written out plainly,
+    in float32."""
     f32 = np.float32
     p, rho, out = f32(0), 1, []
     for x in inputs:
@@ -43,7 +44,7 @@ def test_refractory_time_and_cooldown_on_a_scripted_input(cooldown, refractory):
     seen = []
     for x in inputs:
         s.n_in[gid] = x
-        K._update_neurons(K.as_ref(s), c._params, hidden, False)
+        K.update_neurons(K.as_ref(s), c._params, hidden, False)
         seen.append(s.n_pot[gid])
     assert seen == _reference_neuron(inputs, cooldown, refractory)
 
@@ -73,7 +74,7 @@ def test_reduction_removes_inactive_synapses_and_keeps_persistent_ones():
     s.s_cnt[cb, slot, 0] = 1  # dies at the next cycle
     kept = (s.s_w[cb, slot, 1:n].copy(), s.s_b[cb, slot, 1:n].copy())
     before = c.metrics()["synapses"]
-    K.reduce(K.as_ref(s), c._params)
+    c._kernels.reduce(K.as_ref(s), c._params)
     assert np.array_equal(s.s_w[cb, slot, : n - 1], kept[0])  # compacted, order kept
     assert np.array_equal(s.s_b[cb, slot, : n - 1], kept[1])
     assert s.s_t[cb, slot, n - 1] == st.UNUSED_TARGET
@@ -90,7 +91,7 @@ def test_reduction_frees_a_section_without_synapses():
     s.s_cnt[:] = 10  # everything persistent but the chosen section
     s.s_cnt[cb, slot] = np.where(s.s_t[cb, slot] != st.UNUSED_TARGET, 1, 0)
     sections = c.metrics()["sections"]
-    K.reduce(K.as_ref(s), c._params)
+    c._kernels.reduce(K.as_ref(s), c._params)
     assert s.c_src[cb, slot] == -1
     assert c.metrics()["sections"] == sections - 1
     assert s.n_use[src] & (1 << s.c_pos[cb, slot]) == 0

@@ -24,11 +24,9 @@ def _single_input(profile: str) -> Cluster:
 
 
 def _forward(c: Cluster, value: float) -> None:
-    K.forward(K.as_ref(c._state), c._params, np.array([value], dtype=np.float32), True)
-    if c.profile.name == "classic":
-        K.update_cluster_classic(K.as_ref(c._state), c._params)
-    else:
-        K.create_pending_sections(K.as_ref(c._state), c._params)
+    ref = K.as_ref(c._state)
+    c._kernels.forward(ref, c._params, np.array([value], dtype=np.float32), True)
+    c._kernels.grow(ref, c._params)
 
 
 def _input_section(c: Cluster) -> tuple[int, int]:

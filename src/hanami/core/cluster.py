@@ -39,41 +39,13 @@ import numpy as np
 from hanami.core import checkpoint
 from hanami.core import kernels as K
 from hanami.core import state as st
-from hanami.core.template import Settings, Template, parse_template
+from hanami.core.profiles import PROFILES, make_params
+from hanami.core.template import Template, parse_template
 from hanami.core.topology import target_lists
 
 ArrayLike = np.ndarray | list | tuple
 Data = ArrayLike | Mapping[str, ArrayLike]
 
-
-@dataclass(frozen=True)
-class Profile:
-    """Block geometry and learning constants of a profile."""
-
-    name: str
-    code: int
-    neurons_per_block: int
-    sections_per_block: int
-    synapses_per_section: int
-    learning_rate: float
-    output_learning_rate: float
-    threshold: float
-    max_sections_per_neuron: int
-    cross_entropy: bool = False
-    learning_rate_decay: float = 0.0
-    learning_rate_min: float = 0.0
-    initial_weight: float = 0.1  # new synapses get |w| uniform in [0, 2 * initial_weight]
-
-
-PROFILES = {
-    "classic": Profile("classic", K.CLASSIC, 128, 512, 128, 0.1, 0.1, 1e-5, 1),
-    # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
-    # 0.1 / (1 + samples / 20,000) to a floor of 0.03, and new weights 8 times smaller
-    # (|w| up to 0.025 instead of 0.2); docs/engine.md has the measurements.
-    "default": Profile("default", K.DEFAULT, 128, 512, 64, 0.1, 0.1, 0.01, 8,
-                       learning_rate_decay=5e-5, learning_rate_min=0.03,
-                       initial_weight=0.0125),
-}
 
 class _Columns(list):
     """One float32 2-D array per interface, already checked by ``Cluster._as_columns``."""
@@ -94,8 +66,6 @@ class TrainStats:
 OUTPUT_WIDTH = {"plain": 1, "bool": 1, "float": 32, "int": 64}
 # what a forward pass changes besides its outputs: the neurons' step-to-step state
 _DYNAMIC_STATE = ("n_in", "n_pot", "n_act", "n_refr", "c_pot", "o_val")
-REDUCTION_INTERVAL = 100
-RESERVE_BLOCKS = 4
 
 
 class Cluster:
@@ -119,29 +89,10 @@ class Cluster:
             template = template.with_settings(seed=int(np.random.SeedSequence().entropy % 2**63))
         self.template = template
         self.profile = PROFILES[template.settings.profile]
-        self._params = self._make_params(template.settings)
+        self._params = make_params(self.profile, template)
         self._init_state()
 
     # ------------------------------------------------------------------ construction
-
-    def _make_params(self, settings: Settings) -> np.ndarray:
-        p = self.profile
-        params = np.zeros(K.P_LEN, dtype=np.float64)
-        params[K.P_PROFILE] = p.code
-        params[K.P_COOLDOWN] = settings.neuron_cooldown
-        params[K.P_REFRACTORY] = settings.refractory_time
-        params[K.P_LR] = p.learning_rate
-        params[K.P_LR_OUT] = p.output_learning_rate
-        params[K.P_REDUCTION] = float(settings.enable_reduction)
-        params[K.P_REDUCTION_INTERVAL] = REDUCTION_INTERVAL
-        params[K.P_THRESHOLD] = p.threshold
-        params[K.P_RESERVE_BLOCKS] = RESERVE_BLOCKS + 2 * len(self.template.hexagons)
-        params[K.P_MAX_SECTIONS] = p.max_sections_per_neuron
-        params[K.P_CROSS_ENTROPY] = float(p.cross_entropy)
-        params[K.P_LR_DECAY] = p.learning_rate_decay
-        params[K.P_LR_MIN] = p.learning_rate_min
-        params[K.P_INIT_WEIGHT] = p.initial_weight
-        return params
 
     def _init_state(self) -> None:
         t, p = self.template, self.profile
@@ -176,7 +127,7 @@ class Cluster:
         is_input = [bool(f & st.HX_INPUT) for f in self._state.hx_flags]
         self._state.hx_targets[:] = target_lists(
             t.neighbors(), axon, is_input, t.settings.max_connection_distance, self._rng,
-            faithful=self.profile.code == K.CLASSIC,
+            faithful=self.profile.name == "classic",
         )  # fmt: skip
 
     # ------------------------------------------------------------------ names and shapes
@@ -285,15 +236,15 @@ class Cluster:
         s = st.resize_outputs(self._state, old_total + added)
         # insert the new outputs after the existing ones of interface k
         at = offset + old_internal
-        for name in st._OUT_FIELDS:
+        for name in st.OUTPUT_FIELDS:
             a = getattr(s, name)
             a[at + added :] = a[at : old_total].copy()
-            a[at : at + added] = st._fill(name)
+            a[at : at + added] = st.fill_value(name)
         s.o_hex[at : at + added] = spec.hexagon
         s.o_idx[at : at + added] = np.arange(old_internal, internal)
         self._state = s
         self._out_n[k] = width
-        if self.profile.code == K.DEFAULT:
+        if self.profile.name == "default":
             self._resize_output_neurons(spec.hexagon, internal)
 
     def _resize_output_neurons(self, h: int, internal: int) -> None:
@@ -309,6 +260,11 @@ class Cluster:
 
     # ------------------------------------------------------------------ kernel view
 
+    @property
+    def _kernels(self) -> K.ProfileKernels:
+        """The compiled entry points of this cluster's profile."""
+        return K.KERNELS[self.profile.name]
+
     def _ref(self) -> st.StateRef:
         """The kernels' view of ``self._state``, rebuilt only when the state was replaced.
 
@@ -317,7 +273,7 @@ class Cluster:
         """
         state = self._state
         if self.__dict__.get("_ref_of") is not state:
-            self._ref_cache, self._ref_of = K.as_ref(state), state
+            self._ref_cache, self._ref_of = st.as_ref(state), state
         return self._ref_cache
 
     def __getstate__(self) -> dict[str, Any]:
@@ -329,7 +285,7 @@ class Cluster:
     def _grow(self, extra_nb: int = 0, extra_cb: int = 0, extra_hex: int = 0) -> None:
         s = self._state
         nb = int(s.meta[st.M_NB])
-        reserve = int(self._params[K.P_RESERVE_BLOCKS]) + nb // 2
+        reserve = self._params.reserve_blocks + nb // 2
         cb = int(s.meta[st.M_CB])
         hex_used = int(max(s.hx_nnb.max(initial=0), s.hx_ncb.max(initial=0)))
         want_nb = nb + extra_nb + reserve
@@ -383,13 +339,13 @@ class Cluster:
         i, n = 0, rows.shape[0]
         while i < n:
             self._grow()
-            i = K.train_rows(self._ref(), self._params, X, Y, rows, i, n, seen)
+            i = self._kernels.train_rows(self._ref(), self._params, X, Y, rows, i, n, seen)
             if self._state.meta[st.M_CAPACITY_HIT]:
                 # a structure change found no room and was skipped (it is retried when its
                 # neuron fires again): keep a larger reserve from now on
                 self._state.meta[st.M_CAPACITY_HIT] = 0
-                reserve = self._params[K.P_RESERVE_BLOCKS]
-                self._params[K.P_RESERVE_BLOCKS] = max(1.0, 2 * reserve)
+                reserve = max(1, 2 * self._params.reserve_blocks)
+                self._params = self._params._replace(reserve_blocks=reserve)
 
     def request(
         self, inputs: Data, *, stateless: bool = False
@@ -409,7 +365,7 @@ class Cluster:
         raw = np.zeros((X.shape[0], total), dtype=np.float32)
         s = self._state
         saved = [getattr(s, name).copy() for name in _DYNAMIC_STATE] if stateless else None
-        K.request_rows(self._ref(), self._params, X, raw)
+        self._kernels.request_rows(self._ref(), self._params, X, raw)
         if saved is not None:
             for name, array in zip(_DYNAMIC_STATE, saved, strict=True):
                 getattr(s, name)[:] = array
@@ -451,7 +407,7 @@ class Cluster:
         self = cls.__new__(cls)
         self.template = parse_template(template_text)
         self.profile = PROFILES[self.template.settings.profile]
-        self._params = self._make_params(self.template.settings)
+        self._params = make_params(self.profile, self.template)
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = rng_state
         missing = set(st.State._fields) - set(arrays)
@@ -499,7 +455,8 @@ class Cluster:
 
 
 def _encode(values: np.ndarray, kind: str) -> np.ndarray:
-    """Expected values of one output interface as internal outputs (core.md 2.1)."""
+    """Expected values of one output interface as internal outputs: one per value for
+    ``plain`` and ``bool``, the bits of the big-endian float32 / int64 for ``float`` / ``int``."""
     if kind == "plain":
         return values
     if kind == "bool":

@@ -12,19 +12,27 @@ There is no Python object per neuron, section or synapse. A cluster is:
 
 Every buffer has spare capacity; :func:`grow` enlarges the buffers in Python between kernel
 calls, and the kernels never allocate. Scalars the kernels update live in ``meta``.
+
+:data:`FIELDS` is the one list of buffers: :class:`State`, :class:`StateRef`, allocation,
+growth and checkpoints (:func:`trimmed`, in this order) are all derived from it.
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
+from typing import NamedTuple
 
 import numpy as np
 from numba.core import types
 from numba.experimental import structref
 
+from hanami.core._jit import njit
+
 UNUSED_TARGET = 255
 TARGET_LIST_LEN = 86
 OUTPUT_LINKS = 7
+FLT_MAX = np.float32(np.finfo(np.float32).max)
+INITIAL_TOLERANCE = np.float32(0.49)
 
 # meta slots
 M_NB = 0  # neuron blocks in use
@@ -44,28 +52,86 @@ HX_OUTPUT = 2
 HX_BINARY = 4
 HX_MATCH = 8
 
-State = namedtuple(
-    "State",
-    [
-        # hexagons
-        "hx_flags", "hx_io", "hx_nnb", "hx_nb", "hx_ncb", "hx_cb", "hx_free", "hx_targets",
-        # neuron blocks and neurons (flat, gid = nb * NPB + slot)
-        "nb_hex", "nb_size",
-        "n_in", "n_pot", "n_delta", "n_refr", "n_act", "n_use", "n_new", "n_newoff",
-        # connection blocks and connections
-        "cb_hex", "cb_nb", "cb_used", "cb_hi", "cb_nlist",
-        "c_src", "c_list", "c_kind", "c_pos", "c_next", "c_stop",
-        "c_low", "c_range", "c_tol", "c_split", "c_pot",
-        # synapses
-        "s_w", "s_b", "s_t", "s_cnt",
-        # inputs and outputs
-        "in_hex", "in_off", "in_n",
-        "o_hex", "o_idx", "o_val", "o_exp", "o_link", "o_w",
-        # bookkeeping
-        "pending", "meta", "rng", "stats",
-    ],
-)  # fmt: skip
 
+class Field(NamedTuple):
+    """One buffer: its dtype, its shape in named sizes (see :func:`allocate`) or fixed
+    numbers, and the value of a fresh slot."""
+
+    name: str
+    dtype: type
+    shape: tuple[str | int, ...]
+    fill: float | int
+
+
+_u8, _i32, _i64, _f32 = np.uint8, np.int32, np.int64, np.float32
+
+FIELDS = (
+    # hexagons, in template order
+    Field("hx_flags", _u8, ("hexagons",), 0),  # HX_* flags
+    Field("hx_io", _i32, ("hexagons",), -1),  # its input or output interface, -1 for none
+    Field("hx_nnb", _i32, ("hexagons",), 0),  # neuron blocks in use
+    Field("hx_nb", _i32, ("hexagons", "hex_cap"), 0),  # its neuron blocks (see grow)
+    Field("hx_ncb", _i32, ("hexagons",), 0),  # connection blocks in use
+    Field("hx_cb", _i32, ("hexagons", "hex_cap"), 0),  # its connection blocks (see grow)
+    Field("hx_free", _i64, ("hexagons",), 0),  # free connections in its connection blocks
+    Field("hx_targets", _i32, ("hexagons", TARGET_LIST_LEN), -1),  # where new sections go
+    # neuron blocks
+    Field("nb_hex", _i32, ("nb_cap",), -1),  # hexagon of the block
+    Field("nb_size", _i32, ("nb_cap",), 0),  # neurons in use (new synapses target these)
+    # neurons, flat: gid = block * NPB + slot
+    Field("n_in", _f32, ("neurons",), 0),  # synaptic input gathered in this pass
+    Field("n_pot", _f32, ("neurons",), 0),  # potential: raw input, log2(1 + p) or sigmoid
+    Field("n_delta", _f32, ("neurons",), 0),  # error term of the backward pass
+    Field("n_refr", _u8, ("neurons",), 1),  # refractory counter (takes input at 0)
+    Field("n_act", _u8, ("neurons",), 0),  # fired in this pass
+    Field("n_use", _u8, ("neurons",), 0),  # has a section (default: chain positions, bits)
+    Field("n_new", _u8, ("neurons",), 0),  # queued in `pending` for a new section
+    Field("n_newoff", _f32, ("neurons",), 0),  # potential the queued section starts at
+    # connection blocks
+    Field("cb_hex", _i32, ("cb_cap",), -1),  # hexagon of the block
+    Field("cb_nb", _i32, ("cb_cap",), -1),  # neuron block its synapses target
+    Field("cb_used", _i32, ("cb_cap",), 0),  # connections in use
+    Field("cb_hi", _i32, ("cb_cap",), 0),  # one past the highest slot ever used
+    Field("cb_nlist", _i32, ("cb_cap",), 0),  # sections walked in this pass (in c_list)
+    # connections: one synapse section each
+    Field("c_src", _i32, ("cb_cap", "spb"), -1),  # source neuron, -1 for a free slot
+    Field("c_list", _i32, ("cb_cap", "spb"), 0),  # slots of the sections walked in this pass
+    Field("c_kind", _u8, ("cb_cap", "spb"), 0),  # source: 0 hidden, 1 input, 2 binary, 3 match
+    Field("c_pos", _u8, ("cb_cap", "spb"), 0),  # position in its neuron's chain (default)
+    Field("c_next", _u8, ("cb_cap", "spb"), 0),  # a chained section was requested (default)
+    Field("c_stop", _u8, ("cb_cap", "spb"), 0),  # synapses walked in this pass (default)
+    Field("c_low", _f32, ("cb_cap", "spb"), 0),  # potential below the section (chains, splits)
+    Field("c_range", _f32, ("cb_cap", "spb"), FLT_MAX),  # potential it covers (classic splits)
+    Field("c_tol", _f32, ("cb_cap", "spb"), INITIAL_TOLERANCE),  # classic tolerance window
+    Field("c_split", _f32, ("cb_cap", "spb"), 0),  # classic: split requested here (0: none)
+    Field("c_pot", _f32, ("cb_cap", "spb"), 0),  # source potential in this pass (0: silent)
+    # synapses
+    Field("s_w", _f32, ("cb_cap", "spb", "syn"), 0),  # weight
+    Field("s_b", _f32, ("cb_cap", "spb", "syn"), 0),  # border: the potential it consumes
+    Field("s_t", _u8, ("cb_cap", "spb", "syn"), UNUSED_TARGET),  # target neuron in the block
+    Field("s_cnt", _u8, ("cb_cap", "spb", "syn"), 0),  # activity counter (reduction)
+    # input interfaces
+    Field("in_hex", _i32, ("inputs",), 0),  # hexagon
+    Field("in_off", _i32, ("inputs",), 0),  # first column in the kernels' input rows
+    Field("in_n", _i32, ("inputs",), 0),  # width: input neurons in use
+    # internal outputs
+    Field("o_hex", _i32, ("outputs",), -1),  # hexagon
+    Field("o_idx", _i32, ("outputs",), 0),  # its neuron in the hexagon (default)
+    Field("o_val", _f32, ("outputs",), 0),  # value after the last pass
+    Field("o_exp", _f32, ("outputs",), 0),  # expected value of the current sample
+    Field("o_link", _i32, ("outputs", OUTPUT_LINKS), -1),  # classic: output-layer links
+    Field("o_w", _f32, ("outputs", OUTPUT_LINKS), 0),  # classic: their weights
+    # bookkeeping
+    Field("pending", _i32, ("neurons",), -1),  # neurons queued for a section, in order
+    Field("meta", _i64, (META_LEN,), 0),  # the M_* counters
+    Field("rng", np.uint64, (1,), 0),  # the cluster's random state (kernels.random.rand)
+    Field("stats", np.float64, (2,), 0),  # squared error and hits of the current train call
+)
+_BY_NAME = {f.name: f for f in FIELDS}
+OUTPUT_FIELDS = tuple(f.name for f in FIELDS if f.shape[0] == "outputs")
+
+State = namedtuple("State", [f.name for f in FIELDS])
+State.__doc__ = "The buffers of a cluster, one per entry of :data:`FIELDS`."
 
 
 @structref.register
@@ -81,110 +147,77 @@ class StateRef(structref.StructRefProxy):
 
     Kernels pass this between each other instead of the named tuple, whose every buffer
     would otherwise be an argument of every call (slow to compile, slow to call). Build it
-    with ``kernels.as_ref(state)`` right before a kernel call: it holds the buffers of that
-    moment, and :func:`grow` replaces buffers.
+    with :func:`as_ref` right before a kernel call: it holds the buffers of that moment,
+    and :func:`grow` replaces buffers.
     """
 
 
 structref.define_constructor(StateRef, StateRefType, State._fields)
 structref.define_boxing(StateRefType, StateRef)
 
-_NB_FIELDS = ("nb_hex", "nb_size")
-_NEURON_FIELDS = ("n_in", "n_pot", "n_delta", "n_refr", "n_act", "n_use", "n_new", "n_newoff")
-_CB_FIELDS = ("cb_hex", "cb_nb", "cb_used", "cb_hi", "cb_nlist")
-_CONN_FIELDS = (
-    "c_src", "c_list", "c_kind", "c_pos", "c_next", "c_stop",
-    "c_low", "c_range", "c_tol", "c_split", "c_pot",
-)  # fmt: skip
-_SYN_FIELDS = ("s_w", "s_b", "s_t", "s_cnt")
-_OUT_FIELDS = ("o_hex", "o_idx", "o_val", "o_exp", "o_link", "o_w")
-_HEX_BLOCK_FIELDS = ("hx_nb", "hx_cb")
 
-FLT_MAX = np.float32(np.finfo(np.float32).max)
-INITIAL_TOLERANCE = np.float32(0.49)
+@njit
+def as_ref(S):
+    """The :class:`StateRef` over the buffers of ``S`` (a :class:`State`).
+
+    Compiled (and cached) because building a structref from Python compiles a constructor
+    in every process.
+    """
+    return StateRef(*S)
 
 
-def _fill(name: str) -> float | int:
-    """Value of a fresh (never used) slot of a buffer."""
-    return {
-        "c_src": -1, "nb_hex": -1, "cb_hex": -1, "cb_nb": -1, "o_link": -1, "o_hex": -1,
-        "s_t": UNUSED_TARGET, "c_range": FLT_MAX, "c_tol": INITIAL_TOLERANCE, "n_refr": 1,
-        "pending": -1,
-    }.get(name, 0)  # fmt: skip
+def fill_value(name: str) -> float | int:
+    """Value of a fresh (never used) slot of buffer ``name``."""
+    return _BY_NAME[name].fill
 
 
 def allocate(
     n_hex: int, npb: int, spb: int, syn: int, nb_cap: int, cb_cap: int, hex_cap: int
 ) -> State:
     """Empty buffers for a cluster of ``n_hex`` hexagons with the given capacities."""
-    f32, i32, u8 = np.float32, np.int32, np.uint8
-    shapes: dict[str, tuple[tuple[int, ...], type]] = {
-        "hx_flags": ((n_hex,), u8), "hx_io": ((n_hex,), i32), "hx_nnb": ((n_hex,), i32),
-        "hx_nb": ((n_hex, hex_cap), i32), "hx_ncb": ((n_hex,), i32),
-        "hx_cb": ((n_hex, hex_cap), i32), "hx_free": ((n_hex,), np.int64),
-        "hx_targets": ((n_hex, TARGET_LIST_LEN), i32),
-        "nb_hex": ((nb_cap,), i32), "nb_size": ((nb_cap,), i32),
-        "n_in": ((nb_cap * npb,), f32), "n_pot": ((nb_cap * npb,), f32),
-        "n_delta": ((nb_cap * npb,), f32), "n_refr": ((nb_cap * npb,), u8),
-        "n_act": ((nb_cap * npb,), u8), "n_use": ((nb_cap * npb,), u8),
-        "n_new": ((nb_cap * npb,), u8), "n_newoff": ((nb_cap * npb,), f32),
-        "cb_hex": ((cb_cap,), i32), "cb_nb": ((cb_cap,), i32), "cb_used": ((cb_cap,), i32),
-        "cb_hi": ((cb_cap,), i32), "cb_nlist": ((cb_cap,), i32),
-        "c_list": ((cb_cap, spb), i32),
-        "c_src": ((cb_cap, spb), i32), "c_kind": ((cb_cap, spb), u8),
-        "c_pos": ((cb_cap, spb), u8), "c_next": ((cb_cap, spb), u8),
-        "c_stop": ((cb_cap, spb), u8),
-        "c_low": ((cb_cap, spb), f32), "c_range": ((cb_cap, spb), f32),
-        "c_tol": ((cb_cap, spb), f32), "c_split": ((cb_cap, spb), f32),
-        "c_pot": ((cb_cap, spb), f32),
-        "s_w": ((cb_cap, spb, syn), f32), "s_b": ((cb_cap, spb, syn), f32),
-        "s_t": ((cb_cap, spb, syn), u8), "s_cnt": ((cb_cap, spb, syn), u8),
-        "in_hex": ((0,), i32), "in_off": ((0,), i32), "in_n": ((0,), i32),
-        "o_hex": ((0,), i32), "o_idx": ((0,), i32), "o_val": ((0,), f32), "o_exp": ((0,), f32),
-        "o_link": ((0, OUTPUT_LINKS), i32), "o_w": ((0, OUTPUT_LINKS), f32),
-        "pending": ((nb_cap * npb,), i32), "meta": ((META_LEN,), np.int64),
-        "rng": ((1,), np.uint64), "stats": ((2,), np.float64),
-    }  # fmt: skip
-    arrays = {}
-    for name, (shape, dtype) in shapes.items():
-        arrays[name] = np.full(shape, _fill(name), dtype=dtype)
-    arrays["hx_io"][:] = -1
-    arrays["hx_targets"][:] = -1
-    return State(**arrays)
+    sizes = {"hexagons": n_hex, "hex_cap": hex_cap, "nb_cap": nb_cap, "neurons": nb_cap * npb,
+             "cb_cap": cb_cap, "spb": spb, "syn": syn, "inputs": 0, "outputs": 0}  # fmt: skip
+    return State(*(
+        np.full(tuple(sizes.get(n, n) for n in f.shape), f.fill, dtype=f.dtype) for f in FIELDS
+    ))  # fmt: skip
 
 
 def _grown(array: np.ndarray, length: int, name: str) -> np.ndarray:
     """``array`` with its first axis extended to ``length`` fresh slots."""
     if array.shape[0] >= length:
         return array
-    out = np.full((length, *array.shape[1:]), _fill(name), dtype=array.dtype)
+    out = np.full((length, *array.shape[1:]), fill_value(name), dtype=array.dtype)
     out[: array.shape[0]] = array
     return out
 
 
 def grow(state: State, npb: int, nb_cap: int, cb_cap: int, hex_cap: int) -> State:
-    """Return ``state`` with capacities of at least the given sizes (nothing is copied twice)."""
-    changes: dict[str, np.ndarray] = {}
+    """Return ``state`` with capacities of at least the given sizes (nothing is copied twice).
+
+    The block lists ``hx_nb`` and ``hx_cb`` are widened with -1, although they are allocated
+    with 0: only their first ``hx_nnb`` / ``hx_ncb`` entries are read, and checkpoints keep
+    the used columns as they are.
+    """
+    lengths: dict[str | int, int] = {}
     if nb_cap > state.nb_hex.shape[0]:
-        for name in _NB_FIELDS:
-            changes[name] = _grown(getattr(state, name), nb_cap, name)
-        for name in (*_NEURON_FIELDS, "pending"):
-            changes[name] = _grown(getattr(state, name), nb_cap * npb, name)
+        lengths.update(nb_cap=nb_cap, neurons=nb_cap * npb)
     if cb_cap > state.cb_hex.shape[0]:
-        for name in (*_CB_FIELDS, *_CONN_FIELDS, *_SYN_FIELDS):
-            changes[name] = _grown(getattr(state, name), cb_cap, name)
+        lengths["cb_cap"] = cb_cap
+    changes = {f.name: _grown(getattr(state, f.name), lengths[f.shape[0]], f.name)
+               for f in FIELDS if f.shape[0] in lengths}  # fmt: skip
     if hex_cap > state.hx_nb.shape[1]:
-        for name in _HEX_BLOCK_FIELDS:
-            old = getattr(state, name)
-            new = np.full((old.shape[0], hex_cap), -1, dtype=old.dtype)
-            new[:, : old.shape[1]] = old
-            changes[name] = new
+        for f in FIELDS:
+            if f.shape[1:2] == ("hex_cap",):
+                old = getattr(state, f.name)
+                new = np.full((old.shape[0], hex_cap), -1, dtype=old.dtype)
+                new[:, : old.shape[1]] = old
+                changes[f.name] = new
     return state._replace(**changes) if changes else state
 
 
 def resize_outputs(state: State, length: int) -> State:
     """Extend the internal output buffers to ``length`` outputs."""
-    changes = {name: _grown(getattr(state, name), length, name) for name in _OUT_FIELDS}
+    changes = {name: _grown(getattr(state, name), length, name) for name in OUTPUT_FIELDS}
     return state._replace(**changes)
 
 
@@ -194,18 +227,15 @@ def trimmed(state: State) -> dict[str, np.ndarray]:
     cb = int(state.meta[M_CB])
     npb = state.n_in.shape[0] // max(state.nb_hex.shape[0], 1)
     hex_used = int(max(state.hx_nnb.max(initial=0), state.hx_ncb.max(initial=0)))
+    used = {"nb_cap": nb, "neurons": nb * npb, "cb_cap": cb}
     out: dict[str, np.ndarray] = {}
-    for name in State._fields:
-        array = getattr(state, name)
-        if name in _NB_FIELDS:
-            array = array[:nb]
-        elif name in _NEURON_FIELDS or name == "pending":
-            array = array[: nb * npb]
-        elif name in (*_CB_FIELDS, *_CONN_FIELDS, *_SYN_FIELDS):
-            array = array[:cb]
-        elif name in _HEX_BLOCK_FIELDS:
+    for f in FIELDS:
+        array = getattr(state, f.name)
+        if f.shape[0] in used:
+            array = array[: used[f.shape[0]]]
+        elif f.shape[1:2] == ("hex_cap",):
             array = array[:, :hex_used]
-        out[name] = np.ascontiguousarray(array)
+        out[f.name] = np.ascontiguousarray(array)
     return out
 
 

@@ -1,0 +1,213 @@
+"""The backward pass: backpropagation from the last hexagon to the first.
+
+The output error becomes the error terms (``n_delta``) of the output hexagon's neurons;
+each hexagon then scales its neurons' terms by the slope of their activation and updates
+the weights of every section walked in the forward pass: a synapse's weight steps by
+``-lr * delta`` of its target, and the section's source neuron collects ``delta * w`` over
+the synapses it reached. Input hexagons are skipped (their terms are never read).
+
+The profiles differ in the output error, in how a section's reached synapses are found,
+and in the learning rate (docs/engine.md, Profiles, and its sections on the learning rate
+and the output slope floor). Activity counters for the reduction are only kept when the
+reduction is on: a synapse whose weight sign agrees with its target's activity counts up
+(docs/engine.md, Reduction).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hanami.core._jit import njit
+from hanami.core.kernels.structure import F0, F1, PERSISTENT_COUNTER
+from hanami.core.state import HX_INPUT, HX_OUTPUT, M_SAMPLES, OUTPUT_LINKS, UNUSED_TARGET
+
+LOG2E = np.float32(1.4427)  # slope of log2(1 + p) is LOG2E * 2^-log2(1 + p)
+OUTPUT_SLOPE_MIN = np.float32(0.05)
+"""Default profile: the smallest sigmoid slope an output error is scaled by. An output that
+sat near 0 or 1 for long (a class the stream never brought) otherwise has a slope of
+~1e-3 and learns almost nothing when its class finally comes (Fahlman's flat spot;
+docs/engine.md, The output slope floor, has the measurements)."""
+
+
+@njit
+def backward_classic(S, P):
+    """Backpropagation of the classic profile, last hexagon first."""
+    for h in range(S.hx_flags.shape[0] - 1, -1, -1):
+        flags = S.hx_flags[h]
+        if flags & HX_INPUT:
+            continue
+        if flags & HX_OUTPUT:
+            output_error_classic(S, P, h)
+        if S.hx_ncb[h] > 0:
+            update_hexagon_classic(S, P, h)
+
+
+@njit
+def backward_default(S, P):
+    """Backpropagation of the default profile, last hexagon first."""
+    for h in range(S.hx_flags.shape[0] - 1, -1, -1):
+        flags = S.hx_flags[h]
+        if flags & HX_INPUT:
+            continue
+        if flags & HX_OUTPUT:
+            output_error_default(S, P, h)
+        if S.hx_ncb[h] > 0:
+            update_hexagon_default(S, P, h)
+
+
+@njit
+def update_hexagon_classic(S, P, h):
+    """Neuron slopes, then the weight step of every section of hexagon ``h`` walked in the
+    forward pass."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    lr = learning_rate(S, P)
+    thr = np.float32(P.threshold)
+    _hidden_slopes(S, h)
+    for i in range(S.hx_ncb[h]):
+        cb = S.hx_cb[h, i]
+        if S.cb_used[cb] > 0:
+            nb = S.cb_nb[cb]
+            t_pot = S.n_pot[nb * npb : (nb + 1) * npb]
+            t_delta = S.n_delta[nb * npb : (nb + 1) * npb]
+            update_block_classic(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
+                                 S.c_low[cb], S.c_pot[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
+                                 S.s_cnt[cb], t_pot, t_delta, S.n_delta, lr, thr,
+                                 P.reduction)  # fmt: skip
+
+
+@njit
+def update_hexagon_default(S, P, h):
+    """Neuron slopes, then the weight step of every section of hexagon ``h`` walked in the
+    forward pass."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    lr = learning_rate(S, P)
+    _hidden_slopes(S, h)
+    for i in range(S.hx_ncb[h]):
+        cb = S.hx_cb[h, i]
+        if S.cb_used[cb] > 0:
+            nb = S.cb_nb[cb]
+            t_pot = S.n_pot[nb * npb : (nb + 1) * npb]
+            t_delta = S.n_delta[nb * npb : (nb + 1) * npb]
+            update_block_default(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
+                                 S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], t_pot,
+                                 t_delta, S.n_delta, lr, P.reduction)  # fmt: skip
+
+
+@njit
+def learning_rate(S, P):
+    """``lr / (1 + samples * lr_decay)``, at least ``lr_min`` (constant for classic)."""
+    return np.float32(max(P.lr / (1.0 + S.meta[M_SAMPLES] * P.lr_decay), P.lr_min))
+
+
+@njit
+def output_error_classic(S, P, h):
+    """Output error through the sparse output layer into the output hexagon's neurons;
+    the layer's weights learn on the way (rate ``P.lr_out``)."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    lr_out = np.float32(P.lr_out)
+    for i in range(S.hx_nnb[h]):
+        base = S.hx_nb[h, i] * npb
+        for gid in range(base, base + npb):
+            S.n_delta[gid] = F0
+    for o in range(S.o_val.shape[0]):
+        if S.o_hex[o] != h:
+            continue
+        out = S.o_val[o]
+        g = (out - S.o_exp[o]) * out * (F1 - out)
+        for j in range(OUTPUT_LINKS):
+            gid = S.o_link[o, j]
+            if gid >= 0:
+                S.n_delta[gid] += g * S.o_w[o, j]
+                S.o_w[o, j] -= lr_out * g * S.n_pot[gid]
+    for i in range(S.hx_nnb[h]):
+        base = S.hx_nb[h, i] * npb
+        for gid in range(base, base + npb):
+            s = S.n_pot[gid]
+            S.n_delta[gid] *= s * (F1 - s)
+
+
+@njit
+def output_error_default(S, P, h):
+    """Output error of each output neuron, scaled by its sigmoid slope of at least
+    :data:`OUTPUT_SLOPE_MIN` (or by none with ``P.cross_entropy``)."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    for o in range(S.o_val.shape[0]):
+        if S.o_hex[o] != h:
+            continue
+        idx = S.o_idx[o]
+        gid = S.hx_nb[h, idx // npb] * npb + idx % npb
+        out = S.o_val[o]
+        if P.cross_entropy and S.n_pot[gid] != F0:
+            # cross-entropy on a sigmoid unit: the derivative cancels
+            S.n_delta[gid] = out - S.o_exp[o]
+        else:
+            S.n_delta[gid] = (out - S.o_exp[o]) * max(out * (F1 - out), OUTPUT_SLOPE_MIN)
+
+
+@njit
+def _hidden_slopes(S, h):
+    """Scale the error terms of the fired neurons of a hidden hexagon by the slope of
+    log2(1 + p); output hexagons are left alone (their slope is in the output error)."""
+    if S.hx_flags[h] & HX_OUTPUT:
+        return
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    for i in range(S.hx_nnb[h]):
+        base = S.hx_nb[h, i] * npb
+        for gid in range(base, base + npb):
+            if S.n_act[gid]:
+                S.n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(S.n_pot[gid])))
+
+
+@njit
+def update_block_classic(lst, n, c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t_pot, t_delta,
+                         n_delta, lr, thr, counters):  # fmt: skip
+    """Weight step of every walked synapse of one block; the source gets its delta share.
+
+    The synapses reached are found again by spending the potential along the borders, as
+    the forward walk did. Sources live in other hexagons, so adding the share at once
+    equals the original's scatter after all blocks; input neurons' terms are never read,
+    so they are skipped.
+    """
+    syn = sw.shape[1]
+    for j in range(n):
+        slot = lst[j]
+        q = c_pot[slot] - c_low[slot]
+        if q <= thr:
+            continue
+        acc = F0
+        for k in range(syn):
+            t = st_[slot, k]
+            if q <= thr or t == UNUSED_TARGET:
+                break
+            w = sw[slot, k]
+            if counters and sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > F0) == (w > F0):
+                sc[slot, k] += 1
+            d = t_delta[t]
+            acc += d * w
+            sw[slot, k] = w - lr * d
+            q -= sb[slot, k]
+        if c_kind[slot] == 0:
+            n_delta[c_src[slot]] += acc
+
+
+@njit
+def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, t_pot, t_delta, n_delta,
+                         lr, counters):  # fmt: skip
+    """Weight step of every walked synapse of one block; the source gets its delta share.
+
+    The forward walk recorded how far each section went (``c_stop``), so the step needs no
+    potential bookkeeping.
+    """
+    for j in range(n):
+        slot = lst[j]
+        acc = F0
+        for k in range(c_stop[slot]):
+            t = st_[slot, k]
+            w = sw[slot, k]
+            if counters and sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > F0) == (w > F0):
+                sc[slot, k] += 1
+            d = t_delta[t]
+            acc += d * w
+            sw[slot, k] = w - lr * d
+        if c_kind[slot] == 0:
+            n_delta[c_src[slot]] += acc

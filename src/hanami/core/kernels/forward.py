@@ -1,0 +1,175 @@
+"""The forward pass: one step of every hexagon, in template order.
+
+An input hexagon takes the raw input values as its neurons' potentials. Every other
+hexagon first gathers the synaptic input of its sections (``walks.py``), then updates its
+neurons: hidden neurons are spiking neurons with a cooldown and a refractory time, output
+neurons are sigmoids. In training, neurons that fired and own no section get one
+(``growth.py``). Requests (``train=False``) run the same pass without growth and without
+drawing random numbers.
+
+The output layers differ by profile (docs/engine.md, Profiles, row "output"): classic
+reads a hexagon of sigmoid neurons through a sparse layer of 7 random links per output,
+wired while training; by default the output hexagon's neurons are the outputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hanami.core._jit import njit
+from hanami.core.kernels.growth import new_sections_classic, new_sections_default
+from hanami.core.kernels.random import RAND_MAX, pcg, rand
+from hanami.core.kernels.structure import F0
+from hanami.core.kernels.walks import HALF, walk_sections_classic, walk_sections_default
+from hanami.core.state import HX_INPUT, HX_OUTPUT, OUTPUT_LINKS
+
+
+@njit
+def forward_classic(S, P, x, train):
+    """One forward pass of the classic profile over all hexagons for input row ``x``."""
+    for h in range(S.hx_flags.shape[0]):
+        flags = S.hx_flags[h]
+        if flags & HX_INPUT:
+            load_inputs(S, h, x)
+        else:
+            if S.hx_ncb[h] > 0:
+                walk_sections_classic(S, P, h, train)
+            if flags & HX_OUTPUT:
+                outputs_classic(S, h, train)
+                continue
+            update_neurons(S, P, h, train)
+        if train:
+            new_sections_classic(S, P, h)
+
+
+@njit
+def forward_default(S, P, x, train):
+    """One forward pass of the default profile over all hexagons for input row ``x``."""
+    for h in range(S.hx_flags.shape[0]):
+        flags = S.hx_flags[h]
+        if flags & HX_INPUT:
+            load_inputs(S, h, x)
+        else:
+            if S.hx_ncb[h] > 0:
+                walk_sections_default(S, P, h, train)
+            if flags & HX_OUTPUT:
+                outputs_default(S, h)
+                continue
+            update_neurons(S, P, h, train)
+        if train:
+            new_sections_default(S, P, h)
+
+
+@njit
+def load_inputs(S, h, x):
+    """Raw input values become the potentials of the input neurons; positive ones fire."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    k = S.hx_io[h]
+    n = S.in_n[k]
+    off = S.in_off[k]
+    for blk in range(S.hx_nnb[h]):
+        first = blk * npb
+        if first >= n:
+            break
+        base = S.hx_nb[h, blk] * npb
+        for j in range(min(npb, n - first)):
+            v = np.float32(x[off + first + j])
+            S.n_pot[base + j] = v
+            S.n_act[base + j] = v > F0
+
+
+@njit
+def update_neurons(S, P, h, train):
+    """Spiking update of the hidden neurons of hexagon ``h``.
+
+    The potential decays by the cooldown (divided by it) every step; the neuron takes its
+    synaptic input only when its refractory counter, shifted right every step, reaches 0
+    (then it restarts at the refractory time); it fires when the potential is positive and
+    passes on log2(1 + potential). Training also clears the error terms.
+    """
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    cooldown = np.float32(P.cooldown)
+    refractory = np.uint8(P.refractory)
+    for i in range(S.hx_nnb[h]):
+        base = S.hx_nb[h, i] * npb
+        for gid in range(base, base + npb):
+            p = S.n_pot[gid]
+            if p != F0:
+                p = p / cooldown
+            rho = S.n_refr[gid] >> 1
+            if rho == 0:
+                p = p + S.n_in[gid]
+                rho = refractory
+            S.n_refr[gid] = rho
+            active = p > F0
+            if not active:
+                p = F0
+            S.n_in[gid] = F0
+            S.n_pot[gid] = np.float32(math.log2(np.float64(p) + 1.0)) if active else F0
+            S.n_act[gid] = active
+            if train:
+                S.n_delta[gid] = F0
+
+
+@njit
+def sigmoid(x):
+    """Logistic function of a float32, computed in float64."""
+    return np.float32(1.0 / (1.0 + math.exp(-np.float64(x))))
+
+
+@njit
+def outputs_classic(S, h, train):
+    """Sigmoid output hexagon and the sparse output layer read from it.
+
+    In training, each free link of an output whose expected value is positive is wired
+    with a chance of 1 in 50 per step, to a random neuron of the hexagon that is not at
+    0.5, with a weight in [0, 1] whose sign follows that neuron's side of 0.5.
+    """
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    for i in range(S.hx_nnb[h]):
+        base = S.hx_nb[h, i] * npb
+        for gid in range(base, base + npb):
+            S.n_pot[gid] = sigmoid(S.n_in[gid])
+            S.n_in[gid] = F0
+    r = rand(S.rng) if train else 0
+    nnb = S.hx_nnb[h]
+    for o in range(S.o_val.shape[0]):
+        if S.o_hex[o] != h:
+            continue
+        z = F0
+        for j in range(OUTPUT_LINKS):
+            if train and nnb > 0:
+                r = pcg(r)
+                if S.o_link[o, j] < 0 and S.o_exp[o] > F0 and r % 50 == 0:
+                    r = pcg(r)
+                    b = r % nnb
+                    r = pcg(r)
+                    gid = S.hx_nb[h, b] * npb + r % npb
+                    s = S.n_pot[gid]
+                    if s != HALF:
+                        S.o_link[o, j] = gid
+                        r = pcg(r)
+                        w = np.float32(r / RAND_MAX)
+                        S.o_w[o, j] = -w if s < HALF else w
+            link = S.o_link[o, j]
+            if link >= 0:
+                z += S.n_pot[link] * S.o_w[o, j]
+        S.o_val[o] = sigmoid(z) if z != F0 else F0
+
+
+@njit
+def outputs_default(S, h):
+    """Output neurons are the outputs: sigmoid of their input, 0 when they got none."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    for o in range(S.o_val.shape[0]):
+        if S.o_hex[o] != h:
+            continue
+        idx = S.o_idx[o]
+        gid = S.hx_nb[h, idx // npb] * npb + idx % npb
+        v = S.n_in[gid]
+        out = sigmoid(v) if v != F0 else F0
+        S.n_pot[gid] = out
+        S.n_in[gid] = F0
+        S.o_val[o] = out

@@ -1,0 +1,128 @@
+"""Growth between the steps of a pass: which neurons get new sections, and when.
+
+A neuron that fires and owns no section gets one: in the classic profile at once, in the
+default profile at once for input neurons and after the forward pass for hidden neurons
+(they are queued in ``pending``, in firing order, and :func:`create_pending_sections` runs
+after the pass). The default profile also queues a chained section above a section that
+ran out of positions (``walks.walk_train_default``), and a section freed by the reduction
+above potential 0 is queued again (``reduction.py``). The classic profile instead splits
+sections of the last hexagon that ran out of positions (:func:`update_cluster_classic`).
+docs/engine.md, Profiles, has the differences and why.
+"""
+
+from __future__ import annotations
+
+from hanami.core._jit import njit
+from hanami.core.kernels.random import rand
+from hanami.core.kernels.structure import (
+    F0,
+    add_block,
+    claim_connection,
+    create_section_classic,
+    create_section_default,
+    find_free_connection,
+)
+from hanami.core.state import HX_INPUT, HX_OUTPUT, M_PENDING, M_SPLITS, TARGET_LIST_LEN
+
+
+@njit
+def queue_section(n_new, n_newoff, pending, meta, gid, offset):
+    """Queue neuron ``gid`` for a new section at ``offset`` after the forward pass; a neuron
+    queued twice keeps the higher offset."""
+    if n_new[gid]:
+        n_newoff[gid] = max(n_newoff[gid], offset)
+        return
+    n_new[gid] = 1
+    n_newoff[gid] = offset
+    n = meta[M_PENDING]
+    if n < pending.shape[0]:
+        pending[n] = gid
+        meta[M_PENDING] = n + 1
+
+
+@njit
+def mark_new(S, gid, offset):
+    """:func:`queue_section` on the state's buffers."""
+    queue_section(S.n_new, S.n_newoff, S.pending, S.meta, gid, offset)
+
+
+@njit
+def new_sections_classic(S, P, h):
+    """Every neuron of hexagon ``h`` that fired in this pass and owns no section gets one."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    for i in range(S.hx_nnb[h]):
+        base = S.hx_nb[h, i] * npb
+        for gid in range(base, base + npb):
+            if S.n_act[gid] and S.n_use[gid] == 0:
+                create_section_classic(S, P, gid)
+
+
+@njit
+def new_sections_default(S, P, h):
+    """Every neuron of hexagon ``h`` that fired in this pass and owns no section gets one:
+    input neurons at once, hidden neurons after the pass."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    inputs = (S.hx_flags[h] & HX_INPUT) != 0
+    for i in range(S.hx_nnb[h]):
+        base = S.hx_nb[h, i] * npb
+        for gid in range(base, base + npb):
+            if S.n_act[gid] and S.n_use[gid] == 0:
+                if inputs:
+                    create_section_default(S, P, gid, F0)
+                else:
+                    mark_new(S, gid, F0)
+
+
+@njit
+def create_pending_sections(S, P):
+    """Default profile, after the forward pass: the queued sections, in queue order."""
+    n = S.meta[M_PENDING]
+    for i in range(n):
+        gid = S.pending[i]
+        S.n_new[gid] = 0
+        create_section_default(S, P, gid, S.n_newoff[gid])
+        S.n_newoff[gid] = F0
+    S.meta[M_PENDING] = 0
+
+
+@njit
+def update_cluster_classic(S, P):
+    """Classic profile, after the forward pass: the splits requested in the last hexagon,
+    looking at the first NPB slots of each block only (a quirk of the original), and a new
+    block whenever less than half a block of its connections is free."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    spb = S.c_src.shape[1]
+    h = S.hx_flags.shape[0] - 1
+    i = 0
+    while i < S.hx_ncb[h]:
+        cb = S.hx_cb[h, i]
+        for slot in range(min(npb, spb)):
+            if S.c_split[cb, slot] > F0:
+                if S.c_src[cb, slot] >= 0:
+                    _split_section(S, cb, slot)
+                S.c_split[cb, slot] = F0
+        if S.hx_free[h] < spb // 2:
+            add_block(S, h, False)
+        i += 1
+
+
+@njit
+def _split_section(S, cb, slot):
+    """Move the potential above ``c_split`` of a full section into a new section of the
+    same source, in a random target hexagon (no new block for it)."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    split = S.c_split[cb, slot]
+    src = S.c_src[cb, slot]
+    h = S.nb_hex[src // npb]
+    if S.hx_flags[h] & HX_OUTPUT:
+        return
+    t = S.hx_targets[h, rand(S.rng) % TARGET_LIST_LEN]
+    if t < 0:
+        return
+    ncb, nslot = find_free_connection(S, t)
+    if ncb < 0:
+        return
+    low = S.c_low[cb, slot] + split
+    claim_connection(S, ncb, nslot, src, S.c_kind[cb, slot], low, S.c_range[cb, slot] - split)
+    S.c_range[cb, slot] = split
+    S.meta[M_SPLITS] += 1

@@ -1,0 +1,94 @@
+"""Reduction: synapses that stop being useful are removed (docs/engine.md, Reduction).
+
+Runs every ``P.reduction_interval`` training samples when the template enables it. Every
+synapse starts with an activity counter of 5; the backward pass counts it up while the
+sign of its weight agrees with its target's activity, and at 10 it is persistent. Each
+cycle lowers every other counter by 1 and removes the synapses that reach 0.
+
+Removal compacts the section (later synapses move one position down, keeping their
+order), and a section left without synapses frees its connection, so its neuron gets a new
+section the next time it needs one. What freeing means differs by profile: a classic
+neuron owns one section; a default neuron owns a chain, and a freed link above potential 0
+is queued to be created again.
+"""
+
+from __future__ import annotations
+
+from hanami.core._jit import njit
+from hanami.core.kernels.growth import mark_new
+from hanami.core.kernels.structure import F0, PERSISTENT_COUNTER
+from hanami.core.state import M_CB, M_REMOVED, M_SECTIONS, UNUSED_TARGET
+
+
+@njit
+def reduce_classic(S, P):
+    """One reduction cycle of the classic profile."""
+    spb = S.c_src.shape[1]
+    for cb in range(S.meta[M_CB]):
+        if S.cb_used[cb] == 0:
+            continue
+        for slot in range(spb):
+            src = S.c_src[cb, slot]
+            if src >= 0 and age_section(S, cb, slot):
+                low = _free_connection(S, cb, slot)
+                if low == F0:
+                    S.n_use[src] = 0
+
+
+@njit
+def reduce_default(S, P):
+    """One reduction cycle of the default profile."""
+    spb = S.c_src.shape[1]
+    for cb in range(S.meta[M_CB]):
+        if S.cb_used[cb] == 0:
+            continue
+        for slot in range(spb):
+            src = S.c_src[cb, slot]
+            if src >= 0 and age_section(S, cb, slot):
+                low = _free_connection(S, cb, slot)
+                S.n_use[src] &= ~(1 << S.c_pos[cb, slot])
+                if low > F0:
+                    mark_new(S, src, low)
+
+
+@njit
+def age_section(S, cb, slot):
+    """Age the synapses of one section and remove those whose counter reaches 0; returns
+    whether this removed its last synapse (a fresh section without synapses stays)."""
+    syn = S.s_w.shape[2]
+    n = 0
+    while n < syn and S.s_t[cb, slot, n] != UNUSED_TARGET:
+        n += 1
+    had = n
+    k = 0
+    while k < n:
+        c = S.s_cnt[cb, slot, k]
+        if c < PERSISTENT_COUNTER:
+            c -= 1
+            S.s_cnt[cb, slot, k] = c
+            if c == 0:
+                for j in range(k, n - 1):
+                    S.s_w[cb, slot, j] = S.s_w[cb, slot, j + 1]
+                    S.s_b[cb, slot, j] = S.s_b[cb, slot, j + 1]
+                    S.s_t[cb, slot, j] = S.s_t[cb, slot, j + 1]
+                    S.s_cnt[cb, slot, j] = S.s_cnt[cb, slot, j + 1]
+                n -= 1
+                S.s_w[cb, slot, n] = F0
+                S.s_b[cb, slot, n] = F0
+                S.s_t[cb, slot, n] = UNUSED_TARGET
+                S.s_cnt[cb, slot, n] = 0
+                S.meta[M_REMOVED] += 1
+                continue
+        k += 1
+    return n == 0 and had > 0
+
+
+@njit
+def _free_connection(S, cb, slot):
+    """Free a connection slot; returns the potential its section started at."""
+    low = S.c_low[cb, slot]
+    S.c_src[cb, slot] = -1
+    S.cb_used[cb] -= 1
+    S.hx_free[S.cb_hex[cb]] += 1
+    S.meta[M_SECTIONS] -= 1
+    return low

@@ -1,0 +1,257 @@
+"""Section walks: how a section turns its source's potential into synaptic input.
+
+A section spends its source potential ``q`` (above the section's ``c_low``) synapse by
+synapse along its positions: each synapse consumes its *border*; a fully covered synapse
+adds its whole weight to its target neuron, the one where ``q`` runs out adds the covered
+fraction. Together the synapses form a learned thermometer code of the source value.
+Sections of binary and match inputs are not walked by value: every synapse adds its full
+weight.
+
+Training walks also grow (docs/engine.md, Profiles, the rows "growth" and "long values"):
+
+* classic: a synapse is created where the walk reaches an unused position; the tolerance
+  window shrinks a partly covered border (and its weight) by 1.5; a section that runs out
+  of positions asks for a split (``c_split``, done by ``growth.update_cluster_classic``);
+* default: an oversized border (more than twice the potential left) gives half to the next
+  position; a section that runs out of positions asks for a chained section above it
+  (``growth.queue_section``), and the walk records how far it went (``c_stop``) for the
+  backward pass.
+
+The walks run one connection block per call, with only the arrays they touch as arguments:
+a small function keeps the hot loop in registers, and one call per block (not per section)
+keeps the cost of passing arrays negligible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hanami.core._jit import njit
+from hanami.core.kernels.growth import queue_section
+from hanami.core.kernels.random import rand
+from hanami.core.kernels.structure import F0, F1, create_synapse
+from hanami.core.state import UNUSED_TARGET
+
+HALF = np.float32(0.5)
+SHRINK_BORDER = np.float32(1.5)  # classic: a border inside the tolerance window shrinks so
+SHRINK_TOL = np.float32(1.2)  # classic: ... and the window with it
+CLASSIC_EPS = np.float32(1e-5)  # classic: potential below which a walk stops
+
+
+@njit
+def walk_sections_classic(S, P, h, train):
+    """All sections of hexagon ``h`` add their synaptic input to their target neurons."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    init = P.init_weight
+    for i in range(S.hx_ncb[h]):
+        cb = S.hx_cb[h, i]
+        if S.cb_used[cb] == 0:
+            S.cb_nlist[cb] = 0
+            continue
+        nb = S.cb_nb[cb]
+        r = rand(S.rng) if train else 0  # requests leave the random state alone
+        lst = S.c_list[cb]
+        n = _active_slots(S.c_src[cb], S.n_pot, S.n_act, S.c_pot[cb], lst, S.cb_hi[cb])
+        S.cb_nlist[cb] = n
+        n_in = S.n_in[nb * npb : (nb + 1) * npb]
+        if train:
+            walk_train_classic(lst, n, S.c_kind[cb], S.c_low[cb], S.c_range[cb], S.c_pot[cb],
+                               S.c_tol[cb], S.c_split[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
+                               S.s_cnt[cb], n_in, S.meta, r, i, S.nb_size[nb], init)  # fmt: skip
+        else:
+            walk_request_classic(lst, n, S.c_kind[cb], S.c_low[cb], S.c_range[cb],
+                                 S.c_pot[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
+                                 n_in)  # fmt: skip
+
+
+@njit
+def walk_sections_default(S, P, h, train):
+    """All sections of hexagon ``h`` add their synaptic input to their target neurons."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    init = P.init_weight
+    thr = np.float32(P.threshold)
+    for i in range(S.hx_ncb[h]):
+        cb = S.hx_cb[h, i]
+        if S.cb_used[cb] == 0:
+            S.cb_nlist[cb] = 0
+            continue
+        nb = S.cb_nb[cb]
+        r = rand(S.rng) if train else 0  # requests leave the random state alone
+        lst = S.c_list[cb]
+        n = _active_slots(S.c_src[cb], S.n_pot, S.n_act, S.c_pot[cb], lst, S.cb_hi[cb])
+        S.cb_nlist[cb] = n
+        n_in = S.n_in[nb * npb : (nb + 1) * npb]
+        if train:
+            walk_train_default(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
+                               S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
+                               S.s_cnt[cb], n_in, S.n_new, S.n_newoff, S.pending, S.meta, r,
+                               i, S.nb_size[nb], thr, init)  # fmt: skip
+        else:
+            walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
+                                 S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
+
+
+@njit
+def _active_slots(c_src, n_pot, n_act, c_pot, lst, hi):
+    """Collect the connections whose source fired (without branches: the pattern is
+    random) and record their source potential; returns how many."""
+    n = 0
+    for slot in range(hi):
+        src = c_src[slot]
+        g = max(src, 0)
+        p = n_pot[g]
+        fired = (src >= 0) & (n_act[g] != 0) & (p > F0)
+        c_pot[slot] = p if fired else F0
+        lst[n] = slot
+        n += fired
+    return n
+
+
+@njit
+def _add_full_weights(sw, st_, slot, n_in):
+    """Binary and match sections: every synapse adds its full weight."""
+    for k in range(sw.shape[1]):
+        if st_[slot, k] == UNUSED_TARGET:
+            break
+        n_in[st_[slot, k]] += sw[slot, k]
+
+
+@njit
+def walk_request_classic(lst, n, c_kind, c_low, c_range, c_pot, sw, sb, st_, n_in):
+    """Walks without learning: full synapses add their weight, the last its fraction."""
+    syn = sw.shape[1]
+    for j in range(n):
+        slot = lst[j]
+        if c_kind[slot] >= 2:
+            _add_full_weights(sw, st_, slot, n_in)
+            continue
+        q = min(c_pot[slot] - c_low[slot], c_range[slot])
+        for k in range(syn):
+            t = st_[slot, k]
+            if q <= CLASSIC_EPS or t == UNUSED_TARGET:
+                break
+            b = sb[slot, k]
+            if q < b:
+                n_in[t] += sw[slot, k] * ((F1 / b) * q)
+                break
+            n_in[t] += sw[slot, k]
+            q -= b
+
+
+@njit
+def walk_request_default(lst, n, c_kind, c_low, c_pot, sw, sb, st_, n_in, thr):
+    """Walks without learning: full synapses add their weight, the last its fraction."""
+    syn = sw.shape[1]
+    for j in range(n):
+        slot = lst[j]
+        if c_kind[slot] >= 2:
+            _add_full_weights(sw, st_, slot, n_in)
+            continue
+        q = c_pot[slot] - c_low[slot]
+        for k in range(syn):
+            t = st_[slot, k]
+            if q <= thr or t == UNUSED_TARGET:
+                break
+            b = sb[slot, k]
+            if q < b:
+                n_in[t] += sw[slot, k] * (q / b)
+                break
+            n_in[t] += sw[slot, k]
+            q -= b
+
+
+@njit
+def walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw, sb, st_, sc,
+                       n_in, meta, r, i, nb_size, init):  # fmt: skip
+    """Tolerance-window walks: create at the end, shrink the partly covered synapse, ask
+    for a split when the potential outlasts the section."""
+    syn = sw.shape[1]
+    spb = c_pot.shape[0]
+    for j in range(n):
+        slot = lst[j]
+        p = c_pot[slot]
+        r = (r + i * spb + slot) & 0xFFFFFFFF
+        if c_kind[slot] >= 2:
+            r = walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init)
+            continue
+        q = min(p - c_low[slot], c_range[slot])
+        tol = c_tol[slot]
+        hsum = F0
+        for k in range(syn):
+            if q <= CLASSIC_EPS:
+                break
+            if st_[slot, k] == UNUSED_TARGET:
+                r = create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init)
+            b = sb[slot, k]
+            if (HALF - tol) * b < q < (HALF + tol) * b:
+                b = b / SHRINK_BORDER
+                sb[slot, k] = b
+                sw[slot, k] = sw[slot, k] / SHRINK_BORDER
+                tol = tol / SHRINK_TOL
+            if k < 64:
+                hsum += b
+            if q < b:
+                n_in[st_[slot, k]] += sw[slot, k] * ((F1 / b) * q)
+                q -= b
+                break
+            n_in[st_[slot, k]] += sw[slot, k]
+            q -= b
+        c_tol[slot] = tol
+        if q > CLASSIC_EPS:  # section exhausted: ask for a split at the first 64 borders
+            c_split[slot] = hsum
+    return r
+
+
+@njit
+def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc,
+                       n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr,
+                       init):  # fmt: skip
+    """Halve-rule walks: an oversized border gives half to the next position; a section
+    that runs out of positions asks for a chained section above it."""
+    syn = sw.shape[1]
+    spb = c_src.shape[0]
+    two = np.float32(2.0)
+    for j in range(n):
+        slot = lst[j]
+        p = c_pot[slot]
+        r = (r + i * spb + slot) & 0xFFFFFFFF
+        if c_kind[slot] >= 2:
+            r = walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init)
+            c_stop[slot] = syn
+            continue
+        q = p - c_low[slot]
+        last = syn - 1
+        k = 0
+        while k < syn and q > thr:
+            if st_[slot, k] == UNUSED_TARGET:
+                r = create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init)
+            b = sb[slot, k]
+            if q < b:  # the potential runs out here: an oversized border (> 2q) can only be
+                if b > two * q and k < last:  # the partly covered one
+                    half = b / two
+                    sb[slot, k + 1] += half
+                    b = b - half
+                    sb[slot, k] = b
+                n_in[st_[slot, k]] += sw[slot, k] * (q / b)
+                q -= b
+                k += 1
+                break
+            n_in[st_[slot, k]] += sw[slot, k]
+            q -= b
+            k += 1
+        c_stop[slot] = k  # the backward pass walks exactly these synapses
+        if q > thr and c_next[slot] == 0:
+            c_next[slot] = 1
+            queue_section(n_new, n_newoff, pending, meta, c_src[slot], p - q)
+    return r
+
+
+@njit
+def walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init):
+    """Binary and match sections in training: all synapses are created on the first walk,
+    and every one adds its full weight."""
+    for k in range(sw.shape[1]):
+        if st_[slot, k] == UNUSED_TARGET:
+            r = create_synapse(sw, sb, st_, sc, slot, meta, k, F0, r, nb_size, init)
+        n_in[st_[slot, k]] += sw[slot, k]
+    return r
