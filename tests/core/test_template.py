@@ -1,4 +1,4 @@
-"""Tests for the cluster template parser (core.md section 2)."""
+"""Tests for the cluster template parser."""
 
 import pickle
 import textwrap
@@ -14,7 +14,7 @@ from hanami.core.template import (
     parse_template,
 )
 
-# The template of the OpenHanami MNIST SDK test (core.md 2.1), verbatim.
+# The template of the OpenHanami MNIST SDK test, verbatim.
 MNIST_TEMPLATE = """\
 version: 1
 settings:
@@ -456,7 +456,7 @@ def test_with_settings() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Neighbours (core.md 2.2)
+# Neighbours
 # --------------------------------------------------------------------------------------------
 
 

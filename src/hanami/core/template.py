@@ -1,4 +1,4 @@
-"""Cluster templates: parsing, validation and canonical text (core.md section 2).
+"""Cluster templates: parsing, validation and canonical text.
 
 A template describes the hexagons of a cluster, the axons between them and which hexagons carry
 the named inputs and outputs. The grammar follows OpenHanami's flex/bison parser
@@ -49,7 +49,7 @@ SETTING_NAMES = (
     "seed",
 )
 
-# Neighbour offsets per side (core.md 2.2): (dx if y even, dx if y odd, dy, dz).
+# Neighbour offsets per side, as in OpenHanami: (dx if y even, dx if y odd, dy, dz).
 # Rows with even y are shifted left; side s and side 11 - s are opposite.
 NEIGHBOR_OFFSETS: tuple[tuple[int, int, int, int], ...] = (
     (-1, 0, -1, -1),  # 0
@@ -92,7 +92,7 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Cluster settings from the template; defaults are OpenHanami's (core.md 2.1).
+    """Cluster settings from the template; defaults are OpenHanami's.
 
     ``profile`` selects faithful OpenHanami behaviour ("classic") or ours ("default");
     ``seed`` makes the random walks and growth reproducible when given.
@@ -129,7 +129,8 @@ class Template:
     """A parsed, validated cluster template.
 
     Hexagon ids are indices into ``hexagons`` in template order, which is also the processing
-    order of the cluster (core.md 2.1), so everything else refers to hexagons by id.
+    order of the cluster (docs/engine.md, A training step), so everything else refers to
+    hexagons by id.
     """
 
     settings: Settings
@@ -143,7 +144,7 @@ class Template:
         return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **changes))
 
     def neighbors(self) -> list[list[int]]:
-        """Per hexagon, the id of the neighbour on each of the 12 sides, or -1 (core.md 2.2).
+        """Per hexagon, the id of the neighbour on each of the 12 sides, or -1.
 
         Coordinates are never wrapped: a neighbour below 0 simply does not exist, as in the
         original where u32 underflow finds no hexagon in practice.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hanami.core.template import Template, parse_template
 
-#: The template of the OpenHanami MNIST test (core.md 2.1 / 10.2): input hexagon with an
+#: The template of the OpenHanami MNIST test: input hexagon with an
 #: axon to the hidden hexagon, output hexagon next to it.
 OPENHANAMI_MNIST = """version: 1
 settings:

@@ -1,4 +1,4 @@
-"""Where new sections may go: the random target-hexagon lists of core.md 2.3.
+"""Where new sections may go: the random target-hexagon lists of OpenHanami.
 
 Each hexagon gets 86 independent random walks over the hexagon grid; a new section of one
 of its neurons picks an entry uniformly, so the list is a probability distribution over the
