@@ -15,7 +15,8 @@ import time
 import numpy as np
 
 from hanami.cli.bench import DEFAULT_DATA, load_mnist
-from hanami.core import cluster as C
+from hanami.core import Cluster
+from hanami.core.profiles import PROFILES, Profile
 from hanami.core.templates import mnist_template
 
 
@@ -26,11 +27,11 @@ def main(argv: list[str]) -> str:
     decay = float(argv[6]) if len(argv) > 6 else 0.0
     lr_min = float(argv[7]) if len(argv) > 7 else 0.0
     init = float(argv[8]) if len(argv) > 8 else 0.0125
-    C.PROFILES["default"] = C.Profile("default", 1, 128, spb, syn, lr, lr, 0.01, 8, xent, decay,
-                                      lr_min, init)  # fmt: skip
+    PROFILES["default"] = Profile("default", 128, spb, syn, lr, lr, 0.01, 8, xent, decay, lr_min,
+                                  init)  # fmt: skip
     data = load_mnist(DEFAULT_DATA)
     expected = np.eye(10, dtype=np.float32)[data["train_y"]]
-    c = C.Cluster(mnist_template(), seed=seed)
+    c = Cluster(mnist_template(), seed=seed)
     accuracy, cpu = [], []
     for _ in range(epochs):
         t = time.process_time()
