@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark in one go and write BENCHMARKS.md.
 
-The engine, its peers and the thread scaling are measured in the same run on the same
-machine, so their ratios mean something even where absolute times are noisy.
+The engine, its peers, the thread scaling, the service and the stream suite (`streams.py`)
+are measured in the same run on the same machine, so their ratios mean something even where
+absolute times are noisy.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import peers
 import server as server_bench
+import streams
 import threads
 from hanami.cli.bench import DEFAULT_DATA, load_mnist
 
@@ -41,6 +43,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--stream-robustness", action=argparse.BooleanOptionalAction,
+                        default=True, help="the MNIST robustness part of streams.py")  # fmt: skip
     args = parser.parse_args()
     data_args = ["--data", str(args.data)]
     runs = [
@@ -53,11 +57,17 @@ def main() -> None:
     peer_results = [peers.mlp(data), peers.sgd(data)]
     scaling = threads.main(args.data)
     service = server_bench.main(args.data)
-    write_report(args.output, runs, peer_results, scaling, service)
+    stream_results = streams.run(mnist_dir=args.data, robustness=args.stream_robustness)
+    write_report(args.output, runs, peer_results, scaling, service, stream_results)
 
 
 def write_report(
-    path: Path, runs: list[dict], peer_results: list[dict], scaling: dict, service: dict
+    path: Path,
+    runs: list[dict],
+    peer_results: list[dict],
+    scaling: dict,
+    service: dict,
+    stream_results: dict,
 ) -> None:
     today = datetime.date.today().isoformat()
     lines = [
@@ -104,12 +114,16 @@ def write_report(
         f"({scaling['rows_per_cluster']:,} MNIST rows per cluster).",
         "",
         *service_section(service),
+        "## Streams (`python benchmarks/streams.py`, same run)",
+        "",
+        *streams.markdown(stream_results),
         "Raw results: `BENCHMARKS.json`.",
         "",
     ]
     path.write_text("\n".join(lines))
     path.with_suffix(".json").write_text(json.dumps(
-        {"runs": runs, "peers": peer_results, "threads": scaling, "service": service},
+        {"runs": runs, "peers": peer_results, "threads": scaling, "service": service,
+         "streams": stream_results},
         indent=1) + "\n")  # fmt: skip
 
 
