@@ -21,7 +21,7 @@ def trained() -> Cluster:
     return c
 
 
-@pytest.mark.parametrize("profile", ["classic", "default"])
+@pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_round_trip_gives_identical_outputs_and_continues_identically(tmp_path, profile):
     X, Y = blobs(600, seed=3)
     c = Cluster(line_template(profile=profile), seed=1)

@@ -97,7 +97,7 @@ def test_reduction_frees_a_section_without_synapses():
     assert s.n_use[src] & (1 << s.c_pos[cb, slot]) == 0
 
 
-@pytest.mark.parametrize("profile", ["classic", "default"])
+@pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_reduction_runs_when_enabled_and_the_network_still_learns(profile):
     X, Y = blobs(3000, seed=8)
     results = {}

@@ -13,7 +13,7 @@ from hanami.core import Cluster
 from hanami.core.templates import mnist_template
 
 
-@pytest.mark.parametrize("profile", ["classic", "default"])
+@pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_error_falls_on_a_repeated_sample(profile):
     c = Cluster(line_template(profile=profile), seed=5)
     x = np.random.default_rng(0).uniform(0, 255, size=(1, 30)).astype(np.float32)
@@ -26,7 +26,7 @@ def test_error_falls_on_a_repeated_sample(profile):
     assert errors[-1] < 0.5 * errors[0]
 
 
-@pytest.mark.parametrize("profile", ["classic", "default"])
+@pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_learns_raw_unnormalised_blobs(profile):
     X, Y = blobs(3000, seed=1)
     c = Cluster(line_template(profile=profile), seed=2)
@@ -36,7 +36,7 @@ def test_learns_raw_unnormalised_blobs(profile):
     assert accuracy >= 0.9
 
 
-@pytest.mark.parametrize("profile", ["classic", "default"])
+@pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_same_seed_same_network_and_outputs(profile):
     X, Y = blobs(300, seed=4)
     runs = []
@@ -109,7 +109,7 @@ def test_a_class_that_never_came_is_learned_when_it_comes(seed):
     assert c.request(X[:1], stateless=True)[0].argmax() == 3
 
 
-@pytest.mark.parametrize("profile", ["classic", "default"])
+@pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_prequential_outputs_equal_a_row_by_row_loop(profile):
     X, Y = blobs(400, seed=3)
     whole = Cluster(line_template(profile=profile), seed=4)
@@ -122,7 +122,7 @@ def test_prequential_outputs_equal_a_row_by_row_loop(profile):
     assert np.array_equal(whole.request(X), stepwise.request(X))
 
 
-@pytest.mark.parametrize("profile", ["classic", "default"])
+@pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_prequential_outputs_come_before_the_label_is_used(profile):
     X, Y = blobs(300, seed=5)
     a, b = (

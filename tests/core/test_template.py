@@ -282,7 +282,7 @@ MALFORMED = [
     ("reduction yes", V + "settings:\n    enable_reduction: yes\n" + H + IO, 3, 23,
      "expected true or false for enable_reduction, found 'yes'"),
     ("bad profile", V + "settings:\n    profile: fast\n" + H + IO, 3, 14,
-     "expected 'classic' or 'default' for profile, found 'fast'"),
+     "expected 'classic', 'default' or 'stream' for profile, found 'fast'"),
     ("negative seed", V + "settings:\n    seed: -1\n" + H + IO, 3, 11, "seed must be >= 0"),
     ("setting twice",
      V + "settings:\n    refractory_time: 2\n    seed: 1\n    refractory_time: 3\n" + H + IO,

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hanami.core import Cluster, TemplateError, parse_template
+from hanami.core.template import PROFILES
 from hanami.core.templates import OPENHANAMI_MNIST
 from hanami.datasets import DatasetError, read_idx
 
@@ -170,15 +171,15 @@ def mnist(
     epochs: Annotated[int, typer.Option(min=1, help="Epochs per seed.")] = 1,
     seeds: Annotated[int, typer.Option(min=1, help="Independent runs (seeds 1..K).")] = 1,
     shuffle: Annotated[bool, typer.Option(help="Shuffle epochs after the first.")] = False,
-    profile: Annotated[str, typer.Option(help="Engine profile: default or classic.")] = "default",
+    profile: Annotated[str, typer.Option(help="Engine profile (see docs/engine.md).")] = "default",
     template: Annotated[Path | None, typer.Option(help=TEMPLATE_HELP)] = None,
     reduction: Annotated[bool | None, typer.Option(help="Override enable_reduction.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Train on the 60,000 MNIST images one sample at a time and test after every epoch."""
     directory = data or DEFAULT_DATA
-    if profile not in ("default", "classic"):
-        _fail(f"unknown profile {profile!r}: use 'default' or 'classic'")
+    if profile not in PROFILES:
+        _fail(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
     try:
         text = template.read_text() if template else OPENHANAMI_MNIST
         parsed = parse_template(text).with_settings(profile=profile)

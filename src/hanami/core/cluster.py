@@ -39,7 +39,7 @@ import numpy as np
 from hanami.core import checkpoint
 from hanami.core import kernels as K
 from hanami.core import state as st
-from hanami.core.profiles import PROFILES, make_params
+from hanami.core.profiles import PROFILES, input_roots, make_params
 from hanami.core.template import Template, parse_template
 from hanami.core.topology import target_lists
 
@@ -127,7 +127,7 @@ class Cluster:
         is_input = [bool(f & st.HX_INPUT) for f in self._state.hx_flags]
         self._state.hx_targets[:] = target_lists(
             t.neighbors(), axon, is_input, t.settings.max_connection_distance, self._rng,
-            faithful=self.profile.name == "classic",
+            faithful=self.profile.rules == "classic",
         )  # fmt: skip
 
     # ------------------------------------------------------------------ names and shapes
@@ -222,6 +222,8 @@ class Cluster:
             K.add_neuron_block(ref, h, npb)
         s.in_n[k] = width
         s.in_off[:] = np.concatenate(([0], np.cumsum(s.in_n)[:-1])).astype(np.int32)
+        roots = input_roots(self.profile, int(s.in_n.sum()))
+        self._params = self._params._replace(input_roots=roots)
 
     def _resize_output(self, k: int, width: int) -> None:
         """Wider expected values arrived: add outputs (and output neurons by default)."""
@@ -244,7 +246,7 @@ class Cluster:
         s.o_idx[at : at + added] = np.arange(old_internal, internal)
         self._state = s
         self._out_n[k] = width
-        if self.profile.name == "default":
+        if self.profile.rules == "default":
             self._resize_output_neurons(spec.hexagon, internal)
 
     def _resize_output_neurons(self, h: int, internal: int) -> None:
@@ -263,7 +265,7 @@ class Cluster:
     @property
     def _kernels(self) -> K.ProfileKernels:
         """The compiled entry points of this cluster's profile."""
-        return K.KERNELS[self.profile.name]
+        return K.KERNELS[self.profile.rules]
 
     def _ref(self) -> st.StateRef:
         """The kernels' view of ``self._state``, rebuilt only when the state was replaced.
@@ -407,13 +409,16 @@ class Cluster:
         self = cls.__new__(cls)
         self.template = parse_template(template_text)
         self.profile = PROFILES[self.template.settings.profile]
-        self._params = make_params(self.profile, self.template)
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = rng_state
+        if "s_v" not in arrays and "s_w" in arrays:  # written before adaptive steps existed
+            arrays["s_v"] = np.zeros_like(arrays["s_w"])
         missing = set(st.State._fields) - set(arrays)
         if missing:
             raise ValueError(f"missing arrays {sorted(missing)}")
-        state = st.State(**{name: arrays[name] for name in st.State._fields})
+        state = st.State(**{f.name: arrays[f.name].astype(f.dtype, copy=False)
+                            for f in st.FIELDS})  # fmt: skip
+        self._params = make_params(self.profile, self.template, int(state.in_n.sum()))
         if state.hx_flags.shape[0] != len(self.template.hexagons):
             raise ValueError("hexagon count differs from the template")
         npb = self.profile.neurons_per_block

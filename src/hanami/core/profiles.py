@@ -3,7 +3,7 @@
 :class:`Profile` holds the constants of each profile (:data:`PROFILES`); :class:`Params` is
 the one record the kernels read them from, built by :func:`make_params` from a profile and
 a template's settings. Which kernels run is chosen by profile name in Python
-(``hanami.core.kernels.KERNELS``); compiled code never tests the profile.
+(``hanami.core.kernels.KERNELS[profile.rules]``); compiled code never tests the profile.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 REDUCTION_INTERVAL = 100  # training samples between two reduction cycles
 RESERVE_BLOCKS = 4  # spare blocks kept besides 2 per hexagon and half the used ones
+INPUT_FANOUT = 256  # input_roots=0: root sections of all input neurons together, about
+MAX_ROOTS = 8  # root sections per neuron, at most (chain positions follow them in n_use)
+ADAPTIVE_EPS = 1e-4  # added to the root of the running squared step (adaptive)
+SPLIT_MARGIN = 0.1  # a split happens only where the potential is inside the border's
+# middle (margin, 1 - margin): a split at the very edge would leave a sliver synapse
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class Profile:
     """Block geometry and learning constants of a profile."""
 
     name: str
+    rules: str  # which kernels run: "classic" (OpenHanami's rules) or "default" (ours)
     neurons_per_block: int
     sections_per_block: int
     synapses_per_section: int
@@ -34,16 +40,33 @@ class Profile:
     learning_rate_decay: float = 0.0
     learning_rate_min: float = 0.0
     initial_weight: float = 0.1  # new synapses get |w| uniform in [0, 2 * initial_weight]
+    input_roots: int = 1  # root sections per input neuron; 0: INPUT_FANOUT // inputs, 1 to 8
+    hidden_roots: int = 1  # root sections per hidden neuron (at most 8)
+    input_split: int = 0  # partly covered input synapse: 0 halve rule, 1 or 2 split (walks.py)
+    hidden_split: int = 0  # the same for sections of hidden neurons
+    first_pieces: int = 1  # a section's first synapse is created as this many pieces
+    adaptive: float = 0.0  # RMSProp decay of per-synapse squared steps (0: plain step)
+    leak: float = 0.0  # share of the error a silent hidden source gets (backward.py)
+    mean_backprop: bool = False  # a hidden neuron's error: mean, not sum, over its synapses
 
 
 PROFILES = {
-    "classic": Profile("classic", 128, 512, 128, 0.1, 0.1, 1e-5, 1),
+    "classic": Profile("classic", "classic", 128, 512, 128, 0.1, 0.1, 1e-5, 1),
     # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
     # 0.1 / (1 + samples / 20,000) to a floor of 0.03, and new weights 8 times smaller
     # (|w| up to 0.025 instead of 0.2); docs/engine.md has the measurements.
-    "default": Profile("default", 128, 512, 64, 0.1, 0.1, 0.01, 8,
+    "default": Profile("default", "default", 128, 512, 64, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=5e-5, learning_rate_min=0.03,
                        initial_weight=0.0125),
+    # The default rules with every lever of docs/engine.md, The stream profile: several
+    # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
+    # adaptive steps on a cross-entropy error, a leak to silent neurons. Best on the
+    # classification streams of benchmarks/streams.py; "default" stays better on
+    # regression and MNIST (the measurements are in docs/engine.md).
+    "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
+                      cross_entropy=True, initial_weight=0.05, input_roots=0,
+                      hidden_roots=4, input_split=2, hidden_split=1, first_pieces=8,
+                      adaptive=0.999, leak=0.1, mean_backprop=True),
 }  # fmt: skip
 
 
@@ -64,13 +87,36 @@ class Params(NamedTuple):
     init_weight: float  # new synapses get |w| uniform in [0, 2 * init_weight]
     max_sections: int  # default: sections per neuron (a chain over rising potentials)
     cross_entropy: bool  # default: output error without the sigmoid slope (off)
+    input_roots: int  # root sections per input neuron (resolved: at least 1)
+    hidden_roots: int  # root sections per hidden neuron
+    input_split: int  # see Profile
+    hidden_split: int  # see Profile
+    split_margin: float  # see SPLIT_MARGIN
+    first_pieces: int  # see Profile
+    adaptive: float  # see Profile
+    adaptive_eps: float  # see ADAPTIVE_EPS
+    leak: float  # see Profile
+    mean_backprop: bool  # see Profile
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
 
 
-def make_params(profile: Profile, template: Template) -> Params:
-    """The kernels' parameters for a cluster of ``template`` under ``profile``."""
+def input_roots(profile: Profile, inputs: int) -> int:
+    """Root sections per input neuron for ``inputs`` input neurons.
+
+    With ``profile.input_roots == 0`` a narrow input gets several sections per neuron, each
+    its own random thermometer code into a random hexagon, so four inputs reach about as
+    many hidden neurons as hundreds of pixels do (docs/engine.md, Input roots).
+    """
+    if profile.input_roots:
+        return min(profile.input_roots, MAX_ROOTS)
+    return int(min(max(INPUT_FANOUT // max(inputs, 1), 1), MAX_ROOTS))
+
+
+def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params:
+    """The kernels' parameters for a cluster of ``template`` under ``profile`` whose input
+    interfaces have ``inputs`` neurons in all so far."""
     settings = template.settings
     return Params(
         cooldown=float(settings.neuron_cooldown),
@@ -83,6 +129,16 @@ def make_params(profile: Profile, template: Template) -> Params:
         init_weight=float(profile.initial_weight),
         max_sections=int(profile.max_sections_per_neuron),
         cross_entropy=bool(profile.cross_entropy),
+        input_roots=input_roots(profile, inputs),
+        hidden_roots=min(int(profile.hidden_roots), MAX_ROOTS),
+        input_split=int(profile.input_split),
+        hidden_split=int(profile.hidden_split),
+        split_margin=SPLIT_MARGIN,
+        first_pieces=int(profile.first_pieces),
+        adaptive=float(profile.adaptive),
+        adaptive_eps=ADAPTIVE_EPS,
+        leak=float(profile.leak),
+        mean_backprop=bool(profile.mean_backprop),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),

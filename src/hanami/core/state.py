@@ -63,7 +63,7 @@ class Field(NamedTuple):
     fill: float | int
 
 
-_u8, _i32, _i64, _f32 = np.uint8, np.int32, np.int64, np.float32
+_u8, _u32, _i32, _i64, _f32 = np.uint8, np.uint32, np.int32, np.int64, np.float32
 
 FIELDS = (
     # hexagons, in template order
@@ -84,7 +84,7 @@ FIELDS = (
     Field("n_delta", _f32, ("neurons",), 0),  # error term of the backward pass
     Field("n_refr", _u8, ("neurons",), 1),  # refractory counter (takes input at 0)
     Field("n_act", _u8, ("neurons",), 0),  # fired in this pass
-    Field("n_use", _u8, ("neurons",), 0),  # has a section (default: chain positions, bits)
+    Field("n_use", _u32, ("neurons",), 0),  # has a section (default: root and chain bits)
     Field("n_new", _u8, ("neurons",), 0),  # queued in `pending` for a new section
     Field("n_newoff", _f32, ("neurons",), 0),  # potential the queued section starts at
     # connection blocks
@@ -110,6 +110,7 @@ FIELDS = (
     Field("s_b", _f32, ("cb_cap", "spb", "syn"), 0),  # border: the potential it consumes
     Field("s_t", _u8, ("cb_cap", "spb", "syn"), UNUSED_TARGET),  # target neuron in the block
     Field("s_cnt", _u8, ("cb_cap", "spb", "syn"), 0),  # activity counter (reduction)
+    Field("s_v", _f32, ("cb_cap", "spb", "syn"), 0),  # running squared step (adaptive)
     # input interfaces
     Field("in_hex", _i32, ("inputs",), 0),  # hexagon
     Field("in_off", _i32, ("inputs",), 0),  # first column in the kernels' input rows

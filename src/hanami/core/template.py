@@ -34,7 +34,7 @@ MAX_NAME_LENGTH = 254
 # The refractory counter is stored in 8 bits in our neuron layout.
 MAX_REFRACTORY_TIME = 255
 
-PROFILES = ("classic", "default")
+PROFILES = ("classic", "default", "stream")
 INPUT_KINDS = ("binary", "match")
 OUTPUT_TYPES = ("bool", "int", "float")
 # Words that start a section; they cannot be used as setting or interface names, which keeps
@@ -94,7 +94,8 @@ class TemplateError(ValueError):
 class Settings:
     """Cluster settings from the template; defaults are OpenHanami's.
 
-    ``profile`` selects faithful OpenHanami behaviour ("classic") or ours ("default");
+    ``profile`` selects faithful OpenHanami behaviour ("classic"), ours ("default") or ours
+    tuned for one-pass classification of small streams ("stream", core/profiles.py);
     ``seed`` makes the random walks and growth reproducible when given.
     """
 
@@ -462,9 +463,8 @@ class _Parser:
     def setting_profile(self) -> str:
         tok = self.peek()
         if tok.kind != _IDENT or tok.text not in PROFILES:
-            raise self.fail(
-                tok, f"expected 'classic' or 'default' for profile, found {_describe(tok)}"
-            )
+            expected = "expected 'classic', 'default' or 'stream' for profile"
+            raise self.fail(tok, f"{expected}, found {_describe(tok)}")
         self.advance()
         return tok.text
 

@@ -50,7 +50,7 @@ class _HanamiRiverBase:
 
     def __init__(
         self,
-        profile: str = "default",
+        profile: str | None = None,
         hidden_hexagons: int = 1,
         input_scale: float = DEFAULT_INPUT_SCALE,
         seed: int | None = None,
@@ -77,7 +77,7 @@ class _HanamiRiverBase:
         return set()
 
     def _validate_params(self) -> None:
-        if self.profile not in PROFILES:
+        if self.profile is not None and self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {self.profile!r}")
         if isinstance(self.hidden_hexagons, bool) or not isinstance(self.hidden_hexagons, int):
             raise TypeError(f"hidden_hexagons must be an int, got {self.hidden_hexagons!r}")
@@ -91,7 +91,8 @@ class _HanamiRiverBase:
     def _ensure_cluster(self) -> Cluster:
         if self._cluster is None:
             self._validate_params()
-            template = build_template(self.template, self.profile, self.hidden_hexagons)
+            profile = self.profile or self._default_profile
+            template = build_template(self.template, profile, self.hidden_hexagons)
             self._cluster = Cluster(template, seed=self.seed)
         return self._cluster
 
@@ -152,7 +153,8 @@ class HanamiRiverClassifier(_HanamiRiverBase, base.Classifier):
     Parameters
     ----------
     profile
-        Engine profile of the generated template, "default" or "classic".
+        Engine profile of the generated template: "stream", "default" or "classic"; None
+        is "stream" here and "default" for the regressor (docs/engine.md has why).
     hidden_hexagons
         Hexagons between the input and the output hexagon of the generated template.
     input_scale
@@ -163,9 +165,11 @@ class HanamiRiverClassifier(_HanamiRiverBase, base.Classifier):
         Template text used instead of the generated one (one input, one plain output).
     """
 
+    _default_profile = "stream"  # profile=None
+
     def __init__(
         self,
-        profile: str = "default",
+        profile: str | None = None,
         hidden_hexagons: int = 1,
         input_scale: float = DEFAULT_INPUT_SCALE,
         seed: int | None = None,
@@ -210,9 +214,11 @@ class HanamiRiverRegressor(_HanamiRiverBase, base.Regressor):
     Parameters are those of :class:`HanamiRiverClassifier`.
     """
 
+    _default_profile = "default"  # profile=None
+
     def __init__(
         self,
-        profile: str = "default",
+        profile: str | None = None,
         hidden_hexagons: int = 1,
         input_scale: float = DEFAULT_INPUT_SCALE,
         seed: int | None = None,

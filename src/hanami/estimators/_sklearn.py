@@ -46,7 +46,7 @@ class _HanamiBase(BaseEstimator):
     """Parameters, cluster life cycle, training loop and pickling shared by both estimators."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 - scikit-learn's convention
-        "profile": [StrOptions(set(PROFILES))],
+        "profile": [StrOptions(set(PROFILES)), None],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "input_scale": [Interval(Real, 0, None, closed="neither")],
@@ -58,7 +58,7 @@ class _HanamiBase(BaseEstimator):
     def __init__(
         self,
         *,
-        profile: str = "default",
+        profile: str | None = None,
         epochs: int = 1,
         shuffle: bool = False,
         input_scale: float = DEFAULT_INPUT_SCALE,
@@ -78,7 +78,8 @@ class _HanamiBase(BaseEstimator):
 
     def _new_cluster(self) -> None:
         """A fresh, untrained cluster and the generator used for shuffling."""
-        template = build_template(self.template, self.profile, self.hidden_hexagons)
+        profile = self.profile or self._default_profile
+        template = build_template(self.template, profile, self.hidden_hexagons)
         seed = int(check_random_state(self.random_state).randint(0, _SEED_BOUND))
         self.cluster_ = Cluster(template, seed=seed)
         self._shuffler = np.random.default_rng(seed)
@@ -122,9 +123,10 @@ class HanamiClassifier(ClassifierMixin, _HanamiBase):
 
     Parameters
     ----------
-    profile : {"default", "classic"}, default="default"
-        Engine profile of the generated template. "classic" (OpenHanami's rules) grows its
-        sparse output layer slowly and needs several epochs to learn anything.
+    profile : {"stream", "default", "classic"} or None, default=None
+        Engine profile of the generated template; None is "stream", the profile measured
+        best on one-pass classification streams (docs/engine.md). "classic" (OpenHanami's
+        rules) grows its sparse output layer slowly and needs several epochs.
     epochs : int, default=1
         Passes over the data in :meth:`fit`. :meth:`partial_fit` always makes one pass.
     shuffle : bool, default=False
@@ -149,6 +151,8 @@ class HanamiClassifier(ClassifierMixin, _HanamiBase):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when ``X`` had string column names.
     """
+
+    _default_profile = "stream"  # profile=None
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -235,6 +239,8 @@ class HanamiRegressor(RegressorMixin, _HanamiBase):
     cluster_ : hanami.core.Cluster
     n_features_in_ : int
     """
+
+    _default_profile = "default"  # profile=None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -81,6 +81,9 @@ def update_hexagon_default(S, P, h):
     forward pass."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     lr = learning_rate(S, P)
+    leak = np.float32(P.leak)
+    adaptive = np.float32(P.adaptive)
+    eps = np.float32(P.adaptive_eps)
     _hidden_slopes(S, h)
     for i in range(S.hx_ncb[h]):
         cb = S.hx_cb[h, i]
@@ -88,9 +91,13 @@ def update_hexagon_default(S, P, h):
             nb = S.cb_nb[cb]
             t_pot = S.n_pot[nb * npb : (nb + 1) * npb]
             t_delta = S.n_delta[nb * npb : (nb + 1) * npb]
+            if leak > F0:
+                leak_block(S.c_src[cb], S.c_kind[cb], S.c_pot[cb], S.s_w[cb], S.s_t[cb],
+                           t_delta, S.n_delta, leak, S.cb_hi[cb])  # fmt: skip
             update_block_default(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
-                                 S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], t_pot,
-                                 t_delta, S.n_delta, lr, P.reduction)  # fmt: skip
+                                 S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], S.s_v[cb],
+                                 t_pot, t_delta, S.n_delta, lr, P.reduction, adaptive, eps,
+                                 P.mean_backprop)  # fmt: skip
 
 
 @njit
@@ -146,8 +153,9 @@ def output_error_default(S, P, h):
 
 @njit
 def _hidden_slopes(S, h):
-    """Scale the error terms of the fired neurons of a hidden hexagon by the slope of
-    log2(1 + p); output hexagons are left alone (their slope is in the output error)."""
+    """Scale the error terms of a hidden hexagon's neurons by the slope of log2(1 + p) (at
+    p = 0 for those that did not fire: only a leak gives them an error term); output
+    hexagons are left alone (their slope is in the output error)."""
     if S.hx_flags[h] & HX_OUTPUT:
         return
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -156,6 +164,8 @@ def _hidden_slopes(S, h):
         for gid in range(base, base + npb):
             if S.n_act[gid]:
                 S.n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(S.n_pot[gid])))
+            else:
+                S.n_delta[gid] *= LOG2E
 
 
 @njit
@@ -191,23 +201,49 @@ def update_block_classic(lst, n, c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t
 
 
 @njit
-def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, t_pot, t_delta, n_delta,
-                         lr, counters):  # fmt: skip
+def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, t_delta,
+                         n_delta, lr, counters, adaptive, eps, mean):  # fmt: skip
     """Weight step of every walked synapse of one block; the source gets its delta share.
 
     The forward walk recorded how far each section went (``c_stop``), so the step needs no
-    potential bookkeeping.
+    potential bookkeeping. With ``adaptive`` the step of each synapse is divided by the
+    root of its running mean squared error term (RMSProp): synapses that rarely see an
+    error (a rare class, a seldom reached value) take full steps when they do. With
+    ``mean`` the source gets the mean of its share over the synapses walked, so a long
+    section does not weigh more than a short one.
     """
     for j in range(n):
         slot = lst[j]
         acc = F0
-        for k in range(c_stop[slot]):
+        stop = c_stop[slot]
+        for k in range(stop):
             t = st_[slot, k]
             w = sw[slot, k]
             if counters and sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > F0) == (w > F0):
                 sc[slot, k] += 1
             d = t_delta[t]
             acc += d * w
-            sw[slot, k] = w - lr * d
+            if adaptive > F0:
+                v = adaptive * sv[slot, k] + (F1 - adaptive) * d * d
+                sv[slot, k] = v
+                sw[slot, k] = w - lr * d / (np.float32(np.sqrt(v)) + eps)
+            else:
+                sw[slot, k] = w - lr * d
+        if mean and stop > 0:
+            acc = acc / np.float32(stop)
         if c_kind[slot] == 0:
             n_delta[c_src[slot]] += acc
+
+
+@njit
+def leak_block(c_src, c_kind, c_pot, sw, st_, t_delta, n_delta, leak, hi):
+    """Silent hidden sources of one block get ``leak`` times the error their first synapse
+    would have passed back, so a neuron whose input went negative can learn its way back
+    (it would otherwise never fire, and never learn, again)."""
+    for slot in range(hi):
+        src = c_src[slot]
+        if src < 0 or c_kind[slot] != 0 or c_pot[slot] > F0:
+            continue
+        t = st_[slot, 0]
+        if t != UNUSED_TARGET:
+            n_delta[src] += leak * t_delta[t] * sw[slot, 0]

@@ -3,7 +3,8 @@
 A neuron that fires and owns no section gets one: in the classic profile at once, in the
 default profile at once for input neurons and after the forward pass for hidden neurons
 (they are queued in ``pending``, in firing order, and :func:`create_pending_sections` runs
-after the pass). The default profile also queues a chained section above a section that
+after the pass); with several roots per neuron (``P.input_roots``, ``P.hidden_roots``) it
+gets all of them at once. The default profile also queues a chained section above a section that
 ran out of positions (``walks.walk_train_default``), and a section freed by the reduction
 above potential 0 is queued again (``reduction.py``). The classic profile instead splits
 sections of the last hexagon that ran out of positions (:func:`update_cluster_classic`).
@@ -18,9 +19,11 @@ from hanami.core.kernels.structure import (
     F0,
     add_block,
     claim_connection,
+    create_roots,
     create_section_classic,
     create_section_default,
     find_free_connection,
+    roots_missing,
 )
 from hanami.core.state import HX_INPUT, HX_OUTPUT, M_PENDING, M_SPLITS, TARGET_LIST_LEN
 
@@ -66,9 +69,9 @@ def new_sections_default(S, P, h):
     for i in range(S.hx_nnb[h]):
         base = S.hx_nb[h, i] * npb
         for gid in range(base, base + npb):
-            if S.n_act[gid] and S.n_use[gid] == 0:
+            if S.n_act[gid] and roots_missing(S, P, h, gid):
                 if inputs:
-                    create_section_default(S, P, gid, F0)
+                    create_roots(S, P, gid, h)
                 else:
                     mark_new(S, gid, F0)
 
@@ -76,11 +79,16 @@ def new_sections_default(S, P, h):
 @njit
 def create_pending_sections(S, P):
     """Default profile, after the forward pass: the queued sections, in queue order."""
+    npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     n = S.meta[M_PENDING]
     for i in range(n):
         gid = S.pending[i]
         S.n_new[gid] = 0
-        create_section_default(S, P, gid, S.n_newoff[gid])
+        low = S.n_newoff[gid]
+        if low == F0:
+            create_roots(S, P, gid, S.nb_hex[gid // npb])
+        else:
+            create_section_default(S, P, gid, low)
         S.n_newoff[gid] = F0
     S.meta[M_PENDING] = 0
 

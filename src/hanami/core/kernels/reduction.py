@@ -72,11 +72,13 @@ def age_section(S, cb, slot):
                     S.s_b[cb, slot, j] = S.s_b[cb, slot, j + 1]
                     S.s_t[cb, slot, j] = S.s_t[cb, slot, j + 1]
                     S.s_cnt[cb, slot, j] = S.s_cnt[cb, slot, j + 1]
+                    S.s_v[cb, slot, j] = S.s_v[cb, slot, j + 1]
                 n -= 1
                 S.s_w[cb, slot, n] = F0
                 S.s_b[cb, slot, n] = F0
                 S.s_t[cb, slot, n] = UNUSED_TARGET
                 S.s_cnt[cb, slot, n] = 0
+                S.s_v[cb, slot, n] = F0
                 S.meta[M_REMOVED] += 1
                 continue
         k += 1

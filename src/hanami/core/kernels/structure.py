@@ -168,23 +168,48 @@ def create_section_classic(S, P, gid):
 
 
 @njit
-def create_section_default(S, P, gid, low):
-    """Give neuron ``gid`` a new section starting at potential ``low``, at the lowest free
-    position of its chain (up to ``P.max_sections``).
+def root_count(S, P, h):
+    """Root sections (starting at potential 0) a neuron of hexagon ``h`` gets."""
+    return P.input_roots if S.hx_flags[h] & HX_INPUT else P.hidden_roots
 
-    The target hexagon gets a new block only when none of its blocks has a free connection;
-    in an output hexagon that block feeds the existing output neurons.
+
+@njit
+def roots_missing(S, P, h, gid):
+    """Whether neuron ``gid`` of hexagon ``h`` lacks one of its root sections."""
+    full = (1 << root_count(S, P, h)) - 1
+    return (S.n_use[gid] & full) != full
+
+
+@njit
+def create_roots(S, P, gid, h):
+    """Give neuron ``gid`` of hexagon ``h`` every root section it lacks (stops at the first
+    that finds no room; the rest come the next time it fires)."""
+    while roots_missing(S, P, h, gid):
+        if not create_section_default(S, P, gid, F0):
+            return
+
+
+@njit
+def create_section_default(S, P, gid, low):
+    """Give neuron ``gid`` a new section starting at potential ``low``.
+
+    Bits of ``n_use`` are the neuron's sections: its roots (``low == 0``) first, then the
+    chain above them, up to ``P.max_sections`` sections with one root. The target hexagon
+    gets a new block only when none of its blocks has a free connection; in an output
+    hexagon that block feeds the existing output neurons.
     """
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     h = S.nb_hex[gid // npb]
     t = S.hx_targets[h, rand(S.rng) % TARGET_LIST_LEN]
     if t < 0:
         return False
+    roots = root_count(S, P, h)
     mask = S.n_use[gid]
-    pos = 0
-    while pos < P.max_sections and (mask >> pos) & 1:
+    pos = 0 if low == F0 else roots
+    limit = roots if low == F0 else roots + P.max_sections - 1
+    while pos < limit and (mask >> pos) & 1:
         pos += 1
-    if pos >= P.max_sections:
+    if pos >= limit:
         return False
     for _attempt in range(2):
         cb, slot = find_free_connection(S, t)

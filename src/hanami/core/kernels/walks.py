@@ -13,9 +13,11 @@ Training walks also grow (docs/engine.md, Profiles, the rows "growth" and "long 
   window shrinks a partly covered border (and its weight) by 1.5; a section that runs out
   of positions asks for a split (``c_split``, done by ``growth.update_cluster_classic``);
 * default: an oversized border (more than twice the potential left) gives half to the next
-  position; a section that runs out of positions asks for a chained section above it
-  (``growth.queue_section``), and the walk records how far it went (``c_stop``) for the
-  backward pass.
+  position, or, with ``P.input_split``/``P.hidden_split``, the partly covered synapse is
+  split where the potential ran out (:func:`split_synapse`); a section's first synapse may
+  be created in ``P.first_pieces`` equal pieces; a section that runs out of positions asks
+  for a chained section above it (``growth.queue_section``), and the walk records how far
+  it went (``c_stop``) for the backward pass.
 
 The walks run one connection block per call, with only the arrays they touch as arguments:
 a small function keeps the hot loop in registers, and one call per block (not per section)
@@ -70,6 +72,7 @@ def walk_sections_default(S, P, h, train):
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     init = P.init_weight
     thr = np.float32(P.threshold)
+    margin = np.float32(P.split_margin)
     for i in range(S.hx_ncb[h]):
         cb = S.hx_cb[h, i]
         if S.cb_used[cb] == 0:
@@ -84,8 +87,9 @@ def walk_sections_default(S, P, h, train):
         if train:
             walk_train_default(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
                                S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
-                               S.s_cnt[cb], n_in, S.n_new, S.n_newoff, S.pending, S.meta, r,
-                               i, S.nb_size[nb], thr, init)  # fmt: skip
+                               S.s_cnt[cb], S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending,
+                               S.meta, r, i, S.nb_size[nb], thr, init, P.input_split,
+                               P.hidden_split, margin, P.first_pieces)  # fmt: skip
         else:
             walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
                                  S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
@@ -204,13 +208,15 @@ def walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
 
 @njit
 def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc,
-                       n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr,
-                       init):  # fmt: skip
-    """Halve-rule walks: an oversized border gives half to the next position; a section
-    that runs out of positions asks for a chained section above it."""
+                       sv, n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr, init,
+                       split_in, split_hid, margin, pieces):  # fmt: skip
+    """Default walks: a section that runs out of positions asks for a chained section
+    above it; the partly covered synapse is halved or split (see :func:`split_synapse`);
+    a section's first synapse is created as ``pieces`` synapses of equal borders."""
     syn = sw.shape[1]
     spb = c_src.shape[0]
     two = np.float32(2.0)
+    last = syn - 1
     for j in range(n):
         slot = lst[j]
         p = c_pot[slot]
@@ -219,15 +225,29 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
             r = walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init)
             c_stop[slot] = syn
             continue
+        split = split_in if c_kind[slot] == 1 else split_hid
         q = p - c_low[slot]
-        last = syn - 1
         k = 0
         while k < syn and q > thr:
             if st_[slot, k] == UNUSED_TARGET:
-                r = create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init)
+                g = min(pieces, syn - k) if k == 0 else 1
+                part = q / np.float32(g)
+                for m in range(g - 1):
+                    r = create_synapse(sw, sb, st_, sc, slot, meta, k + m, part, r, nb_size,
+                                       init)  # fmt: skip
+                r = create_synapse(sw, sb, st_, sc, slot, meta, k + g - 1,
+                                   q - part * np.float32(g - 1), r, nb_size, init)  # fmt: skip
             b = sb[slot, k]
-            if q < b:  # the potential runs out here: an oversized border (> 2q) can only be
-                if b > two * q and k < last:  # the partly covered one
+            if q < b:  # the potential runs out inside this synapse
+                if (
+                    split > 0
+                    and st_[slot, last] == UNUSED_TARGET
+                    and (margin * b < q < (F1 - margin) * b)
+                ):
+                    r = split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init,
+                                      split == 2)  # fmt: skip
+                    b = q
+                elif b > two * q and k < last:  # halve rule: an oversized border (> 2q)
                     half = b / two
                     sb[slot, k + 1] += half
                     b = b - half
@@ -243,6 +263,36 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
         if q > thr and c_next[slot] == 0:
             c_next[slot] = 1
             queue_section(n_new, n_newoff, pending, meta, c_src[slot], p - q)
+    return r
+
+
+@njit
+def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep):
+    """Split synapse ``k`` of a section where the potential ``q`` ran out inside it: ``k``
+    keeps the border ``q`` and a new synapse at ``k + 1`` takes the rest (later synapses
+    move up one position; the caller checked that the last one is free).
+
+    With ``keep`` the new synapse has the same target and the weight is shared in
+    proportion to the borders, so the section's function is unchanged and the two parts
+    learn apart from now on; otherwise the new synapse gets a random target and weight,
+    so the thermometer code gains a step where values actually fall.
+    """
+    b = sb[slot, k]
+    for m in range(sw.shape[1] - 1, k + 1, -1):
+        sw[slot, m] = sw[slot, m - 1]
+        sb[slot, m] = sb[slot, m - 1]
+        st_[slot, m] = st_[slot, m - 1]
+        sc[slot, m] = sc[slot, m - 1]
+        sv[slot, m] = sv[slot, m - 1]
+    rest = b - q
+    sv[slot, k + 1] = sv[slot, k]
+    r = create_synapse(sw, sb, st_, sc, slot, meta, k + 1, rest, r, nb_size, init)
+    if keep:
+        st_[slot, k + 1] = st_[slot, k]
+        w = sw[slot, k]
+        sw[slot, k + 1] = w * (rest / b)
+        sw[slot, k] = w * (q / b)
+    sb[slot, k] = q
     return r
 
 

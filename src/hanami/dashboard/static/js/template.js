@@ -7,7 +7,7 @@ export const SUPPORTED_VERSION = 1;
 const MAX_COORDINATE = 2 ** 32 - 1;
 const MAX_NAME_LENGTH = 254;
 const MAX_REFRACTORY_TIME = 255;
-const PROFILES = ["classic", "default"];
+const PROFILES = ["classic", "default", "stream"];
 const INPUT_KINDS = ["binary", "match"];
 const OUTPUT_TYPES = ["bool", "int", "float"];
 const SECTION_KEYWORDS = new Set(["version", "settings", "hexagons", "axons", "inputs", "outputs"]);
@@ -282,7 +282,7 @@ class Parser {
   setting_profile() {
     const tok = this.peek();
     if (tok.kind !== IDENT || !PROFILES.includes(tok.text)) {
-      throw this.fail(tok, `expected 'classic' or 'default' for profile, found ${describe(tok)}`);
+      throw this.fail(tok, `expected 'classic', 'default' or 'stream' for profile, found ${describe(tok)}`);
     }
     this.advance();
     return tok.text;

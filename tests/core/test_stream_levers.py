@@ -1,0 +1,127 @@
+"""The levers of the stream profile, each on a case it changes (docs/engine.md, The stream
+profile): roots per neuron, a first synapse in pieces, splits at the value, adaptive steps,
+and checkpoints that carry the adaptive state."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from engine_helpers import blobs, line_template
+from test_growth import _forward, _input_section, _single_input
+
+from hanami.core import Cluster
+from hanami.core import state as st
+from hanami.core.profiles import PROFILES, input_roots
+
+
+def test_input_roots_scale_with_the_number_of_inputs():
+    stream = PROFILES["stream"]
+    assert input_roots(stream, 4) == 8  # at most MAX_ROOTS
+    assert input_roots(stream, 64) == 4
+    assert input_roots(stream, 784) == 1
+    assert input_roots(PROFILES["default"], 4) == 1
+
+
+def test_a_narrow_input_gets_one_section_per_root():
+    sections = {}
+    for profile in ("default", "stream"):
+        c = _single_input(profile)
+        _forward(c, 10.0)
+        s = c._state
+        gid = int(s.hx_nb[0, 0]) * c.profile.neurons_per_block  # the input neuron
+        sections[profile] = int(np.count_nonzero(s.c_src == gid))
+    assert sections == {"default": 1, "stream": 8}
+
+
+def test_first_synapse_is_created_in_pieces():
+    c = _single_input("stream")
+    _forward(c, 16.0)
+    cb, slot = _input_section(c)
+    s = c._state
+    used = s.s_t[cb, slot] != st.UNUSED_TARGET
+    assert np.allclose(s.s_b[cb, slot][used], [2.0] * 8)
+
+
+def _section_input(c: Cluster, cb: int, slot: int, q: float) -> np.ndarray:
+    """What the section adds to each neuron of its target block for potential ``q``."""
+    s = c._state
+    out = np.zeros(c.profile.neurons_per_block)
+    for b, w, t in zip(s.s_b[cb, slot], s.s_w[cb, slot], s.s_t[cb, slot], strict=True):
+        if q <= 0 or t == st.UNUSED_TARGET:
+            break
+        out[t] += w * min(q / b, 1.0)
+        q -= b
+    return out
+
+
+def test_function_preserving_split_keeps_the_output_and_adds_a_synapse():
+    c = _single_input("stream")
+    _forward(c, 16.0)  # eight borders of 2.0
+    cb, slot = _input_section(c)
+    s = c._state
+    before = _section_input(c, cb, slot, 3.0)
+    synapses = int(np.count_nonzero(s.s_t[cb, slot] != st.UNUSED_TARGET))
+    _forward(c, 3.0)  # runs out inside the second border, in its middle: a split
+    after = _section_input(c, cb, slot, 3.0)
+    assert np.count_nonzero(s.s_t[cb, slot] != st.UNUSED_TARGET) == synapses + 1
+    assert s.s_b[cb, slot][:3].tolist() == pytest.approx([2.0, 1.0, 1.0])
+    assert s.s_t[cb, slot, 1] == s.s_t[cb, slot, 2]  # same target: the function is kept
+    assert np.allclose(before, after, atol=1e-6)
+
+
+def test_adaptive_steps_keep_a_running_square_per_synapse():
+    X, Y = blobs(200, seed=3)
+    kept = {}
+    for profile in ("default", "stream"):
+        c = Cluster(line_template(profile=profile), seed=1)
+        c.train(X, Y)
+        kept[profile] = bool(np.any(c._state.s_v != 0))
+    assert kept == {"default": False, "stream": True}
+
+
+def test_checkpoint_keeps_the_adaptive_state():
+    X, Y = blobs(300, seed=5)
+    c = Cluster(line_template(profile="stream"), seed=2)
+    c.train(X, Y)
+    again = Cluster.from_bytes(c.to_bytes())
+    used = int(c._state.meta[st.M_CB])
+    assert np.array_equal(again._state.s_v[:used], c._state.s_v[:used])
+    assert np.array_equal(again.request(X), c.request(X))
+    again.train(X[:50], Y[:50])
+    c.train(X[:50], Y[:50])
+    assert np.array_equal(again.request(X), c.request(X))
+
+
+def test_state_saved_before_the_levers_still_loads():
+    """Checkpoints written before this change have no ``s_v`` and a uint8 ``n_use``."""
+    X, Y = blobs(300, seed=5)
+    c = Cluster(line_template(), seed=2)
+    c.train(X, Y)
+    arrays = {name: np.array(a) for name, a in c._state._asdict().items() if name != "s_v"}
+    arrays["n_use"] = arrays["n_use"].astype(np.uint8)
+    old = Cluster._restore(c.template.to_text(), [int(n) for n in c._out_n],
+                           c._rng.bit_generator.state, arrays)  # fmt: skip
+    assert old._state.n_use.dtype == np.uint32
+    assert np.array_equal(old.request(X), c.request(X))
+
+
+def test_each_lever_of_the_stream_profile_matters_on_a_small_stream(monkeypatch):
+    """One pass over raw 8-feature blobs: the stream profile beats the default one, and
+    turning any one lever back to the default's value costs accuracy or changes it."""
+    X, Y = blobs(1500, seed=7)
+
+    def prequential(profile: str) -> float:
+        c = Cluster(line_template(profile=profile), seed=3)
+        out = c.train(X, Y, return_outputs=True).outputs
+        return float((out.argmax(1) == Y.argmax(1)).mean())
+
+    stream = prequential("stream")
+    assert stream > prequential("default") + 0.05
+    default = PROFILES["default"]
+    for lever in ("input_roots", "first_pieces", "adaptive", "cross_entropy"):
+        off = dataclasses.replace(PROFILES["stream"], **{lever: getattr(default, lever)})
+        monkeypatch.setitem(PROFILES, "stream", off)
+        assert prequential("stream") != stream, lever
+        monkeypatch.undo()
