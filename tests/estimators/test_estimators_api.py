@@ -343,3 +343,16 @@ def test_river_regressor_running_range():
     assert -5.0 <= model.predict_one({"a": 1.0}) <= 5.0
     with pytest.raises(ValueError, match="finite"):
         model.learn_one({"a": 1.0}, float("inf"))
+
+
+def test_same_seed_gives_the_same_network_in_both_adapters():
+    """``random_state=s`` and River's ``seed=s`` mean the same network (issue 8: they drew
+    different ones, 56.8 % vs 76.2 % on Phishing)."""
+    X = np.random.default_rng(0).uniform(0, 10, size=(40, 3))
+    y = (X[:, 0] > 5).astype(int)
+    sk = HanamiClassifier(random_state=4).fit(X, y)
+    river = HanamiRiverClassifier(seed=4)
+    for row, label in zip(X, y, strict=True):
+        river.learn_one(dict(enumerate(row)), label)
+    assert sk.cluster_.template.settings.seed == river._cluster.template.settings.seed == 4
+    assert HanamiClassifier(random_state=5).fit(X, y).cluster_.template.settings.seed == 5

@@ -80,7 +80,11 @@ class _HanamiBase(BaseEstimator):
         """A fresh, untrained cluster and the generator used for shuffling."""
         profile = self.profile or self._default_profile
         template = build_template(self.template, profile, self.hidden_hexagons)
-        seed = int(check_random_state(self.random_state).randint(0, _SEED_BOUND))
+        rs = self.random_state
+        if isinstance(rs, Integral) and not isinstance(rs, bool):
+            seed = int(rs)  # the network of HanamiRiverClassifier(seed=rs), and Cluster(seed=rs)
+        else:
+            seed = int(check_random_state(rs).randint(0, _SEED_BOUND))
         self.cluster_ = Cluster(template, seed=seed)
         self._shuffler = np.random.default_rng(seed)
 
