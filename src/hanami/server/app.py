@@ -24,6 +24,7 @@ from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.errors import ErrorBoundaryMiddleware, install_error_handlers
 from hanami.server.metrics import MetricsMiddleware, metrics_router
+from hanami.server.proxies import ClientAddressMiddleware
 from hanami.server.websocket import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
 
 __all__ = ["create_app"]
@@ -93,4 +94,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app.add_middleware(ErrorBoundaryMiddleware, record=ctx.record_error)
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    app.add_middleware(
+        ClientAddressMiddleware,
+        trusted=settings.trusted_proxies,
+        header=settings.forwarded_header,
+    )
     return app

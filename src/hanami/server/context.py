@@ -67,6 +67,7 @@ class AppContext:
             policy=policy,
             token_key=token_key,
             login_limiter=LoginRateLimiter(
+                database,
                 max_failures=settings.login_max_failures,
                 max_failures_per_address=settings.login_max_failures_per_address,
                 window=settings.login_failure_window,

@@ -78,7 +78,7 @@ def serve(settings: ServerSettings | None = None) -> None:
         access_log=settings.access_log,
         server_header=False,
         headers=[("server", "Hanami")],
-        proxy_headers=True,
+        proxy_headers=False,  # see hanami.server.proxies
         log_config=None,
         # Float buffers hardly compress; deflating every message of a ping-pong session would
         # cost old clients (which ask for it by default) CPU on both sides for nothing.
