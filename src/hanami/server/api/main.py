@@ -24,9 +24,12 @@ from hanami.server.api.routes import (
 )
 from hanami.server.errors import openapi_errors
 
-__all__ = ["API_PREFIX", "PROTECTED_ROUTERS", "build_api_router"]
+__all__ = ["API_PREFIX", "PROTECTED_ROUTERS", "STREAMED_UPLOAD_PATHS", "build_api_router"]
 
 API_PREFIX = "/v1.0alpha"
+
+STREAMED_UPLOAD_PATHS = (f"{API_PREFIX}/dataset/upload", f"{API_PREFIX}/checkpoint/upload")
+"""Routes that take large non-JSON bodies and enforce their own limits."""
 
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     token.router,
