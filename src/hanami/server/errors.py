@@ -109,9 +109,11 @@ _ERROR_DESCRIPTIONS = {
     401: "No token, or a malformed, forged, expired or revoked one",
     403: "The policy or the caller's role does not allow this",
     404: "No such resource in the caller's scope",
-    409: "The resource is in a state that does not allow this (busy, in use, exists)",
-    413: "The request body is too large",
-    429: "Too many failed logins from this address; see Retry-After",
+    409: "The resource is in a state that does not allow this (busy, in use, exists), or the "
+    "project has as many datasets or clusters as its quota allows",
+    413: "The request body is too large, or the project's storage quota would be exceeded",
+    429: "Too many failed logins from this address, or too many uploads in progress in the "
+    "project; see Retry-After",
     500: "A server bug; the text and the X-Correlation-ID header carry the error_log id",
 }
 

@@ -50,7 +50,7 @@ def build_api_router() -> APIRouter:
     api.include_router(token.public_router, responses=openapi_errors(400, 401, 413, 429, 500))
     protected = APIRouter(
         dependencies=[Depends(get_current_user)],
-        responses=openapi_errors(400, 401, 403, 404, 409, 413, 500),
+        responses=openapi_errors(400, 401, 403, 404, 409, 413, 429, 500),
     )
     for router in PROTECTED_ROUTERS:
         protected.include_router(router)
