@@ -135,7 +135,7 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/plain" not in accept and "*/*" not in accept
 
 
-def clip(text: str, limit: int) -> str:
+def _clip(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` UTF-8 bytes, marked with ``...`` where cut."""
     if len(text.encode()) <= limit:
         return text
@@ -147,7 +147,7 @@ def error_response(
 ) -> Response:
     """The error as text, or as JSON for a client that asks only for JSON; short either way
     (messages may quote input: names, paths), control characters replaced."""
-    message = clip(message.translate(_CONTROL), MAX_MESSAGE_BYTES)
+    message = _clip(message.translate(_CONTROL), MAX_MESSAGE_BYTES)
     if _wants_json(request):
         return JSONResponse({"error": message, "status": status}, status, headers=headers)
     return PlainTextResponse(message, status, headers=headers)
@@ -201,7 +201,7 @@ def _format_loc(parts: list[Any]) -> str:
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return clip(text, MAX_NAME_BYTES)
+    return _clip(text, MAX_NAME_BYTES)
 
 
 def redact(values: Mapping[str, Any]) -> dict[str, Any]:
