@@ -100,13 +100,46 @@ def test_anonymous_crash_is_logged_without_user(client):
     assert row.user_id == "" and "ValueError: public kaputt" in row.message
 
 
-def test_oversized_body_is_413(client, monkeypatch):
-    from hanami.server.api import inputs
+def test_bodies_over_the_limit_are_413_except_on_upload_routes(tmp_path, monkeypatch):
+    for key in ("HANAMI_ADMIN_USER_ID", "HANAMI_ADMIN_PASSPHRASE", "HANAMI_DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    settings = ServerSettings(
+        data_dir=tmp_path,
+        token_key="k" * 32,
+        max_json_body_bytes=1024,
+        admin_user_id="root",
+        admin_passphrase="root passphrase",
+    )
+    body = json.dumps({"id": "root", "passphrase": b64("x" * 1000)}).encode()
 
-    test_client, _ = client
-    monkeypatch.setattr(inputs, "MAX_BODY_BYTES", 64)
-    body = json.dumps({"id": "root", "passphrase": b64("x" * 100)})
-    assert test_client.post("/v1.0alpha/token", content=body).status_code == 413
+    def chunks():  # no Content-Length: counted while streaming
+        yield body[:1000]
+        yield body[1000:]
+
+    with TestClient(create_app(settings)) as test_client:
+        response = test_client.post("/v1.0alpha/token", content=body)
+        assert response.status_code == 413
+        assert response.text == "Request body is larger than 1024 bytes"
+        response = test_client.post(
+            "/v1.0alpha/token", content=chunks(), headers={"Accept": "application/json"}
+        )
+        assert response.status_code == 413
+        assert response.json() == {"error": "Request body is larger than 1024 bytes", "status": 413}
+        # The streamed upload routes have their own limits.
+        headers = _login(test_client)
+        csv = "a,b\n" + "".join(f"{i},{i + 1}\n" for i in range(500))
+        response = test_client.post(
+            "/v1.0alpha/dataset/upload",
+            data={"name": "big csv", "type": "csv"},
+            files={"input_file": ("x.csv", csv.encode())},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        response = test_client.post(
+            "/v1.0alpha/checkpoint/upload", params={"name": "blob"}, content=b"x" * 4096,
+            headers=headers,
+        )  # fmt: skip
+        assert response.status_code == 400 and "not a valid checkpoint" in response.text
 
 
 def test_dashboard_is_served_when_present(tmp_path, monkeypatch):

@@ -1,13 +1,16 @@
-"""Password hashing, JWT round trip, API-token hashing, login rate limiter."""
+"""Password hashing, JWT round trip, API-token hashing, login rate limiter, proxy headers."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 import pytest
 from argon2 import PasswordHasher
 
-from hanami.server.ratelimit import LoginRateLimiter
+from hanami.server.db import Database, upgrade
+from hanami.server.proxies import client_host
+from hanami.server.ratelimit import LoginRateLimiter, LoginThrottled, address_key
 from hanami.server.security import (
     InvalidToken,
     create_access_token,
@@ -95,24 +98,75 @@ def test_api_tokens_store_only_a_hash():
     assert new_api_token()[0] != token
 
 
-def test_rate_limiter_windows():
-    now = [0.0]
+def test_rate_limiter_windows(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'limits.db'}")
+    upgrade(database)
+    now = [1000.0]
     limiter = LoginRateLimiter(
-        max_failures=3, max_failures_per_address=5, window=60, clock=lambda: now[0]
+        database, max_failures=3, max_failures_per_address=5, window=60, clock=lambda: now[0]
     )
+
+    def wait(user_id: str, address: str) -> int | None:
+        try:
+            limiter.begin(user_id, address)
+        except LoginThrottled as exc:
+            return exc.retry_after
+        return None
+
     for _ in range(3):
-        assert limiter.retry_after("u1", "a") is None
-        limiter.record_failure("u1", "a")
-    assert limiter.retry_after("u1", "a") == 60
-    assert limiter.retry_after("u1", "b") is None  # other address
-    assert limiter.retry_after("u2", "a") is None  # other user, same address
-    limiter.record_failure("u2", "a")
-    limiter.record_failure("u3", "a")
-    assert limiter.retry_after("u4", "a") == 60  # 5 failures from this address
-    now[0] = 30.0
-    assert limiter.retry_after("u1", "a") == 30
-    now[0] = 61.0
-    assert limiter.retry_after("u1", "a") is None
-    limiter.record_failure("u1", "a")
-    limiter.reset("u1", "a")
-    assert limiter.retry_after("u1", "a") is None
+        assert wait("u1", "192.0.2.1") is None
+    assert wait("u1", "192.0.2.1") == 60
+    assert wait("u1", "192.0.2.2") is None  # other address
+    assert wait("u2", "192.0.2.1") is None  # other user, same address
+    assert wait("u3", "192.0.2.1") is None
+    assert wait("u4", "192.0.2.1") == 60  # 5 attempts from this address
+    now[0] += 30
+    assert wait("u1", "192.0.2.1") == 30
+    now[0] += 31
+    assert wait("u1", "192.0.2.1") is None
+    limiter.succeeded("u1", "192.0.2.1")
+    assert wait("u1", "192.0.2.1") is None
+    for _ in range(2):
+        assert wait("u5", "2001:db8::1") is None
+    assert wait("u5", "2001:db8::2") is None
+    assert wait("u5", "2001:db8::3") == 60  # one /64
+    assert wait("u5", "2001:db8:0:1::1") is None
+    database.dispose()
+
+
+def test_address_key():
+    assert address_key("2001:db8::1") == "2001:db8::/64"
+    assert address_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert address_key("192.0.2.1") == "192.0.2.1"
+    assert address_key("testclient") == "testclient"
+
+
+TRUSTED = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1"))
+
+
+@pytest.mark.parametrize(
+    ("peer", "header", "value", "expected"),
+    [
+        ("192.0.2.9", "x-forwarded-for", "1.2.3.4", "192.0.2.9"),  # untrusted peer
+        ("10.0.0.1", "x-forwarded-for", "", "10.0.0.1"),
+        ("10.0.0.1", "x-forwarded-for", "1.2.3.4, 192.0.2.5, 10.1.1.1", "192.0.2.5"),
+        ("10.0.0.1", "x-forwarded-for", "10.2.2.2, 10.3.3.3", "10.2.2.2"),
+        ("10.0.0.1", "x-forwarded-for", "1.2.3.4, unknown", "10.0.0.1"),
+        ("10.0.0.1", "x-forwarded-for", "[2001:db8::7]:443", "2001:db8::7"),
+        ("10.0.0.1", "x-forwarded-for", "192.0.2.5:1234", "192.0.2.5"),
+        ("::1", "forwarded", 'for=1.2.3.4, for="[2001:db8::7]:80";proto=https', "2001:db8::7"),
+        ("::1", "forwarded", "for=1.2.3.4;by=x, proto=http", "::1"),
+        ("::1", "forwarded", "for=_hidden", "::1"),
+    ],
+)
+def test_client_host(peer, header, value, expected):
+    headers = [(header.encode(), value.encode()), (b"x-other", b"5.5.5.5")]
+    assert client_host(peer, headers, TRUSTED, header) == expected
+
+
+def test_only_the_configured_header_is_read():
+    headers = [(b"forwarded", b"for=1.2.3.4"), (b"x-forwarded-for", b"192.0.2.5")]
+    assert client_host("10.0.0.1", headers, TRUSTED, "x-forwarded-for") == "192.0.2.5"
+    assert client_host("10.0.0.1", headers, TRUSTED, "forwarded") == "1.2.3.4"
+    two_lines = [(b"x-forwarded-for", b"1.2.3.4"), (b"x-forwarded-for", b"192.0.2.5, 10.0.0.2")]
+    assert client_host("10.0.0.1", two_lines, TRUSTED, "x-forwarded-for") == "192.0.2.5"

@@ -118,3 +118,46 @@ def test_json_error_body_on_request(admin):
     )
     assert response.status_code == 404
     assert response.json() == {"error": "Project with id 'fail_project' not found", "status": 404}
+
+
+MAX_ERROR_BODY = 4096
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(admin):
+    body = b'{"id": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    response = admin.post("project", raw=body)
+    assert response.status_code == 413
+    assert response.text == "Request body is larger than 5242880 bytes"
+
+    def chunks():  # no Content-Length: counted while it streams in
+        for start in range(0, len(body), 1 << 20):
+            yield body[start : start + (1 << 20)]
+
+    response = admin.http.post(
+        "/v1.0alpha/project", content=chunks(), headers={**admin.headers(), "Accept": "*/*"}
+    )
+    assert response.status_code == 413
+    assert admin.get("project/all").status_code == 200  # the server is fine
+
+
+def test_many_unknown_keys_get_a_short_answer(admin):
+    body = {"id": unique("p"), "name": "Some Name", **{f"key{i}": i for i in range(990)}}
+    response = admin.post("project", body)
+    assert response.status_code == 400
+    lines = response.text.splitlines()
+    assert len(lines) == 11 and lines[-1] == "... and 980 more problems"
+    assert admin.post("project", {f"k{i}": i for i in range(1001)}).text == (
+        "Request body has more than 1000 keys"
+    )
+    nested = {"k": [{f"k{i}": i for i in range(600)}, {f"k{i}": i for i in range(600)}]}
+    assert admin.post("project", nested).status_code == 400
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json"])
+def test_error_bodies_stay_short(admin, accept):
+    headers = {"Accept": accept}
+    huge_names = {("\x01" * 3000) + str(i): 1 for i in range(20)}
+    response = admin.post("project", huge_names, headers=headers)
+    assert response.status_code == 400 and len(response.content) <= MAX_ERROR_BODY
+    response = admin.request("GET", "x" * 12000, headers=headers)
+    assert response.status_code == 404 and len(response.content) <= MAX_ERROR_BODY

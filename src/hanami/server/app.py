@@ -18,12 +18,14 @@ from starlette.responses import HTMLResponse
 
 from hanami import __version__
 from hanami.dashboard import DashboardFiles
-from hanami.server.api.main import API_PREFIX, build_api_router
+from hanami.server.api.main import API_PREFIX, STREAMED_UPLOAD_PATHS, build_api_router
 from hanami.server.api.routes import health
+from hanami.server.bodylimit import BodyLimitMiddleware
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.errors import ErrorBoundaryMiddleware, install_error_handlers
 from hanami.server.metrics import MetricsMiddleware, metrics_router
+from hanami.server.proxies import ClientAddressMiddleware
 from hanami.server.websocket import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
 
 __all__ = ["create_app"]
@@ -37,7 +39,8 @@ Log in with `POST /v1.0alpha/token` (`{"id": ..., "passphrase": base64(passphras
 send the returned token as `X-Auth-Token` (or `Authorization: Bearer`). Inputs of GET and
 DELETE endpoints go in the query string; POST and PUT take a JSON object (no Content-Type
 needed). Errors are plain text: 400 invalid input, 401 not authenticated, 403 not allowed,
-404 unknown or outside your projects, 409 conflict, 429 too many failed logins.
+404 unknown or outside your projects, 409 conflict or project quota, 413 body too large or
+storage quota, 429 too many failed logins or uploads at once.
 """
 
 
@@ -91,6 +94,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     else:
         app.add_api_route("/", _landing_page, include_in_schema=False)
 
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_json_body_bytes, exempt=STREAMED_UPLOAD_PATHS
+    )
     app.add_middleware(ErrorBoundaryMiddleware, record=ctx.record_error)
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    app.add_middleware(
+        ClientAddressMiddleware,
+        trusted=settings.trusted_proxies,
+        header=settings.forwarded_header,
+    )
     return app

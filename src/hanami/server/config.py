@@ -10,20 +10,24 @@ environment, which wins over the file. Nothing here runs at import time: build a
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from hanami.server.proxies import ForwardedHeader, IPNetwork
 
 __all__ = [
     "INI_KEYS",
@@ -214,6 +218,29 @@ class ServerSettings(BaseSettings):
     login_max_failures: int = Field(10, ge=1, description="per user id and client address")
     login_max_failures_per_address: int = Field(100, ge=1, description="per client address")
     login_failure_window: int = Field(60, ge=1, description="seconds failures are remembered")
+    trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = Field(
+        (), description="comma-separated proxy addresses/CIDRs whose forwarded header is read"
+    )
+    forwarded_header: ForwardedHeader = Field(
+        "x-forwarded-for", description="the header the trusted proxies write: or 'forwarded'"
+    )
+
+    max_json_body_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="largest body outside the upload routes (413)"
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="largest request line plus headers (431)"
+    )
+    max_header_count: int = Field(100, ge=8, description="most request headers (431)")
+
+    project_max_storage_bytes: int = Field(
+        100 * 1024**3, ge=0, description="datasets, checkpoints and uploads; 0 = no limit (413)"
+    )
+    project_max_datasets: int = Field(10_000, ge=0, description="0 = no limit (409)")
+    project_max_clusters: int = Field(1_000, ge=0, description="0 = no limit (409)")
+    project_max_uploads: int = Field(
+        16, ge=0, description="unfinished uploads at a time; 0 = no limit (429)"
+    )
 
     metrics_enabled: bool = True
     access_log: bool = True
@@ -233,6 +260,20 @@ class ServerSettings(BaseSettings):
         path = path or os.environ.get("HANAMI_CONFIG_FILE") or None
         ini = IniSettingsSource(settings_cls, Path(path) if path else None)
         return init_settings, env_settings, ini
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: Any) -> Any:
+        parts = value.split(",") if isinstance(value, str) else value
+        try:
+            return tuple(ipaddress.ip_network(str(p).strip()) for p in parts if str(p).strip())
+        except ValueError as exc:
+            raise ValueError(f"trusted proxies: {exc}") from None
+
+    @field_validator("forwarded_header", mode="before")
+    @classmethod
+    def _lower_header(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("use_of_free_memory")
     @classmethod

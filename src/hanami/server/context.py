@@ -22,6 +22,7 @@ from hanami.server.executor import ClusterExecutor, InProcessExecutor
 from hanami.server.metrics import Metrics
 from hanami.server.monitoring import Monitor
 from hanami.server.policy import Policy
+from hanami.server.quotas import Quotas
 from hanami.server.ratelimit import LoginRateLimiter
 from hanami.server.registry import ClusterRegistry
 from hanami.server.storage import sweep_storage
@@ -40,6 +41,7 @@ class AppContext:
     policy: Policy
     token_key: bytes = field(repr=False)
     login_limiter: LoginRateLimiter
+    quotas: Quotas
     metrics: Metrics
     uploads: UploadRegistry
     executor: ClusterExecutor
@@ -67,10 +69,12 @@ class AppContext:
             policy=policy,
             token_key=token_key,
             login_limiter=LoginRateLimiter(
+                database,
                 max_failures=settings.login_max_failures,
                 max_failures_per_address=settings.login_max_failures_per_address,
                 window=settings.login_failure_window,
             ),
+            quotas=Quotas(database, settings),
             metrics=Metrics(),
             uploads=UploadRegistry(
                 settings.tempfile_location,

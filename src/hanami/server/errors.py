@@ -41,6 +41,11 @@ __all__ = [
 logger = logging.getLogger("hanami.server")
 
 REDACTED_KEYS = frozenset({"passphrase", "password", "token", "template_data"})
+MAX_MESSAGE_BYTES = 2000
+"""Longest error message sent; with JSON escaping the body stays under 4 KB."""
+MAX_LISTED_ERRORS = 10
+MAX_NAME_BYTES = 100
+_CONTROL = {c: "?" for c in range(32) if chr(c) not in "\n\t"}
 
 
 class ApiError(Exception):
@@ -104,9 +109,11 @@ _ERROR_DESCRIPTIONS = {
     401: "No token, or a malformed, forged, expired or revoked one",
     403: "The policy or the caller's role does not allow this",
     404: "No such resource in the caller's scope",
-    409: "The resource is in a state that does not allow this (busy, in use, exists)",
-    413: "The request body is too large",
-    429: "Too many failed logins from this address; see Retry-After",
+    409: "The resource is in a state that does not allow this (busy, in use, exists), or the "
+    "project has as many datasets or clusters as its quota allows",
+    413: "The request body is too large, or the project's storage quota would be exceeded",
+    429: "Too many failed logins from this address, or too many uploads in progress in the "
+    "project; see Retry-After",
     500: "A server bug; the text and the X-Correlation-ID header carry the error_log id",
 }
 
@@ -128,18 +135,29 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/plain" not in accept and "*/*" not in accept
 
 
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, marked with ``...`` where cut."""
+    if len(text.encode()) <= limit:
+        return text
+    return text.encode()[: limit - 3].decode("utf-8", "ignore") + "..."
+
+
 def error_response(
     request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> Response:
+    """The error as text, or as JSON for a client that asks only for JSON; short either way
+    (messages may quote input: names, paths), control characters replaced."""
+    message = _clip(message.translate(_CONTROL), MAX_MESSAGE_BYTES)
     if _wants_json(request):
         return JSONResponse({"error": message, "status": status}, status, headers=headers)
     return PlainTextResponse(message, status, headers=headers)
 
 
 def format_validation_errors(errors: list[Any]) -> str:
-    """Turn pydantic errors into the original's one-line-per-problem messages."""
+    """Turn pydantic errors into the original's one-line-per-problem messages (the first
+    :data:`MAX_LISTED_ERRORS`; a body of unknown keys could otherwise ask for megabytes)."""
     lines = []
-    for error in errors:
+    for error in errors[:MAX_LISTED_ERRORS]:
         loc = _format_loc([p for p in error.get("loc", ()) if p not in ("body", "query")])
         kind = error.get("type", "")
         ctx = error.get("ctx") or {}
@@ -174,6 +192,8 @@ def format_validation_errors(errors: list[Any]) -> str:
         else:
             message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
             lines.append(f"Validation failed, because variable '{loc}' is invalid: {message}")
+    if len(errors) > MAX_LISTED_ERRORS:
+        lines.append(f"... and {len(errors) - MAX_LISTED_ERRORS} more problems")
     return "\n".join(lines) or "Validation failed"
 
 
@@ -181,7 +201,7 @@ def _format_loc(parts: list[Any]) -> str:
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+    return _clip(text, MAX_NAME_BYTES)
 
 
 def redact(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from hanami.server.app import create_app
 from hanami.server.config import ServerSettings
+from hanami.server.headlimit import bounded_http_protocol
 
 __all__ = ["configure_logging", "serve", "urls"]
 
@@ -76,9 +77,10 @@ def serve(settings: ServerSettings | None = None) -> None:
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.access_log,
+        http=bounded_http_protocol(settings.max_header_bytes, settings.max_header_count),
         server_header=False,
         headers=[("server", "Hanami")],
-        proxy_headers=True,
+        proxy_headers=False,  # see hanami.server.proxies
         log_config=None,
         # Float buffers hardly compress; deflating every message of a ping-pong session would
         # cost old clients (which ask for it by default) CPU on both sides for nothing.

@@ -1,7 +1,8 @@
 """Request input the way the original assembled it, validated by a pydantic model.
 
-- POST/PUT bodies must be a JSON object; ``Content-Type`` is not checked. GET/DELETE bodies
-  are ignored.
+- POST/PUT bodies must be a JSON object with at most :data:`MAX_JSON_KEYS` keys;
+  ``Content-Type`` is not checked. GET/DELETE bodies are ignored. The body size is limited
+  before this reads it (:mod:`hanami.server.bodylimit`).
 - The query string is merged on top (query keys win). Values are URL-decoded; digits
   (optionally with a leading ``-``) become ints, ``digits.digits`` becomes a float, anything
   else stays a string. A field that takes a string gets the text as sent.
@@ -29,15 +30,16 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 
-from hanami.server.errors import BadRequest, PayloadTooLarge, format_validation_errors, redact
+from hanami.server.errors import BadRequest, format_validation_errors, redact
 
 __all__ = ["InputModel", "NoInput", "Payload", "PayloadRoute", "read_input"]
 
 _INT_RE = re.compile(r"-?\d+")
 _FLOAT_RE = re.compile(r"-?\d+\.\d+")
 BODY_METHODS = frozenset({"POST", "PUT"})
-MAX_BODY_BYTES = 16 * 1024 * 1024
-"""Largest accepted JSON body (bulk data travels over websockets, not in bodies)."""
+MAX_JSON_KEYS = 1000
+"""Most keys in one body, all its objects together. Endpoints take a few dozen; a parsed key
+costs far more memory than its text, and pydantic reports every unknown one."""
 
 
 class InputModel(BaseModel):
@@ -65,27 +67,29 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    too_large = PayloadTooLarge(f"Request body is larger than {MAX_BODY_BYTES} bytes")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise too_large
-    return bytes(body)
+class _KeyBudget:
+    """``object_pairs_hook`` that refuses a body with more than :data:`MAX_JSON_KEYS` keys."""
+
+    def __init__(self) -> None:
+        self.left = MAX_JSON_KEYS
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.left -= len(pairs)
+        if self.left < 0:
+            raise BadRequest(f"Request body has more than {MAX_JSON_KEYS} keys")
+        return dict(pairs)
 
 
 async def read_input(request: Request) -> dict[str, Any]:
     """Body object + query string, without ``token``; also noted (redacted) for error logs."""
     data: dict[str, Any] = {}
     if request.method in BODY_METHODS:
-        raw = await _read_body(request)
+        raw = await request.body()  # size-limited by hanami.server.bodylimit
         if raw.strip():
             try:
-                parsed = json.loads(raw, parse_constant=_reject_constant)
+                parsed = json.loads(
+                    raw, parse_constant=_reject_constant, object_pairs_hook=_KeyBudget()
+                )
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
             if not isinstance(parsed, dict):

@@ -24,9 +24,12 @@ from hanami.server.api.routes import (
 )
 from hanami.server.errors import openapi_errors
 
-__all__ = ["API_PREFIX", "PROTECTED_ROUTERS", "build_api_router"]
+__all__ = ["API_PREFIX", "PROTECTED_ROUTERS", "STREAMED_UPLOAD_PATHS", "build_api_router"]
 
 API_PREFIX = "/v1.0alpha"
+
+STREAMED_UPLOAD_PATHS = (f"{API_PREFIX}/dataset/upload", f"{API_PREFIX}/checkpoint/upload")
+"""Routes that take large non-JSON bodies and enforce their own limits."""
 
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     token.router,
@@ -47,7 +50,7 @@ def build_api_router() -> APIRouter:
     api.include_router(token.public_router, responses=openapi_errors(400, 401, 413, 429, 500))
     protected = APIRouter(
         dependencies=[Depends(get_current_user)],
-        responses=openapi_errors(400, 401, 403, 404, 409, 413, 500),
+        responses=openapi_errors(400, 401, 403, 404, 409, 413, 429, 500),
     )
     for router in PROTECTED_ROUTERS:
         protected.include_router(router)

@@ -25,7 +25,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -44,6 +46,7 @@ __all__ = [
     "Cluster",
     "Dataset",
     "ErrorLog",
+    "LoginAttempt",
     "Project",
     "ResourceMixin",
     "Task",
@@ -231,6 +234,24 @@ class ErrorLog(Base):
     """JSON of the request input, passphrases removed."""
     message: Mapped[str] = mapped_column(Text, default="")
     correlation_id: Mapped[str] = mapped_column(String(UUID_LENGTH), index=True)
+
+
+class LoginAttempt(Base):
+    """A login that failed or is still being checked (:mod:`hanami.server.ratelimit`).
+
+    Kept in the database so that every server process sharing it counts the same attempts.
+    Rows older than the limiter's window are deleted as new attempts come in.
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_address_attempted_at", "address", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(64))
+    """Client address, IPv6 cut to its /64 (one host usually holds a whole /64)."""
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    attempted_at: Mapped[float] = mapped_column(Float, index=True)
+    """Unix time in seconds (the processes share no monotonic clock)."""
 
 
 class ApiToken(Base):

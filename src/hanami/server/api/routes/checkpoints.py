@@ -168,21 +168,24 @@ async def upload_checkpoint(user: CurrentUser, request: Request, ctx: ContextDep
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_CHECKPOINT_BYTES:
         raise PayloadTooLarge(f"Checkpoint is larger than {MAX_CHECKPOINT_BYTES} bytes")
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".upload-", suffix=".tmp")
-    temp_path = Path(temp)
-    try:
-        size = 0
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > MAX_CHECKPOINT_BYTES:
-                    raise PayloadTooLarge(f"Checkpoint is larger than {MAX_CHECKPOINT_BYTES} bytes")
-                await anyio.to_thread.run_sync(out.write, chunk)
-        if size == 0:
-            raise BadRequest("The request body is empty: send the checkpoint file as the body")
-        return await anyio.to_thread.run_sync(_store_upload, ctx, user, data.name, temp_path)
-    finally:
-        temp_path.unlink(missing_ok=True)
+    async with ctx.quotas.streaming(user.project_id, request):
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=".upload-", suffix=".tmp")
+        temp_path = Path(temp)
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > MAX_CHECKPOINT_BYTES:
+                        raise PayloadTooLarge(
+                            f"Checkpoint is larger than {MAX_CHECKPOINT_BYTES} bytes"
+                        )
+                    await anyio.to_thread.run_sync(out.write, chunk)
+            if size == 0:
+                raise BadRequest("The request body is empty: send the checkpoint file as the body")
+            return await anyio.to_thread.run_sync(_store_upload, ctx, user, data.name, temp_path)
+        finally:
+            temp_path.unlink(missing_ok=True)
 
 
 def _store_upload(ctx: AppContext, user: Principal, name: str, temp: Path) -> dict[str, Any]:
@@ -205,6 +208,7 @@ def _store_upload(ctx: AppContext, user: Principal, name: str, temp: Path) -> di
     try:
         with ctx.database.session() as session:
             session.add(checkpoint)
+            ctx.quotas.check(session, user.project_id, storage=0)
             session.commit()
     except BaseException:
         target.unlink(missing_ok=True)

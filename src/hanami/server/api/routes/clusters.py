@@ -156,6 +156,7 @@ def create_cluster(
     cluster = Cluster(uuid=cluster_uuid, name=data.name, template=text, **owner_fields(user))
     session.add(cluster)
     try:
+        ctx.quotas.check(session, user.project_id, clusters=True)
         session.commit()
     except IntegrityError as exc:
         ctx.clusters.delete(cluster_uuid)
@@ -283,6 +284,7 @@ def save_cluster(
     assert directory is not None
     task.parameters = {**task.parameters, "location": str(directory / f"{task.uuid}.ckpt")}
     session.add(task)
+    ctx.quotas.check(session, user.project_id, storage=0)
     session.commit()
     ctx.tasks.submit(task.uuid, cluster.uuid, inline=True)
     return {"uuid": task.uuid, "name": data.name, "state": _task_state(session, task.uuid)}

@@ -310,6 +310,9 @@ def _new_upload(
         **owner_fields(user),
     )
     session.add(dataset)
+    ctx.quotas.check(
+        session, user.project_id, storage=sum(files.values()), datasets=True, upload=True
+    )
     allocated: dict[str, str] = {}
     try:
         for field_name, size in files.items():
@@ -541,6 +544,7 @@ def _store_multipart(
     try:
         with ctx.database.session() as session:
             session.add(dataset)
+            ctx.quotas.check(session, user.project_id, storage=0, datasets=True)
             session.commit()
     except BaseException:
         target.unlink(missing_ok=True)
@@ -576,8 +580,9 @@ def _store_multipart(
 async def upload_dataset(user: CurrentUser, request: Request, ctx: ContextDep) -> Any:
     """New: ``input_file`` is the IDX image file (raw or gzip) or the CSV file,
     ``label_file`` the IDX label file (mnist only). Answers like ``GET dataset``."""
-    fields, files = await _read_multipart(request)
-    return await anyio.to_thread.run_sync(_store_multipart, ctx, user, fields, files)
+    async with ctx.quotas.streaming(user.project_id, request):
+        fields, files = await _read_multipart(request)
+        return await anyio.to_thread.run_sync(_store_multipart, ctx, user, fields, files)
 
 
 # --------------------------------------------------------------------------- read

@@ -358,6 +358,7 @@ def create_request_task(
             visibility="private",
         )
     )
+    ctx.quotas.check(session, user.project_id, storage=0, datasets=True)
     session.commit()
     ctx.tasks.submit(task.uuid, cluster.uuid)
     return task_public(task)

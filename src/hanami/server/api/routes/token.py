@@ -23,6 +23,7 @@ from hanami.server.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from hanami.server.ratelimit import LoginThrottled
 from hanami.server.security import create_access_token, decode_passphrase, verify_password
 from hanami.server.timestamps import format_timestamp
 
@@ -79,28 +80,29 @@ def create_token(
     """Exchange user id and base64 passphrase for a JWT.
 
     Admins get the pseudo-project ``admin``; other users their first assigned project.
-    Failed attempts are rate limited per user id and client address (429).
+    Attempts are rate limited per user id and client address and per client address (429),
+    in all server processes sharing the database.
     """
-    address = client_address(request)
-    wait = ctx.login_limiter.retry_after(data.id, address)
-    if wait is not None:
-        ctx.metrics.login_throttled.inc()
-        raise TooManyRequests(
-            f"Too many failed logins for user '{data.id}'; try again in {wait} seconds.",
-            retry_after=wait,
-        )
     try:
         passphrase = decode_passphrase(data.passphrase)
     except ValueError as exc:
         raise BadRequest(f"Validation failed, because {exc}") from exc
+    address = client_address(request)
+    try:
+        ctx.login_limiter.begin(data.id, address)
+    except LoginThrottled as exc:
+        ctx.metrics.login_throttled.inc()
+        raise TooManyRequests(
+            f"Too many failed logins for user '{data.id}'; try again in {exc.retry_after} seconds.",
+            retry_after=exc.retry_after,
+        ) from None
     user = session.get(User, data.id)
     ok, new_hash = verify_password(user.password_hash if user else None, passphrase)
     if not ok or user is None:
-        ctx.login_limiter.record_failure(data.id, address)
         ctx.metrics.login_failures.inc()
         logger.warning("failed login for user %r from %s", data.id, address)
         raise Unauthorized(ACCESS_DENIED)
-    ctx.login_limiter.reset(data.id, address)
+    ctx.login_limiter.succeeded(data.id, address)
     if new_hash is not None:
         user.password_hash = new_hash
     if user.is_admin:
