@@ -35,6 +35,7 @@ __all__ = ["Form", "receive_form"]
 MAX_FIELD_BYTES = 64 * 1024
 """Longest text field (the form's names and types are short)."""
 _FLUSH_BYTES = 1 << 20
+_SHOWN_CHARS = 60
 
 
 @dataclass
@@ -147,13 +148,14 @@ class _FormSink:
         name = options.get(b"name", b"").decode("utf-8", "replace")
         if not name:
             raise BadRequest("Malformed multipart body: a part has no name")
+        shown = _show(name)
         if name in self.form.fields or name in self.form.files:
-            raise BadRequest(f"Field '{name}' is given twice")
+            raise BadRequest(f"Field '{shown}' is given twice")
         self._name = name
         if b"filename" in options:
             if name not in self.file_fields:
                 raise BadRequest(
-                    f"Validation failed, because item '{name}' is not in the list of allowed keys"
+                    f"Validation failed, because item '{shown}' is not in the list of allowed keys"
                 )
             path = self.directory / str(uuid.uuid4())
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -173,7 +175,9 @@ class _FormSink:
             self.buffered += end - start
         elif self._text is not None:
             if len(self._text) + end - start > MAX_FIELD_BYTES:
-                raise BadRequest(f"Field '{self._name}' is longer than {MAX_FIELD_BYTES} bytes")
+                raise BadRequest(
+                    f"Field '{_show(self._name)}' is longer than {MAX_FIELD_BYTES} bytes"
+                )
             self._text += data[start:end]
 
     def on_part_end(self) -> None:
@@ -198,3 +202,8 @@ class _FormSink:
         self.close_files()
         for path in self.form.files.values():
             path.unlink(missing_ok=True)
+
+
+def _show(name: str) -> str:
+    """A field name for an error message, shortened so the message stays short."""
+    return name if len(name) <= _SHOWN_CHARS else name[:_SHOWN_CHARS] + "..."
