@@ -10,10 +10,15 @@ def test_exported_members():
         "FORMAT_VERSION",
         "CheckReport",
         "ColumnNotFoundError",
+        "CsvReader",
         "CsvTable",
         "Dataset",
         "DatasetError",
         "DatasetWriter",
+        "IdxReader",
+        "InputTooLarge",
+        "ParseLimits",
+        "ParseStopped",
         "check",
         "check_columns",
         "classification_accuracy",
@@ -26,6 +31,6 @@ def test_exported_members():
         "read_idx",
         "write_dataset",
     }
-    modules = {"checking", "convert", "csv", "errors", "fileformat", "idx"}
+    modules = {"checking", "convert", "csv", "errors", "fileformat", "idx", "limits"}
     assert public - modules == exported
     assert issubclass(hanami.datasets.DatasetError, ValueError)

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from hanami.datasets import DatasetError, mnist_to_columns, read_idx
+from hanami.datasets import DatasetError, ParseLimits, mnist_to_columns, read_idx
 
 CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D}
 
@@ -91,8 +91,11 @@ def test_trailing_bytes():
 def test_lying_header_does_not_allocate():
     # 2^32-1 cubed bytes declared, 10 present: must fail fast, not try to allocate.
     header = bytes([0, 0, 8, 3]) + b"\xff" * 12
+    with pytest.raises(DatasetError, match="more than 10000000 data rows are not allowed"):
+        read_idx(header + bytes(10))  # the default limits refuse the header at once
+    unlimited = ParseLimits(max_columns=2**64, max_rows=2**32, max_bytes=2**100)
     with pytest.raises(DatasetError, match="truncated IDX data"):
-        read_idx(header + bytes(10))
+        read_idx(header + bytes(10), limits=unlimited)
 
 
 def test_mnist_to_columns():

@@ -6,6 +6,7 @@ import stat
 
 import pytest
 
+from hanami.datasets import ParseLimits
 from hanami.server.config import ConfigError, ServerSettings, parse_ini
 
 ORIGINAL_CONFIG = """\
@@ -72,6 +73,17 @@ def test_environment_wins_over_the_file_and_arguments_win_over_both(tmp_path, mo
     settings = ServerSettings()
     assert (settings.port, settings.token_expire_time, settings.host) == (2222, 60, "0.0.0.0")
     assert ServerSettings(port=3333).port == 3333
+
+
+def test_upload_limits_come_from_the_environment(tmp_path, monkeypatch):
+    assert ServerSettings(data_dir=tmp_path).parse_limits == ParseLimits()
+    monkeypatch.setenv("HANAMI_DATASET_MAX_COLUMNS", "5")
+    monkeypatch.setenv("HANAMI_DATASET_MAX_BYTES", "1000")
+    limits = ServerSettings(data_dir=tmp_path).parse_limits
+    assert (limits.max_columns, limits.max_rows, limits.max_bytes) == (5, 10_000_000, 1000)
+    monkeypatch.setenv("HANAMI_DATASET_MAX_ROWS", "0")
+    with pytest.raises(ValueError, match="dataset_max_rows"):
+        ServerSettings(data_dir=tmp_path)
 
 
 def test_database_url_override_is_normalised(tmp_path):

@@ -12,8 +12,8 @@ from hanami.datasets.checking import (
     predict_classes,
 )
 from hanami.datasets.convert import convert_csv, convert_mnist
-from hanami.datasets.csv import CsvTable, read_csv
-from hanami.datasets.errors import ColumnNotFoundError, DatasetError
+from hanami.datasets.csv import CsvReader, CsvTable, read_csv
+from hanami.datasets.errors import ColumnNotFoundError, DatasetError, InputTooLarge, ParseStopped
 from hanami.datasets.fileformat import (
     FORMAT_VERSION,
     Dataset,
@@ -21,16 +21,22 @@ from hanami.datasets.fileformat import (
     open_dataset,
     write_dataset,
 )
-from hanami.datasets.idx import mnist_to_columns, read_idx
+from hanami.datasets.idx import IdxReader, mnist_to_columns, read_idx
+from hanami.datasets.limits import ParseLimits
 
 __all__ = [
     "FORMAT_VERSION",
     "CheckReport",
     "ColumnNotFoundError",
+    "CsvReader",
     "CsvTable",
     "Dataset",
     "DatasetError",
     "DatasetWriter",
+    "IdxReader",
+    "InputTooLarge",
+    "ParseLimits",
+    "ParseStopped",
     "check",
     "check_columns",
     "classification_accuracy",

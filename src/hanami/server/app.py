@@ -31,6 +31,9 @@ from hanami.server.websocket import WEBSOCKET_PATHS, reject_websocket, websocket
 __all__ = ["create_app"]
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard" / "static"
+DRAIN_SECONDS = 1.0
+"""How long a stop waits for cancelled upload conversions to clean up (they stop within a
+chunk, well under this)."""
 
 DESCRIPTION = """\
 Hanami service API (compatible with OpenHanami `v1.0alpha`).
@@ -68,6 +71,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await ctx.work.drain(DRAIN_SECONDS)
             ctx.shutdown()
 
     app = FastAPI(

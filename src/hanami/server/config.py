@@ -27,6 +27,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from hanami.datasets.limits import ParseLimits
 from hanami.server.proxies import ForwardedHeader, IPNetwork
 
 __all__ = [
@@ -41,6 +42,7 @@ MIN_TOKEN_KEY_BYTES = 32
 """Shortest accepted JWT HMAC key (256 bits)."""
 
 TOKEN_KEY_FILE_NAME = "token_key"
+_LIMITS = ParseLimits()
 
 INI_KEYS: dict[tuple[str, str], str] = {
     ("DEFAULT", "debug"): "debug",
@@ -198,6 +200,15 @@ class ServerSettings(BaseSettings):
         None, gt=0, description="idle upload timeout in seconds; overrides tempfile_timeout"
     )
     use_of_free_memory: float = 0.5
+    dataset_max_columns: int = Field(
+        _LIMITS.max_columns, ge=1, description="most columns of an uploaded CSV or IDX file"
+    )
+    dataset_max_rows: int = Field(
+        _LIMITS.max_rows, ge=1, description="most data rows of an uploaded CSV or IDX file"
+    )
+    dataset_max_bytes: int = Field(
+        _LIMITS.max_bytes, ge=1, description="largest uploaded file, in bytes after decompression"
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(11418, ge=0, le=65535)
@@ -244,6 +255,9 @@ class ServerSettings(BaseSettings):
 
     metrics_enabled: bool = True
     access_log: bool = True
+    shutdown_timeout: float = Field(
+        2.0, gt=0, description="seconds running requests get after SIGTERM before cancellation"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -320,6 +334,11 @@ class ServerSettings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """The database URL: ``database_url`` if set, else the SQLite file ``database``."""
         return self.database_url or f"sqlite:///{self.database}"
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        """What an uploaded dataset file may hold (checked while it is converted)."""
+        return ParseLimits(self.dataset_max_columns, self.dataset_max_rows, self.dataset_max_bytes)
 
     @property
     def storage_dirs(self) -> tuple[Path, ...]:

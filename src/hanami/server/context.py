@@ -25,6 +25,7 @@ from hanami.server.policy import Policy
 from hanami.server.quotas import Quotas
 from hanami.server.ratelimit import LoginRateLimiter
 from hanami.server.registry import ClusterRegistry
+from hanami.server.stoppable import StoppableWork
 from hanami.server.storage import sweep_storage
 from hanami.server.tasks import TaskEngine
 from hanami.server.uploads import UploadRegistry
@@ -49,6 +50,7 @@ class AppContext:
     tasks: TaskEngine
     monitor: Monitor
     ready: bool = False
+    work: StoppableWork = field(default_factory=StoppableWork)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> AppContext:

@@ -85,5 +85,8 @@ def serve(settings: ServerSettings | None = None) -> None:
         # Float buffers hardly compress; deflating every message of a ping-pong session would
         # cost old clients (which ask for it by default) CPU on both sides for nothing.
         ws_per_message_deflate=False,
+        # After SIGTERM, requests still running are cancelled once this has passed; upload
+        # parsing stops within one chunk then (hanami.server.stoppable).
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     uvicorn.Server(config).run()

@@ -12,34 +12,41 @@ Two ways to upload an MNIST (IDX image + label file) or CSV dataset:
 
 Both parse strictly (:mod:`hanami.datasets`): a truncated IDX file, a label above 9 or a
 CSV cell that is not a number answer 400 with a message that names the file, the row and
-the column. Datasets are stored in the dataset file format under
-``<dataset_location>/<uuid>`` and read through memory maps.
+the column. The limits of the settings (``dataset_max_columns``, ``dataset_max_rows``,
+``dataset_max_bytes``) are checked while the files are read: too many columns or rows
+answer 400, more bytes than allowed after decompression 413. Datasets are stored in the
+dataset file format under ``<dataset_location>/<uuid>`` and read through memory maps.
+
+Memory stays bounded per request: multipart bodies stream into files in the tempfile
+folder (:mod:`hanami.server.multipart`) and conversions stream from file to dataset file,
+in a worker thread that a cancelled request or a server stop ends between chunks
+(:mod:`hanami.server.stoppable`).
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio.to_thread
 import numpy as np
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
 
 from hanami.datasets import Dataset as DatasetFile
 from hanami.datasets import (
     DatasetError,
-    DatasetWriter,
+    InputTooLarge,
     check,
-    mnist_to_columns,
+    convert_csv,
+    convert_mnist,
     open_dataset,
-    read_csv,
-    read_idx,
-    write_dataset,
 )
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
@@ -54,6 +61,8 @@ from hanami.server.errors import (
     PayloadTooLarge,
     format_validation_errors,
 )
+from hanami.server.multipart import Form, receive_form
+from hanami.server.stoppable import run_stoppable
 from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
 from hanami.server.timestamps import format_timestamp
 from hanami.server.uploads import UploadHandle, dataset_is_finalized
@@ -67,7 +76,6 @@ MAX_FILE_SIZE = 10_000_000_000
 MAX_CONTENT_ROWS = 10_000
 MAX_MULTIPART_BYTES = 1 << 30
 """Largest accepted multipart upload (larger files go through the websocket protocol)."""
-_MNIST_CHUNK_ROWS = 8192
 
 FileSize = Annotated[int, Field(ge=1, le=MAX_FILE_SIZE, description="exact size in bytes")]
 ColumnName = Annotated[str, Field(min_length=1, max_length=1024, description="column group")]
@@ -263,27 +271,36 @@ def _json_floats(values: np.ndarray) -> list[list[float]]:
     return values.astype(np.float64).tolist()
 
 
-def _write_mnist(
-    images: str | bytes, labels: str | bytes, target: Path, name: str, names: tuple[str, str]
+@contextmanager
+def _conversion_errors(paths: dict[str, str]) -> Iterator[None]:
+    """Turn a conversion's errors into 400 (bad content) or 413 (over the byte limit),
+    with server paths replaced by names the client knows."""
+    try:
+        yield
+    except InputTooLarge as exc:
+        raise PayloadTooLarge(_clean(str(exc), paths)) from exc
+    except DatasetError as exc:
+        raise BadRequest(_clean(str(exc), paths)) from exc
+
+
+def _convert(
+    ctx: AppContext,
+    kind: str,
+    files: dict[str, Path],
+    target: Path,
+    name: str,
+    stop: threading.Event,
 ) -> DatasetFile:
-    pixels, one_hot = mnist_to_columns(
-        read_idx(images, name=names[0]), read_idx(labels, name=names[1])
-    )
-    width = pixels.shape[1]
-    description = {
-        "picture": {"column_start": 0, "column_end": width},
-        "label": {"column_start": width, "column_end": width + one_hot.shape[1]},
-    }
-    with DatasetWriter(target, description, len(pixels), np.uint8, name=name) as out:
-        for start in range(0, len(pixels), _MNIST_CHUNK_ROWS):
-            stop = start + _MNIST_CHUNK_ROWS
-            out.write_rows(start, np.hstack((pixels[start:stop], one_hot[start:stop])))
-        return out.commit()
-
-
-def _write_csv(source: str | bytes, target: Path, name: str, label: str) -> DatasetFile:
-    parsed = read_csv(source, name=label)
-    return write_dataset(target, parsed.data, parsed.description, name=name)
+    """Convert the uploaded files ``{label for messages: path}`` into the dataset ``target``."""
+    options: dict[str, Any] = {"name": name, "limits": ctx.settings.parse_limits, "stop": stop}
+    paths = {str(path): label for label, path in files.items()}
+    paths[str(target)] = f"dataset '{target.name}'"
+    with _conversion_errors(paths):
+        if kind == "mnist":
+            images, labels = files.values()
+            return convert_mnist(images, labels, target, file_names=tuple(files), **options)
+        ((label, source),) = files.items()
+        return convert_csv(source, target, file_name=label, **options)
 
 
 def _dataset_path(ctx: AppContext, dataset_uuid: str) -> Path:
@@ -301,6 +318,13 @@ def _new_upload(
     kind: str,
     files: dict[str, int],
 ) -> dict[str, Any]:
+    limit = ctx.settings.dataset_max_bytes
+    for field_name, size in files.items():
+        if size > limit:  # its content is over the limit too (gzip adds only a few bytes)
+            raise PayloadTooLarge(
+                f"The {field_name.removeprefix('uuid_').replace('_', ' ')} has {size} bytes; "
+                f"the limit is {limit} bytes"
+            )
     dataset_uuid = str(uuid.uuid4())
     dataset = Dataset(
         uuid=dataset_uuid,
@@ -335,6 +359,7 @@ def _finalize(
     dataset_uuid: str,
     kind: str,
     files: dict[str, str],
+    stop: threading.Event,
 ) -> dict[str, Any]:
     """Convert the complete tempfiles ``{label: tempfile uuid}`` into the dataset file."""
     uploads = ctx.uploads
@@ -369,22 +394,8 @@ def _finalize(
                         f"The upload of the {label} (tempfile '{handle.uuid}') is incomplete: "
                         f"{handle.received} of {handle.size} bytes received"
                     )
-            target = Path(dataset.location)
-            paths = {str(h.path): label for label, h in handles.items()}
-            paths[str(target)] = f"dataset '{dataset_uuid}'"
-            try:
-                if kind == "mnist":
-                    _write_mnist(
-                        str(handles["input file"].path),
-                        str(handles["label file"].path),
-                        target,
-                        dataset.name,
-                        ("input file", "label file"),
-                    )
-                else:
-                    _write_csv(str(handles["input file"].path), target, dataset.name, "input file")
-            except DatasetError as exc:
-                raise BadRequest(_clean(str(exc), paths)) from exc
+            sources = {label: h.path for label, h in handles.items()}
+            _convert(ctx, kind, sources, Path(dataset.location), dataset.name, stop)
             for tempfile_uuid in files.values():
                 row = session.get(Tempfile, tempfile_uuid)
                 if row is not None:
@@ -392,6 +403,29 @@ def _finalize(
             session.commit()
         uploads.forget(files.values())
     return {"uuid": dataset_uuid}
+
+
+async def _finalize_stoppable(
+    ctx: AppContext,
+    session: Session,
+    user: Principal,
+    dataset_uuid: str,
+    kind: str,
+    files: dict[str, str],
+) -> dict[str, Any]:
+    """:func:`_finalize` in a worker thread that a cancelled request (or a server stop)
+    stops between chunks; the session's transaction ends in that thread, as after any
+    sync endpoint (:class:`~hanami.server.api.inputs.PayloadRoute`)."""
+
+    def work(stop: threading.Event) -> dict[str, Any]:
+        try:
+            return _finalize(ctx, session, user, dataset_uuid, kind, files, stop)
+        finally:
+            if session.in_transaction():
+                session.rollback()
+
+    async with ctx.work.section() as stop:
+        return await run_stoppable(work, stop)
 
 
 # --------------------------------------------------------------------------- upload
@@ -415,10 +449,10 @@ def create_mnist_upload(
 
 
 @router.put("/dataset/upload/mnist", response_model=UuidOut, summary="Finalize MNIST upload")
-def finalize_mnist_upload(
+async def finalize_mnist_upload(
     user: CurrentUser, data: Payload[MnistFinalize], session: SessionDep, ctx: ContextDep
 ) -> Any:
-    return _finalize(
+    return await _finalize_stoppable(
         ctx,
         session,
         user,
@@ -438,10 +472,12 @@ def create_csv_upload(
 
 
 @router.put("/dataset/upload/csv", response_model=UuidOut, summary="Finalize CSV upload")
-def finalize_csv_upload(
+async def finalize_csv_upload(
     user: CurrentUser, data: Payload[CsvFinalize], session: SessionDep, ctx: ContextDep
 ) -> Any:
-    return _finalize(ctx, session, user, data.uuid, "csv", {"input file": data.uuid_input_file})
+    return await _finalize_stoppable(
+        ctx, session, user, data.uuid, "csv", {"input file": data.uuid_input_file}
+    )
 
 
 @router.get("/dataset/progress", response_model=Progress, summary="Upload progress")
@@ -464,76 +500,34 @@ _MULTIPART_HELP = (
 _FILE_FIELDS = ("input_file", "label_file")
 
 
-async def _read_multipart(request: Request) -> tuple[MultipartFields, dict[str, bytes]]:
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise BadRequest(_MULTIPART_HELP)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_MULTIPART_BYTES:
-        raise PayloadTooLarge(
-            f"Upload is larger than {MAX_MULTIPART_BYTES} bytes; use the websocket upload"
-        )
+def _check_form(form: Form) -> MultipartFields:
     try:
-        form = await request.form(max_files=len(_FILE_FIELDS), max_fields=8)
-    except Exception as exc:  # malformed multipart body, too many parts
-        raise BadRequest(f"Malformed multipart body: {getattr(exc, 'detail', exc)}") from exc
-    text: dict[str, Any] = {}
-    files: dict[str, bytes] = {}
-    try:
-        sizes = [v.size or 0 for v in form.values() if isinstance(v, UploadFile)]
-        if sum(sizes) > MAX_MULTIPART_BYTES:
-            raise PayloadTooLarge(
-                f"Upload is larger than {MAX_MULTIPART_BYTES} bytes; use the websocket upload"
-            )
-        for key, value in form.multi_items():
-            if key in text or key in files:
-                raise BadRequest(f"Field '{key}' is given twice")
-            if isinstance(value, UploadFile):
-                if key not in _FILE_FIELDS:
-                    raise BadRequest(
-                        f"Validation failed, because item '{key}' is not in the list of "
-                        "allowed keys"
-                    )
-                files[key] = await value.read()
-            elif key in _FILE_FIELDS:
-                raise BadRequest(f"Field '{key}' must be a file part, not a text field")
-            else:
-                text[key] = value
-    finally:
-        await form.close()
-    try:
-        fields = MultipartFields.model_validate(text)
+        fields = MultipartFields.model_validate(form.fields)
     except ValidationError as exc:
         raise BadRequest(format_validation_errors(list(exc.errors()))) from exc
-    needed = ("input_file", "label_file") if fields.type == "mnist" else ("input_file",)
+    needed = _FILE_FIELDS if fields.type == "mnist" else _FILE_FIELDS[:1]
     for key in needed:
-        if key not in files:
+        if key not in form.files:
             raise BadRequest(
                 f"Validation failed, because variable '{key}' is required, but is not set"
             )
-    for key in files:
+    for key in form.files:
         if key not in needed:
             raise BadRequest(f"Field '{key}' is not used for {fields.type} datasets")
-    return fields, files
+    return fields
 
 
 def _store_multipart(
-    ctx: AppContext, user: Principal, fields: MultipartFields, files: dict[str, bytes]
+    ctx: AppContext,
+    user: Principal,
+    fields: MultipartFields,
+    files: dict[str, Path],
+    stop: threading.Event,
 ) -> dict[str, Any]:
     dataset_uuid = str(uuid.uuid4())
     target = _dataset_path(ctx, dataset_uuid)
-    try:
-        if fields.type == "mnist":
-            content = _write_mnist(
-                files["input_file"],
-                files["label_file"],
-                target,
-                fields.name,
-                ("input_file", "label_file"),
-            )
-        else:
-            content = _write_csv(files["input_file"], target, fields.name, "input_file")
-    except DatasetError as exc:
-        raise BadRequest(_clean(str(exc), {str(target): f"dataset '{dataset_uuid}'"})) from exc
+    sources = {key: files[key] for key in _FILE_FIELDS if key in files}
+    content = _convert(ctx, fields.type, sources, target, fields.name, stop)
     dataset = Dataset(
         uuid=dataset_uuid,
         name=fields.name,
@@ -580,9 +574,20 @@ def _store_multipart(
 async def upload_dataset(user: CurrentUser, request: Request, ctx: ContextDep) -> Any:
     """New: ``input_file`` is the IDX image file (raw or gzip) or the CSV file,
     ``label_file`` the IDX label file (mnist only). Answers like ``GET dataset``."""
-    async with ctx.quotas.streaming(user.project_id, request):
-        fields, files = await _read_multipart(request)
-        return await anyio.to_thread.run_sync(_store_multipart, ctx, user, fields, files)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise BadRequest(_MULTIPART_HELP)
+    directory = ctx.settings.tempfile_location
+    assert directory is not None
+    async with (
+        ctx.quotas.streaming(user.project_id, request),
+        ctx.work.section() as stop,
+        receive_form(
+            request, directory, file_fields=_FILE_FIELDS, max_bytes=MAX_MULTIPART_BYTES
+        ) as form,
+    ):
+        fields = _check_form(form)
+        store = functools.partial(_store_multipart, ctx, user, fields, form.files)
+        return await run_stoppable(store, stop)
 
 
 # --------------------------------------------------------------------------- read
