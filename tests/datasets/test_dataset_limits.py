@@ -42,13 +42,13 @@ def test_csv_column_limit():
 
 
 def test_csv_row_longer_than_the_limit_is_refused_before_it_is_split():
-    limits = ParseLimits(max_columns=10)  # rows of at most 640 characters
+    limits = ParseLimits(max_columns=10)  # rows of at most 320 characters
     wide = header_row(1_000_000)
-    with pytest.raises(DatasetError, match="row 1 is longer than 640 characters") as info:
+    with pytest.raises(DatasetError, match="row 1 is longer than 320 characters") as info:
         read_csv(wide, limits=limits)
     assert len(str(info.value)) < 200
     # A quoted field spanning lines counts for the record it belongs to.
-    with pytest.raises(DatasetError, match="row 2 is longer than 640 characters"):
+    with pytest.raises(DatasetError, match="row 2 is longer than 320 characters"):
         read_csv(b'a\n"' + b"1\n" * 400 + b'"\n', limits=limits)
 
 

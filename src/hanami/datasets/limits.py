@@ -15,7 +15,7 @@ from hanami.datasets.errors import DatasetError, InputTooLarge, ParseStopped
 
 __all__ = ["CHARS_PER_COLUMN", "ParseLimits", "check_stop"]
 
-CHARS_PER_COLUMN = 64
+CHARS_PER_COLUMN = 32
 """A CSV row (header included) may average this many characters per allowed column."""
 
 
@@ -24,7 +24,7 @@ class ParseLimits:
     """Largest accepted input: columns (CSV header, IDX row width), data rows, and bytes
     after decompression (IDX files may be gzip-compressed; CSV files are taken as they are)."""
 
-    max_columns: int = 65_536
+    max_columns: int = 131_072
     max_rows: int = 10_000_000
     max_bytes: int = 1 << 30
 
