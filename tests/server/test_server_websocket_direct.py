@@ -20,7 +20,7 @@ from dataset_helpers import expect_close, new_member, ws_connect, ws_init
 
 from hanami.core import Cluster
 from hanami.core.templates import OPENHANAMI_MNIST
-from hanami.server import ServerSettings, create_app
+from hanami.server import ServerSettings, create_app, direct_io
 from hanami.server.direct_io import decode_batch_reply, encode_batch
 from hanami.server.policy import DEFAULT_POLICY
 from hanami.server.proto import (
@@ -431,3 +431,26 @@ def test_direct_io_on_the_real_server(server, cluster_member):
 
     assert api.put("cluster/set_mode", {"uuid": uuid, "new_state": "TASK"}).status_code == 200
     assert api.delete("cluster", uuid=uuid).status_code == 200
+
+
+def test_buffers_held_for_one_step_are_limited(harness, monkeypatch):
+    monkeypatch.setattr(direct_io, "MAX_STEP_BYTES", 1000)
+    monkeypatch.setattr(direct_io, "MAX_STEP_BUFFERS", 4)
+    uuid = harness.cluster()
+    with harness.open(uuid) as (session, _):
+        for _ in range(3):  # the same name again replaces its buffer
+            session.send_bytes(io_message("picture", [1.0] * 200, last=False))
+            assert parse(session.receive_bytes()).isLast is False
+        session.send_bytes(io_message("other", [1.0] * 100, last=False))
+        code, reason = closed(session)
+    assert code == 4413 and reason.startswith(
+        "Step buffers exceed the limit: 2 buffers, 1200 bytes"
+    )
+    with harness.open(uuid) as (session, _):
+        for n in range(4):
+            session.send_bytes(io_message(f"b{n}", [1.0], last=False))
+            assert parse(session.receive_bytes()).isLast is False
+        session.send_bytes(io_message("b4", [1.0], last=False))
+        code, reason = closed(session)
+    assert code == 4413 and "5 buffers, 20 bytes" in reason
+

@@ -88,6 +88,10 @@ MAX_SAMPLES = 65_536
 INLINE_LIMIT_S = 0.002
 """Compatible mode: steps quicker than this run on the event loop (see :class:`_Steps`)."""
 INLINE_AFTER = 3
+MAX_STEP_BUFFERS = 256
+MAX_STEP_BYTES = 64 * 1024 * 1024
+"""Compatible mode: what the buffers of one step (held until its ``isLast`` message) may
+add up to; more closes the socket with 4413 (buffers under new names used to pile up)."""
 _LENGTH = struct.Struct("<I")
 
 T = TypeVar("T")
@@ -311,6 +315,18 @@ def _parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]
     return message, values
 
 
+def _check_held(inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    """Close with 4413 once the buffers held for the next step exceed the limits."""
+    count = len(inputs) + len(expected)
+    held = sum(v.nbytes for v in inputs.values()) + sum(v.nbytes for v in expected.values())
+    if count > MAX_STEP_BUFFERS or held > MAX_STEP_BYTES:
+        raise WsClose(
+            CloseCode.TOO_LARGE,
+            f"Step buffers exceed the limit: {count} buffers, {held} bytes (at most "
+            f"{MAX_STEP_BUFFERS}, {MAX_STEP_BYTES} bytes); send isLast to run the step",
+        )
+
+
 async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
     steps = _Steps(session, cluster_uuid, _clusters(session.ctx))
     inputs: dict[str, np.ndarray] = {}
@@ -321,6 +337,7 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
             expected[message.bufferName] = values
         else:
             inputs[message.bufferName] = values
+        _check_held(inputs, expected)
         if not message.isLast:
             await session.send_bytes(_ACK)
             continue

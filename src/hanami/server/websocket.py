@@ -98,6 +98,7 @@ class CloseCode(IntEnum):
     NOT_FOUND = 4404
     TIMEOUT = 4408
     CONFLICT = 4409
+    TOO_LARGE = 4413
     UNAVAILABLE = 4503
     INTERNAL_ERROR = 1011
 
