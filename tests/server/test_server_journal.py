@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from cluster_helpers import TEMPLATE
 
+from hanami.server import registry
 from hanami.server.db import Cluster as ClusterRow
 from hanami.server.db import Database, upgrade
 from hanami.server.executor import InProcessExecutor
@@ -163,4 +164,17 @@ def test_replay_after_a_crash_restores_every_synced_step_once(tmp_path):
     assert fourth.executor.info("c").metrics["samples_trained"] == 0  # from the template
     assert fourth.damaged == {"c"}
     fourth.stop()
+    database.dispose()
+
+
+def test_a_full_journal_is_autosaved_whatever_its_age(tmp_path, monkeypatch):
+    database, clusters = _registry(tmp_path)
+    clusters.restore_all()
+    clusters.train_direct("c", *_step())
+    clusters.save_changed(wait=False, min_age=3600)  # too young, not full: kept
+    assert clusters.journal_path("c").stat().st_size > 0
+    monkeypatch.setattr(registry, "JOURNAL_LIMIT", 1)
+    clusters.save_changed(wait=False, min_age=3600)
+    assert read_journal(clusters.journal_path("c")) == ([], 0)
+    clusters.stop()
     database.dispose()

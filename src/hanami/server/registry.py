@@ -57,6 +57,8 @@ AUTOSAVE_SUFFIX = ".ckpt"
 JOURNAL_SUFFIX = ".journal"
 JOURNAL_LIMIT = 128 * 1024 * 1024
 """Journal bytes that trigger an autosave: bounds the disk it takes and the replay time."""
+FULL_WAIT_S = 1.0
+"""How long the autosave thread waits for a busy cluster whose journal is full."""
 JOURNAL_SYNC_THREADS = 4
 
 
@@ -291,7 +293,9 @@ class ClusterRegistry:
             if not full and self.seconds_since_save(cluster_uuid) < min_age:
                 continue
             try:
-                self.autosave(cluster_uuid, timeout=None if wait else 0.0)
+                # a full journal waits a little: back-to-back batched steps hold the
+                # cluster almost all the time, so a free moment may never come
+                self.autosave(cluster_uuid, timeout=None if wait else FULL_WAIT_S if full else 0.0)
             except Exception:
                 logger.exception("autosave of cluster %s failed", cluster_uuid)
 
