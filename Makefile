@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench chaos soak clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -39,6 +39,16 @@ lint: install
 
 bench: install
 	cd benchmarks && ../$(BIN)/python run_all.py --output ../BENCHMARKS.md --data ../../shared/data/mnist
+
+# kill -9 trials over a mixed workload, SQLite and PostgreSQL: nothing acknowledged is lost
+CHAOS_TRIALS ?= 30
+chaos: install
+	cd benchmarks && ../$(BIN)/python chaos.py --trials $(CHAOS_TRIALS)
+
+# a long mixed load: errors, RSS slope (MB/min) and open descriptors of the server
+SOAK_SECONDS ?= 600
+soak: install
+	cd benchmarks && ../$(BIN)/python soak.py --duration $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -24,7 +24,9 @@ Where the machine is shared, the server's own CPU time per request or step (from
 
 ``main(data_dir) -> dict`` (called by run_all.py); as a script it prints the JSON::
 
-    python benchmarks/server.py [MNIST folder] [--quick]
+    python benchmarks/server.py [MNIST folder] [--quick] [--direct]
+
+``--direct`` runs only (b) and (c), the direct-I/O rates.
 """
 
 from __future__ import annotations
@@ -495,8 +497,9 @@ def bench_get_load(server: Server, seconds: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- main
 
 
-def main(data_dir: Path, *, quick: bool = False) -> dict[str, Any]:
-    """Run (a) to (d) against a fresh server; ``data_dir`` is the MNIST folder."""
+def main(data_dir: Path, *, quick: bool = False, direct_only: bool = False) -> dict[str, Any]:
+    """Run (a) to (d) (only (b) and (c) with ``direct_only``) against a fresh server;
+    ``data_dir`` is the MNIST folder."""
     data = load_mnist(data_dir)
     warm_up(mnist_template().to_text())
     result: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()}
@@ -504,10 +507,12 @@ def main(data_dir: Path, *, quick: bool = False) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="hanami-bench-") as folder,
         running_server(Path(folder)) as server,
     ):
-        result["train_task"] = bench_train_task(server, data_dir, data, 1 if quick else 3)
+        if not direct_only:
+            result["train_task"] = bench_train_task(server, data_dir, data, 1 if quick else 3)
         steps, rows = (2000, 20_000) if quick else (5000, 60_000)
         result.update(bench_direct(server, data, steps, rows))
-        result["get_load"] = bench_get_load(server, 10.0 if quick else GET_SECONDS)
+        if not direct_only:
+            result["get_load"] = bench_get_load(server, 10.0 if quick else GET_SECONDS)
     result["load_average_after"] = os.getloadavg()
     return result
 
@@ -515,4 +520,5 @@ def main(data_dir: Path, *, quick: bool = False) -> dict[str, Any]:
 if __name__ == "__main__":
     arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
     folder = Path(arguments[0]) if arguments else DEFAULT_DATA
-    print(json.dumps(main(folder, quick="--quick" in sys.argv), indent=2))
+    print(json.dumps(main(folder, quick="--quick" in sys.argv,
+                          direct_only="--direct" in sys.argv), indent=2))  # fmt: skip

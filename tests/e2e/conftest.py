@@ -34,6 +34,7 @@ def load_module(name: str, path: Path) -> ModuleType:
 
 load_module("server_process", SERVER_TESTS / "server_process.py")
 load_module("server_helpers", SERVER_TESTS / "server_helpers.py")
+load_module("postgres", SERVER_TESTS / "postgres.py")
 _server_conftest = load_module("_hanami_server_conftest", SERVER_TESTS / "conftest.py")
 postgres_url = _server_conftest.postgres_url
 server = _server_conftest.server

@@ -9,20 +9,13 @@ the way the original SDKs do.
 
 from __future__ import annotations
 
-import contextlib
-import glob
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from postgres import PostgresUnavailable, new_database, private_postgres
 from server_helpers import (
     ADMIN_ID,
     ADMIN_NAME,
@@ -32,7 +25,6 @@ from server_helpers import (
     Api,
     Member,
     b64,
-    free_port,
     login,
     unique,
 )
@@ -41,89 +33,14 @@ from server_process import server_env, serving
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bindir() -> Path | None:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    if found := shutil.which("initdb"):
-        candidates.append(str(Path(found).resolve().parent))
-    for candidate in candidates:
-        path = Path(candidate)
-        if (path / "initdb").is_file() and (path / "pg_ctl").is_file():
-            return path
-    return None
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a fresh database in a temporary PostgreSQL cluster (skips if not installed)."""
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.skip(
-            "PostgreSQL is not installed (no initdb/pg_ctl; Debian: apt-get install postgresql)"
-        )
-    prefix: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="hanami-pg-"))
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(base, ignore_errors=True)
-            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            shutil.rmtree(base, ignore_errors=True)
-            pytest.skip("running as root and 'runuser' is missing")
-        prefix = [runuser, "-u", "postgres", "--"]
-        os.chown(base, account.pw_uid, account.pw_gid)
-    data, log = base / "data", base / "postgres.log"
-    port = free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
-
     try:
-        run(
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        )
-        run(
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(log),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            f"-h 127.0.0.1 -p {port} -k {base} -F",
-            "start",
-        )
-    except subprocess.CalledProcessError as exc:
-        details = (exc.stderr or b"").decode(errors="replace")
-        if log.exists():
-            details += log.read_text(errors="replace")
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL: {details}")
-    try:
-        import psycopg
-
-        with psycopg.connect(
-            f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True
-        ) as conn:
-            conn.execute("CREATE DATABASE hanami_test")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/hanami_test"
-    finally:
-        with contextlib.suppress(Exception):
-            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
+        with private_postgres() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -132,14 +49,7 @@ def own_database_url(request: pytest.FixtureRequest) -> str | None:
     a fresh database in the session's PostgreSQL cluster."""
     if request.param == "sqlite":
         return None
-    import psycopg
-
-    base = request.getfixturevalue("postgres_url")
-    name = f"own_{uuid.uuid4().hex[:12]}"
-    admin_url = base.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    return base.rsplit("/", 1)[0] + f"/{name}"
+    return new_database(request.getfixturevalue("postgres_url"))
 
 
 # --------------------------------------------------------------------------- the server

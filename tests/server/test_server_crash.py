@@ -176,7 +176,7 @@ def assert_consistent(life: Life) -> None:
     }
     dataset_files = {Path(d.location).name for d in datasets}
     checkpoint_files = {Path(c.location).name for c in checkpoints}
-    cluster_files = {f"{c.uuid}.ckpt" for c in clusters}
+    cluster_files = {f"{c.uuid}{suffix}" for c in clusters for suffix in (".ckpt", ".journal")}
     for folder, known in (
         ("datasets", dataset_files),
         ("checkpoints", checkpoint_files | pinned),

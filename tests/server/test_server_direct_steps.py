@@ -1,8 +1,10 @@
-"""Compatible direct I/O runs quick steps on the event loop, slow or contended ones in threads.
+"""Compatible direct I/O runs quick steps on the event loop, slow or contended ones in threads,
+and acknowledges a train step only once its journal record is on disk.
 
-The real executor and a real cluster; the session is a real :class:`WsSession` whose socket
-(Starlette's object, not ours) only records what is sent. ``step`` wraps the executor's
-``train`` to note the thread it ran on and, when asked, to take its time like a large step.
+The real executor, registry and journal; the session is a real :class:`WsSession` whose
+socket (Starlette's object, not ours) only records what is sent and how many journal
+records were on disk at that moment. The executor's ``train`` is wrapped to note the
+thread it ran on and, when asked, to take its time like a large step.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from cluster_helpers import TEMPLATE
 from hanami.server import direct_io
 from hanami.server.direct_io import INLINE_AFTER, INLINE_LIMIT_S, _Steps
 from hanami.server.executor import InProcessExecutor
+from hanami.server.journal import read_journal
+from hanami.server.registry import ClusterRegistry
 from hanami.server.websocket import WsSession
 
 X = {"picture_hex": np.full(64, 200.0, dtype=np.float32)}
@@ -26,30 +30,39 @@ Y = {"label_hex": np.eye(10, dtype=np.float32)[3]}
 
 
 class RecordingSocket:
-    def __init__(self, log: list) -> None:
-        self.log = log
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
 
     async def send_bytes(self, data: bytes) -> None:
-        self.log.append(("send", threading.get_ident()))
+        self.cluster.log.append(("send", threading.get_ident()))
+        self.cluster.records_at_send.append(self.cluster.records())
 
 
 class Cluster:
-    """The executor's cluster "c", with a log of where its steps ran and an optional delay."""
+    """The registry's cluster "c", with a log of where its passes ran and an optional delay."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder) -> None:
         self.executor = InProcessExecutor()
+        self.registry = ClusterRegistry(None, self.executor, folder)  # type: ignore[arg-type]
         self.executor.create("c", TEMPLATE)
         self.executor.train("c", X, Y)  # loads the compiled kernels: later steps are quick
+        self.registry.autosave("c")
         self.log: list = []
+        self.records_at_send: list[int] = []
         self.delay = 0.0
-        session = WsSession(RecordingSocket(self.log), None, "", None, None)  # type: ignore[arg-type]
-        self.steps = _Steps(session, "c")
+        train = self.executor.train
 
-    def train(self, uuid, inputs, expected) -> None:
-        with self.executor.exclusive(uuid):  # noted once the step holds the cluster
+        def recording_train(uuid, inputs, expected, order=None):
             self.log.append(("train", threading.get_ident()))
             time.sleep(self.delay)
-            self.executor.train(uuid, inputs, expected)
+            return train(uuid, inputs, expected, order)
+
+        self.executor.train = recording_train  # type: ignore[method-assign]
+        session = WsSession(RecordingSocket(self), None, "", None, None)  # type: ignore[arg-type]
+        self.steps = _Steps(session, "c", self.registry)
+
+    def records(self) -> int:
+        return len(read_journal(self.registry.journal_path("c"))[0])
 
     @contextmanager
     def held_elsewhere(self):
@@ -72,10 +85,10 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(monkeypatch) -> Cluster:
+def cluster(monkeypatch, tmp_path) -> Cluster:
     # generous: a busy machine must not make quick steps slow; still far below a frame time
     monkeypatch.setattr(direct_io, "INLINE_LIMIT_S", 0.05)
-    return Cluster()
+    return Cluster(tmp_path)
 
 
 def test_quick_steps_move_inline_and_slow_or_busy_ones_go_back_to_threads(cluster):
@@ -83,10 +96,10 @@ def test_quick_steps_move_inline_and_slow_or_busy_ones_go_back_to_threads(cluste
 
     async def scenario() -> None:
         loop_thread = threading.get_ident()
-        executor, steps = cluster.executor, cluster.steps
+        steps = cluster.steps
 
         async def step() -> bool:
-            await steps.run(executor, cluster.train, "c", X, Y)
+            await steps.run(cluster.registry.train_direct, "c", X, Y)
             return cluster.log[-1][1] == loop_thread
 
         # the first steps run in worker threads (compilation must not block the loop)
@@ -107,19 +120,19 @@ def test_quick_steps_move_inline_and_slow_or_busy_ones_go_back_to_threads(cluste
 
     asyncio.run(scenario())
     assert cluster.executor.info("c").metrics["samples_trained"] == 1 + 2 * INLINE_AFTER + 6
+    assert cluster.records() == 2 * INLINE_AFTER + 6  # every step since the autosave
 
 
-def test_a_quick_step_of_a_known_shape_is_acknowledged_before_it_runs(cluster):
+def test_train_steps_are_acknowledged_once_durable_known_shapes_before_their_pass(cluster):
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         here = threading.get_ident()
         steps = cluster.steps
-        steps.run = _recording(steps.run, cluster)  # train via the recording wrapper
 
         async def step(inputs=X, expected=Y) -> list:
             cluster.log.clear()
             loop.call_soon(cluster.log.append, ("other", here))  # anything else on the loop
-            await steps.train(cluster.executor, inputs, expected)
+            await steps.train(inputs, expected)
             await asyncio.sleep(0)
             return [(what, where == here) for what, where in cluster.log]
 
@@ -131,10 +144,10 @@ def test_a_quick_step_of_a_known_shape_is_acknowledged_before_it_runs(cluster):
             assert without_other(await step()) == in_thread
         # inline, same names as the last good step: reply, then the pass, nothing between
         assert await step() == [("send", True), ("train", True), ("other", True)]
-        # other names could be refused, and these are: no reply went out before the pass
+        # other names could be refused, and these are: no reply, no record
         cluster.log.clear()
         with pytest.raises(ValueError, match="unknown input"):
-            await steps.train(cluster.executor, {"other": X["picture_hex"]}, Y)
+            await steps.train({"other": X["picture_hex"]}, Y)
         assert cluster.log == [("train", here)]  # ran on the loop; nothing sent
         assert await step() == [("send", True), ("train", True), ("other", True)]  # still known
         with cluster.held_elsewhere():  # busy: the step waits in a thread, reply after it
@@ -144,13 +157,7 @@ def test_a_quick_step_of_a_known_shape_is_acknowledged_before_it_runs(cluster):
         assert without_other(await task) == in_thread
 
     asyncio.run(scenario())
-
-
-def _recording(run, cluster: Cluster):
-    """``_Steps.run`` with the executor's ``train`` replaced by the recording wrapper."""
-
-    async def wrapped(executor, func, *args, **kwargs):
-        return await run(executor, cluster.train if func == executor.train else func, *args,
-                         **kwargs)  # fmt: skip
-
-    return wrapped
+    steps = INLINE_AFTER + 3
+    # each reply went out with its own record (and no refused one) already in the journal
+    assert cluster.records_at_send == list(range(1, steps + 1))
+    assert cluster.executor.info("c").metrics["samples_trained"] == 1 + steps

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 import warnings
 from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from dataset_helpers import expect_close, new_member, ws_connect, ws_init
+from websockets.exceptions import ConnectionClosed
 
 from hanami.core import Cluster
 from hanami.core.templates import OPENHANAMI_MNIST
-from hanami.server import ServerSettings, create_app
+from hanami.server import ServerSettings, create_app, direct_io
 from hanami.server.direct_io import decode_batch_reply, encode_batch
 from hanami.server.policy import DEFAULT_POLICY
 from hanami.server.proto import (
@@ -431,3 +434,70 @@ def test_direct_io_on_the_real_server(server, cluster_member):
 
     assert api.put("cluster/set_mode", {"uuid": uuid, "new_state": "TASK"}).status_code == 200
     assert api.delete("cluster", uuid=uuid).status_code == 200
+
+
+def test_buffers_held_for_one_step_are_limited(harness, monkeypatch):
+    monkeypatch.setattr(direct_io, "MAX_STEP_BYTES", 1000)
+    monkeypatch.setattr(direct_io, "MAX_STEP_BUFFERS", 4)
+    uuid = harness.cluster()
+    with harness.open(uuid) as (session, _):
+        for _ in range(3):  # the same name again replaces its buffer
+            session.send_bytes(io_message("picture", [1.0] * 200, last=False))
+            assert parse(session.receive_bytes()).isLast is False
+        session.send_bytes(io_message("other", [1.0] * 100, last=False))
+        code, reason = closed(session)
+    assert code == 4413 and reason.startswith(
+        "Step buffers exceed the limit: 2 buffers, 1200 bytes"
+    )
+    with harness.open(uuid) as (session, _):
+        for n in range(4):
+            session.send_bytes(io_message(f"b{n}", [1.0], last=False))
+            assert parse(session.receive_bytes()).isLast is False
+        session.send_bytes(io_message("b4", [1.0], last=False))
+        code, reason = closed(session)
+    assert code == 4413 and "5 buffers, 20 bytes" in reason
+
+
+def _steps_until_closed(ws, acks: list[float]) -> int:
+    """Ping-pong train steps until the server closes; notes when each was acknowledged."""
+    picture, label = [1.0] * 784, [0.0] * 9 + [1.0]
+    try:
+        while True:
+            ws.send(io_message("picture_hex", picture, last=False))
+            ws.recv(timeout=30)
+            ws.send(io_message("label_hex", label, last=True, target=EXPECTED_BUFFER_TYPE))
+            ws.recv(timeout=30)
+            acks.append(time.monotonic())
+    except ConnectionClosed as exc:
+        assert exc.rcvd is not None
+        return exc.rcvd.code
+
+
+@pytest.mark.parametrize("revoke", ["delete", "demote"])
+def test_revoked_users_lose_open_sessions_within_a_second(server, admin, http, revoke):
+    member = new_member(admin, http)
+    template = base64.b64encode(TEMPLATE.encode()).decode()
+    created = member.api.post("cluster", {"name": "revoked_cluster", "template": template})
+    uuid = created.json()["uuid"]
+    assert (
+        member.api.put("cluster/set_mode", {"uuid": uuid, "new_state": "DIRECT"}).status_code == 200
+    )
+    acks: list[float] = []
+    codes: list[int] = []
+    with ws_connect(server.url) as ws:
+        assert ws_init(ws, member.api.token, "cluster", uuid)["success"] is True
+        session = threading.Thread(target=lambda: codes.append(_steps_until_closed(ws, acks)))
+        session.start()
+        while len(acks) < 20:  # training
+            time.sleep(0.05)
+        if revoke == "delete":
+            assert admin.delete("user", id=member.id).status_code == 200
+        else:  # the project taken away, then given back with a role that may not train
+            body = {"id": member.id, "project_id": member.project_id}
+            assert admin.delete("user/project", **body).status_code == 200
+            assert admin.post("user/project", {**body, "role": "viewer"}).status_code == 200
+        revoked = time.monotonic()
+        session.join(30)
+    assert codes and codes[0] in ((4401,) if revoke == "delete" else (4401, 4403))
+    late = [t - revoked for t in acks if t > revoked]
+    assert not late or max(late) < 1.0, f"{len(late)} steps acknowledged after the revocation"

@@ -84,6 +84,15 @@ def save(cluster: Cluster, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def read_digest(path: str | os.PathLike[str]) -> bytes:
+    """The SHA-256 a checkpoint file names in its prefix: which state it holds, unread."""
+    with open(path, "rb") as f:
+        prefix = f.read(_PREFIX.size)
+    if len(prefix) < _PREFIX.size or prefix[:8] != MAGIC:
+        raise CheckpointError(f"{path}: not a Hanami checkpoint")
+    return _PREFIX.unpack(prefix)[4]
+
+
 def load(path: str | os.PathLike[str]) -> Cluster:
     """Read a checkpoint file written by :func:`save`."""
     return from_bytes(Path(path).read_bytes(), source=str(path))

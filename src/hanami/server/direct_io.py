@@ -2,12 +2,13 @@
 
 A cluster in DIRECT mode (``PUT cluster/set_mode``, recorded by the task engine
 ``ctx.tasks``) can be trained and asked step by step over a websocket initialised with
-``target = cluster``. The work is done by the cluster
-executor (``ctx.executor``): ``executor.train(uuid, inputs, expected)`` and
-``executor.request(uuid, inputs) -> {output name: values}``, both blocking, serialised per
-cluster and run here in worker threads so the event loop stays free (compatible-mode steps
-that prove quick run on the event loop instead, see :class:`_Steps`: the thread hop would
-cost as much as the step).
+``target = cluster``. The work is done by the cluster registry (``ctx.clusters``):
+``train_direct(uuid, inputs, expected)`` and ``request_direct(uuid, inputs) -> {output
+name: values}``, both blocking, serialised per cluster and run here in worker threads so
+the event loop stays free (compatible-mode steps that prove quick run on the event loop
+instead, see :class:`_Steps`: the thread hop would cost as much as the step). Every train
+step is recorded in the cluster's step journal (:mod:`hanami.server.journal`) and
+``train_direct`` returns once the record is on disk: then it is acknowledged.
 
 **Compatible mode** (what the SDKs speak): strict ping-pong of ``ClusterIO_Message``.
 
@@ -15,12 +16,11 @@ cost as much as the step).
   current step and is acknowledged at once with ``processType = TRAIN``,
   ``numberOfValues = 1``, ``values = [0]``, ``isLast = false`` and an empty name.
 - A message with ``isLast = true`` stores its buffer and runs the step; its
-  ``processType`` decides which. Train: after the pass (or, for a quick step that cannot be
-  refused, right before it: :class:`_Steps`) the server sends ``isLast = true``,
-  ``processType = TRAIN``, ``values = [0]``. Request: one message per output hexagon, in
-  the executor's order, back to back (``bufferName``, ``processType = REQUEST``,
-  ``isLast = false``, the values); the original held all but the first back until the
-  next client message.
+  ``processType`` decides which. Train: after the pass, once the step's journal record is
+  durable, the server sends ``isLast = true``, ``processType = TRAIN``, ``values = [0]``.
+  Request: one message per output hexagon, in the executor's order, back to back
+  (``bufferName``, ``processType = REQUEST``, ``isLast = false``, the values); the
+  original held all but the first back until the next client message.
 - Errors close the socket with a code and a reason instead of going silent (the
   original sent nothing and both sides hung): a message that is not a ``ClusterIO_Message``,
   ``targetBufferType = OUTPUT``, ``numberOfValues`` larger than the number of values, an
@@ -43,7 +43,8 @@ import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol, TypeVar
+from functools import partial
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -52,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hanami.server.context import AppContext
 from hanami.server.errors import ApiError, Conflict, NotFound
 from hanami.server.executor import ClusterBusy
+from hanami.server.journal import JournalError
 from hanami.server.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
@@ -59,6 +61,7 @@ from hanami.server.proto import (
     TRAIN_TYPE,
     ClusterIO_Message,
 )
+from hanami.server.registry import ClusterRegistry
 from hanami.server.websocket import CloseCode, WsClose, WsSession
 
 __all__ = [
@@ -66,7 +69,6 @@ __all__ = [
     "MAX_IN_FLIGHT",
     "Batch",
     "BatchError",
-    "DirectExecutor",
     "batched_capabilities",
     "cluster_is_direct",
     "decode_batch_reply",
@@ -86,6 +88,10 @@ MAX_SAMPLES = 65_536
 INLINE_LIMIT_S = 0.002
 """Compatible mode: steps quicker than this run on the event loop (see :class:`_Steps`)."""
 INLINE_AFTER = 3
+MAX_STEP_BUFFERS = 256
+MAX_STEP_BYTES = 64 * 1024 * 1024
+"""Compatible mode: what the buffers of one step (held until its ``isLast`` message) may
+add up to; more closes the socket with 4413 (buffers under new names used to pile up)."""
 _LENGTH = struct.Struct("<I")
 
 T = TypeVar("T")
@@ -94,27 +100,15 @@ TRAIN_POLICY = ("v1.0alpha/task/train", "POST")
 REQUEST_POLICY = ("v1.0alpha/task/request", "POST")
 
 
-class DirectExecutor(Protocol):
-    """What direct I/O needs from ``ctx.executor``."""
-
-    def train(
-        self, uuid: str, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]
-    ) -> None: ...
-
-    def request(self, uuid: str, inputs: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]: ...
-
-    def exists(self, uuid: str) -> bool: ...
-
-
 class _Unavailable(ApiError):
     status_code = 503
 
 
-def _executor(ctx: AppContext) -> DirectExecutor:
-    executor = getattr(ctx, "executor", None)
-    if executor is None:
+def _clusters(ctx: AppContext) -> ClusterRegistry:
+    clusters = getattr(ctx, "clusters", None)
+    if clusters is None:
         raise _Unavailable("Direct I/O is not available: this server has no cluster executor")
-    return executor
+    return clusters
 
 
 def cluster_is_direct(ctx: AppContext, cluster_uuid: str) -> bool:
@@ -122,8 +116,7 @@ def cluster_is_direct(ctx: AppContext, cluster_uuid: str) -> bool:
 
     A cluster the executor does not hold raises ``LookupError``.
     """
-    executor = _executor(ctx)
-    if not executor.exists(cluster_uuid):
+    if not _clusters(ctx).executor.exists(cluster_uuid):
         raise LookupError(cluster_uuid)
     tasks = getattr(ctx, "tasks", None)
     if tasks is None:
@@ -161,20 +154,25 @@ async def serve_direct_io(session: WsSession, cluster_uuid: str, *, batched: boo
         await _serve_compatible(session, cluster_uuid)
 
 
-def _ensure_direct(session: WsSession, cluster_uuid: str) -> DirectExecutor:
+def _ensure_direct(session: WsSession, cluster_uuid: str) -> ClusterRegistry:
     """Raise :class:`WsClose` unless the cluster is (still) in DIRECT mode.
 
     Runs on the event loop: it only looks at in-memory state (no database, no waiting).
     """
     try:
         require_direct_mode(session.ctx, cluster_uuid)
-        return _executor(session.ctx)
+        return _clusters(session.ctx)
     except ApiError as exc:
         raise WsClose.from_error(exc) from exc
 
 
+_HELD_ON_LOOP: set[str] = set()
+"""Clusters whose lock an inline step holds across its reply (see :class:`_Steps`): the lock
+is re-entrant, so other steps on the event loop must not take it then."""
+
+
 class _Steps:
-    """Runs the executor calls of one session: inline while steps are quick, else in threads.
+    """Runs the steps of one session: inline while they are quick, else in worker threads.
 
     A hop to a worker thread and back costs about as much as one small train step, so
     after :data:`INLINE_AFTER` steps that each took less than :data:`INLINE_LIMIT_S`
@@ -183,79 +181,76 @@ class _Steps:
     moment (never waiting for an autosave or another session), and a step slower than the
     limit sends the following ones back to worker threads.
 
-    An inline train step shaped like the last one that succeeded (same buffer names, so it
-    cannot be refused) is acknowledged *before* it runs: the pass then overlaps with the
-    client reading the reply and writing its next message. Nothing else can come between
-    (the event loop is busy with the pass until it is done, so a request the client sends
-    after the reply, over this socket or over HTTP, sees the step).
+    A train step is acknowledged once its journal record is on disk. An inline step shaped
+    like the last one that succeeded (same buffer names, so it cannot be refused) is
+    acknowledged *before* its pass: the pass then overlaps with the client reading the
+    reply and writing its next message. The cluster's lock is held from the record to the
+    end of the pass, so nothing (an HTTP save, another session) comes between.
     """
 
-    def __init__(self, session: WsSession, cluster_uuid: str) -> None:
+    def __init__(self, session: WsSession, cluster_uuid: str, clusters: ClusterRegistry) -> None:
         self.session = session
         self.cluster_uuid = cluster_uuid
+        self.clusters = clusters
         self.quick = 0
         self.known: tuple[frozenset[str], frozenset[str]] | None = None
 
-    async def train(
-        self,
-        executor: DirectExecutor,
-        inputs: dict[str, np.ndarray],
-        expected: dict[str, np.ndarray],
-    ) -> None:
-        """One train step, and its reply (``isLast = true``) once it is certain to run."""
+    async def train(self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+        """One train step, and its reply (``isLast = true``) once it is durable."""
         shape = (frozenset(inputs), frozenset(expected))
-        early = shape == self.known
-        await self.run(
-            executor, executor.train, self.cluster_uuid, inputs, expected,
-            reply=_TRAIN_END if early else None,
-        )  # fmt: skip
+        if shape == self.known and await self._acknowledged_first(inputs, expected):
+            return
+        await self.run(self.clusters.train_direct, self.cluster_uuid, inputs, expected)
         self.known = shape
-        if not early:
-            await self.session.send_bytes(_TRAIN_END)
+        await self.session.send_bytes(_TRAIN_END)
 
-    async def run(
-        self,
-        executor: DirectExecutor,
-        func: Callable[..., T],
-        *args: Any,
-        reply: bytes | None = None,
-    ) -> T:
-        """``func(*args)``, a method of ``executor`` (inline only if it has ``exclusive``);
-        ``reply`` goes out before an inline step and after one in a worker thread."""
-        exclusive = getattr(executor, "exclusive", None)
-        if self.quick >= INLINE_AFTER and exclusive is not None and _idle(exclusive, self):
-            if reply is not None:
-                await self.session.send_bytes(reply)
+    async def _acknowledged_first(
+        self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]
+    ) -> bool:
+        """Inline: record the step durably, reply, run the pass; False if it cannot run
+        inline now."""
+        uuid = self.cluster_uuid
+        if self.quick < INLINE_AFTER or uuid in _HELD_ON_LOOP:
+            return False
+        with contextlib.ExitStack() as held:
             try:
-                with exclusive(self.cluster_uuid, 0.0):
+                held.enter_context(self.clusters.executor.exclusive(uuid, 0.0))
+            except ClusterBusy:
+                return False
+            _HELD_ON_LOOP.add(uuid)
+            held.callback(_HELD_ON_LOOP.discard, uuid)
+            started = time.perf_counter()
+            with self.clusters.train_after_reply(uuid, inputs, expected):
+                await self.session.send_bytes(_TRAIN_END)
+            self._count(time.perf_counter() - started)
+        return True
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)``, a step on this session's cluster: inline if quick and free."""
+        if self.quick >= INLINE_AFTER and self.cluster_uuid not in _HELD_ON_LOOP:
+            try:
+                with self.clusters.executor.exclusive(self.cluster_uuid, 0.0):
                     return self._timed(func, *args)
-            except ClusterBusy:  # taken while the reply was written: run it next, elsewhere
-                return await self.session.run_sync(self._timed, func, *args)
-        result = await self.session.run_sync(self._timed, func, *args)
-        if reply is not None:
-            await self.session.send_bytes(reply)
-        return result
+            except ClusterBusy:  # held by an autosave or another session: wait elsewhere
+                pass
+        return await self.session.run_sync(self._timed, func, *args)
 
     def _timed(self, func: Callable[..., T], *args: Any) -> T:
         started = time.perf_counter()
         result = func(*args)
-        self.quick = self.quick + 1 if time.perf_counter() - started < INLINE_LIMIT_S else 0
+        self._count(time.perf_counter() - started)
         return result
 
-
-def _idle(exclusive: Callable[[str, float], Any], steps: _Steps) -> bool:
-    """Whether nobody holds the cluster right now."""
-    try:
-        with exclusive(steps.cluster_uuid, 0.0):
-            return True
-    except ClusterBusy:
-        return False
+    def _count(self, seconds: float) -> None:
+        self.quick = self.quick + 1 if seconds < INLINE_LIMIT_S else 0
 
 
 def _step_error(exc: Exception) -> ApiError | None:
     """Map an executor failure onto an HTTP-like error (None: a server bug)."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, JournalError):
+        return _Unavailable(f"Step not persisted: {exc}")
     if isinstance(exc, LookupError):
         detail = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else exc
         return NotFound(f"Step failed: {detail}")
@@ -320,8 +315,20 @@ def _parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]
     return message, values
 
 
+def _check_held(inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    """Close with 4413 once the buffers held for the next step exceed the limits."""
+    count = len(inputs) + len(expected)
+    held = sum(v.nbytes for v in inputs.values()) + sum(v.nbytes for v in expected.values())
+    if count > MAX_STEP_BUFFERS or held > MAX_STEP_BYTES:
+        raise WsClose(
+            CloseCode.TOO_LARGE,
+            f"Step buffers exceed the limit: {count} buffers, {held} bytes (at most "
+            f"{MAX_STEP_BUFFERS}, {MAX_STEP_BYTES} bytes); send isLast to run the step",
+        )
+
+
 async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
-    steps = _Steps(session, cluster_uuid)
+    steps = _Steps(session, cluster_uuid, _clusters(session.ctx))
     inputs: dict[str, np.ndarray] = {}
     expected: dict[str, np.ndarray] = {}
     while True:
@@ -330,19 +337,20 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
             expected[message.bufferName] = values
         else:
             inputs[message.bufferName] = values
+        _check_held(inputs, expected)
         if not message.isLast:
             await session.send_bytes(_ACK)
             continue
         train = message.processType == TRAIN_TYPE
         session.require_policy(*(TRAIN_POLICY if train else REQUEST_POLICY))
-        executor = _ensure_direct(session, cluster_uuid)
+        clusters = _ensure_direct(session, cluster_uuid)
         step_inputs, step_expected = inputs, expected
         inputs, expected = {}, {}
         try:
             if train:
-                await steps.train(executor, step_inputs, step_expected)
+                await steps.train(step_inputs, step_expected)
                 continue
-            outputs = await steps.run(executor, executor.request, cluster_uuid, step_inputs)
+            outputs = await steps.run(clusters.request_direct, cluster_uuid, step_inputs)
         except Exception as exc:
             error = _step_error(exc)
             if error is None:
@@ -487,17 +495,14 @@ def _error_frame(seq: int | None, message: str) -> bytes:
     return _frame({"seq": seq, "ok": False, "error": message})
 
 
-def _run_batch(executor: DirectExecutor, cluster_uuid: str, batch: Batch) -> dict[str, np.ndarray]:
-    """Run every sample of ``batch`` in order: the executor takes ``[rows, width]`` arrays
-    and learns (or answers) them row by row."""
-    if batch.type == "train":
-        executor.train(cluster_uuid, batch.inputs, batch.expected)
-        return {}
-    outputs: dict[str, np.ndarray] = {}
-    for name, values in executor.request(cluster_uuid, batch.inputs).items():
-        rows = np.asarray(values, dtype=np.float32).reshape(batch.samples, -1)
-        outputs[name] = rows
-    return outputs
+def _request_batch(
+    clusters: ClusterRegistry, cluster_uuid: str, batch: Batch
+) -> dict[str, np.ndarray]:
+    """Answer every sample of ``batch``: ``[samples, width]`` outputs per output hexagon."""
+    return {
+        name: np.asarray(values, dtype=np.float32).reshape(batch.samples, -1)
+        for name, values in clusters.request_direct(cluster_uuid, batch.inputs).items()
+    }
 
 
 @dataclass
@@ -536,9 +541,16 @@ async def _process_frame(session: WsSession, cluster_uuid: str, data: bytes | st
     except BatchError as exc:
         return _error_frame(exc.seq, str(exc))
     session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
-    executor = _ensure_direct(session, cluster_uuid)
+    clusters = _ensure_direct(session, cluster_uuid)
+    outputs: dict[str, np.ndarray] = {}
     try:
-        outputs = await session.run_sync(_run_batch, executor, cluster_uuid, batch)
+        if batch.type == "train":  # the samples in order, row by row; answered once durable
+            await session.run_sync(
+                partial(clusters.train_direct, overlap=True),
+                cluster_uuid, batch.inputs, batch.expected,
+            )  # fmt: skip
+        else:
+            outputs = await session.run_sync(_request_batch, clusters, cluster_uuid, batch)
     except Exception as exc:
         error = _step_error(exc)
         if error is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import sys
@@ -60,8 +61,26 @@ def _freeze_after_startup(app: FastAPI) -> None:
     app.router.lifespan_context = lifespan
 
 
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8
+
+
+def _limit_malloc_arenas() -> None:
+    """Let glibc keep at most :data:`MALLOC_ARENAS` malloc arenas (by default up to eight per
+    core). Every worker thread (anyio's pool grows to 40) otherwise gets an arena of its own,
+    and what a thread frees stays mapped in its arena (``soak.py --duration 600``: peak RSS
+    293.5 MB and a slope of 0.47 MB/min over the last 2/3 before, 272.5 MB and 0.29 MB/min
+    after). A no-op where malloc is not glibc's."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+
+
 def serve(settings: ServerSettings | None = None) -> None:
     """Build the app for ``settings`` and serve it until interrupted."""
+    _limit_malloc_arenas()
     settings = settings or ServerSettings()
     configure_logging(settings)
     app = create_app(settings)

@@ -10,7 +10,9 @@ Differences from the original (docs/websocket.md has the full protocol):
 
 - The token (JWT or API token) is validated like on HTTP, including the database checks,
   and its **expiry is enforced** for the whole session: when it expires the socket is
-  closed with 4401. The user is re-checked every :data:`REAUTH_INTERVAL` seconds.
+  closed with 4401. The user is re-checked (a database query) when a message arrives at
+  least :data:`REAUTH_INTERVAL` seconds after the last check, so a deleted user or a
+  changed role reaches a session that is still sending within a second.
 - The **policy** is checked: ``file_upload`` needs ``POST`` on
   ``v1.0alpha/dataset/upload/<mnist|csv>`` (the endpoint that created the tempfile);
   ``cluster`` needs ``PUT v1.0alpha/cluster/set_mode``, and each train or request step
@@ -82,8 +84,10 @@ logger = logging.getLogger("hanami.server.websocket")
 WEBSOCKET_PATHS = ("/", "/v1.0alpha/ws")
 INIT_TIMEOUT = 30.0
 """Seconds a client has to send its init message."""
-REAUTH_INTERVAL = 30.0
-"""Seconds between re-checks of the user and token behind an open session."""
+REAUTH_INTERVAL = 0.5
+"""Seconds between re-checks of the user and token behind an open session: revocation must
+reach a training session within a second, and a check per message would cost a query per
+step."""
 MAX_REASON_BYTES = 123
 
 T = TypeVar("T")
@@ -98,6 +102,7 @@ class CloseCode(IntEnum):
     NOT_FOUND = 4404
     TIMEOUT = 4408
     CONFLICT = 4409
+    TOO_LARGE = 4413
     UNAVAILABLE = 4503
     INTERNAL_ERROR = 1011
 

@@ -31,7 +31,9 @@ restored from that autosave: the cycle the task last started at plus the samples
 cluster learned since), a request task from row 0; after :data:`CRASH_RESUMES`
 crashes a task is marked ``failed`` instead. An interrupted checkpoint task is ``failed``
 with an explanation (its client saw the request fail), or ``finished`` when its checkpoint
-row was committed. Queued tasks simply run.
+row was committed. Queued tasks simply run, except the checkpoint saves of a cluster that
+lost direct-I/O steps acknowledged before the crash (:attr:`ClusterRegistry.damaged`: its
+journal could not be replayed): they are ``failed``, never ``finished`` without the steps.
 """
 
 from __future__ import annotations
@@ -329,7 +331,28 @@ class TaskEngine:
                 )  # fmt: skip
                 logger.warning("task %s was interrupted by a crash: marked failed", task.uuid)
                 self._discard_side_effects(session, task)
+            self._fail_lost_saves(session)
             session.commit()
+
+    def _fail_lost_saves(self, session: Any) -> None:
+        """Fail the queued saves of clusters whose acknowledged direct-I/O steps were lost."""
+        if not self.registry.damaged:
+            return
+        for task in session.scalars(
+            select(Task).where(
+                Task.state == QUEUED,
+                Task.task_type == CHECKPOINT_SAVE,
+                Task.cluster_uuid.in_(self.registry.damaged),
+            )
+        ):
+            task.finished_at = utcnow()
+            task.state = FAILED
+            task.error_message = (
+                "Not saved: the cluster lost direct-I/O steps acknowledged before the server "
+                "stopped (their journal could not be replayed; see the server log)"
+            )
+            logger.warning("checkpoint save %s failed: its cluster lost steps", task.uuid)
+            self._discard_side_effects(session, task)
 
     def _samples(self, cluster_uuid: str) -> int:
         """Samples the cluster has learned (0 if it is not there)."""
@@ -381,13 +404,15 @@ class TaskEngine:
                         self._execute(snapshot)
                 finally:
                     self._release(cluster_uuid)
+                if snapshot is not None and not self._has_queued(cluster_uuid):
+                    return  # a lane started for nothing would refuse set_mode DIRECT (409)
         self.kick(cluster_uuid)
 
     def kick(self, cluster_uuid: str) -> None:
         """Make sure the lane runs if it has queued tasks."""
         with self._lock:
             lane = self._lane(cluster_uuid)
-            if lane.deleted or self._stopping or self._pool is None:
+            if lane.deleted or lane.mode != MODE_TASK or self._stopping or self._pool is None:
                 return
             if lane.running:
                 lane.pending = True
@@ -611,5 +636,18 @@ class TaskEngine:
                     row.mode = mode
                     session.commit()
             lane.mode = mode
-        if mode == MODE_TASK:
+        if mode == MODE_TASK and self._has_queued(cluster_uuid):
+            # only then: a lane started for nothing would make the next inline save wait
+            # (answered "queued") and a switch back to DIRECT fail (409)
             self.kick(cluster_uuid)
+
+    def _has_queued(self, cluster_uuid: str) -> bool:
+        with self.database.session() as session:
+            return (
+                session.scalar(
+                    select(Task.uuid)
+                    .where(Task.cluster_uuid == cluster_uuid, Task.state == QUEUED)
+                    .limit(1)
+                )
+                is not None
+            )

@@ -1,0 +1,180 @@
+"""The step journal: record format, torn tails, group commit, and replay at start-up.
+
+Real files in ``tmp_path``, the real executor and registry over a real SQLite database.
+A "crash" is a registry that is dropped without :meth:`ClusterRegistry.stop`: what it wrote
+is what a killed process leaves (the kill -9 tests are in ``test_server_durable.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from cluster_helpers import TEMPLATE
+
+from hanami.server import registry
+from hanami.server.db import Cluster as ClusterRow
+from hanami.server.db import Database, upgrade
+from hanami.server.executor import InProcessExecutor
+from hanami.server.journal import (
+    REQUEST_STEP,
+    TRAIN_STEP,
+    StepJournal,
+    decode_step,
+    read_journal,
+    replayable,
+)
+from hanami.server.registry import ClusterRegistry
+
+DIGEST = bytes(range(32))
+RNG = np.random.default_rng(3)
+
+
+def _step(rows: int | None = None) -> tuple[dict, dict]:
+    shape = (64,) if rows is None else (rows, 64)
+    x = RNG.integers(0, 255, shape).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[RNG.integers(0, 10, rows or 1)]
+    return {"picture_hex": x}, {"label_hex": y[0] if rows is None else y}
+
+
+@pytest.fixture
+def pool():
+    with ThreadPoolExecutor(2) as threads:
+        yield threads
+
+
+def test_records_round_trip_and_a_torn_or_damaged_tail_is_dropped(tmp_path, pool):
+    path = tmp_path / "c.journal"
+    journal = StepJournal(path, DIGEST, pool)
+    steps = [_step(), _step(5), _step()]
+    marks = [journal.append(TRAIN_STEP, x, y) for x, y in steps]
+    journal.append(REQUEST_STEP, steps[0][0], {})
+    journal.sync(marks[-1].seq)
+    records, end = read_journal(path)
+    assert end == journal.size < os.path.getsize(path)  # the rest is preallocated zeros
+    assert len(records) == 4 and {base for base, _ in records} == {DIGEST[:8]}
+    for (x, y), (_, payload) in zip(steps, records, strict=False):
+        step = decode_step(payload)
+        assert step.kind == TRAIN_STEP
+        np.testing.assert_array_equal(step.inputs["picture_hex"], x["picture_hex"])
+        np.testing.assert_array_equal(step.expected["label_hex"], y["label_hex"])
+    assert decode_step(records[3][1]).expected == {}
+    journal.close()
+
+    with open(path, "r+b") as f:  # a crash in the middle of writing the last record
+        f.truncate(end - 10)
+    assert len(read_journal(path)[0]) == 3
+    with open(path, "r+b") as f:  # a flipped byte in the second record
+        f.seek(marks[1].offset + 40)
+        f.write(b"\x01")
+    records, end = read_journal(path)
+    assert len(records) == 1 and end == marks[1].offset
+    reopened = StepJournal(path, DIGEST, pool, end=end)  # appends after the intact ones
+    reopened.sync(reopened.append(TRAIN_STEP, *steps[2]).seq)
+    assert len(read_journal(path)[0]) == 2
+    reopened.close()
+
+
+def test_retracted_and_stale_records_are_never_replayed(tmp_path, pool):
+    path = tmp_path / "c.journal"
+    journal = StepJournal(path, DIGEST, pool)
+    journal.append(TRAIN_STEP, *_step())
+    journal.retract(journal.append(TRAIN_STEP, *_step()))  # its pass failed
+    journal.sync(journal.append(TRAIN_STEP, *_step()).seq)
+    steps, other, _ = replayable(path, DIGEST)
+    assert len(list(steps)) == 2 and other == 0
+    steps, other, _ = replayable(path, bytes(32))  # a newer autosave holds them
+    assert list(steps) == [] and other == 2
+    journal.reset(bytes(32))
+    assert journal.size == 0 and read_journal(path) == ([], 0)
+    journal.close()
+
+
+def test_concurrent_steps_share_syncs(tmp_path, pool, monkeypatch):
+    syncs = []
+    fdatasync = os.fdatasync
+
+    def counting(fd: int) -> None:
+        syncs.append(fd)
+        fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", counting)
+    journal = StepJournal(tmp_path / "c.journal", DIGEST, pool)
+    lock = threading.Lock()  # the cluster's lock: appends in step order
+
+    def session() -> None:
+        for _ in range(50):
+            with lock:
+                mark = journal.append(TRAIN_STEP, *_step())
+            journal.sync(mark.seq)
+
+    threads = [threading.Thread(target=session) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(read_journal(journal.path)[0]) == 200
+    assert len(syncs) < 200  # steps in flight together shared one sync
+    journal.close()
+
+
+def _registry(tmp_path) -> tuple[Database, ClusterRegistry]:
+    database = Database(f"sqlite:///{tmp_path}/hanami.db")
+    upgrade(database)
+    with database.session() as session:
+        if session.get(ClusterRow, "c") is None:
+            session.add(ClusterRow(uuid="c", project_id="p", owner_id="u", name="c1",
+                                   template=TEMPLATE))  # fmt: skip
+            session.commit()
+    return database, ClusterRegistry(database, InProcessExecutor(), tmp_path / "clusters")
+
+
+def test_replay_after_a_crash_restores_every_synced_step_once(tmp_path):
+    database, first = _registry(tmp_path)
+    first.restore_all()  # builds "c" from its template and autosaves it
+    for rows in (None, None, 7, None):
+        first.train_direct("c", *_step(rows))
+    probe = {"picture_hex": np.full((3, 64), 90.0, np.float32)}
+    before = first.executor.request("c", probe)
+    samples = first.executor.info("c").metrics["samples_trained"]
+    assert samples == 10
+
+    database, second = _registry(tmp_path)  # the first one "crashed"
+    second.restore_all()
+    assert second.executor.info("c").metrics["samples_trained"] == samples
+    np.testing.assert_array_equal(second.executor.request("c", probe)["label_hex"],
+                                  before["label_hex"])  # fmt: skip
+    assert second.journal_path("c").stat().st_size == 0  # autosaved after the replay
+    assert second.damaged == set()
+
+    second.train_direct("c", *_step())
+    # a crash between writing the autosave and emptying the journal: records are stale
+    second.executor.save("c", second.path_of("c"))
+    database, third = _registry(tmp_path)
+    third.restore_all()
+    assert third.executor.info("c").metrics["samples_trained"] == samples + 1  # not twice
+    third.train_direct("c", *_step())
+
+    third.path_of("c").unlink()  # then the autosave the journal builds on is lost
+    database, fourth = _registry(tmp_path)
+    fourth.restore_all()
+    assert fourth.executor.info("c").metrics["samples_trained"] == 0  # from the template
+    assert fourth.damaged == {"c"}
+    fourth.stop()
+    database.dispose()
+
+
+def test_a_full_journal_is_autosaved_whatever_its_age(tmp_path, monkeypatch):
+    database, clusters = _registry(tmp_path)
+    clusters.restore_all()
+    clusters.train_direct("c", *_step())
+    clusters.save_changed(wait=False, min_age=3600)  # too young, not full: kept
+    assert clusters.journal_path("c").stat().st_size > 0
+    monkeypatch.setattr(registry, "JOURNAL_LIMIT", 1)
+    clusters.save_changed(wait=False, min_age=3600)
+    assert read_journal(clusters.journal_path("c")) == ([], 0)
+    clusters.stop()
+    database.dispose()
