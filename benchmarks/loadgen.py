@@ -29,6 +29,7 @@ from cluster_helpers import (
     upload_mnist,
     wait_task,
 )
+from dataset_helpers import ws_connect, ws_init
 from postgres import PostgresUnavailable, new_database, private_postgres
 from server_helpers import ADMIN_ID, ADMIN_PASSPHRASE, Api, login
 
@@ -50,6 +51,8 @@ __all__ = [
     "train",
     "upload_mnist",
     "wait_task",
+    "ws_connect",
+    "ws_init",
 ]
 
 
