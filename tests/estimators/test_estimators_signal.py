@@ -1,8 +1,9 @@
 """Answers without information are said, never silent (issue 8, item 4).
 
 Networks are made dead for real: ``input_scale=1e-8`` puts every scaled feature below the
-profile's threshold (0.001 for "stream"; the largest breast-cancer feature is about 4,300), so nothing ever reaches the outputs; a network that learned only rows
-of zeros never grew, so real rows reach nothing either.
+profile's threshold (0.001 for "stream"; the largest breast-cancer feature is 4,254), so
+nothing ever reaches the outputs; a network that learned only rows of zeros never grew, so
+real rows reach nothing either.
 """
 
 import warnings

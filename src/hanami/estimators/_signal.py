@@ -8,20 +8,24 @@ best guess without evidence (the class frequencies or the mean target seen in tr
 say so with these warnings instead of answering a silent uniform.
 
 Definitions
-    *No signal* (:class:`NoSignalWarning`): for a row, every output the answer is read from
-    is 0 (the engine's output when nothing reached the output neurons).
+    *No signal* (:class:`NoSignalWarning`): for a row, every class output (classifiers) or
+    any output (regressors, which fall back output by output) is 0: the engine's output
+    when nothing reached the output neuron.
 
     *Dead network* (:class:`DeadNetworkWarning`): the last :data:`DEAD_RUN` answers in a row
     (training rows, whose outputs the engine returns before learning each of them, and
     predicted rows, across calls) had exactly the same output vector although at least two
     of their inputs differ. A classifier's answers count once it knows two classes (with one
-    class there is only one answer). Healthy networks measured on the benchmark streams never repeat
-    an output vector more than 4 times in a row, and a dead one repeats it forever.
+    class there is only one answer). A dead network repeats its answer forever; healthy
+    ones measured on seven classification streams of ``benchmarks/stream_data.py`` (first
+    5,000 rows, seeds 0-2, default ``HanamiClassifier``) never gave the same output vector
+    more than 4 times in a row, in training or in prediction.
 
 Each warning is raised once, then not again for the same estimator until its condition
 clears (an answer with another output vector for a dead network; an answer whose rows all
 have signal for no signal). The checks run on outputs already computed: a few vectorised
-comparisons per call.
+comparisons per call (measured: about 0.06 µs per row on a 20,000-row call, 5 µs per
+one-row call).
 """
 
 from __future__ import annotations
