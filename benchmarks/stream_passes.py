@@ -5,7 +5,8 @@ classification stream pass after pass; every pass is test-then-train
 (``hanami.estimators.prequential``), so pass ``p``'s accuracy is what the network predicted
 for each row just before learning it for the ``p``-th time. For each seed the table gives the
 accuracy (%) per pass, the best so far, and the largest fall below the best so far (points);
-``falls_over_1_point`` says whether that fall ever exceeds one point.
+``falls_over_1_point`` says whether that fall ever exceeds one point, and
+``first_pass_over_1_point`` where it first does.
 
     python benchmarks/stream_passes.py [--streams blobs_10,...] [--passes 20] [--seeds 0,1,2]
         [--max-rows N]
@@ -56,6 +57,7 @@ def run(names: list[str], n_passes: int, seeds: list[int], max_rows: int | None)
                 "largest_fall": round(max(fall), 3),
                 "largest_fall_pass": int(np.argmax(fall)) + 1,
                 "falls_over_1_point": max(fall) > 1.0,
+                "first_pass_over_1_point": next((p for p, f in enumerate(fall, 1) if f > 1), None),
             }
             if stream.bayes_hits is not None:
                 per_seed[str(seed)]["bayes"] = round(100.0 * stream.bayes_hits[:rows].mean(), 3)
