@@ -248,12 +248,6 @@ def test_string_labels_and_single_class():
     np.testing.assert_array_equal(single.predict_proba(X), 1.0)
 
 
-def test_rows_that_activate_nothing_get_uniform_probabilities():
-    X, y = _data()
-    model = HanamiClassifier(random_state=0).fit(X, y)
-    np.testing.assert_array_equal(model.predict_proba(np.zeros((2, 3))), 0.5)
-
-
 def test_regressor_target_range_and_shapes():
     X, _ = _data()
     y = 10.0 + X[:, 0]

@@ -5,6 +5,9 @@
 * :class:`HanamiRiverClassifier`, :class:`HanamiRiverRegressor`: River estimators
   (``learn_one``, ``predict_one``, ``predict_proba_one``).
 * :func:`prequential`: what an estimator predicted for each row just before it learned it.
+* :class:`DeadNetworkWarning`, :class:`NoSignalWarning`: raised when an answer carries no
+  information (a network that answers the same whatever the input; a row that reaches no
+  output and is answered the training prior or mean). They need neither library.
 
 They need the ``ml`` extra (``pip install 'hanami[ml]'``). Importing this package is cheap
 and always works; scikit-learn or River is imported when one of its estimators is first
@@ -17,14 +20,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "DeadNetworkWarning",
     "HanamiClassifier",
     "HanamiRegressor",
     "HanamiRiverClassifier",
     "HanamiRiverRegressor",
+    "NoSignalWarning",
     "prequential",
 ]
 
 _HOMES = {
+    "DeadNetworkWarning": "hanami.estimators._signal",
+    "NoSignalWarning": "hanami.estimators._signal",
     "HanamiClassifier": "hanami.estimators._sklearn",
     "HanamiRegressor": "hanami.estimators._sklearn",
     "HanamiRiverClassifier": "hanami.estimators._river",
@@ -34,6 +41,7 @@ _HOMES = {
 
 if TYPE_CHECKING:
     from hanami.estimators._river import HanamiRiverClassifier, HanamiRiverRegressor
+    from hanami.estimators._signal import DeadNetworkWarning, NoSignalWarning
     from hanami.estimators._sklearn import HanamiClassifier, HanamiRegressor, prequential
 
 

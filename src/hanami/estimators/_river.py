@@ -41,6 +41,7 @@ from hanami.estimators._common import (
     scale_targets,
     unscale_outputs,
 )
+from hanami.estimators._signal import SignalWatch
 
 __all__ = ["HanamiRiverClassifier", "HanamiRiverRegressor"]
 
@@ -65,6 +66,7 @@ class _HanamiRiverBase:
         self.template = template
         self._features: dict[Any, int] = {}
         self._cluster: Cluster | None = None
+        self._signal = SignalWatch(self._min_outputs)
 
     @classmethod
     def _unit_test_params(cls):
@@ -118,17 +120,24 @@ class _HanamiRiverBase:
         return encode_features(row, self.input_scale)
 
     def _outputs(self, x: dict) -> np.ndarray | None:
-        """Outputs for ``x`` (1-D float64), or None before anything was learned."""
+        """Outputs for ``x`` (1-D float64), or None before any feature was learned;
+        followed by the dead-network check."""
         if self._cluster is None or not self._features:
             return None
-        return request(self._cluster, self._inputs(x))[0]
+        inputs = self._inputs(x)
+        out = request(self._cluster, inputs)
+        self._signal.answers(inputs, out)
+        return out[0]
 
     def _learn(self, x: dict, target: np.ndarray) -> None:
         cluster = self._ensure_cluster()
         self._register(x)
         if not self._features:  # an empty dict: nothing to learn from
             return
-        cluster.train(self._inputs(x), target.reshape(1, -1).astype(np.float32))
+        inputs = self._inputs(x)
+        expected = target.reshape(1, -1).astype(np.float32)
+        seen = cluster.train(inputs, expected, return_outputs=True).outputs
+        self._signal.answers(inputs, seen[:, : expected.shape[1]])
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -147,8 +156,10 @@ class HanamiRiverClassifier(_HanamiRiverBase, base.Classifier):
     """Online classifier: one output neuron per label, labels in first-seen order.
 
     ``predict_proba_one`` normalises the outputs over the labels seen so far; where nothing
-    reaches the outputs it is uniform, and before any learning it is ``{}`` (so
-    ``predict_one`` returns None).
+    reaches the outputs it is the frequencies of the labels learned so far (the best guess
+    without evidence), with a ``NoSignalWarning``, and before any learning it is ``{}`` (so
+    ``predict_one`` returns None). A network that answers the same for different inputs
+    raises a ``DeadNetworkWarning`` (``hanami.estimators._signal`` has both).
 
     Parameters
     ----------
@@ -166,6 +177,7 @@ class HanamiRiverClassifier(_HanamiRiverBase, base.Classifier):
     """
 
     _default_profile = "stream"  # profile=None
+    _min_outputs = 2  # answers judged by the dead-network check (see SignalWatch)
 
     def __init__(
         self,
@@ -177,6 +189,7 @@ class HanamiRiverClassifier(_HanamiRiverBase, base.Classifier):
     ) -> None:
         super().__init__(profile, hidden_hexagons, input_scale, seed, template)
         self._classes: list = []
+        self._counts: list[int] = []  # rows learned per label: the prior
 
     @property
     def _multiclass(self) -> bool:
@@ -185,8 +198,11 @@ class HanamiRiverClassifier(_HanamiRiverBase, base.Classifier):
     def learn_one(self, x: dict, y: Any) -> None:
         if y not in self._classes:
             self._classes.append(y)
+            self._counts.append(0)
+        k = self._classes.index(y)
+        self._counts[k] += 1
         target = np.zeros(len(self._classes), dtype=np.float32)
-        target[self._classes.index(y)] = 1.0
+        target[k] = 1.0
         self._learn(x, target)
 
     def predict_proba_one(self, x: dict, **kwargs: Any) -> dict:
@@ -198,8 +214,9 @@ class HanamiRiverClassifier(_HanamiRiverBase, base.Classifier):
         if values.size < n:
             values = np.concatenate([values, np.zeros(n - values.size)])
         total = float(values.sum())
+        self._signal.no_signal(np.array([total <= 0.0]), "the label frequencies learned so far")
         if total <= 0.0:
-            return dict.fromkeys(self._classes, 1.0 / n)
+            values, total = np.asarray(self._counts, dtype=np.float64), float(sum(self._counts))
         return {c: float(v) / total for c, v in zip(self._classes, values, strict=True)}
 
 
@@ -208,13 +225,15 @@ class HanamiRiverRegressor(_HanamiRiverBase, base.Regressor):
 
     The target is mapped from the running ``[min, max]`` seen so far onto ``[0.1, 0.9]``
     (the range only widens; the first sample maps to the middle), and predictions are mapped
-    back, so they stay within the range seen. Before any learning, and where nothing reaches
-    the output neuron, the prediction is the running mean of the targets (0.0 at first).
+    back, so they stay within the range seen. Before any learning the prediction is 0.0;
+    where nothing reaches the output neuron it is the running mean of the targets, with a
+    ``NoSignalWarning``.
 
     Parameters are those of :class:`HanamiRiverClassifier`.
     """
 
     _default_profile = "default"  # profile=None
+    _min_outputs = 1
 
     def __init__(
         self,
@@ -243,6 +262,9 @@ class HanamiRiverRegressor(_HanamiRiverBase, base.Regressor):
 
     def predict_one(self, x: dict) -> float:
         out = self._outputs(x)
+        if self._n:
+            silent = out is None or out[0] == 0.0
+            self._signal.no_signal(np.array([silent]), "the mean target learned so far")
         if out is None:
             return float(self._y_mean)
         pred = unscale_outputs(out[:1], np.array([self._y_min]), np.array([self._y_max]),

@@ -36,6 +36,7 @@ from hanami.estimators._common import (
     scale_targets,
     unscale_outputs,
 )
+from hanami.estimators._signal import SignalWatch
 
 __all__ = ["HanamiClassifier", "HanamiRegressor", "prequential"]
 
@@ -87,23 +88,30 @@ class _HanamiBase(BaseEstimator):
             seed = int(check_random_state(rs).randint(0, _SEED_BOUND))
         self.cluster_ = Cluster(template, seed=seed)
         self._shuffler = np.random.default_rng(seed)
+        self._signal = SignalWatch(self._min_outputs)
 
-    def _train(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> np.ndarray | None:
-        """Train ``epochs`` passes; returns the outputs of the last pass's rows before
-        each was learned (in visiting order)."""
+    def _train(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> np.ndarray:
+        """Train ``epochs`` passes; returns the outputs ``[n, width]`` of the last pass's
+        rows before each was learned (in visiting order), which also feed the dead-network
+        check."""
         inputs = encode_features(X, self.input_scale)
         expected = np.ascontiguousarray(Y, dtype=np.float32)
-        seen = None
         for _ in range(epochs):
             order = self._shuffler.permutation(inputs.shape[0]) if self.shuffle else None
             seen = self.cluster_.train(inputs, expected, order=order, return_outputs=True).outputs
+        seen = seen[:, : Y.shape[1]]
+        self._signal.answers(inputs if order is None else inputs[order], seen)
         return seen
 
     def _outputs(self, X) -> np.ndarray:
-        """Raw outputs ``[n, n_outputs]`` (float64) for validated ``X``."""
+        """Outputs ``[n, width]`` (float64) for validated ``X``, followed by the
+        dead-network check."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        return request(self.cluster_, encode_features(X, self.input_scale))
+        inputs = encode_features(X, self.input_scale)
+        out = request(self.cluster_, inputs)[:, : self._width]
+        self._signal.answers(inputs, out)
+        return out
 
     # ------------------------------------------------------------------ pickling
 
@@ -149,14 +157,27 @@ class HanamiClassifier(ClassifierMixin, _HanamiBase):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+    class_count_ : ndarray of shape (n_classes,)
+        Training rows seen per class (once per row, whatever ``epochs``): the prior that
+        :meth:`predict_proba` answers for a row without signal.
     cluster_ : hanami.core.Cluster
         The trained network.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when ``X`` had string column names.
+
+    Warns
+    -----
+    DeadNetworkWarning
+        When the network answers the same for different inputs (``hanami.estimators._signal``
+        defines it), in training or prediction; once until it recovers.
+    NoSignalWarning
+        When :meth:`predict_proba` or :meth:`predict` answers the prior for a row that
+        reached no output neuron; once until an answer has signal on every row.
     """
 
     _default_profile = "stream"  # profile=None
+    _min_outputs = 2  # answers judged by the dead-network check (see SignalWatch)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -164,8 +185,9 @@ class HanamiClassifier(ClassifierMixin, _HanamiBase):
         X, y = validate_data(self, X, y, reset=True)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
+        self.class_count_ = np.zeros(len(self.classes_))
         self._new_cluster()
-        self._train(X, self._one_hot(codes), self.epochs)
+        self._learn(X, codes, self.epochs)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -189,6 +211,7 @@ class HanamiClassifier(ClassifierMixin, _HanamiBase):
             all_classes = np.unique(np.asarray(classes))
             check_classification_targets(all_classes)
             self.classes_ = all_classes
+            self.class_count_ = np.zeros(len(self.classes_))
             self._new_cluster()
         elif classes is not None and not np.array_equal(self.classes_, np.unique(classes)):
             raise ValueError(
@@ -200,21 +223,31 @@ class HanamiClassifier(ClassifierMixin, _HanamiBase):
             raise ValueError(
                 f"y contains labels {unknown.tolist()} not in classes {self.classes_.tolist()}"
             )
-        codes = np.searchsorted(self.classes_, y)
-        return self._train(X, self._one_hot(codes), 1)
+        return self._learn(X, np.searchsorted(self.classes_, y), 1)
 
-    def _one_hot(self, codes: np.ndarray) -> np.ndarray:
-        Y = np.zeros((codes.shape[0], len(self.classes_)), dtype=np.float32)
+    def _learn(self, X: np.ndarray, codes: np.ndarray, epochs: int) -> np.ndarray:
+        """Count the classes (the prior) and train on one-hot targets; returns the outputs
+        of the last pass (see :meth:`_HanamiBase._train`)."""
+        self.class_count_ = self.class_count_ + np.bincount(codes, minlength=self._width)
+        Y = np.zeros((codes.shape[0], self._width), dtype=np.float32)
         Y[np.arange(codes.shape[0]), codes] = 1.0
-        return Y
+        return self._train(X, Y, epochs)
+
+    @property
+    def _width(self) -> int:
+        return len(self.classes_)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Outputs normalised per row; a row where nothing reached the outputs is uniform."""
-        check_is_fitted(self)
-        out = np.clip(self._outputs(X)[:, : len(self.classes_)], 0.0, None)
+        """Outputs normalised per row.
+
+        A row where nothing reached the outputs gets the class frequencies seen in training
+        (``class_count_``, the best guess without evidence) and a :class:`NoSignalWarning`.
+        """
+        out = np.clip(self._outputs(X), 0.0, None)
         total = out.sum(axis=1, keepdims=True)
-        uniform = np.full_like(out, 1.0 / len(self.classes_))
-        return np.where(total > 0, out / np.where(total > 0, total, 1.0), uniform)
+        self._signal.no_signal(total[:, 0] <= 0, "the class frequencies seen in training")
+        prior = self.class_count_ / self.class_count_.sum()
+        return np.where(total > 0, out / np.where(total > 0, total, 1.0), prior)
 
     def predict(self, X) -> np.ndarray:
         """The class of the largest output (the first class on ties)."""
@@ -230,9 +263,10 @@ class HanamiRegressor(RegressorMixin, _HanamiBase):
     range. :meth:`fit` takes the range of its data; :meth:`partial_fit` widens a running
     range with every batch (earlier learning is then read in the wider range until more
     training corrects it, so a first batch that spans the range helps). Where nothing
-    reaches an output neuron the prediction is the mean target seen in training.
+    reaches an output neuron the prediction is the mean target seen in training, with a
+    :class:`NoSignalWarning`.
 
-    Parameters are those of :class:`HanamiClassifier`.
+    Parameters and warnings are those of :class:`HanamiClassifier`.
 
     Attributes
     ----------
@@ -245,6 +279,7 @@ class HanamiRegressor(RegressorMixin, _HanamiBase):
     """
 
     _default_profile = "default"  # profile=None
+    _min_outputs = 1
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -304,10 +339,15 @@ class HanamiRegressor(RegressorMixin, _HanamiBase):
         self.y_mean_ = self.y_mean_ + (Y.sum(axis=0) - Y.shape[0] * self.y_mean_) / total
         self.n_samples_seen_ = total
 
+    @property
+    def _width(self) -> int:
+        return self.n_outputs_
+
     def predict(self, X) -> np.ndarray:
-        """Predictions of shape ``(n,)`` for 1-D training targets, else ``(n, n_outputs_)``."""
-        check_is_fitted(self)
-        out = self._outputs(X)[:, : self.n_outputs_]
+        """Predictions of shape ``(n,)`` for 1-D training targets, else ``(n, n_outputs_)``;
+        an output that nothing reached gives the mean target and a :class:`NoSignalWarning`."""
+        out = self._outputs(X)
+        self._signal.no_signal((out == 0.0).any(axis=1), "the mean target seen in training")
         pred = unscale_outputs(out, self.y_min_, self.y_max_, self.y_mean_)
         return pred[:, 0] if self._y_1d else pred
 
@@ -332,7 +372,6 @@ def prequential(estimator, X, y, **partial_fit_params) -> np.ndarray:
     """
     if isinstance(estimator, HanamiClassifier):
         outputs = estimator._learn_pass(X, y, partial_fit_params.get("classes"))
-        outputs = outputs[:, : len(estimator.classes_)]
         return estimator.classes_[np.argmax(outputs, axis=1)]
     if not isinstance(estimator, HanamiRegressor):
         raise TypeError(f"expected a Hanami estimator, got {type(estimator).__name__}")
