@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hanami-test"
 BASE_PACKAGES = ("python3", "python3-venv")
 BASE_IMAGE = "localhost/hanami-test-base"
-TOOLS = ("podman", "runc", "debootstrap")
+TOOLS = ("podman", "runc", "catatonit", "debootstrap")
 
 
 class Unavailable(Exception):
