@@ -48,7 +48,13 @@ BUNDLED = {
     "persistence": {"accessMode": "ReadWriteMany"},
     "ray": {"enabled": True},
 }
-VALUE_SETS = {"default": {}, "ha": HA, "bundled-postgresql-and-ray": BUNDLED}
+OWN_SECRET_NO_VOLUME = {"existingSecret": "mine", "persistence": {"enabled": False}}
+VALUE_SETS = {
+    "default": {},
+    "ha": HA,
+    "bundled-postgresql-and-ray": BUNDLED,
+    "own-secret-no-volume": OWN_SECRET_NO_VOLUME,
+}
 
 
 def render(values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -179,8 +185,8 @@ def test_given_credentials_are_used_and_an_existing_secret_replaces_them() -> No
     key, passphrase = "g" * 40, "given passphrase"
     given = secret_data(render({"tokenKey": key, "admin": {"passphrase": passphrase}}))
     assert (given["token-key"], given["admin-passphrase"]) == (key, passphrase)
-    docs = render({"existingSecret": "mine"})
-    assert not any(doc["kind"] == "Secret" for doc in docs)
+    docs = render(OWN_SECRET_NO_VOLUME)
+    assert not any(doc["kind"] in ("Secret", "PersistentVolumeClaim") for doc in docs)
     refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in api_container(docs)["env"]}
     assert refs == {"mine"}
 

@@ -89,10 +89,10 @@ Call with (dict "root" $ "key" "token-key" "given" .Values.tokenKey "length" 48)
 
 {{/* The data root's volume source: the claim, or an emptyDir without persistence. */}}
 {{- define "hanami.dataVolume" -}}
-{{- if .Values.persistence.enabled }}
+{{- if .Values.persistence.enabled -}}
 persistentVolumeClaim:
   claimName: {{ .Values.persistence.existingClaim | default (include "hanami.fullname" .) }}
-{{- else }}
+{{- else -}}
 emptyDir: {}
 {{- end }}
 {{- end }}
