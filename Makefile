@@ -9,11 +9,15 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
 	@# System packages the tests use: PostgreSQL server binaries (the API tests start a
-	@# private server on loopback), Chromium (dashboard tests), Node.js (template parity test)
+	@# private server on loopback), Chromium (dashboard tests), Node.js (template parity test),
+	@# podman with runc, catatonit (--init) and debootstrap (the container image test)
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
+	for tool in podman runc catatonit debootstrap; do \
+		command -v $$tool >/dev/null || missing="$$missing $$tool"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -30,12 +34,12 @@ run: install
 	$(BIN)/hanami serve --host 127.0.0.1 --port 11418
 
 test: install
-	$(BIN)/ruff check --force-exclude src tests benchmarks
+	$(BIN)/ruff check --force-exclude src tests benchmarks deploy
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check --force-exclude src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check --force-exclude src tests benchmarks deploy
+	$(BIN)/ruff format --check src tests benchmarks deploy
 
 bench: install
 	cd benchmarks && ../$(BIN)/python run_all.py --output ../BENCHMARKS.md --data ../../shared/data/mnist
