@@ -22,7 +22,7 @@ JsonOpt = Annotated[
 ]
 QuietOpt = Annotated[
     bool,
-    typer.Option("--quiet", "-q", help="Print only the uuid (for NAME=$(hanami ...))."),
+    typer.Option("--quiet", "-q", help="Print only the uuid (to use in $(...))."),
 ]
 
 
