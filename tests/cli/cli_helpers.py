@@ -20,11 +20,19 @@ class Cli:
     config_dir: Path
     env: dict[str, str | None] = field(default_factory=dict)
 
+    @property
+    def token_cache(self) -> Path:
+        return self.config_dir / "tokens.json"
+
     def run(self, *args: str, input: str | None = None, **env: str | None) -> Result:
         environment: dict[str, str | None] = {
             k: None for k in os.environ if k.startswith("HANAMI_")
         }
-        environment.update(HANAMI_CONFIG_DIR=str(self.config_dir), COLUMNS="200")
+        environment.update(
+            HANAMI_CONFIG_DIR=str(self.config_dir),
+            HANAMI_TOKEN_CACHE=str(self.token_cache),
+            COLUMNS="200",
+        )
         environment.update(self.env)
         environment.update(env)
         return CliRunner().invoke(app, list(args), input=input, env=environment)

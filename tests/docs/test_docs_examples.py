@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sdk_server
 from e2e_data import ACCURACY_THRESHOLD
 
 from hanami.core import TemplateError, parse_template
+from hanami.sdk import HanamiClient
 
 REPO = Path(__file__).resolve().parents[2]
 DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -48,6 +50,8 @@ ACCURACY_RE = re.compile(r"accuracy: ([0-9.]+) %")
 RUN_TIMEOUT = 300
 PRINTED_ACCURACIES = {("README.md", "sh"): 1, ("README.md", "python"): 2, ("api.md", "sh"): 1}
 """How many ``accuracy: X %`` lines the runs print (the tours grade what they trained)."""
+LOGINS = {("README.md", "sh"): 1, ("cli.md", "sh"): 1}
+"""How many times the runs log in (``POST /token``): the CLI caches its token."""
 
 pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 60)
 
@@ -181,6 +185,7 @@ def docs_env(docs_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> di
         "HANAMI_USER": docs_server.admin_id,
         "HANAMI_PASSPHRASE": docs_server.admin_passphrase,
         "HANAMI_CONFIG_DIR": str(tmp_path / "config"),
+        "HANAMI_TOKEN_CACHE": str(tmp_path / "config" / "tokens.json"),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -205,6 +210,8 @@ def test_examples_run(
     blocks = run_blocks(path, language)
     work = tmp_path / "work"
     work.mkdir()
+    logins = LOGINS.get((path.name, language))
+    before = count_admin_logins(docs_server) if logins is not None else 0
     if language == "sh":
         output = _run_shell(blocks, docs_server.url, mnist_dir, docs_env, work)
     else:
@@ -212,6 +219,13 @@ def test_examples_run(
         output = _run_python(blocks, docs_server.url, mnist_dir)
     accuracies = check_accuracies(output, f"{path.name} ({language})")
     assert len(accuracies) == PRINTED_ACCURACIES.get((path.name, language), 0), output
+    if logins is not None:  # counting logs in once more itself: one row after ``before``
+        assert count_admin_logins(docs_server) - before == logins + 1
+
+
+def count_admin_logins(server) -> int:
+    with HanamiClient(server.url, user=server.admin_id, passphrase=server.admin_passphrase) as c:
+        return sdk_server.count_logins(c, server.admin_id)
 
 
 def _run_shell(

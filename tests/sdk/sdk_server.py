@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from hanami.core.templates import mnist_template
+from hanami.sdk import HanamiClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 
@@ -188,3 +189,17 @@ def running_server(
             admin_id=admin_id,
             admin_passphrase=admin_passphrase,
         )
+
+
+def count_logins(client: HanamiClient, user_id: str) -> int:
+    """``POST /token`` rows of ``user_id`` in the audit log: how often it logged in."""
+    count, page = 0, 0
+    while True:
+        table = client.logs.audit(page, user_id=user_id)
+        count += sum(
+            r["endpoint"] == "v1.0alpha/token" and r["request_type"] == "POST"
+            for r in table.records()
+        )
+        if len(table) < 100:
+            return count
+        page += 1

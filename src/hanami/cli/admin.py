@@ -6,16 +6,10 @@ from typing import Annotated
 
 import typer
 
-from hanami.cli._common import (
-    JsonOpt,
-    emit,
-    emit_object,
-    emit_table,
-    new_typer,
-    save_login,
-    show_command,
-    state_of,
-)
+from hanami.cli._app import JsonOpt, new_typer, show_command
+from hanami.cli._output import emit, emit_object, emit_table
+from hanami.cli._session import save_login
+from hanami.cli._state import state_of
 
 __all__ = ["api_token_app", "project_app", "user_app"]
 
@@ -179,6 +173,7 @@ def project_switch(ctx: typer.Context, project_id: ProjectId, json_: JsonOpt = F
     """Switch the saved login to another of your projects (PUT /token)."""
     state = state_of(ctx, json_)
     client = state.client(ctx)
+    state.cache_tokens = False
     info = client.switch_project(project_id)
     saved = ""
     if state.uses_saved_login:

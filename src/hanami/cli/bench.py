@@ -36,7 +36,7 @@ MNIST_FILES = {
     "test_y": "t10k-labels-idx1-ubyte",
 }
 DEFAULT_DATA = Path("../shared/data/mnist")
-DATA_HELP = "Folder with the MNIST IDX files (default: ../shared/data/mnist)."
+DATA_HELP = "Folder with the MNIST IDX files (default: mnist in ../shared/data)."
 TEMPLATE_HELP = "Template file (default: the OpenHanami MNIST test template)."
 
 

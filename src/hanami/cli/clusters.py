@@ -8,17 +8,12 @@ from typing import Annotated
 
 import typer
 
-from hanami.cli._common import (
-    CliError,
-    JsonOpt,
-    emit,
-    emit_object,
-    emit_table,
-    new_typer,
-    progress_bar,
-    show_command,
-    state_of,
-)
+from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
+from hanami.cli._errors import CliError
+from hanami.cli._output import emit, emit_created, emit_object, emit_table
+from hanami.cli._progress import progress_bar
+from hanami.cli._state import state_of
+from hanami.cli._waiting import TimeoutOpt, WaitOpt, finish_task
 
 __all__ = ["checkpoint_app", "cluster_app", "host_app", "read_template"]
 
@@ -82,13 +77,14 @@ def cluster_create(
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Parse the template locally first.")
     ] = True,
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Create a cluster from a template file (checked locally before the upload)."""
     state = state_of(ctx, json_)
     text = read_template(template, validate=validate)
     cluster = state.client(ctx).clusters.create(name, text)
-    emit_object(state, cluster, title="Cluster", fields=CLUSTER_FIELDS)
+    emit_created(state, quiet, cluster, title="Cluster", fields=CLUSTER_FIELDS)
 
 
 @cluster_app.command("list")
@@ -121,16 +117,16 @@ def cluster_save(
     ctx: typer.Context,
     uuid: ClusterUuid,
     name: Annotated[str, typer.Option("--name", "-n", help="Checkpoint name.")],
-    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until it is stored.")] = False,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = None,
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Save a cluster as a checkpoint (the printed uuid is the checkpoint's)."""
     state = state_of(ctx, json_)
     client = state.client(ctx)
     ref = client.clusters.save(uuid, name)
-    if wait:
-        client.wait(ref.uuid, cluster_uuid=uuid)
-    emit_object(state, ref, title="Checkpoint task")
+    finish_task(state, client, ref, wait, quiet, "Checkpoint task", uuid, timeout)
 
 
 @cluster_app.command("restore")
@@ -138,16 +134,16 @@ def cluster_restore(
     ctx: typer.Context,
     uuid: ClusterUuid,
     checkpoint: Annotated[str, typer.Option("--checkpoint", "-c", help="Checkpoint uuid.")],
-    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until it is loaded.")] = False,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = None,
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Restore a checkpoint into a cluster."""
     state = state_of(ctx, json_)
     client = state.client(ctx)
     ref = client.clusters.restore(uuid, checkpoint)
-    if wait:
-        client.wait(ref.uuid, cluster_uuid=uuid)
-    emit_object(state, ref, title="Restore task")
+    finish_task(state, client, ref, wait, quiet, "Restore task", uuid, timeout)
 
 
 @cluster_app.command("mode")
@@ -223,6 +219,7 @@ def checkpoint_upload(
         Path,
         typer.Option("--input", "-i", help="Checkpoint file.", exists=True, dir_okay=False),
     ],
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Upload a checkpoint file (Hanami); restore it with 'hanami cluster restore'."""
@@ -230,7 +227,7 @@ def checkpoint_upload(
     client = state.client(ctx)
     with progress_bar(f"Uploading {name}", total=None) as update:
         checkpoint = client.checkpoints.upload(name, file, progress=update)
-    emit_object(state, checkpoint, title="Checkpoint")
+    emit_created(state, quiet, checkpoint, title="Checkpoint")
 
 
 @checkpoint_app.command("delete")

@@ -8,18 +8,11 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from hanami.cli._common import (
-    CliError,
-    JsonOpt,
-    emit,
-    emit_object,
-    emit_table,
-    new_typer,
-    progress_bar,
-    show_command,
-    state_of,
-    stdout_console,
-)
+from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
+from hanami.cli._errors import CliError
+from hanami.cli._output import emit, emit_created, emit_object, emit_table, stdout_console
+from hanami.cli._progress import progress_bar
+from hanami.cli._state import state_of
 
 __all__ = ["dataset_app"]
 
@@ -53,8 +46,14 @@ MultipartOpt = Annotated[
 
 
 def _upload(
-    ctx: typer.Context, json_: bool, kind: str, name: str, files: list[Path], multipart: bool
-):
+    ctx: typer.Context,
+    json_: bool,
+    quiet: bool,
+    kind: str,
+    name: str,
+    files: list[Path],
+    multipart: bool,
+) -> None:
     state = state_of(ctx, json_)
     client = state.client(ctx)
     transport = "multipart" if multipart else "websocket"
@@ -67,7 +66,7 @@ def _upload(
             dataset = client.datasets.upload_csv(
                 name, files[0], progress=update, transport=transport
             )
-    emit_object(state, dataset, title="Dataset", fields=DATASET_FIELDS)
+    emit_created(state, quiet, dataset, title="Dataset", fields=DATASET_FIELDS)
 
 
 @upload_app.command("mnist")
@@ -83,10 +82,11 @@ def upload_mnist(
         typer.Option("--labels", "-l", help="IDX label file.", exists=True, dir_okay=False),
     ],
     multipart: MultipartOpt = False,
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Upload an MNIST image file and its label file (columns 'picture' and 'label')."""
-    _upload(ctx, json_, "mnist", name, [images, labels], multipart)
+    _upload(ctx, json_, quiet, "mnist", name, [images, labels], multipart)
 
 
 @upload_app.command("csv")
@@ -100,10 +100,11 @@ def upload_csv(
         ),
     ],
     multipart: MultipartOpt = False,
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Upload a CSV file (one column group per header name)."""
-    _upload(ctx, json_, "csv", name, [file], multipart)
+    _upload(ctx, json_, quiet, "csv", name, [file], multipart)
 
 
 @dataset_app.command("list")

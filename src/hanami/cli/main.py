@@ -16,21 +16,12 @@ import typer
 
 from hanami import __version__
 from hanami.cli import admin, bench, clusters, datasets, monitoring, tasks
-from hanami.cli._common import (
-    CliError,
-    HanamiGroup,
-    JsonOpt,
-    State,
-    delete_login,
-    emit,
-    emit_object,
-    load_login,
-    save_login,
-    state_of,
-    token_file,
-)
+from hanami.cli._app import HanamiGroup, JsonOpt
+from hanami.cli._errors import CliError
+from hanami.cli._output import emit, emit_object
+from hanami.cli._session import delete_login, load_login, save_login, token_file, token_summary
+from hanami.cli._state import state_of
 from hanami.sdk import HanamiClient
-from hanami.sdk._client import jwt_claims, token_project
 
 __all__ = ["app"]
 
@@ -100,15 +91,9 @@ def main(
     ] = False,
 ) -> None:
     """Hanami: a growing neural network served over an API."""
-    ctx.obj = State(
-        address=address,
-        user=user,
-        passphrase=passphrase,
-        token=token,
-        insecure=insecure,
-        json=json_,
-        timeout=timeout,
-    )
+    state = state_of(ctx, json_)
+    state.address, state.user, state.passphrase, state.token = address, user, passphrase, token
+    state.insecure, state.timeout = insecure, timeout
 
 
 # ------------------------------------------------------------------------------------ serve
@@ -232,13 +217,12 @@ def whoami(ctx: typer.Context, json_: JsonOpt = False) -> None:
     state = state_of(ctx, json_)
     client = state.client(ctx)
     projects = client.users.projects()
-    token = client.token or ""
-    claims = jwt_claims(token) if not token.startswith("hnm_") else {}
-    expires = claims.get("exp")
+    summary = token_summary(client.token or "")
+    expires = summary.get("expires_at")
     data = {
         "address": client.address,
-        "user": (client.login_info.id if client.login_info else claims.get("sub")),
-        "project_id": token_project(claims) if claims else client.project_id,
+        "user": client.login_info.id if client.login_info else summary.get("user"),
+        "project_id": summary.get("project_id") or client.project_id,
         "expires_at": (
             time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(expires)) if expires else None
         ),

@@ -9,15 +9,9 @@ import typer
 from rich import box
 from rich.table import Table as RichTable
 
-from hanami.cli._common import (
-    JsonOpt,
-    emit,
-    emit_object,
-    emit_table,
-    new_typer,
-    state_of,
-    stdout_console,
-)
+from hanami.cli._app import JsonOpt, new_typer
+from hanami.cli._output import emit, emit_object, emit_table, stdout_console
+from hanami.cli._state import state_of
 from hanami.sdk import TimeSeries
 
 __all__ = ["logs_app", "metrics_app", "parse_prometheus"]

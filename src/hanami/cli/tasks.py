@@ -6,17 +6,11 @@ from typing import Annotated
 
 import typer
 
-from hanami.cli._common import (
-    JsonOpt,
-    emit,
-    emit_object,
-    emit_table,
-    new_typer,
-    progress_bar,
-    show_command,
-    state_of,
-)
-from hanami.sdk import HanamiClient, Task
+from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
+from hanami.cli._output import emit, emit_object, emit_rows
+from hanami.cli._state import state_of
+from hanami.cli._waiting import TimeoutOpt, WaitOpt, finish_task
+from hanami.sdk import Task, TaskRow
 
 __all__ = ["parse_binding", "parse_result", "task_app"]
 
@@ -41,21 +35,19 @@ TASK_FIELDS = (
     "cluster_uuid",
 )
 
+LIST_HEADER = ("uuid", "name", "kind", "state", "done", "queued", "started", "ended")
+"""``task list``'s table; its JSON stays the server's list (uuid, state, fraction, times)."""
+
 ClusterOpt = Annotated[str, typer.Option("--cluster", "-c", help="Cluster uuid.")]
 TaskUuid = Annotated[str, typer.Argument(help="Task uuid.")]
 TaskName = Annotated[str, typer.Argument(help="Task name.")]
+BINDING = "DATASET_UUID:COLUMN:HEXAGON"
 InputsOpt = Annotated[
     list[str],
-    typer.Option("--input", "-i", help="DATASET_UUID:COLUMN:HEXAGON (repeatable)."),
+    typer.Option("--input", "-i", metavar=BINDING, help="Input values (repeatable)."),
 ]
 TimeLengthOpt = Annotated[
     int, typer.Option("--time-length", "-t", help="Rows per step (sliding window).", min=1)
-]
-WaitOpt = Annotated[
-    bool, typer.Option("--wait", "-w", help="Wait for the end, with a progress bar.")
-]
-TimeoutOpt = Annotated[
-    float | None, typer.Option("--timeout", help="Give up waiting after this many seconds.")
 ]
 
 
@@ -63,7 +55,7 @@ def parse_binding(value: str) -> tuple[str, str, str]:
     """``DATASET_UUID:COLUMN:HEXAGON`` -> ``(dataset_uuid, column, hexagon)``."""
     parts = value.split(":")
     if len(parts) != 3 or not all(parts):
-        raise typer.BadParameter(f"'{value}' is not DATASET_UUID:COLUMN:HEXAGON")
+        raise typer.BadParameter(f"'{value}' is not {BINDING}")
     return parts[0], parts[1], parts[2]
 
 
@@ -75,25 +67,10 @@ def parse_result(value: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def wait_with_progress(client: HanamiClient, task: Task, timeout: float | None) -> Task:
-    with progress_bar(f"Task {task.name or task.uuid}", total=None, kind="samples") as update:
-
-        def show(state: Task) -> None:
-            update(
-                state.current_cycle,
-                state.total_number_of_cycles or None,
-                rate=state.samples_per_second,
-                eta=state.eta_seconds,
-            )
-
-        return client.wait(task, progress=show, timeout=timeout)
-
-
-def _finish(ctx: typer.Context, json_: bool, task: Task, wait: bool, timeout: float | None):
+def _finish(ctx: typer.Context, json_: bool, quiet: bool, task: Task, wait: bool, timeout):
     state = state_of(ctx, json_)
-    if wait:
-        task = wait_with_progress(state.client(ctx), task, timeout)
-    emit_object(state, task, title="Task", fields=TASK_FIELDS)
+    client = state.client(ctx)
+    finish_task(state, client, task, wait, quiet, "Task", timeout=timeout, fields=TASK_FIELDS)
 
 
 def train(
@@ -103,7 +80,7 @@ def train(
     inputs: InputsOpt,
     outputs: Annotated[
         list[str],
-        typer.Option("--output", "-o", help="DATASET_UUID:COLUMN:HEXAGON of expected values."),
+        typer.Option("--output", "-o", metavar=BINDING, help="Expected values (repeatable)."),
     ],
     time_length: TimeLengthOpt = 1,
     epochs: Annotated[
@@ -116,6 +93,7 @@ def train(
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the shuffle.")] = None,
     wait: WaitOpt = False,
     timeout: TimeoutOpt = None,
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Train a cluster on dataset columns (one pass over the rows unless --epochs)."""
@@ -130,7 +108,7 @@ def train(
         shuffle=shuffle,
         seed=seed,
     )
-    _finish(ctx, json_, task, wait, timeout)
+    _finish(ctx, json_, quiet, task, wait, timeout)
 
 
 def request(
@@ -140,11 +118,17 @@ def request(
     inputs: InputsOpt,
     results: Annotated[
         list[str],
-        typer.Option("--result", "-r", help="HEXAGON:COLUMN of the result dataset (repeatable)."),
+        typer.Option(
+            "--result",
+            "-r",
+            metavar="HEXAGON:COLUMN",
+            help="An output hexagon and its column in the result dataset (repeatable).",
+        ),
     ],
     time_length: TimeLengthOpt = 1,
     wait: WaitOpt = False,
     timeout: TimeoutOpt = None,
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Run a cluster on dataset columns; the outputs become a dataset with the task's uuid."""
@@ -156,7 +140,7 @@ def request(
         [parse_result(v) for v in results],
         time_length=time_length,
     )
-    _finish(ctx, json_, task, wait, timeout)
+    _finish(ctx, json_, quiet, task, wait, timeout)
 
 
 for _app in (task_app, create_app):
@@ -166,9 +150,21 @@ for _app in (task_app, create_app):
 
 @task_app.command("list")
 def task_list(ctx: typer.Context, cluster: ClusterOpt, json_: JsonOpt = False) -> None:
-    """List the tasks of a cluster."""
+    """List the tasks of a cluster: name, kind, state, how far, when."""
     state = state_of(ctx, json_)
-    emit_table(state, state.client(ctx).tasks.list(cluster))
+    client = state.client(ctx)
+    table = client.tasks.list(cluster)
+    rows = [] if state.json else [_list_row(r, client.tasks.get(r.uuid, cluster)) for r in table]
+    emit_rows(state, table, LIST_HEADER, rows)
+
+
+def _list_row(row: TaskRow, task: Task) -> list[str]:
+    """The list's row (a fraction as a string) with the name and kind that only the task has."""
+    try:
+        done = f"{float(row.percentage) * 100:.0f} %"
+    except ValueError:
+        done = row.percentage
+    return [row.uuid, task.name, task.type or "-", row.state, done, row.queued, row.start, row.end]
 
 
 def _task_show(
@@ -194,7 +190,7 @@ def task_wait(
     state = state_of(ctx, json_)
     client = state.client(ctx)
     task = client.tasks.get(uuid, cluster)
-    _finish(ctx, json_, task, True, timeout)
+    _finish(ctx, json_, False, task, True, timeout)
 
 
 def _task_cancel(
