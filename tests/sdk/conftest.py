@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,33 +23,39 @@ from sdk_server import (
     ADMIN_PASSPHRASE,
     MEMBER_PASSPHRASE,
     TEMPLATE,
+    Connect,
     RunningServer,
     running_server,
     unique,
 )
 
-from hanami.sdk import AsyncHanamiClient, HanamiClient, HanamiError
+from hanami.sdk import AsyncHanamiClient, DirectSession, HanamiClient, HanamiError
 from hanami.sdk._resources import Resource
 
 
 class Awaiting:
     """An :class:`AsyncHanamiClient` (or one of its resources) with blocking methods: each
-    call's coroutine runs to completion on ``runner``'s event loop."""
+    call's coroutine runs to completion on ``loop``, an event loop in a thread of its own
+    (so a test may call the client from its own ``asyncio.run`` as well)."""
 
-    def __init__(self, target: Any, runner: asyncio.Runner) -> None:
+    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
         self._target = target
-        self._runner = runner
+        self._loop = loop
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
         if isinstance(value, Resource):
-            return Awaiting(value, self._runner)
+            return Awaiting(value, self._loop)
         if not callable(value) or inspect.isclass(value):
             return value
 
         def call(*args: Any, **kwargs: Any) -> Any:
             result = value(*args, **kwargs)
-            return self._runner.run(result) if inspect.isawaitable(result) else result
+            if isinstance(result, DirectSession):
+                return OnLoop(result, self._loop)
+            if inspect.isawaitable(result):
+                return asyncio.run_coroutine_threadsafe(result, self._loop).result()
+            return result
 
         return call
 
@@ -59,12 +66,44 @@ class Awaiting:
         self.close()
 
     def close(self) -> None:
-        self._runner.run(self._target.aclose())
-        self._runner.close()
+        asyncio.run_coroutine_threadsafe(self._target.aclose(), self._loop).result()
 
 
-Connect = Callable[..., HanamiClient]
-"""``connect(address, **options)``: a client of the test's mode (sync or async)."""
+class OnLoop:
+    """A direct session of the async client, used from another event loop: its coroutines
+    run on the client's loop (where its connections live) and are awaited from here."""
+
+    def __init__(self, session: DirectSession, loop: asyncio.AbstractEventLoop) -> None:
+        self._session = session
+        self._loop = loop
+
+    def _there(self, coroutine: Any) -> Any:
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._session, name)
+        if not inspect.iscoroutinefunction(value):
+            return value
+        return lambda *args, **kwargs: self._there(value(*args, **kwargs))
+
+    async def __aenter__(self) -> OnLoop:
+        await self._there(self._session.open())
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._there(self._session.__aexit__(*exc_info))
+
+
+@pytest.fixture(scope="session")
+def event_loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in a thread of its own, for the async clients."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="sdk-test-loop", daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()
 
 
 @pytest.fixture(scope="session")
@@ -74,18 +113,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="session", params=["sync", "async"])
-def connect(request: pytest.FixtureRequest) -> Connect:
+def connect(
+    request: pytest.FixtureRequest, event_loop_thread: asyncio.AbstractEventLoop
+) -> Connect:
     def make(address: str, **options: Any) -> Any:
         if request.param == "sync":
             return HanamiClient(address, **options)
-        runner = asyncio.Runner()
-        return Awaiting(runner.run(_async_client(address, options)), runner)
+        return Awaiting(AsyncHanamiClient(address, **options), event_loop_thread)
 
     return make
-
-
-async def _async_client(address: str, options: dict[str, Any]) -> AsyncHanamiClient:
-    return AsyncHanamiClient(address, **options)  # created on the runner's loop
 
 
 @pytest.fixture(scope="session")
