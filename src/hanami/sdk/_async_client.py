@@ -67,7 +67,7 @@ class AsyncHanamiClient(BaseClient[Async]):
             await asyncio.sleep(instruction.seconds)
             return None
         if isinstance(instruction, Blocking):
-            return await asyncio.to_thread(instruction.function, *instruction.args)
+            return await asyncio.to_thread(instruction.function)
         raise TypeError(f"unknown instruction {instruction!r}")
 
     async def _call(self, call: Call) -> Any:

@@ -27,6 +27,9 @@ AuthSteps = Generator[httpx.Request, httpx.Response, Token]
 
 STILL_VALID = 2.0
 """Seconds of validity a token needs to be renewed in place rather than by a new login."""
+CLOCK_LEEWAY = 5.0
+"""A 401 for a token this close to its ``exp`` counts as expiry (the server's clock may run
+ahead of ours)."""
 
 
 def encode_passphrase(passphrase: str) -> str:
@@ -243,7 +246,7 @@ class HanamiAuth(httpx.Auth):
 
 def _has_expired(token: str) -> bool:
     expires = token_expiry(token)
-    return expires is not None and expires <= time.time()
+    return expires is not None and expires <= time.time() + CLOCK_LEEWAY
 
 
 def _needs_body(response: httpx.Response, request: httpx.Request) -> bool:

@@ -100,7 +100,7 @@ class HanamiClient(BaseClient[Sync]):
             time.sleep(instruction.seconds)
             return None
         if isinstance(instruction, Blocking):
-            return instruction.function(*instruction.args)
+            return instruction.function()
         raise TypeError(f"unknown instruction {instruction!r}")
 
     def _call(self, call: Call) -> Any:

@@ -137,7 +137,6 @@ class DirectSession:
 
     async def _discover_names(self) -> None:
         """Take the hexagon names from ``GET /cluster`` (Hanami lists them) when not given."""
-
         try:
             op = Clusters.get.op(self.client.clusters, self.cluster_uuid)
             cluster = await self.client._arun(op)
@@ -158,7 +157,6 @@ class DirectSession:
             await self._set_mode("TASK")
 
     async def _set_mode(self, mode: Literal["TASK", "DIRECT"]) -> None:
-
         op = Clusters.set_mode.op(self.client.clusters, self.cluster_uuid, mode)
         await self.client._arun(op)
 

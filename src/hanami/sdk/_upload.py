@@ -11,6 +11,7 @@ chunks of exactly 128 KiB at ``position = index * 131072``, one
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -207,7 +208,6 @@ def wait_until_complete(
     client: BaseClient[Any], dataset_uuid: str, timeout: float | None
 ) -> Op[None]:
     """Poll ``GET /dataset/progress`` until the server has every chunk."""
-
     deadline = None if timeout is None else time.monotonic() + timeout
     pause = 0.05
     while not (yield from Datasets.progress.op(client.datasets, dataset_uuid)).complete:
@@ -231,7 +231,6 @@ def upload(
     timeout: float | None,
 ) -> Op[Dataset]:
     """Upload ``sources`` as a dataset of ``kind`` (mnist or csv) over ``transport``."""
-
     if transport not in ("websocket", "multipart"):
         raise ValueError(f"unknown transport {transport!r} (websocket or multipart)")
     with contextlib.ExitStack() as stack:
@@ -264,7 +263,6 @@ def _upload_websocket(
     on_chunk: Callable[[int], None],
     timeout: float | None,
 ) -> Op[str]:
-
     datasets = client.datasets
     if kind == "mnist":
         init = yield from Datasets.init_mnist_upload.op(datasets, name, opened[0][1], opened[1][1])
@@ -275,8 +273,12 @@ def _upload_websocket(
     try:
         for (stream, size, _), tempfile in zip(opened, tempfiles, strict=True):
             token = yield from client._token_op(WEBSOCKET_MIN_VALIDITY)
-            args = (client.websocket_url, token, client.verify, tempfile, stream, size, on_chunk)
-            yield Blocking(_send_file, args)
+            url = client.websocket_url
+            yield Blocking(
+                functools.partial(
+                    send_file, url, token, client.verify, tempfile, stream, size, on_chunk=on_chunk
+                )
+            )
         yield from wait_until_complete(client, init.uuid, timeout)
         if kind == "mnist":
             yield from Datasets.finalize_mnist_upload.op(
@@ -289,11 +291,6 @@ def _upload_websocket(
             yield from Datasets.delete.op(datasets, init.uuid)
         raise
     return init.uuid
-
-
-def _send_file(*args: Any) -> None:
-    *positional, on_chunk = args
-    send_file(*positional, on_chunk=on_chunk, timeout=60.0)
 
 
 # -------------------------------------------------------------------------------- multipart

@@ -87,8 +87,7 @@ class Sleep:
 class Blocking:
     """Run a blocking function (a websocket upload); the async client runs it in a thread."""
 
-    function: Callable[..., Any]
-    args: tuple[Any, ...] = ()
+    function: Callable[[], Any]
 
 
 Instruction = Call | Sleep | Blocking | httpx.Request
