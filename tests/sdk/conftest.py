@@ -30,7 +30,7 @@ from sdk_server import (
 )
 
 from hanami.sdk import AsyncHanamiClient, DirectSession, HanamiClient, HanamiError
-from hanami.sdk._resources import Resource
+from hanami.sdk._resource import Resource
 
 
 class Awaiting:

@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from hanami.sdk._datasets import Datasets
 from hanami.sdk._exceptions import (
     HanamiError,
     TransportError,
@@ -31,14 +32,13 @@ from hanami.sdk._exceptions import (
     WebsocketError,
 )
 from hanami.sdk._models import Checkpoint, Dataset
-from hanami.sdk._resources import Datasets
 from hanami.sdk._wire import Blocking, Call, Op, Sleep, parse_model
 
 if TYPE_CHECKING:
     from websockets.sync.client import ClientConnection
 
     from hanami.sdk._core import BaseClient
-    from hanami.sdk._resources import FileSource, UploadProgressCallback
+    from hanami.sdk._datasets import FileSource, UploadProgressCallback
 
 __all__ = [
     "CHUNK_SIZE",
