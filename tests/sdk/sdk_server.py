@@ -15,7 +15,7 @@ import importlib.util
 import struct
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,6 +41,11 @@ TEMPLATE = mnist_template(seed=11).to_text()
 
 BAD_TEMPLATE = "version: 1\nhexagons:\n    1,1,1\ninputs:\n    in: 1,1,1\noutputs\n    out: 1,1,1\n"
 """Line 6 lacks the colon after ``outputs``; the parser reports line 7, column 5."""
+
+
+Connect = Callable[..., HanamiClient]
+"""``connect(address, **options)``: a client of the test's mode, the blocking client or the
+async one behind a blocking wrapper (the ``connect`` fixture of ``tests/sdk/conftest.py``)."""
 
 
 def unique(prefix: str) -> str:
@@ -172,14 +177,20 @@ class RunningServer:
 
 @contextlib.contextmanager
 def running_server(
-    data_dir: Path, *, admin_id: str = ADMIN_ID, admin_passphrase: str = ADMIN_PASSPHRASE
+    data_dir: Path,
+    *,
+    admin_id: str = ADMIN_ID,
+    admin_passphrase: str = ADMIN_PASSPHRASE,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[RunningServer]:
-    """Start ``python -m hanami.server`` (SQLite in ``data_dir``) and stop it afterwards."""
+    """Start ``python -m hanami.server`` (SQLite in ``data_dir``; settings in ``extra_env``,
+    ``HANAMI_<FIELD>``) and stop it afterwards."""
     env = server_env(
         admin_id=admin_id,
         admin_name=ADMIN_NAME,
         admin_passphrase=admin_passphrase,
         token_key=TOKEN_KEY,
+        extra=extra_env,
     )
     with serving(data_dir, env) as url:
         yield RunningServer(

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import jwt
 import pytest
-from sdk_server import ADMIN_ID, ADMIN_PASSPHRASE, RunningServer, free_port, unique
+from sdk_server import (
+    ADMIN_ID,
+    ADMIN_PASSPHRASE,
+    Connect,
+    RunningServer,
+    free_port,
+    running_server,
+    unique,
+)
 
 from hanami.sdk import (
     Forbidden,
@@ -20,6 +29,7 @@ from hanami.sdk import (
     TooManyRequests,
     TransportError,
     Unauthorized,
+    token_claims,
 )
 
 
@@ -94,12 +104,15 @@ def test_existing_token_is_used_as_is(server: RunningServer, admin: HanamiClient
         assert client.token == admin.token
 
 
-def test_token_about_to_expire_is_renewed_in_place(server: RunningServer) -> None:
-    with HanamiClient(
-        server.url, user=ADMIN_ID, passphrase=ADMIN_PASSPHRASE, renew_margin=10**6
+def test_token_about_to_expire_is_renewed_in_place(server: RunningServer, connect: Connect) -> None:
+    seen: list[str] = []
+    with connect(
+        server.url,
+        user=ADMIN_ID,
+        passphrase=ADMIN_PASSPHRASE,
+        renew_margin=10**6,
+        on_token=seen.append,
     ) as client:
-        seen: list[str] = []
-        client._on_token = seen.append
         first = client.login().token
         client.projects.list()  # expires "soon" (within the huge margin): renewed first
         assert client.token != first
@@ -108,34 +121,104 @@ def test_token_about_to_expire_is_renewed_in_place(server: RunningServer) -> Non
 
 
 def _expired_copy(token: str, key: str) -> str:
-    claims = jwt.decode(token, options={"verify_signature": False})
+    claims = token_claims(token)
     claims["iat"] = claims["exp"] = int(time.time()) - 10
     return jwt.encode(claims, key, algorithm="HS256")
 
 
-def test_expired_token_is_replaced_by_a_new_login(server: RunningServer) -> None:
+def _admin_token(server: RunningServer) -> str:
     with HanamiClient(server.url, user=ADMIN_ID, passphrase=ADMIN_PASSPHRASE) as client:
-        client.login()
-        expired = _expired_copy(client.token or "", server.token_key)
-        client._token = expired
+        return client.login().token
+
+
+def test_expired_token_is_replaced_by_a_new_login(server: RunningServer, connect: Connect) -> None:
+    expired = _expired_copy(_admin_token(server), server.token_key)
+    seen: list[str] = []
+    with connect(
+        server.url,
+        user=ADMIN_ID,
+        passphrase=ADMIN_PASSPHRASE,
+        token=expired,
+        renew_margin=0,  # no renewal before sending: the server answers 401 first
+        on_token=seen.append,
+    ) as client:
         assert client.users.get(ADMIN_ID).id == ADMIN_ID  # logged in again, then retried
         assert client.token != expired
+        assert seen == [client.token]
 
 
-def test_expired_token_without_credentials_raises(server: RunningServer) -> None:
-    with HanamiClient(server.url, user=ADMIN_ID, passphrase=ADMIN_PASSPHRASE) as client:
-        expired = _expired_copy(client.login().token, server.token_key)
-    with HanamiClient(server.url, token=expired) as client, pytest.raises(Unauthorized) as info:
+def test_expired_token_without_credentials_raises(server: RunningServer, connect: Connect) -> None:
+    expired = _expired_copy(_admin_token(server), server.token_key)
+    with connect(server.url, token=expired) as client, pytest.raises(Unauthorized) as info:
         client.projects.list()
     assert "expired" in str(info.value)
 
 
-def test_401_that_is_not_about_expiry_is_not_retried(server: RunningServer) -> None:
+def test_401_that_is_not_about_expiry_is_not_retried(
+    server: RunningServer, connect: Connect
+) -> None:
     forged = jwt.encode({"sub": ADMIN_ID, "exp": int(time.time()) + 600}, "x" * 40)
-    with HanamiClient(server.url, user=ADMIN_ID, passphrase=ADMIN_PASSPHRASE) as client:
-        client._token = forged
+    seen: list[str] = []
+    with connect(
+        server.url, user=ADMIN_ID, passphrase=ADMIN_PASSPHRASE, token=forged, on_token=seen.append
+    ) as client:
         with pytest.raises(Unauthorized):
             client.projects.list()
+        assert seen == []  # no login was tried
+
+
+TOKEN_LIFETIME = 2
+
+
+@pytest.fixture(scope="module")
+def short_lived_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server whose tokens expire after :data:`TOKEN_LIFETIME` seconds."""
+    extra_env = {"HANAMI_TOKEN_EXPIRE_TIME": str(TOKEN_LIFETIME)}
+    with running_server(tmp_path_factory.mktemp("short-tokens"), extra_env=extra_env) as running:
+        yield running
+
+
+def test_token_that_expired_while_idle_is_renewed(
+    short_lived_server: RunningServer, connect: Connect
+) -> None:
+    seen: list[str] = []
+    with connect(
+        short_lived_server.url,
+        user=ADMIN_ID,
+        passphrase=ADMIN_PASSPHRASE,
+        renew_margin=0,
+        on_token=seen.append,
+    ) as client:
+        first = client.login()
+        expires = client.token_expires_at
+        assert expires is not None
+        assert expires - time.time() <= TOKEN_LIFETIME
+        time.sleep(max(0.0, expires - time.time()) + 1.1)  # the server's clock counts seconds
+        assert client.users.get(ADMIN_ID).id == ADMIN_ID
+        assert client.token != first.token
+        assert seen == [first.token, client.token]
+
+
+def test_short_lived_token_is_renewed_before_each_request(
+    short_lived_server: RunningServer, connect: Connect
+) -> None:
+    seen: list[str] = []
+    with connect(
+        short_lived_server.url, user=ADMIN_ID, passphrase=ADMIN_PASSPHRASE, on_token=seen.append
+    ) as client:
+        for _ in range(2):
+            assert client.projects.list().header[1] == "id"
+        assert len(seen) == 3  # a login, then one renewal per request (the margin is 60 s)
+
+
+def test_token_claims_reads_a_jwt_and_nothing_else(admin: HanamiClient) -> None:
+    admin.login()
+    claims = token_claims(admin.token or "")
+    assert claims["sub"] == ADMIN_ID
+    assert claims["exp"] == admin.token_expires_at
+    assert claims["exp"] > time.time()
+    assert token_claims("hnm_an_api_token") == {}
+    assert token_claims("not a token") == {}
 
 
 def test_switch_project_and_renew(member) -> None:  # type: ignore[no-untyped-def]

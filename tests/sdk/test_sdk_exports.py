@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+
+import pytest
 
 import hanami.sdk as sdk
 from hanami.sdk import (
@@ -70,8 +73,9 @@ def test_exception_tree() -> None:
         assert name in (sdk.__doc__ or "")
 
 
-def test_resources_and_methods() -> None:
-    client = sdk.HanamiClient("http://127.0.0.1:1")
+@pytest.mark.parametrize("client_class", [sdk.HanamiClient, sdk.AsyncHanamiClient])
+def test_resources_and_methods(client_class: type[sdk.HanamiClient]) -> None:
+    client = client_class("http://127.0.0.1:1")
     try:
         for resource, methods in RESOURCES.items():
             public = {
@@ -89,8 +93,21 @@ def test_resources_and_methods() -> None:
             "ready",
             "metrics",
             "openapi",
-            "close",
         ):
             assert callable(getattr(client, method))
     finally:
-        client.close()
+        if isinstance(client, sdk.AsyncHanamiClient):
+            asyncio.run(client.aclose())
+        else:
+            client.close()
+
+
+def test_async_methods_are_coroutines_of_the_same_operations() -> None:
+    async def tour() -> None:
+        async with sdk.AsyncHanamiClient("http://127.0.0.1:1", timeout=2) as client:
+            pending = client.clusters.list()
+            assert inspect.isawaitable(pending)
+            with pytest.raises(sdk.NotLoggedIn):
+                await pending
+
+    asyncio.run(tour())

@@ -11,6 +11,10 @@
                                   [(train.uuid, "y", "out")])
         client.wait(task, progress=lambda t: print(t.current_cycle))
 
+:class:`AsyncHanamiClient` takes the same arguments and has the same resources and methods,
+to be awaited (``async with AsyncHanamiClient(...) as client: await client.clusters.list()``).
+:func:`token_claims` reads the (unverified) claims of a token: ``exp``, the project, ...
+
 Exceptions::
 
     HanamiError
@@ -33,7 +37,9 @@ Exceptions::
         └── ServerError           5xx (.correlation_id)
 """
 
-from hanami.sdk._client import DEFAULT_ADDRESS, HanamiClient
+from hanami.sdk._async_client import AsyncHanamiClient
+from hanami.sdk._auth import token_claims
+from hanami.sdk._client import HanamiClient
 from hanami.sdk._direct import DirectSession
 from hanami.sdk._exceptions import (
     BadRequest,
@@ -88,12 +94,14 @@ from hanami.sdk._models import (
     User,
     UserRow,
 )
+from hanami.sdk._wire import DEFAULT_ADDRESS
 
 __all__ = [
     "DEFAULT_ADDRESS",
     "ApiToken",
     "ApiTokenCreated",
     "ApiTokenRow",
+    "AsyncHanamiClient",
     "AuditLogRow",
     "BadRequest",
     "Checkpoint",
@@ -142,4 +150,5 @@ __all__ = [
     "UserRow",
     "WaitTimeout",
     "WebsocketError",
+    "token_claims",
 ]

@@ -14,12 +14,13 @@ import contextlib
 import json
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from hanami.sdk._exceptions import HanamiError, StatusError, WebsocketError
+from hanami.sdk._resources import Clusters
 from hanami.sdk._upload import (
     WEBSOCKET_MIN_VALIDITY,
     check_init_reply,
@@ -31,7 +32,7 @@ from hanami.sdk._upload import (
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-    from hanami.sdk._client import HanamiClient
+    from hanami.sdk._core import BaseClient
 
 __all__ = ["DirectSession"]
 
@@ -60,7 +61,7 @@ class DirectSession:
 
     def __init__(
         self,
-        client: HanamiClient,
+        client: BaseClient[Any],
         cluster_uuid: str,
         *,
         inputs: str | Sequence[str] | None = None,
@@ -101,12 +102,12 @@ class DirectSession:
         from websockets.asyncio.client import connect
 
         if not self.inputs or not self.outputs:
-            await asyncio.to_thread(self._discover_names)
+            await self._discover_names()
         if self.switch_mode:
-            await asyncio.to_thread(self.client.clusters.set_mode, self.cluster_uuid, "DIRECT")
+            await self._set_mode("DIRECT")
         url = self.client.websocket_url
         try:
-            token = await asyncio.to_thread(self.client._ensure_token, WEBSOCKET_MIN_VALIDITY)
+            token = await self.client._arun(self.client._token_op(WEBSOCKET_MIN_VALIDITY))
             extra = {} if self._want_batched is False else {"batched": True}
             try:
                 self._ws = await connect(
@@ -134,10 +135,11 @@ class DirectSession:
             await self._abort()
             raise
 
-    def _discover_names(self) -> None:
+    async def _discover_names(self) -> None:
         """Take the hexagon names from ``GET /cluster`` (Hanami lists them) when not given."""
         try:
-            cluster = self.client.clusters.get(self.cluster_uuid)
+            op = Clusters.get.op(self.client.clusters, self.cluster_uuid)
+            cluster = await self.client._arun(op)
         except StatusError:
             return  # let set_mode report the problem
         if not self.inputs and cluster.inputs:
@@ -152,7 +154,11 @@ class DirectSession:
             with contextlib.suppress(Exception):
                 await ws.close()
         if self.switch_mode:
-            await asyncio.to_thread(self.client.clusters.set_mode, self.cluster_uuid, "TASK")
+            await self._set_mode("TASK")
+
+    async def _set_mode(self, mode: Literal["TASK", "DIRECT"]) -> None:
+        op = Clusters.set_mode.op(self.client.clusters, self.cluster_uuid, mode)
+        await self.client._arun(op)
 
     async def _abort(self) -> None:
         with contextlib.suppress(Exception):

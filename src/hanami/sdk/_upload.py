@@ -11,6 +11,7 @@ chunks of exactly 128 KiB at ``position = index * 131072``, one
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -21,22 +22,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from hanami.sdk._client import API_PREFIX
+from pydantic import BaseModel
+
+from hanami.sdk._datasets import Datasets
 from hanami.sdk._exceptions import (
     HanamiError,
-    InvalidResponse,
     TransportError,
     UploadError,
     WebsocketError,
-    error_for_response,
 )
 from hanami.sdk._models import Checkpoint, Dataset
+from hanami.sdk._wire import Blocking, Call, Op, Sleep, parse_model
 
 if TYPE_CHECKING:
     from websockets.sync.client import ClientConnection
 
-    from hanami.sdk._client import HanamiClient
-    from hanami.sdk._resources import FileSource, UploadProgressCallback
+    from hanami.sdk._core import BaseClient
+    from hanami.sdk._datasets import FileSource, UploadProgressCallback
 
 __all__ = [
     "CHUNK_SIZE",
@@ -142,7 +144,9 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
 
 
 def send_file(
-    client: HanamiClient,
+    url: str,
+    token: str,
+    verify: bool,
     tempfile_uuid: str,
     stream: IO[bytes],
     size: int,
@@ -155,8 +159,6 @@ def send_file(
 
     from hanami.server.proto import FileUpload_Message, FileUploadResponse_Message
 
-    url = client.websocket_url
-    token = client._ensure_token(min_validity=WEBSOCKET_MIN_VALIDITY)
     try:
         with connect(
             url,
@@ -164,7 +166,7 @@ def send_file(
             close_timeout=5,
             compression=None,
             max_size=None,
-            ssl=ssl_context(url, client.verify),
+            ssl=ssl_context(url, verify),
         ) as ws:
             ws.send(init_message(token, "file_upload", tempfile_uuid))
             check_init_reply(_recv(ws, timeout))
@@ -202,22 +204,24 @@ def _as_bytes(data: str | bytes) -> bytes:
     return data.encode() if isinstance(data, str) else data
 
 
-def wait_until_complete(client: HanamiClient, dataset_uuid: str, timeout: float | None) -> None:
+def wait_until_complete(
+    client: BaseClient[Any], dataset_uuid: str, timeout: float | None
+) -> Op[None]:
     """Poll ``GET /dataset/progress`` until the server has every chunk."""
     deadline = None if timeout is None else time.monotonic() + timeout
     pause = 0.05
-    while not client.datasets.progress(dataset_uuid).complete:
+    while not (yield from Datasets.progress.op(client.datasets, dataset_uuid)).complete:
         if deadline is not None and time.monotonic() >= deadline:
             raise UploadError(
                 f"the server did not confirm the upload of dataset {dataset_uuid} "
                 f"within {timeout:g} s"
             )
-        time.sleep(pause)
+        yield Sleep(pause)
         pause = min(0.5, pause * 2)
 
 
 def upload(
-    client: HanamiClient,
+    client: BaseClient[Any],
     kind: str,
     name: str,
     sources: list[FileSource],
@@ -225,7 +229,8 @@ def upload(
     progress: UploadProgressCallback | None,
     transport: str,
     timeout: float | None,
-) -> Dataset:
+) -> Op[Dataset]:
+    """Upload ``sources`` as a dataset of ``kind`` (mnist or csv) over ``transport``."""
     if transport not in ("websocket", "multipart"):
         raise ValueError(f"unknown transport {transport!r} (websocket or multipart)")
     with contextlib.ExitStack() as stack:
@@ -245,44 +250,52 @@ def upload(
         if progress is not None:
             progress(0, total)
         if transport == "multipart":
-            return _upload_multipart(client, kind, name, opened, on_chunk)
-        uuid = _upload_websocket(client, kind, name, opened, on_chunk, timeout)
-    return client.datasets.get(uuid)
+            return (yield from _upload_multipart(kind, name, opened, on_chunk))
+        uuid = yield from _upload_websocket(client, kind, name, opened, on_chunk, timeout)
+    return (yield from Datasets.get.op(client.datasets, uuid))
 
 
 def _upload_websocket(
-    client: HanamiClient,
+    client: BaseClient[Any],
     kind: str,
     name: str,
     opened: list[tuple[IO[bytes], int, str]],
     on_chunk: Callable[[int], None],
     timeout: float | None,
-) -> str:
+) -> Op[str]:
     datasets = client.datasets
     if kind == "mnist":
-        init = datasets.init_mnist_upload(name, opened[0][1], opened[1][1])
+        init = yield from Datasets.init_mnist_upload.op(datasets, name, opened[0][1], opened[1][1])
         tempfiles = [init.uuid_input_file, init.uuid_label_file or ""]
     else:
-        init = datasets.init_csv_upload(name, opened[0][1])
+        init = yield from Datasets.init_csv_upload.op(datasets, name, opened[0][1])
         tempfiles = [init.uuid_input_file]
     try:
         for (stream, size, _), tempfile in zip(opened, tempfiles, strict=True):
-            send_file(client, tempfile, stream, size, on_chunk=on_chunk, timeout=60.0)
-        wait_until_complete(client, init.uuid, timeout)
+            token = yield from client._token_op(WEBSOCKET_MIN_VALIDITY)
+            url = client.websocket_url
+            yield Blocking(
+                functools.partial(
+                    send_file, url, token, client.verify, tempfile, stream, size, on_chunk=on_chunk
+                )
+            )
+        yield from wait_until_complete(client, init.uuid, timeout)
         if kind == "mnist":
-            datasets.finalize_mnist_upload(init.uuid, tempfiles[0], tempfiles[1])
+            yield from Datasets.finalize_mnist_upload.op(
+                datasets, init.uuid, tempfiles[0], tempfiles[1]
+            )
         else:
-            datasets.finalize_csv_upload(init.uuid, tempfiles[0])
+            yield from Datasets.finalize_csv_upload.op(datasets, init.uuid, tempfiles[0])
     except BaseException:
-        with contextlib.suppress(Exception):
-            datasets.delete(init.uuid)  # do not leave a half-uploaded dataset behind
+        with contextlib.suppress(Exception):  # do not leave a half-uploaded dataset behind
+            yield from Datasets.delete.op(datasets, init.uuid)
         raise
     return init.uuid
 
 
 # -------------------------------------------------------------------------------- multipart
 
-T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 MULTIPART_PATH = "dataset/upload"
 """Hanami's one-request upload: form fields ``name``, ``type`` (mnist/csv), files
@@ -290,12 +303,11 @@ MULTIPART_PATH = "dataset/upload"
 
 
 def _upload_multipart(
-    client: HanamiClient,
     kind: str,
     name: str,
     opened: list[tuple[IO[bytes], int, str]],
     on_chunk: Callable[[int], None],
-) -> Dataset:
+) -> Op[Dataset]:
     boundary = "hanami-" + secrets.token_hex(16)
     parts: list[bytes | tuple[IO[bytes], int]] = []
     for key, value in (("name", name), ("type", kind)):
@@ -321,45 +333,30 @@ def _upload_multipart(
             else:
                 yield from _stream(*part, on_chunk)
 
-    return _post_streamed(
-        client,
-        MULTIPART_PATH,
-        [],
-        body(),
-        f"multipart/form-data; boundary={boundary}",
-        length,
-        Dataset,
-        "the multipart upload",
+    return (
+        yield from _post_streamed(
+            MULTIPART_PATH,
+            [],
+            body(),
+            f"multipart/form-data; boundary={boundary}",
+            length,
+            Dataset,
+        )
     )
 
 
 def _post_streamed(
-    client: HanamiClient,
     path: str,
-    params: list[tuple[str, str]],
+    params: dict[str, str],
     body: Iterator[bytes],
     content_type: str,
     length: int,
-    model: type[T],
-    what: str,
-) -> T:
+    model: type[M],
+) -> Op[M]:
     """POST ``body`` (streamed, ``length`` bytes) and parse the answer as ``model``."""
-    token = client._ensure_token()
-    response = client._exchange(
-        "POST",
-        f"{API_PREFIX}/{path}",
-        params,
-        body,  # type: ignore[arg-type]
-        {"X-Auth-Token": token, "Content-Type": content_type, "Content-Length": str(length)},
-    )
-    if response.status_code >= 400:
-        raise error_for_response(response)
-    try:
-        return client._parse(model, response.json())
-    except ValueError as exc:
-        raise InvalidResponse(
-            f"unexpected answer of {what}: {response.text[:120]!r}", response=response
-        ) from exc
+    headers = {"Content-Type": content_type, "Content-Length": str(length)}
+    data = yield Call("POST", path, params=params, content=body, headers=headers)
+    return parse_model(model, data)
 
 
 # ------------------------------------------------------------------------------ checkpoints
@@ -377,12 +374,11 @@ def _stream(stream: IO[bytes], size: int, on_chunk: Callable[[int], None]) -> It
 
 
 def upload_checkpoint(
-    client: HanamiClient,
     name: str,
     source: FileSource,
     *,
     progress: UploadProgressCallback | None = None,
-) -> Checkpoint:
+) -> Op[Checkpoint]:
     """``POST /checkpoint/upload?name=`` with the raw file as the body (Hanami only)."""
     with open_source(source) as (stream, size, label):
         if size <= 0:
@@ -395,59 +391,43 @@ def upload_checkpoint(
             if progress is not None:
                 progress(sent, size)
 
-        return _post_streamed(
-            client,
+        return (yield from _post_streamed(
             "checkpoint/upload",
-            [("name", name)],
+            {"name": name},
             _stream(stream, size, on_chunk),
             "application/octet-stream",
             size,
             Checkpoint,
-            "the checkpoint upload",
-        )
+        ))  # fmt: skip
 
 
 def download_checkpoint(
-    client: HanamiClient,
     uuid: str,
     target: str | os.PathLike[str] | IO[bytes],
     *,
     progress: UploadProgressCallback | None = None,
-) -> int:
-    """``GET /checkpoint/download?uuid=`` into ``target``; returns the byte count."""
-    import httpx
-
-    token = client._ensure_token()
-    url = f"{API_PREFIX}/checkpoint/download"
+) -> Op[int]:
+    """``GET /checkpoint/download?uuid=`` into ``target`` (a path is written to a ``.part``
+    file first, renamed when complete); returns the byte count."""
     written = 0
     with contextlib.ExitStack() as stack:
-        try:
-            response = stack.enter_context(
-                client._http.stream(
-                    "GET", url, params={"uuid": uuid}, headers={"X-Auth-Token": token}
-                )
-            )
-        except httpx.TransportError as exc:
-            raise TransportError(f"cannot reach {client.address}: {exc}") from exc
-        if response.status_code >= 400:
-            response.read()
-            raise error_for_response(response)
-        total = int(response.headers.get("content-length") or 0)
         if isinstance(target, str | os.PathLike):
             path = Path(target)
             temp = path.with_name(f".{path.name}.part")
             out: IO[bytes] = stack.enter_context(temp.open("wb"))
+            stack.callback(temp.unlink, missing_ok=True)
         else:
             path = temp = None
             out = target
-        try:
-            for chunk in response.iter_bytes(CHUNK_SIZE):
-                out.write(chunk)
-                written += len(chunk)
-                if progress is not None:
-                    progress(written, total or written)
-        except httpx.TransportError as exc:
-            raise TransportError(f"download of checkpoint {uuid} broke off: {exc}") from exc
+
+        def sink(chunk: bytes, total: int) -> None:
+            nonlocal written
+            out.write(chunk)
+            written += len(chunk)
+            if progress is not None:
+                progress(written, total or written)
+
+        yield Call("GET", "checkpoint/download", params={"uuid": uuid}, sink=sink)
         if temp is not None and path is not None:
             out.close()
             os.replace(temp, path)
