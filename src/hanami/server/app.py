@@ -25,7 +25,7 @@ from hanami.server.bodylimit import BodyLimitMiddleware
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.errors import ErrorBoundaryMiddleware, install_error_handlers
-from hanami.server.metrics import MetricsMiddleware, metrics_router
+from hanami.server.observability.prometheus import MetricsMiddleware, metrics_router
 from hanami.server.proxies import ClientAddressMiddleware
 from hanami.server.websocket import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
 
