@@ -65,15 +65,19 @@ def test_redoc_offline(
     assert [item for item in problems.items if REDOC_LOGO not in item] == []
 
 
+def log_in(page: Any, server: DashboardServer) -> None:
+    page.goto(server.url + "/")
+    page.fill("#login-id", server.admin_id)
+    page.fill("#login-passphrase", server.admin_passphrase)
+    page.click("#login-submit")
+    page.wait_for_selector(".nav-link.is-active[data-nav='clusters']")
+
+
 def test_unknown_route_lights_no_nav_link(
     offline_page: tuple[Any, list[str]], dashboard_server: DashboardServer
 ) -> None:
     page, _ = offline_page
-    page.goto(dashboard_server.url + "/")
-    page.fill("#login-id", dashboard_server.admin_id)
-    page.fill("#login-passphrase", dashboard_server.admin_passphrase)
-    page.click("#login-submit")
-    page.wait_for_selector(".nav-link.is-active[data-nav='clusters']")
+    log_in(page, dashboard_server)
     page.evaluate("location.hash = '#/no/such/page'")
     page.wait_for_selector(".empty-state h2:text-is('Page not found')")
     assert page.locator(".nav-link.is-active").count() == 0
@@ -83,3 +87,36 @@ def test_unknown_route_lights_no_nav_link(
     page.wait_for_selector(".nav-link.is-active[data-nav='datasets']")
     assert page.locator(".nav-link.is-active").count() == 1
     assert page.title() == "Datasets · Hanami"
+
+
+SENSORS = {
+    "Power": ("power_consumption", "chart-power"),
+    "Frequency": ("speed", "chart-speed"),
+    "Temperature": ("temperature_production", "chart-temperature"),
+}
+
+
+def test_system_page_shows_absent_sensors_as_na(
+    offline_page: tuple[Any, list[str]], dashboard_server: DashboardServer
+) -> None:
+    page, _ = offline_page
+    problems = Problems()
+    problems.watch(page)
+    log_in(page, dashboard_server)
+    page.evaluate("location.hash = '#/system'")
+    page.wait_for_selector("#system-stats .stat-label:text-is('Power')")
+    for label, (path, chart) in SENSORS.items():
+        body = page.evaluate("async (path) => (await import('/js/api.js')).get(path)", path)
+        stat = page.locator(
+            "#system-stats .stat", has=page.locator(f".stat-label:text-is('{label}')")
+        )
+        value = stat.locator(".stat-value").inner_text()
+        hint = page.locator(f".card:has(#{chart}) small.hint").inner_text()
+        if body["source"] == "unavailable":
+            assert value == "n/a", label
+            assert stat.locator(".stat-sub").inner_text() == body["reason"]
+            assert hint == f"n/a: {body['reason']}"
+        else:
+            assert value != "n/a" and not value.startswith("0 "), label
+            assert hint.startswith(f"Source: {body['source']}")
+    assert problems.items == []
