@@ -16,8 +16,9 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 @pytest.fixture
-def offline_page(chromium: Any) -> Iterator[tuple[Any, list[str]]]:
-    """A page whose requests to any host but 127.0.0.1 are aborted (and listed)."""
+def offline_page(chromium: Any) -> Iterator[tuple[Any, list[str], Problems]]:
+    """A page whose requests to any host but 127.0.0.1 are aborted (and listed), and what
+    went wrong in it."""
     context = chromium.new_context()
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -31,18 +32,18 @@ def offline_page(chromium: Any) -> Iterator[tuple[Any, list[str]]]:
             route.abort()
 
     page.route("**/*", gate)
+    problems = Problems()
+    problems.watch(page)
     try:
-        yield page, outside
+        yield page, outside, problems
     finally:
         context.close()
 
 
 def test_swagger_ui_offline(
-    offline_page: tuple[Any, list[str]], dashboard_server: DashboardServer
+    offline_page: tuple[Any, list[str], Problems], dashboard_server: DashboardServer
 ) -> None:
-    page, outside = offline_page
-    problems = Problems()
-    problems.watch(page)
+    page, outside, problems = offline_page
     page.goto(dashboard_server.url + "/docs")
     page.wait_for_selector(".opblock-summary-path[data-path='/v1.0alpha/token']")
     assert page.locator(".opblock").count() > 40
@@ -52,11 +53,9 @@ def test_swagger_ui_offline(
 
 
 def test_redoc_offline(
-    offline_page: tuple[Any, list[str]], dashboard_server: DashboardServer
+    offline_page: tuple[Any, list[str], Problems], dashboard_server: DashboardServer
 ) -> None:
-    page, outside = offline_page
-    problems = Problems()
-    problems.watch(page)
+    page, outside, problems = offline_page
     page.goto(dashboard_server.url + "/redoc")
     page.wait_for_selector("h1:has-text('Hanami')")
     page.get_by_text("/v1.0alpha/project/all").first.wait_for(state="attached")
@@ -74,9 +73,9 @@ def log_in(page: Any, server: DashboardServer) -> None:
 
 
 def test_unknown_route_lights_no_nav_link(
-    offline_page: tuple[Any, list[str]], dashboard_server: DashboardServer
+    offline_page: tuple[Any, list[str], Problems], dashboard_server: DashboardServer
 ) -> None:
-    page, _ = offline_page
+    page, _, _ = offline_page
     log_in(page, dashboard_server)
     page.evaluate("location.hash = '#/no/such/page'")
     page.wait_for_selector(".empty-state h2:text-is('Page not found')")
@@ -97,11 +96,9 @@ SENSORS = {
 
 
 def test_system_page_shows_absent_sensors_as_na(
-    offline_page: tuple[Any, list[str]], dashboard_server: DashboardServer
+    offline_page: tuple[Any, list[str], Problems], dashboard_server: DashboardServer
 ) -> None:
-    page, _ = offline_page
-    problems = Problems()
-    problems.watch(page)
+    page, _, problems = offline_page
     log_in(page, dashboard_server)
     page.evaluate("location.hash = '#/system'")
     page.wait_for_selector("#system-stats .stat-label:text-is('Power')")
