@@ -258,3 +258,11 @@ def test_sampler_psutil_fallbacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert sample.frequencies[1] == Frequency(1_000_000, 0, 0, 400_000, 3_000_000)
     assert sample.speed_mhz == pytest.approx((2596.136 + 1000.0) / 2)
     assert (sample.temperature_c, sample.temperature_source) == (60.0, "psutil:coretemp")
+
+
+def test_sampler_first_power_reading_is_measured(tmp_path: Path) -> None:
+    fake_cpus(tmp_path, {0: (0, 0)})
+    fake_rapl(tmp_path, "intel-rapl:0", "package-0", 0)
+    sampler = Sampler(tmp_path)  # reads the counter's baseline
+    write(tmp_path, "sys/class/powercap/intel-rapl:0/energy_uj", "5000000")
+    assert sampler().power_w > 0.0

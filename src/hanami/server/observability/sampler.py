@@ -60,6 +60,7 @@ class Sampler:
         self.root = root
         self.topology = read_topology(root)
         self._rapl = RaplMeter(root)
+        self._rapl.read()  # the baseline, so that the first sample's power is a measurement
         # Own baseline rather than psutil.cpu_percent(), whose baseline is process-global.
         self._cpu_times = psutil.cpu_times(percpu=True)
 
