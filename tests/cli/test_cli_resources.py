@@ -262,6 +262,22 @@ def test_hosts_and_metrics(admin_cli: Cli) -> None:
     assert "thread_map" in admin_cli.json("metrics", "threading")
 
 
+def test_metrics_series_show_na_not_padding(admin_cli: Cli) -> None:
+    for what in ("power", "speed", "temperature"):
+        series = admin_cli.json("metrics", what)
+        assert {"source", "reason", "filled"} <= set(series)
+        text = admin_cli.ok("metrics", what).stdout
+        rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.split()}
+        assert rows["days"] == ["n/a"] * 4  # the server has not run for a day
+        words = " ".join(text.split())
+        if series["source"] == "unavailable":
+            assert rows["seconds"] == ["n/a"] * 4
+            assert f"n/a: {' '.join(series['reason'].split())}" in words
+        else:
+            assert rows["seconds"] != ["n/a"] * 4
+            assert f"source: {series['source']}" in words
+
+
 def test_prometheus_metrics(admin_cli: Cli) -> None:
     samples = admin_cli.json("metrics", "prometheus", "--match", "hanami_http_requests_total")
     assert samples and all(s["name"] == "hanami_http_requests_total" for s in samples)

@@ -10,17 +10,11 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from hanami.server.monitoring import (
-    UNAVAILABLE,
-    CpuThread,
-    Frequency,
-    Monitor,
-    PackagePower,
-    Sample,
-    Sampler,
-    Snapshot,
-    TimeSeries,
-    Topology,
+from hanami.server.observability.energy import EnergyPolicy
+from hanami.server.observability.monitor import Monitor, Snapshot
+from hanami.server.observability.power import PackagePower
+from hanami.server.observability.reports import (
+    NOT_SAMPLED,
     current_thread_map,
     power_json,
     speed_json,
@@ -28,6 +22,9 @@ from hanami.server.monitoring import (
     temperature_json,
     threading_json,
 )
+from hanami.server.observability.sampler import Sample, Sampler
+from hanami.server.observability.sensors import UNAVAILABLE, CpuThread, Frequency, Topology
+from hanami.server.observability.series import TimeSeries
 
 LENGTHS = {"seconds": 60, "minutes": 60, "hours": 24, "days": 365}
 
@@ -156,10 +153,40 @@ def test_measurement_json_shapes() -> None:
         (temperature_json, "temperature", "sysfs:thermal_zone", 50.0),
     ]:
         body = build(snap)
-        assert set(body) == {key, "source"}
-        assert body["source"] == source
+        assert set(body) == {key, "source", "reason", "filled"}
+        assert (body["source"], body["reason"]) == (source, None)
+        assert body["filled"] == {"seconds": 1, "minutes": 0, "hours": 0, "days": 0}
         assert {name: len(values) for name, values in body[key].items()} == LENGTHS
         assert body[key]["seconds"][-1] == last
+
+
+def test_absent_sensor_names_its_reason_and_fills_nothing() -> None:
+    snap = snapshot_with(
+        Sample(
+            speed_mhz=2400.0,
+            frequency_source="psutil",
+            reasons={"power": "no RAPL zone", "temperature": "no sensor"},
+        )
+    )
+    power, temperature = power_json(snap), temperature_json(snap)
+    assert (power["source"], power["reason"]) == (UNAVAILABLE, "no RAPL zone")
+    assert (temperature["source"], temperature["reason"]) == (UNAVAILABLE, "no sensor")
+    for body in (power, temperature):
+        assert set(body["filled"].values()) == {0}
+    assert speed_json(snap)["filled"]["seconds"] == 1
+    unsampled = Monitor(lambda: Sample(), topology=TOPOLOGY).snapshot()
+    assert power_json(unsampled)["reason"] == NOT_SAMPLED
+
+
+def test_time_series_counts_filled_values_per_level() -> None:
+    series = TimeSeries()
+    assert set(series.filled().values()) == {0}
+    for value in range(1, 11):
+        series.add(value)
+    assert series.filled() == {"seconds": 10, "minutes": 0, "hours": 0, "days": 0}
+    for _ in range(130):
+        series.add(1.0)
+    assert series.filled() == {"seconds": 60, "minutes": 2, "hours": 0, "days": 0}
 
 
 def test_system_info_json() -> None:
@@ -208,6 +235,7 @@ def test_system_info_json() -> None:
                 "frequency": "sysfs:cpufreq",
                 "power": "sysfs:powercap",
             },
+            "energy_policy": EnergyPolicy().status(),
         }
     }
 
@@ -260,6 +288,9 @@ def test_real_machine_shapes_and_sources() -> None:
         assert {name: len(values) for name, values in body[key].items()} == LENGTHS
         if body["source"] == UNAVAILABLE:
             assert set(body[key]["seconds"]) == {0.0}
+            assert body["filled"]["seconds"] == 0 and body["reason"]
+        else:
+            assert body["filled"]["seconds"] >= 2 and body["reason"] is None
     assert len(snap.latest.load) == len(psutil.cpu_times(percpu=True))  # online CPUs
     assert snap.latest.load_source == "psutil"
     assert all(0.0 <= value <= 100.0 for value in snap.latest.load)

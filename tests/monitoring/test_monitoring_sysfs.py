@@ -1,72 +1,27 @@
-"""The sysfs parsers of hanami.server.monitoring on fake trees laid out like real kernels."""
+"""The sysfs parsers of hanami.server.observability on fake trees laid out like real kernels."""
 
 from __future__ import annotations
 
 from collections import namedtuple
 from pathlib import Path
 
+import psutil
 import pytest
+from sysfs_fakes import CPU, fake_cpufreq, fake_cpus, fake_rapl, write
 
-from hanami.server import monitoring
-from hanami.server.monitoring import (
+from hanami.server.observability.power import RaplMeter, energy_delta_uj
+from hanami.server.observability.sampler import NO_FREQUENCY, NO_TEMPERATURE, Sampler
+from hanami.server.observability.sensors import (
     UNAVAILABLE,
     CpuThread,
     Frequency,
-    RaplMeter,
-    Sampler,
     average_speed_mhz,
     cpu_load_percent,
-    energy_delta_uj,
     parse_cpu_list,
     read_sysfs_frequencies,
     read_thermal_zones,
     read_topology,
 )
-
-CPU = Path("sys/devices/system/cpu")
-
-
-def write(root: Path, relative: str | Path, text: str) -> None:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n")
-
-
-def fake_cpus(root: Path, layout: dict[int, tuple[int, int]], smt: int | None = 1) -> None:
-    """layout: cpu id -> (package id, core id), like topology/ in sysfs."""
-    ids = sorted(layout)
-    write(root, CPU / "present", f"{ids[0]}-{ids[-1]}")
-    for cpu, (package, core) in layout.items():
-        write(root, CPU / f"cpu{cpu}/topology/physical_package_id", str(package))
-        write(root, CPU / f"cpu{cpu}/topology/core_id", str(core))
-    if smt is not None:
-        write(root, CPU / "smt/active", str(smt))
-
-
-def fake_cpufreq(root: Path, cpu: int, cur: int, lo: int = 800_000, hi: int = 4_000_000) -> None:
-    base = CPU / f"cpu{cpu}/cpufreq"
-    write(root, base / "scaling_cur_freq", str(cur))
-    write(root, base / "cpuinfo_min_freq", str(lo))
-    write(root, base / "cpuinfo_max_freq", str(hi))
-    write(root, base / "scaling_min_freq", str(lo + 100_000))
-    write(root, base / "scaling_max_freq", str(hi - 100_000))
-
-
-def fake_rapl(
-    root: Path,
-    zone: str,
-    name: str,
-    energy: int,
-    max_range: int = 262_143_328_850,
-    max_power_uw: int | None = None,
-) -> None:
-    base = Path("sys/class/powercap") / zone
-    write(root, base / "name", name)
-    write(root, base / "energy_uj", str(energy))
-    write(root, base / "max_energy_range_uj", str(max_range))
-    if max_power_uw is not None:
-        write(root, base / "constraint_0_max_power_uw", str(max_power_uw))
-
 
 # Two sockets, two cores each, hyperthreading: siblings numbered after all first threads,
 # as Intel machines enumerate them.
@@ -226,7 +181,17 @@ def test_rapl_drops_implausible_spikes(tmp_path: Path) -> None:
 def test_rapl_unavailable(tmp_path: Path) -> None:
     meter = RaplMeter(tmp_path)
     assert meter.source == UNAVAILABLE
+    assert meter.reason is not None and "no RAPL zone" in meter.reason
     assert meter.read() == {}
+
+
+def test_rapl_readable_by_root_only(tmp_path: Path) -> None:
+    fake_rapl(tmp_path, "intel-rapl:0", "package-0", 0)
+    # What a non-root reader meets: the zone is listed, its counter cannot be read.
+    (tmp_path / "sys/class/powercap/intel-rapl:0/energy_uj").unlink()
+    meter = RaplMeter(tmp_path)
+    assert meter.source == UNAVAILABLE
+    assert meter.reason is not None and "root only" in meter.reason
 
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait guest guest_nice")
@@ -253,16 +218,22 @@ def test_sampler_reads_every_sysfs_source(tmp_path: Path) -> None:
     assert (sample.temperature_c, sample.temperature_source) == (51.0, "sysfs:thermal_zone")
     assert (sample.power_w, sample.power_source) == (0.0, "sysfs:powercap")
     assert sample.load_source == "psutil"
+    assert sample.reasons == {}
 
 
 def test_sampler_degrades_to_zeros(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_cpus(tmp_path, {0: (0, 0)})
-    monkeypatch.setattr(monitoring.psutil, "cpu_freq", lambda percpu=False: [])
-    monkeypatch.setattr(monitoring.psutil, "sensors_temperatures", dict, raising=False)
+    monkeypatch.setattr(psutil, "cpu_freq", lambda percpu=False: [])
+    monkeypatch.setattr(psutil, "sensors_temperatures", dict, raising=False)
     sample = Sampler(tmp_path)()
     assert (sample.speed_mhz, sample.frequency_source) == (0.0, UNAVAILABLE)
     assert (sample.temperature_c, sample.temperature_source) == (0.0, UNAVAILABLE)
     assert (sample.power_w, sample.power_source) == (0.0, UNAVAILABLE)
+    assert sample.reasons == {
+        "frequency": NO_FREQUENCY,
+        "temperature": NO_TEMPERATURE,
+        "power": RaplMeter(tmp_path).reason,
+    }
 
 
 Freq = namedtuple("Freq", "current min max")
@@ -272,18 +243,26 @@ Temp = namedtuple("Temp", "label current high critical")
 def test_sampler_psutil_fallbacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_cpus(tmp_path, {0: (0, 0), 1: (0, 1)})
     monkeypatch.setattr(
-        monitoring.psutil,
+        psutil,
         "cpu_freq",
         lambda percpu=False: [Freq(2596.136, 0.0, 0.0), Freq(1000.0, 400.0, 3000.0)],
     )
-    sensors = {
+    readings = {
         "acpitz": [Temp("", 20.0, None, None)],
         "coretemp": [Temp("Package id 0", 60.0, 80.0, 100.0), Temp("Core 0", 99.0, 80.0, 100.0)],
     }
-    monkeypatch.setattr(monitoring.psutil, "sensors_temperatures", lambda: sensors, raising=False)
+    monkeypatch.setattr(psutil, "sensors_temperatures", lambda: readings, raising=False)
     sample = Sampler(tmp_path)()
     assert sample.frequency_source == "psutil"
     assert sample.frequencies[0] == Frequency(current=2_596_136)
     assert sample.frequencies[1] == Frequency(1_000_000, 0, 0, 400_000, 3_000_000)
     assert sample.speed_mhz == pytest.approx((2596.136 + 1000.0) / 2)
     assert (sample.temperature_c, sample.temperature_source) == (60.0, "psutil:coretemp")
+
+
+def test_sampler_first_power_reading_is_measured(tmp_path: Path) -> None:
+    fake_cpus(tmp_path, {0: (0, 0)})
+    fake_rapl(tmp_path, "intel-rapl:0", "package-0", 0)
+    sampler = Sampler(tmp_path)  # reads the counter's baseline
+    write(tmp_path, "sys/class/powercap/intel-rapl:0/energy_uj", "5000000")
+    assert sampler().power_w > 0.0

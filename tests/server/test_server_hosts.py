@@ -32,10 +32,32 @@ def test_time_series(member, path, key):
     body = response.json()
     _series(body[key])
     assert isinstance(body["source"], str)
+    assert set(body["filled"]) == set(SERIES)
+    if body["source"] == "unavailable":
+        assert body["reason"] and set(body["filled"].values()) == {0}
+    else:
+        assert body["reason"] is None and body["filled"]["seconds"] >= 1
+
+
+HOST_GAUGES = {
+    "power_consumption": "hanami_host_package_power_watts",
+    "speed": "hanami_host_cpu_frequency_hertz",
+    "temperature_production": "hanami_host_package_temperature_celsius",
+}
+
+
+def test_prometheus_host_gauges_only_for_present_sensors(http, member):
+    text = http.get("/metrics").text
+    assert 'hanami_host_cpu_load_ratio{cpu="0"}' in text
+    for path, gauge in HOST_GAUGES.items():
+        present = member.api.get(path).json()["source"] != "unavailable"
+        assert (f"\n{gauge}" in text) == present, gauge
 
 
 def test_system_info(member):
     info = member.api.get("system_info").json()["info"]
+    energy = info["energy_policy"]
+    assert energy["enabled"] is False and "HANAMI_ENERGY_POLICY" in energy["pinning"]["reason"]
     assert isinstance(info["hostname"], str) and isinstance(info["has_hyperthreading"], bool)
     assert info["packages"]
     package = info["packages"][0]

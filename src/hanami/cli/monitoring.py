@@ -47,18 +47,44 @@ def logs_errors(
 # ------------------------------------------------------------------------------------ metrics
 
 
-def _series(ctx: typer.Context, json_: bool, what: str, unit: str) -> None:
+#: CLI name -> (endpoint, key of the series in its answer, unit).
+SERIES = {
+    "power": ("power_consumption", "power", "W"),
+    "speed": ("speed", "current_speed", "MHz"),
+    "temperature": ("temperature_production", "temperature", "°C"),
+}
+WINDOWS = ("seconds", "minutes", "hours", "days")
+NOT_AVAILABLE = "n/a"
+
+
+def measured(series: TimeSeries, window: str) -> list[float]:
+    """The values of ``window`` that were measured: the server pads its ring buffers with
+    zeros and says in ``filled`` how many values are real (an older server does not: then
+    all are taken). Empty where the sensor is absent."""
+    values: list[float] = getattr(series, window)
+    if series.source == "unavailable":
+        return []
+    filled = (getattr(series, "filled", None) or {}).get(window, len(values))
+    return values[len(values) - filled :] if filled else []
+
+
+def _series(ctx: typer.Context, json_: bool, what: str) -> None:
     state = state_of(ctx, json_)
-    system = state.client(ctx).system
-    series: TimeSeries = getattr(system, what)()
+    path, key, unit = SERIES[what]
+    body = state.client(ctx).request("GET", path)
+    # The SDK keeps unknown fields, so reason and filled travel with the series.
+    series = TimeSeries.model_validate(
+        {**body[key], **{field: body.get(field) for field in ("source", "reason", "filled")}}
+    )
 
     def render() -> None:
         table = RichTable(title=f"{what} ({unit})", box=box.SIMPLE_HEAVY)
         for column in ("window", "latest", "min", "mean", "max"):
             table.add_column(column.upper(), justify="right" if column != "window" else "left")
-        for window in ("seconds", "minutes", "hours", "days"):
-            values: list[float] = getattr(series, window)
+        for window in WINDOWS:
+            values = measured(series, window)
             if not values:
+                table.add_row(window, *[NOT_AVAILABLE] * 4)
                 continue
             table.add_row(
                 window,
@@ -67,7 +93,15 @@ def _series(ctx: typer.Context, json_: bool, what: str, unit: str) -> None:
                 f"{sum(values) / len(values):.2f}",
                 f"{max(values):.2f}",
             )
-        stdout_console().print(table)
+        console = stdout_console()
+        console.print(table)
+        reason = getattr(series, "reason", None)
+        if reason:
+            console.print(f"{NOT_AVAILABLE}: {reason}", markup=False)
+            return
+        console.print(f"source: {series.source}", markup=False)
+        if not all(measured(series, window) for window in WINDOWS):
+            console.print(f"{NOT_AVAILABLE}: not running long enough to fill that window")
 
     emit(state, series, render)
 
@@ -75,19 +109,19 @@ def _series(ctx: typer.Context, json_: bool, what: str, unit: str) -> None:
 @metrics_app.command("power")
 def metrics_power(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """CPU package power (W): last 60 s, 60 min, 24 h, 365 days."""
-    _series(ctx, json_, "power", "W")
+    _series(ctx, json_, "power")
 
 
 @metrics_app.command("speed")
 def metrics_speed(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Average CPU core frequency (MHz)."""
-    _series(ctx, json_, "speed", "MHz")
+    _series(ctx, json_, "speed")
 
 
 @metrics_app.command("temperature")
 def metrics_temperature(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """CPU package temperature (°C)."""
-    _series(ctx, json_, "temperature", "°C")
+    _series(ctx, json_, "temperature")
 
 
 @metrics_app.command("system")

@@ -20,11 +20,12 @@ from hanami import __version__
 from hanami.dashboard import DashboardFiles
 from hanami.server.api.main import API_PREFIX, STREAMED_UPLOAD_PATHS, build_api_router
 from hanami.server.api.routes import health
+from hanami.server.apidocs import install_api_docs
 from hanami.server.bodylimit import BodyLimitMiddleware
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.errors import ErrorBoundaryMiddleware, install_error_handlers
-from hanami.server.metrics import MetricsMiddleware, metrics_router
+from hanami.server.observability.prometheus import MetricsMiddleware, metrics_router
 from hanami.server.proxies import ClientAddressMiddleware
 from hanami.server.websocket import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
 
@@ -80,12 +81,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_error_handlers(app, forbidden_status=settings.forbidden_status)
 
     app.include_router(build_api_router())
     app.include_router(health.router)
+    install_api_docs(app)
     if settings.metrics_enabled:
         app.include_router(metrics_router())
     for path in WEBSOCKET_PATHS:

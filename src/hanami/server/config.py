@@ -254,6 +254,9 @@ class ServerSettings(BaseSettings):
     )
 
     metrics_enabled: bool = True
+    energy_policy: bool = Field(
+        False, description="pin threads and clock idle CPUs down (docs/compatibility.md)"
+    )
     access_log: bool = True
     shutdown_timeout: float = Field(
         2.0, gt=0, description="seconds running requests get after SIGTERM before cancellation"

@@ -19,8 +19,9 @@ from hanami.server.db.migrate import upgrade
 from hanami.server.db.models import ErrorLog
 from hanami.server.db.session import Database
 from hanami.server.executor import ClusterExecutor, InProcessExecutor
-from hanami.server.metrics import Metrics
-from hanami.server.monitoring import Monitor
+from hanami.server.observability.energy import EnergyPolicy
+from hanami.server.observability.monitor import Monitor
+from hanami.server.observability.prometheus import Metrics
 from hanami.server.policy import Policy
 from hanami.server.quotas import Quotas
 from hanami.server.ratelimit import LoginRateLimiter
@@ -86,6 +87,7 @@ class AppContext:
             **_cluster_services(settings, database),
         )
         ctx.metrics.watch(ctx.executor, database)
+        ctx.metrics.watch_host(ctx.monitor)
         return ctx
 
     def startup(self) -> None:
@@ -138,7 +140,7 @@ class AppContext:
 def _cluster_services(settings: ServerSettings, database: Database) -> dict[str, Any]:
     """Executor, cluster registry, task engine and host monitor (nothing starts yet)."""
     assert settings.cluster_location is not None
-    monitor = Monitor()
+    monitor = Monitor(energy=EnergyPolicy(settings.energy_policy))
     executor = InProcessExecutor()
     clusters = ClusterRegistry(
         database,

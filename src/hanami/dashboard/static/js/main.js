@@ -160,14 +160,18 @@ async function route() {
     navigate("clusters");
     return;
   }
-  const match = ROUTES.map((r) => [r, path.match(r[0])]).find(([, m]) => m);
+  let match = ROUTES.map((r) => [r, path.match(r[0])]).find(([, m]) => m);
+  if (match && match[0][4] && !session.is_admin) match = undefined;
   if (!shell) shell = buildShell(session);
+  const navKey = match ? match[0][3] : null;
   for (const link of document.querySelectorAll(".nav-link")) {
-    link.classList.toggle("is-active", match && match[0][3] === link.dataset.nav);
+    // An explicit boolean: toggle(name, undefined) flips every link.
+    link.classList.toggle("is-active", link.dataset.nav === navKey);
   }
   const { view, title } = shell;
-  if (!match || (match[0][4] && !session.is_admin)) {
+  if (!match) {
     title.textContent = "Not found";
+    document.title = "Not found · Hanami";
     clear(view, h("div.empty-state", h("h2", "Page not found"),
       h("p", h("a", { href: "#/clusters" }, "Back to the clusters"))));
     return;

@@ -1,9 +1,11 @@
 """Hosts, measurements and system information (global, open to every member).
 
-Values come from the background :class:`~hanami.server.monitoring.Monitor` (one sample per
-second). Time series are ``{"seconds": [60], "minutes": [60], "hours": [24], "days": [365]}``,
-oldest first; each answer also names its ``source`` (``"unavailable"`` when the machine
-offers no such sensor, the values are then zeros).
+Values come from the background :class:`~hanami.server.observability.monitor.Monitor` (one
+sample per second). Time series are
+``{"seconds": [60], "minutes": [60], "hours": [24], "days": [365]}``, oldest first; each
+answer also names its ``source`` (``"unavailable"`` when the machine offers no such sensor,
+the values are then zeros), the ``reason`` it is unavailable and how many values of each
+level are ``filled`` with measurements.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import BaseModel
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.schemas import Table, table
-from hanami.server.monitoring import (
+from hanami.server.observability.reports import (
     current_thread_map,
     power_json,
     speed_json,
@@ -40,19 +42,24 @@ class TimeSeriesOut(BaseModel):
     days: list[float]
 
 
-class PowerOut(BaseModel):
+class MeasuredOut(BaseModel):
+    """What every series answer adds to the original's shape (see observability.reports)."""
+
+    source: str
+    reason: str | None
+    filled: dict[str, int]
+
+
+class PowerOut(MeasuredOut):
     power: TimeSeriesOut
-    source: str
 
 
-class SpeedOut(BaseModel):
+class SpeedOut(MeasuredOut):
     current_speed: TimeSeriesOut
-    source: str
 
 
-class TemperatureOut(BaseModel):
+class TemperatureOut(MeasuredOut):
     temperature: TimeSeriesOut
-    source: str
 
 
 class SystemInfoOut(BaseModel):

@@ -58,13 +58,24 @@ export default async function render(page) {
         refreshSeries().catch(() => {});
       } }, label)));
 
-  function series(ts, chart, srcEl, source) {
-    const values = ts[range];
+  // The measured tail of one level: the server pads its ring buffers with zeros and says in
+  // `filled` how many values are real (all of them for a server that does not say).
+  const measured = (body, ts, level) => {
+    if (body.source === "unavailable") return [];
+    const values = ts[level];
+    const filled = body.filled ? body.filled[level] : values.length;
+    return filled ? values.slice(values.length - filled) : [];
+  };
+
+  function series(body, ts, chart, srcEl) {
+    const values = measured(body, ts, range);
     const xs = values.map((_, i) => i - values.length + 1);
     chart.update([xs, values]);
-    srcEl.textContent = source === "unavailable"
-      ? "No sensor for this on this machine: the values are zeros."
-      : `Source: ${source}`;
+    if (body.source === "unavailable") {
+      srcEl.textContent = `n/a: ${body.reason || "no sensor for this on this machine"}`;
+    } else {
+      srcEl.textContent = `Source: ${body.source}` + (values.length ? "" : " · nothing measured in this window yet");
+    }
   }
 
   async function refreshSeries() {
@@ -72,12 +83,28 @@ export default async function render(page) {
       api.get("power_consumption"), api.get("speed"), api.get("temperature_production"),
     ]);
     if (stopped) return null;
-    series(power.power, powerChart, sources["chart-power"], power.source);
-    series(speed.current_speed, speedChart, sources["chart-speed"], speed.source);
-    series(temp.temperature, tempChart, sources["chart-temperature"], temp.source);
-    const last = (ts) => ts.seconds[ts.seconds.length - 1];
-    return { power: last(power.power), speed: last(speed.current_speed), temp: last(temp.temperature) };
+    series(power, power.power, powerChart, sources["chart-power"]);
+    series(speed, speed.current_speed, speedChart, sources["chart-speed"]);
+    series(temp, temp.temperature, tempChart, sources["chart-temperature"]);
+    // The newest reading, or the reason there is none.
+    const last = (body, ts) => {
+      const values = measured(body, ts, "seconds");
+      return values.length ? { value: values[values.length - 1] }
+        : { reason: body.reason || "not measured yet" };
+    };
+    return {
+      power: last(power, power.power),
+      speed: last(speed, speed.current_speed),
+      temp: last(temp, temp.temperature),
+    };
   }
+
+  // A stat for one sensor: its value, or "n/a" with the reason beneath.
+  const sensorStat = (label, reading, format) => (reading.reason
+    ? h("div.stat", { "data-sensor": label },
+      h("div.stat-label", label), h("div.stat-value", "n/a"),
+      h("div.stat-sub", { title: reading.reason }, reading.reason))
+    : stat(label, format(reading.value)));
 
   async function refreshInfo(latest) {
     const { info } = await api.get("system_info");
@@ -101,9 +128,9 @@ export default async function render(page) {
         `${info.packages.length} package${info.packages.length === 1 ? "" : "s"} · ${threads} threads` +
         `${info.has_hyperthreading ? " (SMT)" : ""}`),
       stat("Load", fmt.pct(load.average, 0)),
-      latest ? stat("Frequency", `${fmt.int(latest.speed)} MHz`) : null,
-      latest ? stat("Power", `${fmt.num(latest.power, 1)} W`) : null,
-      latest ? stat("Temperature", `${fmt.num(latest.temp, 1)} °C`) : null);
+      latest ? sensorStat("Frequency", latest.speed, (v) => `${fmt.int(v)} MHz`) : null,
+      latest ? sensorStat("Power", latest.power, (v) => `${fmt.num(v, 1)} W`) : null,
+      latest ? sensorStat("Temperature", latest.temp, (v) => `${fmt.num(v, 1)} °C`) : null);
     clear(perCpuHost, load.per_cpu.map((v, i) =>
       h("div.cpu-bar", { title: `CPU ${i}: ${v.toFixed(0)} %` },
         h("div.cpu-bar-fill", { style: { height: `${Math.max(2, v)}%` } }),

@@ -3,6 +3,9 @@
 Counted as they happen: HTTP requests and their latencies, logins refused. Read at scrape
 time (:class:`ServiceCollector`): tasks by state, and per cluster the samples it learned
 and its size, so a dashboard sees training progress and growth without polling the API.
+:class:`HostCollector` exports the monitor's latest sample: CPU load and frequency, package
+power and temperature, each only where this machine has the sensor (an absent gauge, not a
+zero).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hanami.server.db.models import Task
 from hanami.server.db.session import Database
 from hanami.server.executor import ClusterExecutor, ClusterNotFound
+from hanami.server.observability.monitor import Monitor
+from hanami.server.observability.sensors import UNAVAILABLE
 from hanami.server.routing import route_template
 
-__all__ = ["Metrics", "MetricsMiddleware", "ServiceCollector", "metrics_router"]
+__all__ = ["HostCollector", "Metrics", "MetricsMiddleware", "ServiceCollector", "metrics_router"]
 
 logger = logging.getLogger("hanami.server")
 
@@ -74,6 +79,10 @@ class Metrics:
     def watch(self, executor: ClusterExecutor, database: Database) -> None:
         """Report tasks and clusters too (see :class:`ServiceCollector`)."""
         self.registry.register(ServiceCollector(executor, database))
+
+    def watch_host(self, monitor: Monitor) -> None:
+        """Report the host's sensors too (see :class:`HostCollector`)."""
+        self.registry.register(HostCollector(monitor))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -120,6 +129,50 @@ class ServiceCollector(Collector):
                 family.add_metric([uuid], metrics.get(name, 0))
         yield samples
         yield from gauges.values()
+
+
+class HostCollector(Collector):
+    """The monitor's latest sample as gauges, in base units. A sensor this machine lacks
+    is left out (its ``source`` is ``unavailable`` in the API, with the reason)."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        sample = self.monitor.snapshot().latest
+        if sample.load_source != UNAVAILABLE and sample.load:
+            load = GaugeMetricFamily(
+                "hanami_host_cpu_load_ratio",
+                "Busy share of each online CPU over the last sampling interval.",
+                labels=["cpu"],
+            )
+            for index, percent in enumerate(sample.load):
+                load.add_metric([str(index)], percent / 100.0)
+            yield load
+        if sample.frequency_source != UNAVAILABLE:
+            frequency = GaugeMetricFamily(
+                "hanami_host_cpu_frequency_hertz", "Current frequency of each CPU.", labels=["cpu"]
+            )
+            for cpu, freq in sorted(sample.frequencies.items()):
+                if freq.current:
+                    frequency.add_metric([str(cpu)], freq.current * 1000.0)
+            yield frequency
+        if sample.power_source != UNAVAILABLE:
+            power = GaugeMetricFamily(
+                "hanami_host_package_power_watts", "Power of each CPU package.", labels=["package"]
+            )
+            for package, reading in sorted(sample.packages.items()):
+                power.add_metric([str(package)], reading.watts)
+            yield power
+        if sample.temperature_source != UNAVAILABLE:
+            yield GaugeMetricFamily(
+                "hanami_host_package_temperature_celsius",
+                "Mean temperature of the CPU packages.",
+                value=sample.temperature_c,
+            )
 
 
 class MetricsMiddleware:
