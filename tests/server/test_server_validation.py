@@ -109,7 +109,11 @@ def test_unknown_route_and_method(admin):
     response = admin.get("no/such/endpoint")
     assert response.status_code == 404
     assert response.text == "No endpoint found for path '/v1.0alpha/no/such/endpoint'"
-    assert admin.request("PATCH", "project").status_code == 405
+    response = admin.request("PATCH", "project")
+    assert response.status_code == 405
+    # one route per method serves the path; the answer lists them all (RFC 9110)
+    assert response.headers["Allow"] == "DELETE, GET, POST"
+    assert admin.request("DELETE", "dataset/upload/csv").headers["Allow"] == "POST, PUT"
 
 
 def test_json_error_body_on_request(admin):
