@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import re
+
 import pytest
 from server_helpers import b64, unique
+
+from hanami.server.patterns import MIN_PASSPHRASE_LENGTH, NEW_PASSPHRASE_RE
 
 
 def test_malformed_json_is_400(admin):
@@ -178,3 +183,13 @@ def test_error_bodies_stay_short(admin, accept):
     assert response.status_code == 400 and len(response.content) <= MAX_ERROR_BODY
     response = admin.request("GET", "x" * 12000, headers=headers)
     assert response.status_code == 404 and len(response.content) <= MAX_ERROR_BODY
+
+
+def test_the_documented_passphrase_pattern_is_the_length_rule():
+    """OpenAPI's pattern for a new passphrase matches base64 of >= 8 bytes, nothing shorter."""
+    pattern = re.compile(NEW_PASSPHRASE_RE)
+    for size in range(20):
+        for data in (bytes(size), bytes(range(200, 200 + size))):
+            encoded = base64.b64encode(data).decode()
+            assert bool(pattern.fullmatch(encoded)) == (size >= MIN_PASSPHRASE_LENGTH), encoded
+    assert not pattern.fullmatch("AAAAAAAAAAA")  # not base64: 11 characters
