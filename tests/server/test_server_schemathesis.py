@@ -425,12 +425,9 @@ def test_hand_written_schemas_match_the_validation(http):
     (name,) = paths["/v1.0alpha/checkpoint/upload"]["post"]["parameters"]
     assert (name["schema"]["minLength"], name["schema"]["maxLength"]) == (4, 254)
     form = paths["/v1.0alpha/dataset/upload"]["post"]["requestBody"]["content"]
-    schema = form["multipart/form-data"]["schema"]
-    assert schema["additionalProperties"] is False
-    assert (
-        schema["properties"]["name"]["minLength"],
-        schema["properties"]["name"]["maxLength"],
-    ) == (
-        4,
-        254,
-    )
+    mnist, csv = form["multipart/form-data"]["schema"]["oneOf"]
+    for schema in (mnist, csv):
+        assert schema["additionalProperties"] is False
+        name = schema["properties"]["name"]
+        assert (name["minLength"], name["maxLength"]) == (4, 254)
+    assert "label_file" in mnist["required"] and "label_file" not in csv["properties"]

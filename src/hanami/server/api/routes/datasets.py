@@ -500,12 +500,31 @@ _MULTIPART_HELP = (
 _FILE_FIELDS = ("input_file", "label_file")
 
 
+def _needed_files(kind: str) -> tuple[str, ...]:
+    return _FILE_FIELDS if kind == "mnist" else _FILE_FIELDS[:1]
+
+
+def _form_schema(kind: str) -> dict[str, Any]:
+    """OpenAPI of the form for one dataset type (the files it takes differ)."""
+    files = _needed_files(kind)
+    return {
+        "type": "object",
+        "required": ["name", "type", *files],
+        "additionalProperties": False,
+        "properties": {
+            "name": MultipartFields.model_json_schema()["properties"]["name"],
+            "type": {"type": "string", "const": kind},
+            **{key: {"type": "string", "format": "binary"} for key in files},
+        },
+    }
+
+
 def _check_form(form: Form) -> MultipartFields:
     try:
         fields = MultipartFields.model_validate(form.fields)
     except ValidationError as exc:
         raise BadRequest(format_validation_errors(list(exc.errors()))) from exc
-    needed = _FILE_FIELDS if fields.type == "mnist" else _FILE_FIELDS[:1]
+    needed = _needed_files(fields.type)
     for key in needed:
         if key not in form.files:
             raise BadRequest(
@@ -555,17 +574,7 @@ def _store_multipart(
             "required": True,
             "content": {
                 "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["name", "type", "input_file"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "name": MultipartFields.model_json_schema()["properties"]["name"],
-                            "type": {"type": "string", "enum": ["mnist", "csv"]},
-                            "input_file": {"type": "string", "format": "binary"},
-                            "label_file": {"type": "string", "format": "binary"},
-                        },
-                    }
+                    "schema": {"oneOf": [_form_schema("mnist"), _form_schema("csv")]}
                 }
             },
         }
