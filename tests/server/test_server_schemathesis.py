@@ -41,6 +41,8 @@ from cluster_helpers import ServerProcess, idx_bytes, synthetic_digits, template
 from dataset_helpers import expect_close, ws_connect
 from server_helpers import ADMIN_ID, ADMIN_PASSPHRASE, Api, b64, login, unique
 
+from hanami.server.config import ServerSettings
+
 SEED = 20240317
 MAX_EXAMPLES = 15
 MIN_REQUESTS = 1000
@@ -417,6 +419,21 @@ def test_numeric_column_names_in_the_query(admin):
         assert wrong.status_code == 400 and "'row_offset' has the wrong type" in wrong.text
     finally:
         assert admin.delete("dataset", uuid=dataset).status_code == 200
+
+
+def test_openapi_bounds_are_the_enforced_ones(http):
+    """Integer bounds stay exact ints (FastAPI makes them floats), and the declared file
+    sizes are capped by this server's ``dataset_max_bytes``."""
+    paths = http.get("/openapi.json").json()["paths"]
+
+    def body(path: str) -> dict[str, Any]:
+        return paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+    seed = body("/v1.0alpha/task/train")["properties"]["seed"]["anyOf"][0]
+    assert seed["exclusiveMaximum"] == 2**63 and isinstance(seed["exclusiveMaximum"], int)
+    size = body("/v1.0alpha/dataset/upload/csv")["properties"]["input_data_size"]
+    assert size["maximum"] == ServerSettings.model_fields["dataset_max_bytes"].default
+    assert "x-limit-setting" not in json.dumps(paths)
 
 
 def test_hand_written_schemas_match_the_validation(http):

@@ -50,6 +50,7 @@ from hanami.datasets import (
 )
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
+from hanami.server.api.openapi import LIMIT_SETTING
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
 from hanami.server.auth import Principal
 from hanami.server.context import AppContext
@@ -77,7 +78,15 @@ MAX_CONTENT_ROWS = 10_000
 MAX_MULTIPART_BYTES = 1 << 30
 """Largest accepted multipart upload (larger files go through the websocket protocol)."""
 
-FileSize = Annotated[int, Field(ge=1, le=MAX_FILE_SIZE, description="exact size in bytes")]
+FileSize = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_FILE_SIZE,
+        description="exact size in bytes (over dataset_max_bytes: 413)",
+        json_schema_extra={LIMIT_SETTING: "dataset_max_bytes"},
+    ),
+]
 ColumnName = Annotated[str, Field(min_length=1, max_length=1024, description="column group")]
 
 
