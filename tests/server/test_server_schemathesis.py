@@ -52,7 +52,7 @@ from server_helpers import ADMIN_ID, ADMIN_PASSPHRASE, Api, b64, login, unique
 from hanami.server.config import ServerSettings
 
 SEED = 20240317
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 60
 MIN_REQUESTS = 5000
 RUN_TIMEOUT = 540
 SEED_PROBABILITY = 0.7
@@ -507,6 +507,27 @@ def test_openapi_bounds_are_the_enforced_ones(http):
     size = body("/v1.0alpha/dataset/upload/csv")["properties"]["input_data_size"]
     assert size["maximum"] == ServerSettings.model_fields["dataset_max_bytes"].default
     assert "x-limit-setting" not in json.dumps(paths)
+
+
+def test_openapi_links_chain_create_get_delete(http):
+    """Every link names an operation of the document and a query parameter it takes."""
+    operations = {
+        operation["operationId"]: operation
+        for methods in http.get("/openapi.json").json()["paths"].values()
+        for operation in methods.values()
+    }
+    links = [
+        link
+        for operation in operations.values()
+        for link in operation["responses"]["200"].get("links", {}).values()
+    ]
+    assert len(links) >= 20
+    for link in links:
+        target = operations[link["operationId"]]
+        names = {f"query.{parameter['name']}" for parameter in target["parameters"]}
+        assert set(link["parameters"]) <= names, link
+    create = operations["cluster-create_cluster"]["responses"]["200"]["links"]
+    assert {"GetCluster", "DeleteCluster"} <= create.keys()
 
 
 def test_hand_written_schemas_match_the_validation(http):
