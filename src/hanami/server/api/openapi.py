@@ -30,6 +30,14 @@ _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multip
 _UUID = {"uuid": "$response.body#/uuid"}
 _ID = {"id": "$response.body#/id"}
 _TASK = {"uuid": "$response.body#/uuid", "cluster_uuid": "$request.body#/cluster_uuid"}
+_TASK_LINKS = {
+    "GetTask": ("task-get_task", _TASK),
+    "DeleteTask": ("task-delete_task", _TASK),
+}
+_UPLOAD_LINKS = {
+    "GetProgress": ("dataset-get_progress", _UUID),
+    "DeleteDataset": ("dataset-delete_dataset", _UUID),
+}
 LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
     "project-create_project": {
         "GetProject": ("project-get_project", _ID),
@@ -49,23 +57,13 @@ LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
         "ListTasks": ("task-list_tasks", {"cluster_uuid": "$response.body#/uuid"}),
         "DeleteCluster": ("cluster-delete_cluster", _UUID),
     },
-    "task-create_train_task": {
-        "GetTask": ("task-get_task", _TASK),
-        "DeleteTask": ("task-delete_task", _TASK),
-    },
+    "task-create_train_task": _TASK_LINKS,
     "task-create_request_task": {
-        "GetTask": ("task-get_task", _TASK),
+        **_TASK_LINKS,
         "GetResult": ("dataset-get_dataset", _UUID),
-        "DeleteTask": ("task-delete_task", _TASK),
     },
-    "dataset-create_mnist_upload": {
-        "GetProgress": ("dataset-get_progress", _UUID),
-        "DeleteDataset": ("dataset-delete_dataset", _UUID),
-    },
-    "dataset-create_csv_upload": {
-        "GetProgress": ("dataset-get_progress", _UUID),
-        "DeleteDataset": ("dataset-delete_dataset", _UUID),
-    },
+    "dataset-create_mnist_upload": _UPLOAD_LINKS,
+    "dataset-create_csv_upload": _UPLOAD_LINKS,
     "dataset-upload_dataset": {
         "GetDataset": ("dataset-get_dataset", _UUID),
         "DeleteDataset": ("dataset-delete_dataset", _UUID),
