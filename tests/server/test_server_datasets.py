@@ -148,6 +148,16 @@ def test_multipart_upload_mnist_gzip_and_csv(member):
     uuid = response.json()["uuid"]
     assert content(api, uuid, "input", 2).json() == {"data": [[300.0]]}
 
+    # a file part without a filename is a file too (RFC 7578 makes the filename optional)
+    response = api.http.post(
+        "/v1.0alpha/dataset/upload",
+        data={"name": "csv plain", "type": "csv"},
+        files={"input_file": (None, CSV_TEXT.encode())},
+        headers=api.headers(),
+    )
+    assert response.status_code == 200, response.text
+    assert content(api, response.json()["uuid"], "input", 2).json() == {"data": [[300.0]]}
+
 
 @pytest.mark.parametrize(
     ("fields", "files", "message"),

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import re
+
 import pytest
 from server_helpers import b64, unique
+
+from hanami.server.patterns import MIN_PASSPHRASE_LENGTH, NEW_PASSPHRASE_RE
 
 
 def test_malformed_json_is_400(admin):
@@ -109,7 +114,11 @@ def test_unknown_route_and_method(admin):
     response = admin.get("no/such/endpoint")
     assert response.status_code == 404
     assert response.text == "No endpoint found for path '/v1.0alpha/no/such/endpoint'"
-    assert admin.request("PATCH", "project").status_code == 405
+    response = admin.request("PATCH", "project")
+    assert response.status_code == 405
+    # one route per method serves the path; the answer lists them all (RFC 9110)
+    assert response.headers["Allow"] == "DELETE, GET, POST"
+    assert admin.request("DELETE", "dataset/upload/csv").headers["Allow"] == "POST, PUT"
 
 
 def test_json_error_body_on_request(admin):
@@ -161,3 +170,13 @@ def test_error_bodies_stay_short(admin, accept):
     assert response.status_code == 400 and len(response.content) <= MAX_ERROR_BODY
     response = admin.request("GET", "x" * 12000, headers=headers)
     assert response.status_code == 404 and len(response.content) <= MAX_ERROR_BODY
+
+
+def test_the_documented_passphrase_pattern_is_the_length_rule():
+    """OpenAPI's pattern for a new passphrase matches base64 of >= 8 bytes, nothing shorter."""
+    pattern = re.compile(NEW_PASSPHRASE_RE)
+    for size in range(20):
+        for data in (bytes(size), bytes(range(200, 200 + size))):
+            encoded = base64.b64encode(data).decode()
+            assert bool(pattern.fullmatch(encoded)) == (size >= MIN_PASSPHRASE_LENGTH), encoded
+    assert not pattern.fullmatch("AAAAAAAAAAA")  # not base64: 11 characters

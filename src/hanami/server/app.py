@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 from hanami import __version__
 from hanami.dashboard import DashboardFiles
 from hanami.server.api.main import API_PREFIX, STREAMED_UPLOAD_PATHS, build_api_router
+from hanami.server.api.openapi import install_openapi
 from hanami.server.api.routes import health
 from hanami.server.apidocs import install_api_docs
 from hanami.server.bodylimit import BodyLimitMiddleware
@@ -86,6 +87,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     install_error_handlers(app, forbidden_status=settings.forbidden_status)
+    install_openapi(app, settings)
 
     app.include_router(build_api_router())
     app.include_router(health.router)

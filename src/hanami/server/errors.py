@@ -23,6 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hanami.server.routing import allowed_methods
+
 __all__ = [
     "ApiError",
     "BadRequest",
@@ -223,13 +225,15 @@ def install_error_handlers(app: FastAPI, *, forbidden_status: int = 403) -> None
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             message = f"No endpoint found for path '{request.url.path}'"
         elif exc.status_code == 405:
             message = f"Method {request.method} is not allowed for path '{request.url.path}'"
+            headers["Allow"] = ", ".join(allowed_methods(request.app.routes, request.url.path))
         else:
             message = str(exc.detail)
-        return error_response(request, exc.status_code, message, exc.headers)
+        return error_response(request, exc.status_code, message, headers)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)

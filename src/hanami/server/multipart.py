@@ -152,7 +152,8 @@ class _FormSink:
         if name in self.form.fields or name in self.form.files:
             raise BadRequest(f"Field '{shown}' is given twice")
         self._name = name
-        if b"filename" in options:
+        # a file field is a file with or without a filename (RFC 7578 makes it optional)
+        if b"filename" in options or name in self.file_fields:
             if name not in self.file_fields:
                 raise BadRequest(
                     f"Validation failed, because item '{shown}' is not in the list of allowed keys"
@@ -162,8 +163,6 @@ class _FormSink:
             self._file = path.open("xb")
             self._open.append(self._file)
             self.form.files[name] = path
-        elif name in self.file_fields:
-            raise BadRequest(f"Field '{name}' must be a file part, not a text field")
         elif len(self.form.fields) >= self.max_fields:
             raise BadRequest(f"Malformed multipart body: more than {self.max_fields} fields")
         else:

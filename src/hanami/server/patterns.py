@@ -8,6 +8,7 @@ __all__ = [
     "ID_RE",
     "MIN_PASSPHRASE_LENGTH",
     "NAME_RE",
+    "NEW_PASSPHRASE_RE",
     "UUID_RE",
 ]
 
@@ -22,3 +23,9 @@ BASE64_RE = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 
 MIN_PASSPHRASE_LENGTH = 8
 """Minimum length of the *decoded* passphrase (the original checked the base64 text)."""
+NEW_PASSPHRASE_RE = (
+    r"[A-Za-z0-9+/]{8}(?:[A-Za-z0-9+/]{3}="
+    r"|[A-Za-z0-9+/]{4}(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)"
+)
+"""Base64 of at least :data:`MIN_PASSPHRASE_LENGTH` bytes: 12 characters with at most one
+``=`` (8 or 9 bytes), or more."""

@@ -29,6 +29,7 @@ from hanami.server.auth import Principal
 from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.errors import BadRequest, Conflict, NotFound
+from hanami.server.patterns import BASE64_RE
 from hanami.server.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
 from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
 from hanami.server.timestamps import format_timestamp, utcnow
@@ -67,7 +68,13 @@ class ClusterCreate(InputModel):
     name: NameStr
     template: Annotated[
         str,
-        Field(min_length=1, max_length=MAX_TEMPLATE_CHARS, description="base64 of the template"),
+        Field(
+            min_length=1,
+            max_length=MAX_TEMPLATE_CHARS,
+            description="base64 of the template (UTF-8 text)",
+            # checked by _decode_template, which answers with the original's message
+            json_schema_extra={"pattern": f"^{BASE64_RE}$"},
+        ),
     ]
 
 

@@ -50,6 +50,7 @@ from hanami.datasets import (
 )
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
+from hanami.server.api.openapi import LIMIT_SETTING
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
 from hanami.server.auth import Principal
 from hanami.server.context import AppContext
@@ -77,7 +78,15 @@ MAX_CONTENT_ROWS = 10_000
 MAX_MULTIPART_BYTES = 1 << 30
 """Largest accepted multipart upload (larger files go through the websocket protocol)."""
 
-FileSize = Annotated[int, Field(ge=1, le=MAX_FILE_SIZE, description="exact size in bytes")]
+FileSize = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_FILE_SIZE,
+        description="exact size in bytes (over dataset_max_bytes: 413)",
+        json_schema_extra={LIMIT_SETTING: "dataset_max_bytes"},
+    ),
+]
 ColumnName = Annotated[str, Field(min_length=1, max_length=1024, description="column group")]
 
 
@@ -500,12 +509,31 @@ _MULTIPART_HELP = (
 _FILE_FIELDS = ("input_file", "label_file")
 
 
+def _needed_files(kind: str) -> tuple[str, ...]:
+    return _FILE_FIELDS if kind == "mnist" else _FILE_FIELDS[:1]
+
+
+def _form_schema(kind: str) -> dict[str, Any]:
+    """OpenAPI of the form for one dataset type (the files it takes differ)."""
+    files = _needed_files(kind)
+    return {
+        "type": "object",
+        "required": ["name", "type", *files],
+        "additionalProperties": False,
+        "properties": {
+            "name": MultipartFields.model_json_schema()["properties"]["name"],
+            "type": {"type": "string", "const": kind},
+            **{key: {"type": "string", "format": "binary"} for key in files},
+        },
+    }
+
+
 def _check_form(form: Form) -> MultipartFields:
     try:
         fields = MultipartFields.model_validate(form.fields)
     except ValidationError as exc:
         raise BadRequest(format_validation_errors(list(exc.errors()))) from exc
-    needed = _FILE_FIELDS if fields.type == "mnist" else _FILE_FIELDS[:1]
+    needed = _needed_files(fields.type)
     for key in needed:
         if key not in form.files:
             raise BadRequest(
@@ -555,17 +583,7 @@ def _store_multipart(
             "required": True,
             "content": {
                 "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["name", "type", "input_file"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "name": MultipartFields.model_json_schema()["properties"]["name"],
-                            "type": {"type": "string", "enum": ["mnist", "csv"]},
-                            "input_file": {"type": "string", "format": "binary"},
-                            "label_file": {"type": "string", "format": "binary"},
-                        },
-                    }
+                    "schema": {"oneOf": [_form_schema("mnist"), _form_schema("csv")]}
                 }
             },
         }

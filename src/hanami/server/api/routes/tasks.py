@@ -84,7 +84,8 @@ class TrainCreate(InputModel):
     time_length: TimeLength = 1
     epochs: Annotated[int, Field(ge=1, le=100_000, description="passes over the data")] = 1
     shuffle: bool = Field(False, description="new random window order in every epoch")
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
+    # lt=2**63, not le=2**63-1: 2**63 survives FastAPI's float bounds (api/openapi.py)
+    seed: Annotated[int, Field(ge=0, lt=2**63)] | None = Field(
         None, description="seed of the shuffle (random if unset)"
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from hanami.server.api.schemas import (
 from hanami.server.auth import ADMIN_PROJECT, ADMIN_ROLE
 from hanami.server.db.models import Project, User, UserProjectRole
 from hanami.server.errors import BadRequest, Conflict, Forbidden, NotFound
-from hanami.server.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH
+from hanami.server.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH, NEW_PASSPHRASE_RE
 from hanami.server.security import decode_passphrase, hash_password, new_security_stamp
 from hanami.server.timestamps import format_timestamp
 
@@ -57,7 +57,10 @@ class UserProjects(BaseModel):
 class UserCreate(InputModel):
     id: UserIdStr
     name: NameStr
-    passphrase: PassphraseStr
+    passphrase: PassphraseStr = Field(
+        json_schema_extra={"pattern": f"^{NEW_PASSPHRASE_RE}$", "minLength": 12},
+        description=f"base64 of at least {MIN_PASSPHRASE_LENGTH} bytes",
+    )
     is_admin: bool = False
 
 
