@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from hanami.cli._errors import CliError
-from hanami.sdk._client import jwt_claims, token_project
+from hanami.sdk import token_claims, token_project
 
 __all__ = [
     "ENV_TOKEN_CACHE",
@@ -38,7 +38,7 @@ that could fail half-way through a command."""
 def token_summary(token: str) -> dict[str, Any]:
     """``user``, ``project_id`` and ``expires_at`` (Unix time) of a JWT, read unverified;
     empty for API tokens and anything else that is not a JWT."""
-    claims = jwt_claims(token)
+    claims = token_claims(token)
     if not claims:
         return {}
     return {

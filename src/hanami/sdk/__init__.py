@@ -38,7 +38,7 @@ Exceptions::
 """
 
 from hanami.sdk._async_client import AsyncHanamiClient
-from hanami.sdk._auth import token_claims
+from hanami.sdk._auth import token_claims, token_project
 from hanami.sdk._client import HanamiClient
 from hanami.sdk._direct import DirectSession
 from hanami.sdk._exceptions import (
@@ -151,4 +151,5 @@ __all__ = [
     "WaitTimeout",
     "WebsocketError",
     "token_claims",
+    "token_project",
 ]

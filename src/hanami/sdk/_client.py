@@ -9,8 +9,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hanami.sdk._auth import encode_passphrase, token_project
-from hanami.sdk._auth import token_claims as jwt_claims
 from hanami.sdk._core import BaseClient
 from hanami.sdk._wire import (
     API_PREFIX,
@@ -24,9 +22,6 @@ from hanami.sdk._wire import (
 )
 
 __all__ = ["API_PREFIX", "DEFAULT_ADDRESS", "HanamiClient"]
-
-# The CLI still reads tokens through these names; hanami.sdk.token_claims is the public one.
-__all__ += ["encode_passphrase", "jwt_claims", "token_project"]
 
 T = TypeVar("T")
 CHUNK_SIZE = 128 * 1024
