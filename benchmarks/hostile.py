@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import struct
 import tempfile
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -31,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 from websockets.exceptions import ConnectionClosed
 
 import loadgen
 from hanami.server.proto import ClusterIO_Message
-from loadgen import Client, ServerProcess, ws_connect, ws_init
+from loadgen import Client, RssPeak, ServerProcess, ws_connect, ws_init
 
 MB = 1_000_000
 MIB = 1 << 20
@@ -45,24 +43,10 @@ BOUNDARY = "hanami-hostile-boundary"
 
 def peak_rss(pid: int, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run ``work`` while sampling the RSS of ``pid``; its result plus the peak over idle."""
-    process = psutil.Process(pid)
-    idle = peak = process.memory_info().rss
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, process.memory_info().rss)
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
     started = time.perf_counter()
-    try:
+    with RssPeak(pid) as rss:
         result = work()
-    finally:
-        done.set()
-        sampler.join()
+    idle, peak = rss.idle, rss.peak
     return {
         **result,
         "seconds": round(time.perf_counter() - started, 2),

@@ -32,6 +32,7 @@ from cluster_helpers import (
 from dataset_helpers import ws_connect, ws_init
 from postgres import PostgresUnavailable, new_database, private_postgres
 from server_helpers import ADMIN_ID, ADMIN_PASSPHRASE, Api, login
+from server_process import RssPeak
 
 from hanami.sdk import HanamiClient
 
@@ -39,6 +40,7 @@ __all__ = [
     "Actor",
     "Client",
     "PostgresUnavailable",
+    "RssPeak",
     "ServerProcess",
     "Tally",
     "batched_steps",

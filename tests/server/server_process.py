@@ -13,11 +13,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 STARTUP_TIMEOUT = 60.0
@@ -104,3 +106,27 @@ def serving(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_server(proc)
+
+
+class RssPeak:
+    """The RSS of a process when the block started (``idle``) and its peak during it,
+    sampled every 5 ms in a thread (a hostile request's memory shows only while it runs)."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self.idle = self.peak = self._process.memory_info().rss
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            time.sleep(0.005)
+
+    def __enter__(self) -> RssPeak:
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._sampler.join()

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import psutil
 import pytest
 from dataset_helpers import finalize, idx_bytes, multipart, start_upload, ws_upload
 from server_helpers import ADMIN_ID, ADMIN_NAME, ADMIN_PASSPHRASE, TOKEN_KEY, Api, login
-from server_process import free_port, server_env, start_server, stop_server
+from server_process import RssPeak, free_port, server_env, start_server, stop_server
 
 MAX_BYTES = 300 << 20
 MAX_ERROR_BODY = 4096
@@ -150,24 +149,10 @@ def test_large_multipart_upload_keeps_the_server_rss_flat(capped):
         capped.api, "warm_up", "mnist", input_file=images, label_file=labels
     ).is_success
     images, labels = mnist_files(320_000)  # 251 MB of pixels
-    process = psutil.Process(capped.proc.pid)
-    baseline = peak = process.memory_info().rss
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, process.memory_info().rss)
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
     started = time.perf_counter()
-    try:
+    with RssPeak(capped.proc.pid) as rss:
         response = multipart(capped.api, "large", "mnist", input_file=images, label_file=labels)
-    finally:
-        done.set()
-        sampler.join()
+    baseline, peak = rss.idle, rss.peak
     print(f"\n{len(images) / 1e6:.0f} MB multipart upload in {time.perf_counter() - started:.1f} s:"
           f" server RSS {baseline / 1e6:.0f} MB before, peak {peak / 1e6:.0f} MB")  # fmt: skip
     assert response.status_code == 200, response.text
