@@ -12,7 +12,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sdk"))
 
 from cli_helpers import Cli
-from sdk_server import ADMIN_ID, ADMIN_PASSPHRASE, RunningServer, running_server
+from sdk_server import (
+    ADMIN_ID,
+    ADMIN_PASSPHRASE,
+    TEMPLATE,
+    RunningServer,
+    csv_text,
+    running_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +52,17 @@ def cli_factory(tmp_path: Path, server: RunningServer) -> Callable[[], Cli]:
         return Cli(tmp_path / f"config-{count}", {"HANAMI_ADDRESS": server.url})
 
     return make
+
+
+@pytest.fixture
+def template_file(tmp_path: Path) -> Path:
+    path = tmp_path / "cluster_template"
+    path.write_text(TEMPLATE)
+    return path
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "train.csv"
+    path.write_text(csv_text(40))
+    return path

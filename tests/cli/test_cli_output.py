@@ -6,29 +6,14 @@ import re
 import uuid
 from pathlib import Path
 
-import pytest
 import typer
 from cli_helpers import Cli
-from sdk_server import TEMPLATE, csv_text, needs_clusters, needs_datasets, needs_tasks
+from sdk_server import needs_clusters, needs_datasets, needs_tasks
 from typer.core import TyperGroup
 
 from hanami.cli.main import app
 
 UUID_LINE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n")
-
-
-@pytest.fixture
-def template_file(tmp_path: Path) -> Path:
-    path = tmp_path / "cluster_template"
-    path.write_text(TEMPLATE)
-    return path
-
-
-@pytest.fixture
-def csv_file(tmp_path: Path) -> Path:
-    path = tmp_path / "train.csv"
-    path.write_text(csv_text(40))
-    return path
 
 
 def unique(prefix: str) -> str:

@@ -11,8 +11,6 @@ import pytest
 from cli_helpers import Cli
 from sdk_server import (
     BAD_TEMPLATE,
-    TEMPLATE,
-    csv_text,
     needs_checkpoints,
     needs_clusters,
     needs_datasets,
@@ -29,20 +27,6 @@ MISSING = "00000000-0000-4000-8000-000000000000"
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def template_file(tmp_path: Path) -> Path:
-    path = tmp_path / "cluster_template"
-    path.write_text(TEMPLATE)
-    return path
-
-
-@pytest.fixture
-def csv_file(tmp_path: Path) -> Path:
-    path = tmp_path / "train.csv"
-    path.write_text(csv_text(40))
-    return path
 
 
 # ---------------------------------------------------------------------------------- clusters
