@@ -153,7 +153,7 @@ def send_file(
     """Send one file to a tempfile over its own websocket, awaiting one reply per chunk."""
     from websockets.sync.client import connect
 
-    from hanami.server.proto import FileUpload_Message, FileUploadResponse_Message
+    from hanami.protocol.proto import FileUpload_Message, FileUploadResponse_Message
 
     url = client.websocket_url
     token = client._ensure_token(min_validity=WEBSOCKET_MIN_VALIDITY)

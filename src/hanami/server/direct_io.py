@@ -31,60 +31,56 @@ step is recorded in the cluster's step journal (:mod:`hanami.server.journal`) an
 see it): many samples per binary frame, and the client may keep up to ``max_in_flight``
 frames unanswered; the server reads ahead while it works and answers every frame, in
 order, with a frame carrying the same ``seq``. The frame layout is in docs/websocket.md
-and :func:`parse_batch`; :func:`encode_batch` builds one.
+and :mod:`hanami.protocol.batch`, the codec shared with the SDK.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from google.protobuf.message import DecodeError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hanami.server.context import AppContext
-from hanami.server.errors import ApiError, Conflict, NotFound
-from hanami.server.executor import ClusterBusy
-from hanami.server.journal import JournalError
-from hanami.server.proto import (
+from hanami.protocol.batch import (
+    BATCH_VERSION,
+    MAX_FRAME_BYTES,
+    MAX_SAMPLES,
+    Batch,
+    BatchError,
+    encode_reply,
+    error_reply,
+    parse_batch,
+)
+from hanami.protocol.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
     REQUEST_TYPE,
     TRAIN_TYPE,
     ClusterIO_Message,
 )
+from hanami.server.context import AppContext
+from hanami.server.errors import ApiError, Conflict, NotFound
+from hanami.server.executor import ClusterBusy
+from hanami.server.journal import JournalError
 from hanami.server.registry import ClusterRegistry
 from hanami.server.websocket import CloseCode, WsClose, WsSession
 
 __all__ = [
-    "BATCH_VERSION",
     "MAX_IN_FLIGHT",
-    "Batch",
-    "BatchError",
     "batched_capabilities",
     "cluster_is_direct",
-    "decode_batch_reply",
-    "encode_batch",
-    "parse_batch",
     "require_direct_mode",
     "serve_direct_io",
 ]
 
-BATCH_VERSION = 1
 MAX_IN_FLIGHT = 8
 """Frames a batched client may send before it waits for the first answer."""
-MAX_FRAME_BYTES = 16 * 1024 * 1024
-"""uvicorn's default websocket message limit."""
-MAX_HEADER_BYTES = 64 * 1024
-MAX_SAMPLES = 65_536
 INLINE_LIMIT_S = 0.002
 """Compatible mode: steps quicker than this run on the event loop (see :class:`_Steps`)."""
 INLINE_AFTER = 3
@@ -92,7 +88,6 @@ MAX_STEP_BUFFERS = 256
 MAX_STEP_BYTES = 64 * 1024 * 1024
 """Compatible mode: what the buffers of one step (held until its ``isLast`` message) may
 add up to; more closes the socket with 4413 (buffers under new names used to pile up)."""
-_LENGTH = struct.Struct("<I")
 
 T = TypeVar("T")
 
@@ -363,138 +358,6 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
 # --------------------------------------------------------------------------- batched
 
 
-class BatchError(ValueError):
-    """A batch frame that cannot be used; ``seq`` is known once the header parsed."""
-
-    def __init__(self, message: str, seq: int | None = None) -> None:
-        super().__init__(message)
-        self.seq = seq
-
-
-class _BufferSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    name: str = Field(min_length=1, max_length=254)
-    kind: Literal["input", "expected"]
-    width: Annotated[int, Field(ge=1, le=1 << 24)]
-
-
-class _BatchHeader(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    seq: Annotated[int, Field(ge=0, le=(1 << 53) - 1)]
-    type: Literal["train", "request"]
-    samples: Annotated[int, Field(ge=1, le=MAX_SAMPLES)]
-    buffers: list[_BufferSpec] = Field(min_length=1, max_length=256)
-
-
-@dataclass
-class Batch:
-    """One parsed batch frame: ``[samples, width]`` float32 arrays per buffer name."""
-
-    seq: int
-    type: Literal["train", "request"]
-    samples: int
-    inputs: dict[str, np.ndarray]
-    expected: dict[str, np.ndarray]
-
-
-def _split_frame(frame: bytes) -> tuple[dict[str, Any], memoryview]:
-    if len(frame) < _LENGTH.size:
-        raise BatchError("Batch frame is shorter than its 4-byte header length")
-    (length,) = _LENGTH.unpack_from(frame)
-    if length > MAX_HEADER_BYTES or _LENGTH.size + length > len(frame):
-        raise BatchError(f"Batch header length {length} is invalid for a {len(frame)}-byte frame")
-    try:
-        header = json.loads(bytes(frame[_LENGTH.size : _LENGTH.size + length]))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BatchError(f"Batch header is not valid JSON: {exc}") from exc
-    if not isinstance(header, dict):
-        raise BatchError("Batch header must be a JSON object")
-    return header, memoryview(frame)[_LENGTH.size + length :]
-
-
-def parse_batch(frame: bytes) -> Batch:
-    """Parse a client batch frame (see docs/websocket.md); raises :class:`BatchError`."""
-    raw, payload = _split_frame(frame)
-    seq = raw.get("seq") if isinstance(raw.get("seq"), int) else None
-    try:
-        header = _BatchHeader.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'header'}: {e['msg']}" for e in exc.errors()
-        )
-        raise BatchError(f"Invalid batch header: {problems}", seq) from exc
-    needed = sum(header.samples * b.width * 4 for b in header.buffers)
-    if len(payload) != needed:
-        raise BatchError(
-            f"Batch payload has {len(payload)} bytes; the header describes {needed} "
-            f"({header.samples} samples of float32)",
-            header.seq,
-        )
-    inputs: dict[str, np.ndarray] = {}
-    expected: dict[str, np.ndarray] = {}
-    offset = 0
-    for spec in header.buffers:
-        target = inputs if spec.kind == "input" else expected
-        if spec.name in target:
-            raise BatchError(f"Buffer '{spec.name}' ({spec.kind}) appears twice", header.seq)
-        count = header.samples * spec.width
-        array = np.frombuffer(payload, dtype="<f4", count=count, offset=offset)
-        offset += count * 4
-        if not np.isfinite(array).all():
-            raise BatchError(f"Buffer '{spec.name}' holds NaN or inf", header.seq)
-        target[spec.name] = array.astype(np.float32).reshape(header.samples, spec.width)
-    if not inputs:
-        raise BatchError("A batch needs at least one input buffer", header.seq)
-    if header.type == "request" and expected:
-        raise BatchError("A request batch takes no expected buffers", header.seq)
-    return Batch(header.seq, header.type, header.samples, inputs, expected)
-
-
-def encode_batch(
-    seq: int,
-    kind: Literal["train", "request"],
-    inputs: Mapping[str, np.ndarray],
-    expected: Mapping[str, np.ndarray] | None = None,
-) -> bytes:
-    """Build a client batch frame from ``[samples, width]`` arrays (a helper for clients)."""
-    arrays = [(n, "input", np.asarray(a, dtype="<f4")) for n, a in inputs.items()]
-    arrays += [(n, "expected", np.asarray(a, dtype="<f4")) for n, a in (expected or {}).items()]
-    samples = {a.shape[0] for _, _, a in arrays}
-    if len(samples) != 1 or any(a.ndim != 2 for _, _, a in arrays):
-        raise ValueError("every buffer must be [samples, width] with the same sample count")
-    header = {
-        "seq": seq,
-        "type": kind,
-        "samples": samples.pop(),
-        "buffers": [{"name": n, "kind": k, "width": a.shape[1]} for n, k, a in arrays],
-    }
-    return _frame(header, b"".join(a.tobytes() for _, _, a in arrays))
-
-
-def decode_batch_reply(frame: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Split a server reply frame into its header and ``{name: [samples, width]}`` outputs."""
-    header, payload = _split_frame(frame)
-    outputs: dict[str, np.ndarray] = {}
-    offset = 0
-    for spec in header.get("buffers", []):
-        count = header["samples"] * spec["width"]
-        array = np.frombuffer(payload, dtype="<f4", count=count, offset=offset)
-        outputs[spec["name"]] = array.reshape(header["samples"], spec["width"])
-        offset += count * 4
-    return header, outputs
-
-
-def _frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    return _LENGTH.pack(len(encoded)) + encoded + payload
-
-
-def _error_frame(seq: int | None, message: str) -> bytes:
-    return _frame({"seq": seq, "ok": False, "error": message})
-
-
 def _request_batch(
     clusters: ClusterRegistry, cluster_uuid: str, batch: Batch
 ) -> dict[str, np.ndarray]:
@@ -534,12 +397,10 @@ async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
 
 
 async def _process_frame(session: WsSession, cluster_uuid: str, data: bytes | str) -> bytes:
-    if isinstance(data, str):
-        return _error_frame(None, "Batch frames must be binary")
     try:
         batch = parse_batch(data)
     except BatchError as exc:
-        return _error_frame(exc.seq, str(exc))
+        return error_reply(exc.seq, str(exc))
     session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
     clusters = _ensure_direct(session, cluster_uuid)
     outputs: dict[str, np.ndarray] = {}
@@ -555,15 +416,5 @@ async def _process_frame(session: WsSession, cluster_uuid: str, data: bytes | st
         error = _step_error(exc)
         if error is None:
             raise
-        return _error_frame(batch.seq, error.message)
-    header = {
-        "seq": batch.seq,
-        "ok": True,
-        "type": batch.type,
-        "samples": batch.samples,
-        "buffers": [{"name": name, "width": int(rows.shape[1])} for name, rows in outputs.items()],
-    }
-    payload = b"".join(
-        np.ascontiguousarray(rows, dtype="<f4").tobytes() for rows in outputs.values()
-    )
-    return _frame(header, payload)
+        return error_reply(batch.seq, error.message)
+    return encode_reply(batch, outputs)

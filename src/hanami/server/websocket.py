@@ -45,6 +45,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from hanami.protocol.proto import FileUpload_Message, FileUploadResponse_Message
 from hanami.server.api.schemas import UuidStr
 from hanami.server.auth import Principal, authenticate
 from hanami.server.context import AppContext
@@ -57,7 +58,6 @@ from hanami.server.errors import (
     Unauthorized,
     format_validation_errors,
 )
-from hanami.server.proto import FileUpload_Message, FileUploadResponse_Message
 from hanami.server.security import (
     API_TOKEN_PREFIX,
     InvalidToken,

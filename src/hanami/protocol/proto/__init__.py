@@ -5,7 +5,7 @@ The schema is ``hanami_messages.proto`` beside this file; ``hanami_messages_pb2.
 changing the schema (grpcio-tools is a build-time tool only; its bundled protoc must not
 be newer than the protobuf runtime, or the generated module refuses to import)::
 
-    cd src/hanami/server/proto
+    cd src/hanami/protocol/proto
     python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. hanami_messages.proto
 
 The file is compiled from its own directory on purpose: the descriptor is then registered
@@ -13,7 +13,7 @@ as ``hanami_messages.proto`` with no package, like the original, so message full
 are ``ClusterIO_Message`` etc.
 """
 
-from hanami.server.proto.hanami_messages_pb2 import (
+from hanami.protocol.proto.hanami_messages_pb2 import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
     OUTPUT_BUFFER_TYPE,
