@@ -25,6 +25,7 @@ from hanami.sdk._models import (
     DatasetUpload,
     ErrorLogTable,
     HostTable,
+    MnistUpload,
     Project,
     ProjectAssignment,
     ProjectTable,
@@ -359,14 +360,14 @@ class Datasets(Resource):
 
     def init_mnist_upload(
         self, name: str, input_data_size: int, label_data_size: int
-    ) -> DatasetUpload:
+    ) -> MnistUpload:
         """``POST /dataset/upload/mnist``: create the dataset and two tempfiles."""
         body = {
             "name": name,
             "input_data_size": input_data_size,
             "label_data_size": label_data_size,
         }
-        return self._client._parse(DatasetUpload, self._post("dataset/upload/mnist", body))
+        return self._client._parse(MnistUpload, self._post("dataset/upload/mnist", body))
 
     def finalize_mnist_upload(self, uuid: str, uuid_input_file: str, uuid_label_file: str) -> str:
         """``PUT /dataset/upload/mnist``: convert the uploaded files; returns the uuid."""

@@ -261,7 +261,7 @@ def _upload_websocket(
     datasets = client.datasets
     if kind == "mnist":
         init = datasets.init_mnist_upload(name, opened[0][1], opened[1][1])
-        tempfiles = [init.uuid_input_file, init.uuid_label_file or ""]
+        tempfiles = [init.uuid_input_file, init.uuid_label_file]
     else:
         init = datasets.init_csv_upload(name, opened[0][1])
         tempfiles = [init.uuid_input_file]

@@ -16,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
+from hanami.protocol.timestamps import utcnow
 from hanami.server.db.models import ApiToken, User, UserProjectRole
 from hanami.server.errors import Unauthorized
 from hanami.server.security import (
@@ -24,7 +25,6 @@ from hanami.server.security import (
     decode_access_token,
     hash_api_token,
 )
-from hanami.server.timestamps import utcnow
 
 __all__ = [
     "ADMIN_PROJECT",

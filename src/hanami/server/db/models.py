@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from hanami.server.timestamps import utcnow
+from hanami.protocol.timestamps import utcnow
 
 __all__ = [
     "ApiToken",

@@ -50,12 +50,12 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from hanami.core import TrainStats
+from hanami.protocol.timestamps import utcnow
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.db.session import Database
 from hanami.server.errors import Conflict
 from hanami.server.executor import ClusterExecutor, ClusterNotFound
 from hanami.server.registry import ClusterRegistry
-from hanami.server.timestamps import utcnow
 
 __all__ = [
     "ABORTED",

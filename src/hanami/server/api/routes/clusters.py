@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hanami.core import TemplateError, parse_template
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
@@ -31,7 +33,6 @@ from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.errors import BadRequest, Conflict, NotFound
 from hanami.server.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
 from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
-from hanami.server.timestamps import format_timestamp, utcnow
 
 __all__ = ["router"]
 
@@ -42,25 +43,6 @@ MAX_TEMPLATE_CHARS = 4 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- shapes
-
-
-class ClusterPublic(BaseModel):
-    created_at: str
-    uuid: str
-    name: str
-    owner_id: str
-    project_id: str
-    visibility: str
-
-
-class ClusterDetails(ClusterPublic):
-    number_of_blocks: int
-    number_of_sections: int
-    mode: str = Field(description="TASK or DIRECT")
-    inputs: dict[str, int] = Field(description="input hexagon name -> width (0 until data came)")
-    outputs: dict[str, int] = Field(description="output hexagon name -> width (0 until trained)")
-    metrics: dict[str, int]
-    template: str = Field(description="the template text the cluster was created from")
 
 
 class ClusterCreate(InputModel):
@@ -85,23 +67,10 @@ class ClusterLoad(InputModel):
     checkpoint_uuid: UuidStr
 
 
-class TaskStarted(BaseModel):
-    uuid: str = Field(description="task uuid (for a save also the checkpoint uuid)")
-    name: str
-    state: str = Field(description="'finished' when it ran inside the request")
-
-
 class SetMode(InputModel):
     uuid: UuidStr
     new_state: Literal["TASK", "DIRECT"]
     connection_uuid: UuidStr | None = None
-
-
-class ModeSet(BaseModel):
-    created_at: str
-    uuid: str
-    name: str
-    new_state: str
 
 
 class SwitchHost(InputModel):
@@ -132,7 +101,7 @@ def _decode_template(text: str) -> str:
 # --------------------------------------------------------------------------- CRUD
 
 
-@router.post("/cluster", response_model=ClusterPublic, summary="Create cluster")
+@router.post("/cluster", response_model=wire.ClusterPublic, summary="Create cluster")
 def create_cluster(
     user: CurrentUser, data: Payload[ClusterCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -183,7 +152,7 @@ def cluster_details(ctx: AppContext, cluster: Cluster) -> dict[str, Any]:
     }
 
 
-@router.get("/cluster", response_model=ClusterDetails, summary="Show cluster")
+@router.get("/cluster", response_model=wire.Cluster, summary="Show cluster")
 def get_cluster(
     user: CurrentUser, data: Payload[ClusterRef], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -269,7 +238,7 @@ def _task_state(session: Any, task_uuid: str) -> str:
     return task.state if task is not None else "deleted"
 
 
-@router.post("/cluster/save", response_model=TaskStarted, summary="Save cluster as checkpoint")
+@router.post("/cluster/save", response_model=wire.TaskRef, summary="Save cluster as checkpoint")
 def save_cluster(
     user: CurrentUser, data: Payload[ClusterSave], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -290,7 +259,7 @@ def save_cluster(
     return {"uuid": task.uuid, "name": data.name, "state": _task_state(session, task.uuid)}
 
 
-@router.post("/cluster/load", response_model=TaskStarted, summary="Restore cluster")
+@router.post("/cluster/load", response_model=wire.TaskRef, summary="Restore cluster")
 def load_cluster(
     user: CurrentUser, data: Payload[ClusterLoad], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -332,7 +301,7 @@ def _pin(source: Path, task_uuid: str) -> Path:
 # --------------------------------------------------------------------------- mode, hosts
 
 
-@router.put("/cluster/set_mode", response_model=ModeSet, summary="Switch TASK/DIRECT mode")
+@router.put("/cluster/set_mode", response_model=wire.ClusterMode, summary="Switch TASK/DIRECT mode")
 def set_mode(
     user: CurrentUser, data: Payload[SetMode], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -350,7 +319,7 @@ def set_mode(
     }
 
 
-@router.put("/cluster/switch_host", response_model=ClusterPublic, summary="Move a hexagon")
+@router.put("/cluster/switch_host", response_model=wire.ClusterPublic, summary="Move a hexagon")
 def switch_host(
     user: CurrentUser, data: Payload[SwitchHost], session: SessionDep, ctx: ContextDep
 ) -> Any:

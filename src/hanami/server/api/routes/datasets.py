@@ -48,6 +48,8 @@ from hanami.datasets import (
     convert_mnist,
     open_dataset,
 )
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
@@ -64,7 +66,6 @@ from hanami.server.errors import (
 from hanami.server.multipart import Form, receive_form
 from hanami.server.stoppable import run_stoppable
 from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
-from hanami.server.timestamps import format_timestamp
 from hanami.server.uploads import UploadHandle, dataset_is_finalized
 
 __all__ = ["router"]
@@ -84,63 +85,12 @@ ColumnName = Annotated[str, Field(min_length=1, max_length=1024, description="co
 # --------------------------------------------------------------------------- shapes
 
 
-class DatasetPublic(BaseModel):
-    created_at: str
-    uuid: str
-    name: str
-    owner_id: str
-    project_id: str
-    visibility: str
-
-
-class MnistUploadCreated(DatasetPublic):
-    uuid_input_file: str
-    uuid_label_file: str
-
-
-class CsvUploadCreated(DatasetPublic):
-    uuid_input_file: str
-
-
-class ColumnRange(BaseModel):
-    column_start: int
-    column_end: int
-
-
-class DatasetInfo(BaseModel):
-    uuid: str
-    name: str
-    description: dict[str, ColumnRange]
-    owner_id: str
-    project_id: str
-    visibility: str
-    version: str
-    number_of_rows: int
-    number_of_columns: int
-    created_at: str
-
-
 class UuidOut(BaseModel):
     uuid: str
 
 
-class Progress(BaseModel):
-    uuid: str
-    complete: bool
-
-
 class Content(BaseModel):
     data: list[list[float]]
-
-
-class CheckResult(BaseModel):
-    accuracy: float | None = Field(
-        description="percentage of rows whose class matches (null for regression)"
-    )
-    rows: int
-    mode: Literal["classification", "regression"]
-    mse: float
-    mae: float
 
 
 class MnistCreate(InputModel):
@@ -431,9 +381,7 @@ async def _finalize_stoppable(
 # --------------------------------------------------------------------------- upload
 
 
-@router.post(
-    "/dataset/upload/mnist", response_model=MnistUploadCreated, summary="Start MNIST upload"
-)
+@router.post("/dataset/upload/mnist", response_model=wire.MnistUpload, summary="Start MNIST upload")
 def create_mnist_upload(
     user: CurrentUser, data: Payload[MnistCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -462,7 +410,7 @@ async def finalize_mnist_upload(
     )
 
 
-@router.post("/dataset/upload/csv", response_model=CsvUploadCreated, summary="Start CSV upload")
+@router.post("/dataset/upload/csv", response_model=wire.DatasetUpload, summary="Start CSV upload")
 def create_csv_upload(
     user: CurrentUser, data: Payload[CsvCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -480,7 +428,7 @@ async def finalize_csv_upload(
     )
 
 
-@router.get("/dataset/progress", response_model=Progress, summary="Upload progress")
+@router.get("/dataset/progress", response_model=wire.UploadProgress, summary="Upload progress")
 def get_progress(
     user: CurrentUser, data: Payload[DatasetRef], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -548,7 +496,7 @@ def _store_multipart(
 
 @router.post(
     "/dataset/upload",
-    response_model=DatasetInfo,
+    response_model=wire.Dataset,
     summary="Upload a dataset in one request (multipart)",
     openapi_extra={
         "requestBody": {
@@ -593,7 +541,7 @@ async def upload_dataset(user: CurrentUser, request: Request, ctx: ContextDep) -
 # --------------------------------------------------------------------------- read
 
 
-@router.get("/dataset", response_model=DatasetInfo, summary="Show dataset")
+@router.get("/dataset", response_model=wire.Dataset, summary="Show dataset")
 def get_dataset(user: CurrentUser, data: Payload[DatasetRef], session: SessionDep) -> Any:
     dataset = get_in_scope(session, user, Dataset, data.uuid, "Dataset")
     return dataset_info(dataset, _open(dataset))
@@ -638,7 +586,7 @@ def get_content(user: CurrentUser, data: Payload[ContentInput], session: Session
     return {"data": _json_floats(np.asarray(view[data.row_offset : end]))}
 
 
-@router.get("/dataset/check", response_model=CheckResult, summary="Grade a result dataset")
+@router.get("/dataset/check", response_model=wire.DatasetCheck, summary="Grade a result dataset")
 def check_dataset(user: CurrentUser, data: Payload[CheckInput], session: SessionDep) -> Any:
     """Compares a column group of ``uuid`` with one of ``reference_uuid`` over all rows.
 

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from hanami.protocol import models as wire
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.schemas import Table, table
@@ -55,14 +56,6 @@ class TemperatureOut(BaseModel):
     source: str
 
 
-class SystemInfoOut(BaseModel):
-    info: dict[str, Any]
-
-
-class ThreadingOut(BaseModel):
-    thread_map: dict[str, list[int]]
-
-
 @router.get("/host/all", response_model=Table, summary="List hosts")
 def list_hosts(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
     """One ``cpu`` host per CPU package; uuids are new at every start (as the original)."""
@@ -86,7 +79,7 @@ def temperature_production(user: CurrentUser, data: Payload[NoInput], ctx: Conte
     return temperature_json(ctx.monitor.snapshot())
 
 
-@router.get("/system_info", response_model=SystemInfoOut, summary="CPU topology")
+@router.get("/system_info", response_model=wire.SystemInfo, summary="CPU topology")
 def system_info(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
     """Packages, cores, threads, speeds (kHz) and package power (W) of the latest sample.
 
@@ -104,7 +97,7 @@ def system_info(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> A
     return body
 
 
-@router.get("/threading", response_model=ThreadingOut, summary="Thread-to-CPU map")
+@router.get("/threading", response_model=wire.ThreadMapping, summary="Thread-to-CPU map")
 def threading_map(user: CurrentUser, data: Payload[NoInput]) -> Any:
     """The CPUs each thread of the service may run on, by thread name."""
     return threading_json(current_thread_map())

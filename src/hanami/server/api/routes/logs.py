@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, PayloadRoute
 from hanami.server.api.schemas import PAGE_SIZE, Page, Table, UserIdStr, table
 from hanami.server.db.models import AuditLog, ErrorLog
 from hanami.server.errors import Forbidden
-from hanami.server.timestamps import format_timestamp
 
 __all__ = ["router"]
 

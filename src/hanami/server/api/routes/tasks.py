@@ -22,11 +22,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hanami.datasets import DatasetError, open_dataset
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, PayloadRoute
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
@@ -45,7 +47,6 @@ from hanami.server.tasks import (
 )
 from hanami.server.tasks.engine import Control
 from hanami.server.tenancy import get_in_scope
-from hanami.server.timestamps import format_timestamp, utcnow
 
 __all__ = ["router", "task_public"]
 
@@ -104,34 +105,6 @@ class TaskRef(InputModel):
 
 class ClusterTasks(InputModel):
     cluster_uuid: UuidStr
-
-
-class TaskPublic(BaseModel):
-    uuid: str
-    name: str
-    current_cycle: int
-    total_number_of_cycles: int
-    state: str = Field(description="queued, active, finished, aborted or failed")
-    queue_timestamp: str
-    start_timestamp: str
-    end_timestamp: str
-    cluster_uuid: str
-    type: str = Field(description="train, request, checkpoint_save or checkpoint_restore")
-    error: str | None = Field(description="why the task failed")
-    percentage: float = Field(description="fraction done, 0 to 1")
-    samples_per_second: float | None
-    eta_seconds: float | None = Field(description="estimated seconds left while active")
-    time_length: int
-    epoch: int = Field(description="current epoch, from 1")
-    epochs: int
-    shuffle: bool
-    training_error: float | None = Field(
-        description="train tasks: mean squared error of the latest rows, each scored before "
-        "it was learned"
-    )
-    training_accuracy: float | None = Field(
-        description="train tasks: share of the latest rows whose largest output was expected"
-    )
 
 
 # --------------------------------------------------------------------------- output
@@ -279,7 +252,7 @@ def _new_task(
 # --------------------------------------------------------------------------- endpoints
 
 
-@router.post("/task/train", response_model=TaskPublic, summary="Queue train task")
+@router.post("/task/train", response_model=wire.Task, summary="Queue train task")
 def create_train_task(
     user: CurrentUser, data: Payload[TrainCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -308,7 +281,7 @@ def create_train_task(
     return task_public(task)
 
 
-@router.post("/task/request", response_model=TaskPublic, summary="Queue request task")
+@router.post("/task/request", response_model=wire.Task, summary="Queue request task")
 def create_request_task(
     user: CurrentUser, data: Payload[RequestCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -371,7 +344,7 @@ def _task_in_cluster(session: Session, task_uuid: str, cluster_uuid: str) -> Tas
     return task
 
 
-@router.get("/task", response_model=TaskPublic, summary="Show task")
+@router.get("/task", response_model=wire.Task, summary="Show task")
 def get_task(
     user: CurrentUser, data: Payload[TaskRef], session: SessionDep, ctx: ContextDep
 ) -> Any:

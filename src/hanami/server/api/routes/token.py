@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep, client_address
 from hanami.server.api.inputs import InputModel, PayloadRoute
 from hanami.server.api.schemas import IdStr, PassphraseStr, UserIdStr
@@ -25,7 +26,6 @@ from hanami.server.errors import (
 )
 from hanami.server.ratelimit import LoginThrottled
 from hanami.server.security import create_access_token, decode_passphrase, verify_password
-from hanami.server.timestamps import format_timestamp
 
 __all__ = ["public_router", "router"]
 
@@ -44,13 +44,6 @@ class TokenCreate(InputModel):
 
 class TokenRenew(InputModel):
     project_id: IdStr
-
-
-class TokenPublic(BaseModel):
-    id: str
-    name: str
-    is_admin: bool
-    token: str
 
 
 def issue_token(ctx: AppContext, session: Session, user: User, project_id: str) -> dict[str, Any]:
@@ -73,7 +66,7 @@ def issue_token(ctx: AppContext, session: Session, user: User, project_id: str) 
     return {"id": user.id, "name": user.name, "is_admin": user.is_admin, "token": token}
 
 
-@public_router.post("/token", response_model=TokenPublic, summary="Log in")
+@public_router.post("/token", response_model=wire.Token, summary="Log in")
 def create_token(
     data: Payload[TokenCreate], request: Request, ctx: ContextDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -120,7 +113,7 @@ def create_token(
     return issue_token(ctx, session, user, project_id)
 
 
-@router.put("/token", response_model=TokenPublic, summary="Renew token / switch project")
+@router.put("/token", response_model=wire.Token, summary="Renew token / switch project")
 def renew_token(
     user: CurrentUser, data: Payload[TokenRenew], ctx: ContextDep, session: SessionDep
 ) -> dict[str, Any]:
