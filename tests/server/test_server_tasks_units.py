@@ -14,15 +14,15 @@ from hanami.core import TemplateError
 from hanami.datasets import write_dataset
 from hanami.server.db import Cluster as ClusterRow
 from hanami.server.db import Database, Task, upgrade
-from hanami.server.executor import (
+from hanami.server.runtime.executor import (
     ClusterBusy,
     ClusterExecutor,
     ClusterNotFound,
     InProcessExecutor,
 )
-from hanami.server.registry import ClusterRegistry
-from hanami.server.tasks import Binding, WindowSource, window_count
-from hanami.server.tasks.engine import (
+from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.tasks import Binding, WindowSource, window_count
+from hanami.server.runtime.tasks.engine import (
     ACTIVE,
     CHECKPOINT_SAVE,
     CHUNK_SECONDS,
@@ -34,7 +34,7 @@ from hanami.server.tasks.engine import (
     ChunkSizer,
     TaskEngine,
 )
-from hanami.server.tasks.runners import epoch_order
+from hanami.server.runtime.tasks.runners import epoch_order
 
 
 @pytest.fixture

@@ -32,8 +32,9 @@ from hanami.protocol.proto import (
     TRAIN_TYPE,
     ClusterIO_Message,
 )
-from hanami.server import ServerSettings, create_app, direct_io
-from hanami.server.policy import DEFAULT_POLICY
+from hanami.server import ServerSettings, create_app
+from hanami.server.security.policy import DEFAULT_POLICY
+from hanami.server.websocket import direct_io
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -383,7 +384,7 @@ TEMPLATE = OPENHANAMI_MNIST
 @pytest.fixture(scope="module")
 def cluster_member(admin, http):
     pytest.importorskip(
-        "hanami.server.executor", reason="the cluster executor is not integrated yet"
+        "hanami.server.runtime.executor", reason="the cluster executor is not integrated yet"
     )
     return new_member(admin, http)
 

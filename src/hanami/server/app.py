@@ -20,13 +20,13 @@ from hanami import __version__
 from hanami.dashboard import DashboardFiles
 from hanami.server.api.main import API_PREFIX, STREAMED_UPLOAD_PATHS, build_api_router
 from hanami.server.api.routes import health
-from hanami.server.bodylimit import BodyLimitMiddleware
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.errors import ErrorBoundaryMiddleware, install_error_handlers
 from hanami.server.metrics import MetricsMiddleware, metrics_router
-from hanami.server.proxies import ClientAddressMiddleware
-from hanami.server.websocket import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
+from hanami.server.security.bodylimit import BodyLimitMiddleware
+from hanami.server.security.proxies import ClientAddressMiddleware
+from hanami.server.websocket.endpoint import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
 
 __all__ = ["create_app"]
 

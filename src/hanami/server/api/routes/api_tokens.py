@@ -21,10 +21,10 @@ from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
 from hanami.server.api.schemas import Empty, IdStr, NameStr, Table, UuidStr, table
-from hanami.server.auth import ADMIN_PROJECT, Principal
 from hanami.server.db.models import ApiToken, User, UserProjectRole
 from hanami.server.errors import Forbidden, NotFound
-from hanami.server.security import new_api_token
+from hanami.server.security.auth import ADMIN_PROJECT, Principal
+from hanami.server.security.credentials import new_api_token
 
 __all__ = ["router"]
 

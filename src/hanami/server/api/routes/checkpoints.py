@@ -28,11 +28,11 @@ from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
-from hanami.server.auth import Principal
 from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint
 from hanami.server.errors import BadRequest, Conflict, PayloadTooLarge, format_validation_errors
-from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
+from hanami.server.security.auth import Principal
+from hanami.server.security.tenancy import get_in_scope, owner_fields, scope_filter
 
 __all__ = ["router"]
 

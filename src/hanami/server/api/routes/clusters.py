@@ -1,7 +1,7 @@
 """Clusters: create from a template, show, list, delete, save/restore, mode, hosts.
 
 A cluster is a ``clusters`` row plus its state in the executor
-(:mod:`hanami.server.registry`); both are created and deleted together, and the state is
+(:mod:`hanami.server.runtime.registry`); both are created and deleted together, and the state is
 autosaved so that clusters survive restarts. ``cluster/save`` and ``cluster/load`` queue
 checkpoint tasks that run inside the request when the cluster is idle.
 """
@@ -27,12 +27,12 @@ from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
-from hanami.server.auth import Principal
 from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.errors import BadRequest, Conflict, NotFound
-from hanami.server.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
-from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
+from hanami.server.runtime.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
+from hanami.server.security.auth import Principal
+from hanami.server.security.tenancy import get_in_scope, owner_fields, scope_filter
 
 __all__ = ["router"]
 

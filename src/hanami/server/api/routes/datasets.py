@@ -4,7 +4,7 @@ Two ways to upload an MNIST (IDX image + label file) or CSV dataset:
 
 1. The original protocol (spec 3.3): ``POST dataset/upload/{mnist,csv}`` with the byte
    sizes allocates one tempfile per file, the client sends the chunks over websockets
-   (:mod:`hanami.server.websocket`), polls ``GET dataset/progress`` and finalizes with
+   (:mod:`hanami.server.websocket.endpoint`), polls ``GET dataset/progress`` and finalizes with
    ``PUT dataset/upload/{mnist,csv}``.
 2. New: one ``POST dataset/upload`` with ``multipart/form-data`` fields ``name``, ``type``
    (``mnist`` or ``csv``), ``input_file`` and, for MNIST, ``label_file``. IDX files may be
@@ -18,9 +18,9 @@ answer 400, more bytes than allowed after decompression 413. Datasets are stored
 dataset file format under ``<dataset_location>/<uuid>`` and read through memory maps.
 
 Memory stays bounded per request: multipart bodies stream into files in the tempfile
-folder (:mod:`hanami.server.multipart`) and conversions stream from file to dataset file,
+folder (:mod:`hanami.server.api.multipart`) and conversions stream from file to dataset file,
 in a worker thread that a cancelled request or a server stop ends between chunks
-(:mod:`hanami.server.stoppable`).
+(:mod:`hanami.server.runtime.stoppable`).
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
+from hanami.server.api.multipart import Form, receive_form
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
-from hanami.server.auth import Principal
 from hanami.server.context import AppContext
 from hanami.server.db.models import Dataset, Tempfile
 from hanami.server.errors import (
@@ -63,10 +63,10 @@ from hanami.server.errors import (
     PayloadTooLarge,
     format_validation_errors,
 )
-from hanami.server.multipart import Form, receive_form
-from hanami.server.stoppable import run_stoppable
-from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
-from hanami.server.uploads import UploadHandle, dataset_is_finalized
+from hanami.server.runtime.stoppable import run_stoppable
+from hanami.server.runtime.uploads import UploadHandle, dataset_is_finalized
+from hanami.server.security.auth import Principal
+from hanami.server.security.tenancy import get_in_scope, owner_fields, scope_filter
 
 __all__ = ["router"]
 

@@ -13,9 +13,9 @@ from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
 from hanami.server.api.schemas import Empty, IdStr, NameStr, Table, table
-from hanami.server.auth import ADMIN_PROJECT
 from hanami.server.db.models import Project
 from hanami.server.errors import Conflict, NotFound
+from hanami.server.security.auth import ADMIN_PROJECT
 
 __all__ = ["router"]
 

@@ -1,6 +1,6 @@
 """Tasks: queue train and request tasks, show progress, list, cancel or delete.
 
-Tasks are persistent rows run by :mod:`hanami.server.tasks` (one at a time per cluster, in
+Tasks are persistent rows run by :mod:`hanami.server.runtime.tasks` (one at a time per cluster, in
 queue order). Everything is checked before a task is queued (cluster, datasets, columns,
 hexagon names, row counts), so a 400/404/409 never leaves a broken task behind.
 
@@ -32,11 +32,10 @@ from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, PayloadRoute
 from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
-from hanami.server.auth import Principal
 from hanami.server.db.models import Cluster, Dataset, Task
 from hanami.server.errors import BadRequest, Conflict, NotFound
-from hanami.server.executor import ClusterInfo
-from hanami.server.tasks import (
+from hanami.server.runtime.executor import ClusterInfo
+from hanami.server.runtime.tasks import (
     ACTIVE,
     FINISHED,
     QUEUED,
@@ -45,8 +44,9 @@ from hanami.server.tasks import (
     Binding,
     window_count,
 )
-from hanami.server.tasks.engine import Control
-from hanami.server.tenancy import get_in_scope
+from hanami.server.runtime.tasks.engine import Control
+from hanami.server.security.auth import Principal
+from hanami.server.security.tenancy import get_in_scope
 
 __all__ = ["router", "task_public"]
 

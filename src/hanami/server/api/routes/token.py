@@ -14,7 +14,6 @@ from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep, client_address
 from hanami.server.api.inputs import InputModel, PayloadRoute
 from hanami.server.api.schemas import IdStr, PassphraseStr, UserIdStr
-from hanami.server.auth import ADMIN_PROJECT, principal_for
 from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog, User, UserProjectRole
 from hanami.server.errors import (
@@ -24,8 +23,13 @@ from hanami.server.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from hanami.server.ratelimit import LoginThrottled
-from hanami.server.security import create_access_token, decode_passphrase, verify_password
+from hanami.server.security.auth import ADMIN_PROJECT, principal_for
+from hanami.server.security.credentials import (
+    create_access_token,
+    decode_passphrase,
+    verify_password,
+)
+from hanami.server.security.ratelimit import LoginThrottled
 
 __all__ = ["public_router", "router"]
 

@@ -14,6 +14,7 @@ from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
+from hanami.server.api.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH
 from hanami.server.api.schemas import (
     Empty,
     IdStr,
@@ -23,11 +24,10 @@ from hanami.server.api.schemas import (
     UserIdStr,
     table,
 )
-from hanami.server.auth import ADMIN_PROJECT, ADMIN_ROLE
 from hanami.server.db.models import Project, User, UserProjectRole
 from hanami.server.errors import BadRequest, Conflict, Forbidden, NotFound
-from hanami.server.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH
-from hanami.server.security import decode_passphrase, hash_password, new_security_stamp
+from hanami.server.security.auth import ADMIN_PROJECT, ADMIN_ROLE
+from hanami.server.security.credentials import decode_passphrase, hash_password, new_security_stamp
 
 __all__ = ["router", "user_public"]
 

@@ -22,8 +22,8 @@ from sqlalchemy import update
 from hanami.core import CheckpointError
 from hanami.datasets import DatasetWriter
 from hanami.server.db.models import Checkpoint, Cluster, Dataset
-from hanami.server.tasks.data import Binding, WindowSource
-from hanami.server.tasks.engine import (
+from hanami.server.runtime.tasks.data import Binding, WindowSource
+from hanami.server.runtime.tasks.engine import (
     CHECKPOINT_RESTORE,
     CHECKPOINT_SAVE,
     REQUEST,

@@ -1,11 +1,11 @@
 """Task engine: persistent per-cluster queues, runners for the four task types.
 
-See :mod:`hanami.server.tasks.engine` for states, lanes, cancellation and restarts, and
-:mod:`hanami.server.tasks.data` for how ``time_length`` windows are read.
+See :mod:`hanami.server.runtime.tasks.engine` for states, lanes, cancellation and restarts, and
+:mod:`hanami.server.runtime.tasks.data` for how ``time_length`` windows are read.
 """
 
-from hanami.server.tasks.data import Binding, WindowSource, window_count
-from hanami.server.tasks.engine import (
+from hanami.server.runtime.tasks.data import Binding, WindowSource, window_count
+from hanami.server.runtime.tasks.engine import (
     ABORTED,
     ACTIVE,
     CHECKPOINT_RESTORE,

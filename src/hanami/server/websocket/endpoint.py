@@ -47,7 +47,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from hanami.protocol.proto import FileUpload_Message, FileUploadResponse_Message
 from hanami.server.api.schemas import UuidStr
-from hanami.server.auth import Principal, authenticate
 from hanami.server.context import AppContext
 from hanami.server.db.models import ApiToken, AuditLog, Cluster, Dataset, Tempfile
 from hanami.server.errors import (
@@ -58,14 +57,15 @@ from hanami.server.errors import (
     Unauthorized,
     format_validation_errors,
 )
-from hanami.server.security import (
+from hanami.server.runtime.uploads import UploadError, UploadHandle
+from hanami.server.security.auth import Principal, authenticate
+from hanami.server.security.credentials import (
     API_TOKEN_PREFIX,
     InvalidToken,
     decode_access_token,
     hash_api_token,
 )
-from hanami.server.tenancy import in_scope
-from hanami.server.uploads import UploadError, UploadHandle
+from hanami.server.security.tenancy import in_scope
 
 __all__ = [
     "INIT_TIMEOUT",
@@ -79,7 +79,7 @@ __all__ = [
     "websocket_endpoint",
 ]
 
-logger = logging.getLogger("hanami.server.websocket")
+logger = logging.getLogger("hanami.server.websocket.endpoint")
 
 WEBSOCKET_PATHS = ("/", "/v1.0alpha/ws")
 INIT_TIMEOUT = 30.0
@@ -280,7 +280,7 @@ def _admit(ctx: AppContext, init: InitMessage, client_address: str | None) -> _A
             if cluster is None or not in_scope(principal, cluster):
                 raise NotFound(f"Cluster with UUID '{init.uuid}' not found")
             allow("v1.0alpha/cluster/set_mode", "PUT")
-            from hanami.server.direct_io import require_direct_mode
+            from hanami.server.websocket.direct_io import require_direct_mode
 
             require_direct_mode(ctx, init.uuid)
         session.add(
@@ -348,7 +348,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         session = WsSession(websocket, ctx, init.token, admission.principal, admission.expires_at)
         extra: dict[str, Any] = {}
         if init.batched:
-            from hanami.server.direct_io import batched_capabilities
+            from hanami.server.websocket.direct_io import batched_capabilities
 
             extra["batched"] = batched_capabilities()
         await websocket.send_bytes(_init_reply(True, uuid=session.session_id, **extra))
@@ -356,7 +356,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             if upload is not None:
                 await serve_upload(session, upload)
             else:
-                from hanami.server.direct_io import serve_direct_io
+                from hanami.server.websocket.direct_io import serve_direct_io
 
                 await serve_direct_io(session, init.uuid, batched=init.batched)
     except WebSocketDisconnect:

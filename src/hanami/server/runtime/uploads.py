@@ -2,7 +2,7 @@
 
 ``POST dataset/upload/{mnist,csv}`` allocates one tempfile per file (a sparse file of the
 declared size under ``tempfile_location`` plus a ``tempfiles`` row); the websocket upload
-protocol (:mod:`hanami.server.websocket`, spec 3.3) writes chunks into it; the finalize
+protocol (:mod:`hanami.server.websocket.endpoint`, spec 3.3) writes chunks into it; the finalize
 endpoint converts the complete files into a dataset and removes the tempfiles.
 
 What is tracked in memory (:class:`UploadHandle`, one server process) and why:
@@ -36,11 +36,11 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hanami.server.auth import Principal
 from hanami.server.db.models import Dataset, Tempfile
 from hanami.server.db.session import Database
 from hanami.server.errors import Conflict, NotFound
-from hanami.server.tenancy import owner_fields
+from hanami.server.security.auth import Principal
+from hanami.server.security.tenancy import owner_fields
 
 __all__ = [
     "CHUNK_SIZE",
@@ -51,7 +51,7 @@ __all__ = [
     "dataset_is_finalized",
 ]
 
-logger = logging.getLogger("hanami.server.uploads")
+logger = logging.getLogger("hanami.server.runtime.uploads")
 
 CHUNK_SIZE = 128 * 1024
 """Chunk size the SDKs send; any other size and order is accepted as well."""

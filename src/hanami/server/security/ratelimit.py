@@ -3,7 +3,7 @@
 Two sliding windows of attempts: per (user id, client address) and per client address.
 Keying on the pair, not on the user id alone, keeps an attacker from locking a real user
 out from everywhere; the per-address window stops one address from trying many users. The
-address is the peer's (:mod:`hanami.server.proxies`), so a client cannot choose it, and an
+address is the peer's (:mod:`hanami.server.security.proxies`), so a client cannot choose it, and an
 IPv6 address counts for its whole /64, which one host usually holds.
 
 An attempt is recorded when it starts, not when it has failed: parallel guesses would

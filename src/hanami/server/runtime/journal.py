@@ -1,6 +1,6 @@
 """Step journal: the direct-I/O steps a cluster took since its last autosave, on disk.
 
-Direct I/O changes a cluster in memory only; the autosave (:mod:`hanami.server.registry`)
+Direct I/O changes a cluster in memory only; the autosave (:mod:`hanami.server.runtime.registry`)
 writes it out every few minutes. So that an acknowledged step survives ``kill -9`` or a
 power loss, each step is appended to ``<cluster_location>/<uuid>.journal`` and made
 durable (``fdatasync``) *before* it is acknowledged; at start-up the records are replayed
@@ -60,7 +60,7 @@ __all__ = [
     "replayable",
 ]
 
-logger = logging.getLogger("hanami.server.journal")
+logger = logging.getLogger("hanami.server.runtime.journal")
 
 TRAIN_STEP, REQUEST_STEP = 1, 2
 """Record kinds: a train step; a request step that changed the cluster (inputs grew)."""

@@ -1,7 +1,7 @@
 """Cluster registry: the in-memory clusters behind the ``clusters`` rows, and their persistence.
 
 The ``clusters`` table holds the metadata (uuid, name, owner, template text); the state of
-each cluster lives in the :class:`~hanami.server.executor.ClusterExecutor`. So that clusters
+each cluster lives in the :class:`~hanami.server.runtime.executor.ClusterExecutor`. So that clusters
 survive restarts (the original dropped them all at start-up, spec B12), the registry writes
 an *autosave* checkpoint ``<cluster_location>/<uuid>.ckpt``:
 
@@ -14,7 +14,7 @@ an *autosave* checkpoint ``<cluster_location>/<uuid>.ckpt``:
 
 Direct-I/O steps go through :meth:`ClusterRegistry.train_direct` and
 :meth:`ClusterRegistry.request_direct`: each is recorded in the cluster's step journal
-(:mod:`hanami.server.journal`, ``<cluster_location>/<uuid>.journal``); a train step
+(:mod:`hanami.server.runtime.journal`, ``<cluster_location>/<uuid>.journal``); a train step
 returns once its record is on disk. Every autosave empties the journal.
 
 At start-up every row is loaded from its autosave and its journal is replayed on top; a
@@ -46,8 +46,13 @@ from hanami.core import CheckpointError
 from hanami.core.checkpoint import read_digest
 from hanami.server.db.models import Cluster as ClusterRow
 from hanami.server.db.session import Database
-from hanami.server.executor import ClusterBusy, ClusterExecutor, ClusterInfo, ClusterNotFound
-from hanami.server.journal import REQUEST_STEP, TRAIN_STEP, StepJournal, replayable
+from hanami.server.runtime.executor import (
+    ClusterBusy,
+    ClusterExecutor,
+    ClusterInfo,
+    ClusterNotFound,
+)
+from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, StepJournal, replayable
 
 __all__ = ["AUTOSAVE_SUFFIX", "JOURNAL_LIMIT", "JOURNAL_SUFFIX", "ClusterRegistry", "Host"]
 

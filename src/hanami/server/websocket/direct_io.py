@@ -7,7 +7,7 @@ A cluster in DIRECT mode (``PUT cluster/set_mode``, recorded by the task engine
 name: values}``, both blocking, serialised per cluster and run here in worker threads so
 the event loop stays free (compatible-mode steps that prove quick run on the event loop
 instead, see :class:`_Steps`: the thread hop would cost as much as the step). Every train
-step is recorded in the cluster's step journal (:mod:`hanami.server.journal`) and
+step is recorded in the cluster's step journal (:mod:`hanami.server.runtime.journal`) and
 ``train_direct`` returns once the record is on disk: then it is acknowledged.
 
 **Compatible mode** (what the SDKs speak): strict ping-pong of ``ClusterIO_Message``.
@@ -66,10 +66,10 @@ from hanami.protocol.proto import (
 )
 from hanami.server.context import AppContext
 from hanami.server.errors import ApiError, Conflict, NotFound
-from hanami.server.executor import ClusterBusy
-from hanami.server.journal import JournalError
-from hanami.server.registry import ClusterRegistry
-from hanami.server.websocket import CloseCode, WsClose, WsSession
+from hanami.server.runtime.executor import ClusterBusy
+from hanami.server.runtime.journal import JournalError
+from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.websocket.endpoint import CloseCode, WsClose, WsSession
 
 __all__ = [
     "MAX_IN_FLIGHT",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, lazyload
 from hanami.protocol.timestamps import utcnow
 from hanami.server.db.models import ApiToken, User, UserProjectRole
 from hanami.server.errors import Unauthorized
-from hanami.server.security import (
+from hanami.server.security.credentials import (
     API_TOKEN_PREFIX,
     InvalidToken,
     decode_access_token,

@@ -54,8 +54,8 @@ from hanami.protocol.timestamps import utcnow
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.db.session import Database
 from hanami.server.errors import Conflict
-from hanami.server.executor import ClusterExecutor, ClusterNotFound
-from hanami.server.registry import ClusterRegistry
+from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
+from hanami.server.runtime.registry import ClusterRegistry
 
 __all__ = [
     "ABORTED",
@@ -80,7 +80,7 @@ __all__ = [
     "TaskSuspended",
 ]
 
-logger = logging.getLogger("hanami.server.tasks")
+logger = logging.getLogger("hanami.server.runtime.tasks")
 
 QUEUED, ACTIVE, FINISHED, ABORTED, FAILED = "queued", "active", "finished", "aborted", "failed"
 FINISHED_STATES = frozenset({FINISHED, ABORTED, FAILED})
@@ -263,7 +263,7 @@ class TaskEngine:
         workers: int = 4,
         runners: dict[str, Runner] | None = None,
     ) -> None:
-        from hanami.server.tasks.runners import RUNNERS
+        from hanami.server.runtime.tasks.runners import RUNNERS
 
         self.database = database
         self.executor = executor

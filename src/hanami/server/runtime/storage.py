@@ -13,8 +13,8 @@ remove:
 while nothing else writes to these folders (one server process per data folder). Files that
 a row or a waiting task still refers to are kept, and so is anything not named like
 something the service writes. Tempfiles of uploads are cleaned by
-:meth:`hanami.server.uploads.UploadRegistry.purge_stale`, cluster autosaves by
-:meth:`hanami.server.registry.ClusterRegistry.restore_all`.
+:meth:`hanami.server.runtime.uploads.UploadRegistry.purge_stale`, cluster autosaves by
+:meth:`hanami.server.runtime.registry.ClusterRegistry.restore_all`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hanami.server.db.session import Database
 
 __all__ = ["sweep_storage"]
 
-logger = logging.getLogger("hanami.server.storage")
+logger = logging.getLogger("hanami.server.runtime.storage")
 
 
 def _is_uuid(text: str) -> bool:

@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, true
 from sqlalchemy.orm import Session
 
-from hanami.server.auth import Principal
 from hanami.server.db.models import ResourceMixin
 from hanami.server.errors import NotFound
+from hanami.server.security.auth import Principal
 
 __all__ = ["get_in_scope", "in_scope", "owner_fields", "scope_filter"]
 
