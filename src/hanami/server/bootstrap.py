@@ -17,7 +17,7 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hanami.server.api.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH, NAME_RE
+from hanami.protocol.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH, NAME_RE
 from hanami.server.config import ConfigError, ServerSettings
 from hanami.server.db.models import User
 from hanami.server.db.session import Database

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from hanami.server.api.patterns import BASE64_RE, ID_EXT_RE, ID_RE, NAME_RE, UUID_RE
+from hanami.protocol.patterns import BASE64_RE, ID_EXT_RE, ID_RE, NAME_RE, UUID_RE
 
 __all__ = [
     "PAGE_SIZE",

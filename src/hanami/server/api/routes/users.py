@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hanami.protocol import models as wire
+from hanami.protocol.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH
 from hanami.server.api.schemas import (
     Empty,
     IdStr,
