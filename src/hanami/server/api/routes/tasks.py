@@ -44,7 +44,7 @@ from hanami.server.runtime.tasks import (
     Binding,
     window_count,
 )
-from hanami.server.runtime.tasks.engine import Control
+from hanami.server.runtime.tasks.progress import Control
 from hanami.server.security.auth import Principal
 from hanami.server.security.tenancy import get_in_scope
 

@@ -1,11 +1,13 @@
 """Task engine: persistent per-cluster queues, runners for the four task types.
 
-See :mod:`hanami.server.runtime.tasks.engine` for states, lanes, cancellation and restarts, and
+See :mod:`hanami.server.runtime.tasks.engine` for lanes and cancellation, ``recovery`` for
+restarts, ``progress`` for what a runner sees, and
 :mod:`hanami.server.runtime.tasks.data` for how ``time_length`` windows are read.
 """
 
 from hanami.server.runtime.tasks.data import Binding, WindowSource, window_count
-from hanami.server.runtime.tasks.engine import (
+from hanami.server.runtime.tasks.engine import TaskEngine
+from hanami.server.runtime.tasks.states import (
     ABORTED,
     ACTIVE,
     CHECKPOINT_RESTORE,
@@ -18,7 +20,6 @@ from hanami.server.runtime.tasks.engine import (
     QUEUED,
     REQUEST,
     TRAIN,
-    TaskEngine,
 )
 
 __all__ = [

@@ -21,19 +21,8 @@ A running task holds :meth:`ClusterExecutor.exclusive` for its whole duration.
 :data:`CHUNK_SECONDS`; between chunks they record the progress (rows per second, ETA) and
 check the task's cancel and suspend flags.
 
-**Restarts.** A graceful shutdown (:meth:`stop`) suspends running tasks between chunks: a
-train task goes back to ``queued`` keeping its ``current_cycle`` and resumes there after
-the restart (the cluster is autosaved right after suspending; a shuffled task draws the
-same permutations from its stored seed), a request task starts again from row 0. After a
-crash, the train and request tasks found ``active`` at start-up are queued again at the
-front of their lane: a train task at the cycle its cluster's autosave holds (the cluster was
-restored from that autosave: the cycle the task last started at plus the samples the
-cluster learned since), a request task from row 0; after :data:`CRASH_RESUMES`
-crashes a task is marked ``failed`` instead. An interrupted checkpoint task is ``failed``
-with an explanation (its client saw the request fail), or ``finished`` when its checkpoint
-row was committed. Queued tasks simply run, except the checkpoint saves of a cluster that
-lost direct-I/O steps acknowledged before the crash (:attr:`ClusterRegistry.damaged`: its
-journal could not be replayed): they are ``failed``, never ``finished`` without the steps.
+**Restarts.** :mod:`hanami.server.runtime.tasks.recovery` says what becomes of the tasks
+a shutdown or a crash interrupted.
 """
 
 from __future__ import annotations
@@ -41,86 +30,43 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from hanami.core import TrainStats
 from hanami.protocol.timestamps import utcnow
-from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
+from hanami.server.db.models import Cluster, Task
 from hanami.server.db.session import Database
 from hanami.server.errors import Conflict
 from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
 from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.tasks.progress import (
+    Control,
+    Runner,
+    TaskCancelled,
+    TaskRun,
+    TaskSnapshot,
+    TaskSuspended,
+    error_text,
+)
+from hanami.server.runtime.tasks.recovery import discard_side_effects, recover, samples_learned
+from hanami.server.runtime.tasks.states import (
+    ABORTED,
+    ACTIVE,
+    CHECKPOINT_RESTORE,
+    FAILED,
+    FINISHED,
+    MODE_DIRECT,
+    MODE_TASK,
+    QUEUED,
+    TRAIN,
+)
 
-__all__ = [
-    "ABORTED",
-    "ACTIVE",
-    "CHECKPOINT_RESTORE",
-    "CHECKPOINT_SAVE",
-    "CHUNK_SECONDS",
-    "FAILED",
-    "FINISHED",
-    "FINISHED_STATES",
-    "MODE_DIRECT",
-    "MODE_TASK",
-    "QUEUED",
-    "REQUEST",
-    "TRAIN",
-    "ChunkSizer",
-    "Control",
-    "TaskCancelled",
-    "TaskEngine",
-    "TaskRun",
-    "TaskSnapshot",
-    "TaskSuspended",
-]
+__all__ = ["TaskEngine"]
 
 logger = logging.getLogger("hanami.server.runtime.tasks")
-
-QUEUED, ACTIVE, FINISHED, ABORTED, FAILED = "queued", "active", "finished", "aborted", "failed"
-FINISHED_STATES = frozenset({FINISHED, ABORTED, FAILED})
-MODE_TASK, MODE_DIRECT = "TASK", "DIRECT"
-
-TRAIN, REQUEST = "train", "request"
-CHECKPOINT_SAVE, CHECKPOINT_RESTORE = "checkpoint_save", "checkpoint_restore"
-
-CHUNK_SECONDS = 0.4
-"""Target duration of one chunk: how quickly progress moves and cancellation takes effect."""
-PROGRESS_WRITE_S = 0.25
-MAX_ERROR_TEXT = 4000
-CRASH_RESUMES = 2
-"""How often a train or request task is queued again after a crash before it is failed (a
-task that itself brings the server down must not do so forever)."""
-
-
-class TaskCancelled(Exception):
-    """Raised between chunks when the task was deleted while running."""
-
-
-class TaskSuspended(Exception):
-    """Raised between chunks when the server shuts down gracefully."""
-
-
-@dataclass
-class Control:
-    """In-memory handle of a running task."""
-
-    task_uuid: str
-    cluster_uuid: str
-    cancel: threading.Event = field(default_factory=threading.Event)
-    suspend: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    rate: float = 0.0
-    """Rows (cycles) per second, smoothed over the last chunks."""
-    training_error: float | None = None
-    """Mean squared error of the last chunk, each row scored before it was learned."""
-    training_accuracy: float | None = None
-    """Share of the last chunk's rows whose largest output was the expected one."""
 
 
 @dataclass
@@ -129,126 +75,6 @@ class _Lane:
     pending: bool = False
     mode: str = MODE_TASK
     deleted: bool = False
-
-
-@dataclass(frozen=True)
-class TaskSnapshot:
-    """The columns of a claimed task row that runners need."""
-
-    uuid: str
-    cluster_uuid: str
-    name: str
-    task_type: str
-    owner_id: str
-    project_id: str
-    time_length: int
-    current_cycle: int
-    total_number_of_cycles: int
-    parameters: dict[str, Any]
-
-
-class TaskRun:
-    """What a runner gets: the task, the services, and :meth:`advance` for progress."""
-
-    def __init__(self, engine: TaskEngine, task: TaskSnapshot, control: Control) -> None:
-        self.engine = engine
-        self.task = task
-        self.control = control
-        self.executor = engine.executor
-        self.registry = engine.registry
-        self.database = engine.database
-        self.params = task.parameters
-        self.suspendable = True
-        self._last_write = 0.0
-        self._written_cycle = task.current_cycle
-        self.cycle = task.current_cycle
-        """The cycles done so far (what a suspended train task resumes from)."""
-
-    @property
-    def cluster_uuid(self) -> str:
-        return self.task.cluster_uuid
-
-    def check(self) -> None:
-        """Raise :class:`TaskCancelled`/:class:`TaskSuspended` if asked to stop."""
-        if self.control.cancel.is_set():
-            raise TaskCancelled()
-        if self.suspendable and self.control.suspend.is_set():
-            raise TaskSuspended()
-
-    def advance(
-        self, cycle: int, rows: int, seconds: float, stats: TrainStats | None = None
-    ) -> None:
-        """Record that ``cycle`` cycles are done (``rows`` of them in ``seconds``), then check.
-
-        The check is skipped after the last cycle: a finished task is not aborted.
-        """
-        self.cycle = cycle
-        control = self.control
-        if stats is not None:
-            control.training_error = stats.mean_squared_error
-            control.training_accuracy = stats.accuracy
-            if cycle >= self.task.total_number_of_cycles:  # keep the last values
-                self.update_parameters(training_error=stats.mean_squared_error,
-                                       training_accuracy=stats.accuracy)  # fmt: skip
-        if rows > 0 and seconds > 0:
-            instant = rows / seconds
-            control.rate = instant if control.rate == 0 else 0.6 * control.rate + 0.4 * instant
-        now = time.monotonic()
-        if cycle != self._written_cycle and (
-            now - self._last_write >= PROGRESS_WRITE_S or cycle >= self.task.total_number_of_cycles
-        ):
-            self.write_progress(cycle)
-        registry = self.registry
-        if registry.seconds_since_save(self.cluster_uuid) >= registry.autosave_interval:
-            self.write_progress(cycle)
-            if registry.is_changed(self.cluster_uuid):
-                registry.autosave(self.cluster_uuid)
-        if cycle < self.task.total_number_of_cycles:
-            self.check()
-
-    def write_progress(self, cycle: int) -> None:
-        with self.database.session() as session:
-            session.execute(update(Task).where(Task.uuid == self.task.uuid).values(
-                current_cycle=cycle))  # fmt: skip
-            session.commit()
-        self._written_cycle = cycle
-        self._last_write = time.monotonic()
-
-    def update_parameters(self, **values: Any) -> None:
-        self.params = {**self.params, **values}
-        with self.database.session() as session:
-            session.execute(
-                update(Task).where(Task.uuid == self.task.uuid).values(parameters=self.params)
-            )
-            session.commit()
-
-
-Runner = Callable[[TaskRun], None]
-
-
-class ChunkSizer:
-    """Grows or shrinks the chunk so that one takes about :data:`CHUNK_SECONDS`."""
-
-    def __init__(self, initial: int = 32, minimum: int = 1, maximum: int = 16384) -> None:
-        self.size = initial
-        self.minimum = minimum
-        self.maximum = maximum
-
-    def update(self, rows: int, seconds: float) -> None:
-        if rows <= 0:
-            return
-        wanted = self.size * 4 if seconds <= 0 else int(rows * CHUNK_SECONDS / seconds)
-        wanted = min(wanted, self.size * 4)  # grow gradually (first chunks include warm-up)
-        self.size = max(self.minimum, min(self.maximum, wanted))
-
-
-def error_text(exc: BaseException) -> str:
-    text = str(exc).strip()
-    if isinstance(exc, ValueError | OSError | ClusterNotFound) and text:
-        message = text
-    else:
-        message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return message[:MAX_ERROR_TEXT]
 
 
 class TaskEngine:
@@ -283,7 +109,7 @@ class TaskEngine:
         """Fail the tasks a crash interrupted, then start the lanes with queued tasks."""
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="HanamiTask")
         self._stopping = False
-        self.recover()
+        recover(self.database, self.executor, self.registry)
         with self.database.session() as session:
             direct = session.scalars(select(Cluster.uuid).where(Cluster.mode == MODE_DIRECT))
             with self._lock:
@@ -294,71 +120,6 @@ class TaskEngine:
             ).all()
         for cluster_uuid in clusters:
             self.kick(cluster_uuid)
-
-    def recover(self) -> None:
-        """Deal with the tasks a crash interrupted (see the module docstring)."""
-        with self.database.session() as session:
-            interrupted = session.scalars(select(Task).where(Task.state == ACTIVE)).all()
-            for task in interrupted:
-                if task.task_type == CHECKPOINT_SAVE and session.get(Checkpoint, task.uuid):
-                    # the crash came after the checkpoint row was committed: it is complete
-                    task.finished_at = utcnow()
-                    task.state, task.current_cycle, task.error_message = FINISHED, 1, None
-                    continue
-                params = dict(task.parameters or {})
-                resumes = int(params.get("crash_resumes", 0))
-                if task.task_type in (TRAIN, REQUEST) and resumes < CRASH_RESUMES:
-                    resume_at = 0
-                    if task.task_type == TRAIN and "started_at_samples" in params:
-                        # the cluster is back from its autosave: the cycles that holds are
-                        # those of the last start plus the samples it learned since
-                        learned = self._samples(task.cluster_uuid) - params["started_at_samples"]
-                        resume_at = params["started_at_cycle"] + max(learned, 0)
-                        resume_at = min(resume_at, task.total_number_of_cycles)
-                    task.parameters = {**params, "crash_resumes": resumes + 1}
-                    task.state, task.started_at, task.current_cycle = QUEUED, None, resume_at
-                    logger.warning("task %s was interrupted by a crash: queued again at cycle %d",
-                                   task.uuid, resume_at)  # fmt: skip
-                    continue
-                task.finished_at = utcnow()
-                task.state = FAILED
-                task.error_message = (
-                    "Interrupted: the server stopped unexpectedly while this task was running "
-                    f"(cycle {task.current_cycle} of {task.total_number_of_cycles})"
-                    + (f" after {resumes} earlier crash(es); " if resumes else "; ")
-                    + ("the cluster was restored from its last autosave."
-                       if task.task_type in (TRAIN, CHECKPOINT_RESTORE) else "run it again.")
-                )  # fmt: skip
-                logger.warning("task %s was interrupted by a crash: marked failed", task.uuid)
-                self._discard_side_effects(session, task)
-            self._fail_lost_saves(session)
-            session.commit()
-
-    def _fail_lost_saves(self, session: Any) -> None:
-        """Fail the queued saves of clusters whose acknowledged direct-I/O steps were lost."""
-        if not self.registry.damaged:
-            return
-        for task in session.scalars(
-            select(Task).where(
-                Task.state == QUEUED,
-                Task.task_type == CHECKPOINT_SAVE,
-                Task.cluster_uuid.in_(self.registry.damaged),
-            )
-        ):
-            task.finished_at = utcnow()
-            task.state = FAILED
-            task.error_message = (
-                "Not saved: the cluster lost direct-I/O steps acknowledged before the server "
-                "stopped (their journal could not be replayed; see the server log)"
-            )
-            logger.warning("checkpoint save %s failed: its cluster lost steps", task.uuid)
-            self._discard_side_effects(session, task)
-
-    def _samples(self, cluster_uuid: str) -> int:
-        """Samples the cluster has learned (0 if it is not there)."""
-        if not self.executor.exists(cluster_uuid):
-            return 0
-        return int(self.executor.info(cluster_uuid).metrics.get("samples_trained", 0))
 
     def stop(self, timeout: float = 60.0) -> None:
         """Suspend running tasks between chunks and wait for the lanes (graceful shutdown)."""
@@ -504,7 +265,7 @@ class TaskEngine:
                 if task.task_type == TRAIN:  # for a crash: see recover()
                     run.update_parameters(
                         started_at_cycle=task.current_cycle,
-                        started_at_samples=self._samples(task.cluster_uuid),
+                        started_at_samples=samples_learned(self.executor, task.cluster_uuid),
                     )
                 runner(run)
         except TaskCancelled:
@@ -566,7 +327,7 @@ class TaskEngine:
                 ).rowcount
                 if removed == 1:
                     if task.state == QUEUED:
-                        self._discard_side_effects(session, task)
+                        discard_side_effects(session, task)
                     session.commit()
                     return
                 session.rollback()
@@ -574,22 +335,6 @@ class TaskEngine:
         if control is not None:
             control.cancel.set()
             control.done.wait(wait)
-
-    def _discard_side_effects(self, session: Any, task: Task) -> None:
-        """Remove what a task that will never finish left behind (result dataset, link)."""
-        params = task.parameters or {}
-        if task.task_type == REQUEST:
-            dataset = session.get(Dataset, task.uuid)
-            if dataset is not None and dataset.kind == "request_result":
-                session.delete(dataset)
-            location = params.get("result_location")
-            if location:
-                Path(location).unlink(missing_ok=True)
-        if task.task_type == CHECKPOINT_RESTORE and params.get("temporary_copy"):
-            Path(params["location"]).unlink(missing_ok=True)
-        saved = task.task_type == CHECKPOINT_SAVE and params.get("location")
-        if saved and session.get(Checkpoint, task.uuid) is None:
-            Path(params["location"]).unlink(missing_ok=True)
 
     def remove_cluster(self, cluster_uuid: str, *, timeout: float = 60.0) -> None:
         """Stop the cluster's lane for good: cancel its running task and wait for it."""

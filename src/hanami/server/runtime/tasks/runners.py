@@ -23,15 +23,12 @@ from hanami.core import CheckpointError
 from hanami.datasets import DatasetWriter
 from hanami.server.db.models import Checkpoint, Cluster, Dataset
 from hanami.server.runtime.tasks.data import Binding, WindowSource
-from hanami.server.runtime.tasks.engine import (
+from hanami.server.runtime.tasks.progress import ChunkSizer, Runner, TaskRun, TaskSuspended
+from hanami.server.runtime.tasks.states import (
     CHECKPOINT_RESTORE,
     CHECKPOINT_SAVE,
     REQUEST,
     TRAIN,
-    ChunkSizer,
-    Runner,
-    TaskRun,
-    TaskSuspended,
 )
 
 __all__ = ["RUNNERS", "epoch_order"]
