@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
 from sqlalchemy import select
 
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, IdStr, NameStr, Table, UuidStr, table
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.api_tokens import (
+    ApiTokenCreate,
+    ApiTokenRef,
+)
 from hanami.server.db.models import ApiToken, User, UserProjectRole
 from hanami.server.errors import Forbidden, NotFound
 from hanami.server.security.auth import ADMIN_PROJECT, Principal
@@ -39,19 +42,6 @@ API_TOKEN_LIST_HEADER = (
     "last_used_at",
     "name",
 )
-MAX_LIFETIME = 10 * 365 * 24 * 3600
-
-
-class ApiTokenCreate(InputModel):
-    name: NameStr
-    project_id: IdStr | None = Field(None, description="default: the caller's current project")
-    expires_in: Annotated[int, Field(ge=60, le=MAX_LIFETIME)] | None = Field(
-        None, description="lifetime in seconds; no expiry if unset"
-    )
-
-
-class ApiTokenRef(InputModel):
-    id: UuidStr
 
 
 def token_public(row: ApiToken) -> dict[str, Any]:

@@ -26,8 +26,12 @@ from hanami.core import CheckpointError, Cluster
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.checkpoints import (
+    CheckpointRef,
+    CheckpointUpload,
+)
 from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint
 from hanami.server.errors import BadRequest, Conflict, PayloadTooLarge, format_validation_errors
@@ -41,14 +45,6 @@ router = APIRouter(tags=["checkpoint"], route_class=PayloadRoute)
 CHECKPOINT_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
 MAX_CHECKPOINT_BYTES = 4 << 30
 """Largest accepted checkpoint upload (4 GiB)."""
-
-
-class CheckpointRef(InputModel):
-    uuid: UuidStr
-
-
-class CheckpointUpload(InputModel):
-    name: NameStr
 
 
 def checkpoint_public(checkpoint: Checkpoint) -> dict[str, Any]:

@@ -14,10 +14,9 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -25,8 +24,16 @@ from hanami.core import TemplateError, parse_template
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.clusters import (
+    ClusterCreate,
+    ClusterLoad,
+    ClusterRef,
+    ClusterSave,
+    SetMode,
+    SwitchHost,
+)
 from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.errors import BadRequest, Conflict, NotFound
@@ -39,44 +46,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["cluster"], route_class=PayloadRoute)
 
 CLUSTER_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
-MAX_TEMPLATE_CHARS = 4 * 1024 * 1024
-
-
-# --------------------------------------------------------------------------- shapes
-
-
-class ClusterCreate(InputModel):
-    name: NameStr
-    template: Annotated[
-        str,
-        Field(min_length=1, max_length=MAX_TEMPLATE_CHARS, description="base64 of the template"),
-    ]
-
-
-class ClusterRef(InputModel):
-    uuid: UuidStr
-
-
-class ClusterSave(InputModel):
-    name: NameStr
-    cluster_uuid: UuidStr
-
-
-class ClusterLoad(InputModel):
-    cluster_uuid: UuidStr
-    checkpoint_uuid: UuidStr
-
-
-class SetMode(InputModel):
-    uuid: UuidStr
-    new_state: Literal["TASK", "DIRECT"]
-    connection_uuid: UuidStr | None = None
-
-
-class SwitchHost(InputModel):
-    cluster_uuid: UuidStr
-    hexagon_id: Annotated[int, Field(ge=0, le=1_000_000_000)]
-    host_uuid: UuidStr
 
 
 def cluster_public(cluster: Cluster) -> dict[str, Any]:

@@ -12,12 +12,16 @@ import socket
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from hanami.protocol import models as wire
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.schemas import Table, table
+from hanami.server.api.schemas.hosts import (
+    PowerOut,
+    SpeedOut,
+    TemperatureOut,
+)
 from hanami.server.monitoring import (
     current_thread_map,
     power_json,
@@ -32,28 +36,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["host"], route_class=PayloadRoute)
 
 HOST_LIST_HEADER = ("uuid", "type")
-
-
-class TimeSeriesOut(BaseModel):
-    seconds: list[float]
-    minutes: list[float]
-    hours: list[float]
-    days: list[float]
-
-
-class PowerOut(BaseModel):
-    power: TimeSeriesOut
-    source: str
-
-
-class SpeedOut(BaseModel):
-    current_speed: TimeSeriesOut
-    source: str
-
-
-class TemperatureOut(BaseModel):
-    temperature: TimeSeriesOut
-    source: str
 
 
 @router.get("/host/all", response_model=Table, summary="List hosts")

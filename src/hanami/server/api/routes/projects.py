@@ -11,8 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, IdStr, NameStr, Table, table
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.projects import (
+    ProjectCreate,
+    ProjectRef,
+)
 from hanami.server.db.models import Project
 from hanami.server.errors import Conflict, NotFound
 from hanami.server.security.auth import ADMIN_PROJECT
@@ -22,15 +26,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["project"], route_class=PayloadRoute)
 
 PROJECT_LIST_HEADER = ("created_at", "id", "name", "creator_id")
-
-
-class ProjectCreate(InputModel):
-    id: IdStr
-    name: NameStr
-
-
-class ProjectRef(InputModel):
-    id: IdStr
 
 
 def project_public(project: Project) -> dict[str, Any]:

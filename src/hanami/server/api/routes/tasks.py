@@ -19,10 +19,9 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,8 +29,15 @@ from hanami.datasets import DatasetError, open_dataset
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, PayloadRoute
-from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
+from hanami.server.api.inputs import PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.tasks import (
+    ClusterTasks,
+    DataBinding,
+    RequestCreate,
+    TaskRef,
+    TrainCreate,
+)
 from hanami.server.db.models import Cluster, Dataset, Task
 from hanami.server.errors import BadRequest, Conflict, NotFound
 from hanami.server.runtime.executor import ClusterInfo
@@ -53,60 +59,6 @@ __all__ = ["router", "task_public"]
 router = APIRouter(tags=["task"], route_class=PayloadRoute)
 
 TASK_LIST_HEADER = ("uuid", "state", "percentage", "queued", "start", "end")
-MAX_BINDINGS = 64
-
-HexagonName = Annotated[str, Field(min_length=1, max_length=254)]
-ColumnName = Annotated[str, Field(min_length=1, max_length=1024, description="column group")]
-
-
-# --------------------------------------------------------------------------- shapes
-
-
-class DataBinding(InputModel):
-    hexagon_name: HexagonName
-    dataset_uuid: UuidStr
-    dataset_column: ColumnName
-
-
-class ResultBinding(InputModel):
-    hexagon_name: HexagonName
-    dataset_column: ColumnName
-
-
-Bindings = Annotated[list[DataBinding], Field(min_length=1, max_length=MAX_BINDINGS)]
-TimeLength = Annotated[int, Field(ge=1, le=1000, description="rows per window (sliding, step 1)")]
-
-
-class TrainCreate(InputModel):
-    name: NameStr
-    cluster_uuid: UuidStr
-    inputs: Bindings
-    outputs: Bindings
-    time_length: TimeLength = 1
-    epochs: Annotated[int, Field(ge=1, le=100_000, description="passes over the data")] = 1
-    shuffle: bool = Field(False, description="new random window order in every epoch")
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
-        None, description="seed of the shuffle (random if unset)"
-    )
-
-
-class RequestCreate(InputModel):
-    name: NameStr
-    cluster_uuid: UuidStr
-    inputs: Bindings
-    results: Annotated[list[ResultBinding], Field(min_length=1, max_length=MAX_BINDINGS)]
-    time_length: TimeLength = 1
-
-
-class TaskRef(InputModel):
-    uuid: UuidStr
-    cluster_uuid: UuidStr
-
-
-class ClusterTasks(InputModel):
-    cluster_uuid: UuidStr
-
-
 # --------------------------------------------------------------------------- output
 
 

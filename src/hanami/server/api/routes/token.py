@@ -12,8 +12,11 @@ from sqlalchemy.orm import Session
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep, client_address
-from hanami.server.api.inputs import InputModel, PayloadRoute
-from hanami.server.api.schemas import IdStr, PassphraseStr, UserIdStr
+from hanami.server.api.inputs import PayloadRoute
+from hanami.server.api.schemas.token import (
+    TokenCreate,
+    TokenRenew,
+)
 from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog, User, UserProjectRole
 from hanami.server.errors import (
@@ -39,15 +42,6 @@ public_router = APIRouter(tags=["token"], route_class=PayloadRoute)
 router = APIRouter(tags=["token"], route_class=PayloadRoute)
 
 ACCESS_DENIED = "ACCESS DENIED! User or passphrase is incorrect."
-
-
-class TokenCreate(InputModel):
-    id: UserIdStr
-    passphrase: PassphraseStr
-
-
-class TokenRenew(InputModel):
-    project_id: IdStr
 
 
 def issue_token(ctx: AppContext, session: Session, user: User, project_id: str) -> dict[str, Any]:

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import StringConstraints
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hanami.protocol import models as wire
-from hanami.protocol.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH
+from hanami.protocol.patterns import MIN_PASSPHRASE_LENGTH
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
+from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.schemas import (
     Empty,
-    IdStr,
-    NameStr,
-    PassphraseStr,
     Table,
-    UserIdStr,
     table,
+)
+from hanami.server.api.schemas.users import (
+    UserCreate,
+    UserDelete,
+    UserProjectAdd,
+    UserProjectRemove,
+    UserProjectsQuery,
+    UserRef,
 )
 from hanami.server.db.models import Project, User, UserProjectRole
 from hanami.server.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -34,37 +37,6 @@ __all__ = ["router", "user_public"]
 router = APIRouter(tags=["user"], route_class=PayloadRoute)
 
 USER_LIST_HEADER = ("created_at", "id", "name", "creator_id", "projects", "is_admin")
-
-
-class UserCreate(InputModel):
-    id: UserIdStr
-    name: NameStr
-    passphrase: PassphraseStr
-    is_admin: bool = False
-
-
-class UserRef(InputModel):
-    id: Annotated[str, StringConstraints(min_length=4, max_length=256, pattern=f"^{ID_EXT_RE}$")]
-
-
-class UserDelete(InputModel):
-    id: UserIdStr
-
-
-class UserProjectAdd(InputModel):
-    id: UserIdStr
-    project_id: IdStr
-    role: IdStr
-    is_project_admin: bool = False
-
-
-class UserProjectRemove(InputModel):
-    id: UserIdStr
-    project_id: IdStr
-
-
-class UserProjectsQuery(InputModel):
-    user_id: UserIdStr | None = None
 
 
 def user_public(user: User) -> dict[str, Any]:

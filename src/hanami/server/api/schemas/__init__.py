@@ -11,6 +11,7 @@ from hanami.protocol.patterns import BASE64_RE, ID_EXT_RE, ID_RE, NAME_RE, UUID_
 
 __all__ = [
     "PAGE_SIZE",
+    "ColumnName",
     "Empty",
     "IdStr",
     "NameStr",
@@ -39,6 +40,8 @@ NameStr = Annotated[str, _text(NAME_RE)]
 """Display name: 4-254 characters, a letter then letters, digits, ``_``, ``-``, space."""
 PassphraseStr = Annotated[str, _text(BASE64_RE, 8, 4096)]
 """Base64 encoding of the passphrase."""
+ColumnName = Annotated[str, Field(min_length=1, max_length=1024, description="column group")]
+"""Name of a column group of a dataset."""
 Page = Annotated[int, Field(ge=0, le=1_000_000_000, description="page of 100 rows")]
 
 

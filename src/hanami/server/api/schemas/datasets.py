@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from hanami.server.api.inputs import InputModel
-from hanami.server.api.schemas import NameStr, UuidStr
+from hanami.server.api.schemas import ColumnName, NameStr, UuidStr
 
 __all__ = [
     "CheckInput",
@@ -28,7 +28,6 @@ MAX_MULTIPART_BYTES = 1 << 30
 """Largest accepted multipart upload (larger files go through the websocket protocol)."""
 
 FileSize = Annotated[int, Field(ge=1, le=MAX_FILE_SIZE, description="exact size in bytes")]
-ColumnName = Annotated[str, Field(min_length=1, max_length=1024, description="column group")]
 
 
 class UuidOut(BaseModel):
