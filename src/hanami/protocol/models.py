@@ -43,6 +43,7 @@ __all__ = [
     "Project",
     "ProjectAssignment",
     "ProjectRow",
+    "ResourceRow",
     "SystemInfo",
     "Table",
     "Task",
@@ -98,6 +99,17 @@ class Table(Model, Generic[RowT]):
 
     def __len__(self) -> int:
         return len(self.body)
+
+
+class ResourceRow(Model):
+    """A row of the cluster, dataset and checkpoint lists (the columns are the same)."""
+
+    created_at: Timestamp
+    uuid: str
+    project_id: str
+    owner_id: str
+    visibility: str
+    name: str
 
 
 # ------------------------------------------------------------------------ auth, users, projects
@@ -210,13 +222,8 @@ class Cluster(ClusterPublic):
     template: str | None = Field(None, description="the template text the cluster was created from")
 
 
-class ClusterRow(Model):
-    created_at: Timestamp
-    uuid: str
-    project_id: str
-    owner_id: str
-    visibility: str
-    name: str
+class ClusterRow(ResourceRow):
+    pass
 
 
 class ClusterMode(Model):
@@ -354,13 +361,8 @@ class Dataset(Model):
         return list(self.description)
 
 
-class DatasetRow(Model):
-    created_at: Timestamp
-    uuid: str
-    project_id: str
-    owner_id: str
-    visibility: str
-    name: str
+class DatasetRow(ResourceRow):
+    pass
 
 
 class DatasetPublic(Model):
@@ -418,13 +420,8 @@ class Checkpoint(Model):
     size: int | None = Field(None, description="file size in bytes")
 
 
-class CheckpointRow(Model):
-    created_at: Timestamp
-    uuid: str
-    project_id: str
-    owner_id: str
-    visibility: str
-    name: str
+class CheckpointRow(ResourceRow):
+    pass
 
 
 # -------------------------------------------------------------------------- logs and monitoring

@@ -33,29 +33,7 @@ Exceptions::
         └── ServerError           5xx (.correlation_id)
 """
 
-from hanami.sdk._client import DEFAULT_ADDRESS, HanamiClient
-from hanami.sdk._direct import DirectSession
-from hanami.sdk._exceptions import (
-    BadRequest,
-    Conflict,
-    Forbidden,
-    HanamiError,
-    InvalidResponse,
-    NotFound,
-    NotLoggedIn,
-    ProtocolError,
-    ServerError,
-    StatusError,
-    TaskError,
-    TaskFailed,
-    TooManyRequests,
-    TransportError,
-    Unauthorized,
-    UploadError,
-    WaitTimeout,
-    WebsocketError,
-)
-from hanami.sdk._models import (
+from hanami.protocol.models import (
     ApiToken,
     ApiTokenCreated,
     ApiTokenRow,
@@ -88,6 +66,28 @@ from hanami.sdk._models import (
     UploadProgress,
     User,
     UserRow,
+)
+from hanami.sdk._client import DEFAULT_ADDRESS, HanamiClient
+from hanami.sdk._direct import DirectSession
+from hanami.sdk._exceptions import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HanamiError,
+    InvalidResponse,
+    NotFound,
+    NotLoggedIn,
+    ProtocolError,
+    ServerError,
+    StatusError,
+    TaskError,
+    TaskFailed,
+    TooManyRequests,
+    TransportError,
+    Unauthorized,
+    UploadError,
+    WaitTimeout,
+    WebsocketError,
 )
 
 __all__ = [

@@ -14,6 +14,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from hanami import __version__
+from hanami.protocol.models import Task, Token
 from hanami.sdk._exceptions import (
     InvalidResponse,
     NotLoggedIn,
@@ -23,7 +24,6 @@ from hanami.sdk._exceptions import (
     WaitTimeout,
     error_for_response,
 )
-from hanami.sdk._models import Task, Token
 from hanami.sdk._resources import (
     ApiTokens,
     Checkpoints,

@@ -9,36 +9,38 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from hanami.sdk._models import (
+from hanami.protocol.models import (
     ApiToken,
     ApiTokenCreated,
-    ApiTokenTable,
-    AuditLogTable,
     Checkpoint,
-    CheckpointTable,
     Cluster,
     ClusterMode,
-    ClusterTable,
     Dataset,
     DatasetCheck,
-    DatasetTable,
     DatasetUpload,
-    ErrorLogTable,
-    HostTable,
     MnistUpload,
     Project,
     ProjectAssignment,
-    ProjectTable,
     SystemInfo,
     Task,
     TaskInput,
     TaskRef,
     TaskResult,
-    TaskTable,
     ThreadMapping,
     TimeSeries,
     UploadProgress,
     User,
+)
+from hanami.sdk._models import (
+    ApiTokenTable,
+    AuditLogTable,
+    CheckpointTable,
+    ClusterTable,
+    DatasetTable,
+    ErrorLogTable,
+    HostTable,
+    ProjectTable,
+    TaskTable,
     UserTable,
     coerce_bindings,
 )

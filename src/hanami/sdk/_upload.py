@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from hanami.protocol.models import Checkpoint, Dataset
 from hanami.sdk._client import API_PREFIX
 from hanami.sdk._exceptions import (
     HanamiError,
@@ -30,7 +31,6 @@ from hanami.sdk._exceptions import (
     WebsocketError,
     error_for_response,
 )
-from hanami.sdk._models import Checkpoint, Dataset
 
 if TYPE_CHECKING:
     from websockets.sync.client import ClientConnection
