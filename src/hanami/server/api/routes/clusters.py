@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hanami.core import TemplateError, parse_template
 from hanami.protocol import models as wire
-from hanami.protocol.timestamps import format_timestamp, utcnow
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.schemas import Empty, Table, table
@@ -38,8 +38,8 @@ from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.errors import BadRequest, Conflict, NotFound
 from hanami.server.runtime.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
-from hanami.server.security.auth import Principal
 from hanami.server.security.tenancy import get_in_scope, owner_fields, scope_filter
+from hanami.server.services import tasks
 
 __all__ = ["router"]
 
@@ -182,25 +182,6 @@ def delete_cluster(
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _new_task(
-    user: Principal, cluster: Cluster, name: str, task_type: str, parameters: dict[str, Any]
-) -> Task:
-    return Task(
-        uuid=str(uuid.uuid4()),
-        cluster_uuid=cluster.uuid,
-        project_id=user.project_id,
-        owner_id=user.user_id,
-        name=name,
-        task_type=task_type,
-        state=QUEUED,
-        current_cycle=0,
-        total_number_of_cycles=1,
-        time_length=1,
-        parameters=parameters,
-        created_at=utcnow(),
-    )
-
-
 def _task_state(session: Any, task_uuid: str) -> str:
     session.expire_all()
     task = session.get(Task, task_uuid)
@@ -217,7 +198,7 @@ def save_cluster(
     response arrives (``state`` = ``finished``).
     """
     cluster = get_in_scope(session, user, Cluster, data.cluster_uuid, "Cluster")
-    task = _new_task(user, cluster, data.name, CHECKPOINT_SAVE, {"checkpoint_name": data.name})
+    task = tasks.new_task(user, cluster, data.name, CHECKPOINT_SAVE, {"checkpoint_name": data.name})
     directory = ctx.settings.checkpoint_location
     assert directory is not None
     task.parameters = {**task.parameters, "location": str(directory / f"{task.uuid}.ckpt")}
@@ -242,7 +223,7 @@ def load_cluster(
     source = Path(checkpoint.location)
     if not source.is_file():
         raise Conflict(f"Checkpoint with uuid '{checkpoint.uuid}' has no file")
-    task = _new_task(
+    task = tasks.new_task(
         user, cluster, checkpoint.name, CHECKPOINT_RESTORE, {"checkpoint_uuid": checkpoint.uuid}
     )
     location = _pin(source, task.uuid)
