@@ -8,19 +8,13 @@ checkpoint tasks that run inside the request when the cluster is idle.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from hanami.core import TemplateError, parse_template
+from hanami.core import parse_template
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
@@ -34,37 +28,17 @@ from hanami.server.api.schemas.clusters import (
     SetMode,
     SwitchHost,
 )
-from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
-from hanami.server.errors import BadRequest, Conflict, NotFound
+from hanami.server.errors import Conflict, NotFound
 from hanami.server.runtime.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
-from hanami.server.security.tenancy import get_in_scope, owner_fields, scope_filter
-from hanami.server.services import tasks
+from hanami.server.security.tenancy import get_in_scope, scope_filter
+from hanami.server.services import clusters, tasks
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["cluster"], route_class=PayloadRoute)
 
 CLUSTER_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
-
-
-def cluster_public(cluster: Cluster) -> dict[str, Any]:
-    return {
-        "created_at": format_timestamp(cluster.created_at),
-        "uuid": cluster.uuid,
-        "name": cluster.name,
-        "owner_id": cluster.owner_id,
-        "project_id": cluster.project_id,
-        "visibility": cluster.visibility,
-    }
-
-
-def _decode_template(text: str) -> str:
-    try:
-        raw = base64.b64decode(text, validate=True)
-        return raw.decode("utf-8")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadRequest("Uploaded template is not a valid base64-String.") from None
 
 
 # --------------------------------------------------------------------------- CRUD
@@ -75,50 +49,7 @@ def create_cluster(
     user: CurrentUser, data: Payload[ClusterCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
     """Build a cluster from a base64 template (400 with line and column if it is invalid)."""
-    conflict = Conflict(f"Cluster with name '{data.name}' already exist.")
-    existing = session.scalars(
-        select(Cluster.uuid).where(scope_filter(user, Cluster), Cluster.name == data.name)
-    ).first()
-    if existing is not None:
-        raise conflict
-    text = _decode_template(data.template)
-    try:
-        parse_template(text)
-    except TemplateError as exc:
-        raise BadRequest(f"Uploaded template is not a valid cluster-template: {exc}") from None
-    cluster_uuid = str(uuid.uuid4())
-    try:
-        ctx.clusters.create(cluster_uuid, text)
-    except ValueError as exc:
-        raise BadRequest(f"Uploaded template is not a valid cluster-template: {exc}") from None
-    cluster = Cluster(uuid=cluster_uuid, name=data.name, template=text, **owner_fields(user))
-    session.add(cluster)
-    try:
-        ctx.quotas.check(session, user.project_id, clusters=True)
-        session.commit()
-    except IntegrityError as exc:
-        ctx.clusters.delete(cluster_uuid)
-        raise conflict from exc
-    except BaseException:
-        ctx.clusters.delete(cluster_uuid)
-        raise
-    ctx.clusters.autosave(cluster_uuid)
-    return cluster_public(cluster)
-
-
-def cluster_details(ctx: AppContext, cluster: Cluster) -> dict[str, Any]:
-    info = ctx.clusters.info(cluster.uuid)
-    metrics = dict(info.metrics) if info is not None else {}
-    return {
-        **cluster_public(cluster),
-        "number_of_blocks": metrics.get("neuron_blocks", 0),
-        "number_of_sections": metrics.get("sections", 0),
-        "mode": ctx.tasks.mode(cluster.uuid),
-        "inputs": dict(info.input_sizes) if info is not None else {},
-        "outputs": dict(info.output_sizes) if info is not None else {},
-        "metrics": metrics,
-        "template": cluster.template or "",
-    }
+    return clusters.create(ctx, session, user, data.name, data.template)
 
 
 @router.get("/cluster", response_model=wire.Cluster, summary="Show cluster")
@@ -126,7 +57,7 @@ def get_cluster(
     user: CurrentUser, data: Payload[ClusterRef], session: SessionDep, ctx: ContextDep
 ) -> Any:
     cluster = get_in_scope(session, user, Cluster, data.uuid, "Cluster")
-    return cluster_details(ctx, cluster)
+    return clusters.cluster_details(ctx, cluster)
 
 
 @router.get("/cluster/all", response_model=Table, summary="List clusters")
@@ -226,7 +157,7 @@ def load_cluster(
     task = tasks.new_task(
         user, cluster, checkpoint.name, CHECKPOINT_RESTORE, {"checkpoint_uuid": checkpoint.uuid}
     )
-    location = _pin(source, task.uuid)
+    location = clusters.pin(source, task.uuid)
     task.parameters = {**task.parameters, "location": str(location), "temporary_copy": True}
     session.add(task)
     try:
@@ -236,16 +167,6 @@ def load_cluster(
         raise
     ctx.tasks.submit(task.uuid, cluster.uuid, inline=True)
     return {"uuid": task.uuid, "name": checkpoint.name, "state": _task_state(session, task.uuid)}
-
-
-def _pin(source: Path, task_uuid: str) -> Path:
-    """A private name for the checkpoint file that outlives the checkpoint's deletion."""
-    target = source.parent / f".restore-{task_uuid}.ckpt"
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-    return target
 
 
 # --------------------------------------------------------------------------- mode, hosts
@@ -284,4 +205,4 @@ def switch_host(
             f"Hexagon with id '{data.hexagon_id}' not found (the cluster has {hexagons})"
         )
     ctx.clusters.move_hexagon(cluster.uuid, data.hexagon_id, data.host_uuid)
-    return cluster_public(cluster)
+    return clusters.cluster_public(cluster)
