@@ -397,7 +397,8 @@ def seed_get_fixtures(server: Server, mnist: Path) -> None:
         _api(http, "POST", "cluster/save", {"cluster_uuid": clusters[0], "name": "get_save"})
 
 
-def bench_get_load(server: Server, seconds: float) -> dict[str, Any]:
+def bench_paths(server: Server) -> list[str]:
+    """The GET mix: every list endpoint, and the detail endpoints of the first rows."""
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as http:
         clusters = _api(http, "GET", "cluster/all")["body"]
         datasets = _api(http, "GET", "dataset/all")["body"]
@@ -416,6 +417,11 @@ def bench_get_load(server: Server, seconds: float) -> dict[str, Any]:
     ]
     if tasks:
         paths.append(f"task?uuid={tasks[0][0]}&cluster_uuid={cluster}")
+    return paths
+
+
+def bench_get_load(server: Server, seconds: float) -> dict[str, Any]:
+    paths = bench_paths(server)
     ours = Target(int(server.url.rsplit(":", 1)[1]), server.proc.pid, server.token)
     database_url = None if server.database_url.startswith("sqlite") else server.database_url
     return compare(ours, paths, server.data_dir, database_url=database_url, token_key=TOKEN_KEY,

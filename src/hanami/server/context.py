@@ -28,6 +28,7 @@ from hanami.server.runtime.storage import sweep_storage
 from hanami.server.runtime.tasks import TaskEngine
 from hanami.server.runtime.uploads import UploadRegistry
 from hanami.server.security.policy import Policy
+from hanami.server.security.principals import PrincipalCache
 from hanami.server.security.quotas import Quotas
 from hanami.server.security.ratelimit import LoginRateLimiter
 
@@ -50,6 +51,7 @@ class AppContext:
     clusters: ClusterRegistry
     tasks: TaskEngine
     monitor: Monitor
+    principals: PrincipalCache
     ready: bool = False
     work: StoppableWork = field(default_factory=StoppableWork)
 
@@ -84,8 +86,10 @@ class AppContext:
                 database,
                 settings.tempfile_timeout_seconds or settings.tempfile_timeout * 60,
             ),
+            principals=PrincipalCache(database, token_key),
             **_cluster_services(settings, database),
         )
+        ctx.principals.track(database.sessionmaker)
         ctx.metrics.watch(ctx.executor, database)
         ctx.metrics.watch_host(ctx.monitor)
         return ctx
@@ -97,6 +101,7 @@ class AppContext:
         logger.info("database %s", self.database.display_url)
         upgrade(self.database)
         bootstrap_admin(self.database, self.settings)
+        self.principals.start()
         self.uploads.start()
         assert self.settings.dataset_location and self.settings.checkpoint_location
         sweep_storage(self.database, self.settings.dataset_location,
@@ -113,6 +118,7 @@ class AppContext:
         self.clusters.stop()  # autosaves every changed cluster
         self.monitor.stop()
         self.uploads.stop()
+        self.principals.stop()
         self.database.dispose()
 
     def record_error(
