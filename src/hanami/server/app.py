@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 
 from hanami import __version__
 from hanami.dashboard import DashboardFiles
+from hanami.server.api.fastget import FastGetMiddleware
 from hanami.server.api.main import API_PREFIX, STREAMED_UPLOAD_PATHS, build_api_router
 from hanami.server.api.openapi import install_openapi
 from hanami.server.api.routes import health
@@ -104,6 +105,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     else:
         app.add_api_route("/", _landing_page, include_in_schema=False)
 
+    app.add_middleware(
+        FastGetMiddleware, ctx=ctx, routes=lambda: app.routes,
+        forbidden_status=settings.forbidden_status,
+    )  # fmt: skip
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_json_body_bytes, exempt=STREAMED_UPLOAD_PATHS
     )
