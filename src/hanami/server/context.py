@@ -90,6 +90,8 @@ class AppContext:
             **_cluster_services(settings, database),
         )
         ctx.principals.track(database.sessionmaker)
+        if database.reader is not database.sessionmaker:
+            ctx.principals.track(database.reader)
         ctx.metrics.watch(ctx.executor, database)
         ctx.metrics.watch_host(ctx.monitor)
         return ctx

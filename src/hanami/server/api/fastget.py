@@ -185,7 +185,7 @@ class FastGetMiddleware:
     def _call(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
         """In a worker thread: open the sessions, call the endpoint, render its result."""
         sessions = [name for name, kind, _ in plan.params if kind == "session"]
-        opened = [self.ctx.database.sessionmaker() for _ in sessions]
+        opened = [self.ctx.database.reader() for _ in sessions]  # a GET only reads
         try:
             result = plan.endpoint(**arguments, **dict(zip(sessions, opened, strict=True)))
         finally:
