@@ -3,8 +3,8 @@
 A list answer is a :class:`~hanami.server.api.schemas.Table`; loading full ORM objects
 (identity map, attribute state, a second query for relationships) only to copy a few
 columns out of them cost more than the query itself. The statements are built once (with
-bound parameters): building one per request and computing its cache key cost about three
-times what running it costs (SQLite, measured in ``docs/performance.md``).
+bound parameters): building one per request and computing its cache key cost more than
+running it on SQLite (``docs/performance.md``).
 """
 
 from __future__ import annotations
