@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import TypeAdapter
@@ -46,6 +47,10 @@ from hanami.server.routing import iter_route_contexts
 from hanami.server.security.auth import Principal
 
 __all__ = ["FastGetMiddleware"]
+
+WORKERS = 4
+"""Worker threads of the hot path at once: more only take turns at the GIL, and every turn
+costs CPU (GET mix, 20 closed-loop clients: see ``docs/performance.md``)."""
 
 _KINDS: dict[Callable[..., Any], str] = {
     get_current_user: "user",
@@ -123,6 +128,7 @@ class FastGetMiddleware:
         self.routes = routes
         self.forbidden_status = forbidden_status
         self._plans: dict[str, _Plan] | None = None
+        self._limiter = anyio.CapacityLimiter(WORKERS)
 
     def plans(self) -> dict[str, _Plan]:
         """Path -> plan of every route it can answer (built on the first request, when every
@@ -153,7 +159,9 @@ class FastGetMiddleware:
             if plan.is_async:
                 response = self._render(plan, await plan.endpoint(**arguments))
             else:
-                response = await anyio.to_thread.run_sync(self._call, plan, arguments)
+                response = await anyio.to_thread.run_sync(
+                    self._call, plan, arguments, limiter=self._limiter
+                )
         except ApiError as exc:
             response = api_error_response(request, exc, self.forbidden_status)
         await response(scope, receive, send)
