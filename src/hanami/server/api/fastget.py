@@ -49,8 +49,8 @@ from hanami.server.security.auth import Principal
 __all__ = ["FastGetMiddleware"]
 
 WORKERS = 4
-"""Worker threads of the hot path at once: more only take turns at the GIL, and every turn
-costs CPU (GET mix, 20 closed-loop clients: see ``docs/performance.md``)."""
+"""Worker threads of the hot path at once: on a small machine more only take turns at the
+GIL (``docs/performance.md``, GET mix with 20 closed-loop clients)."""
 
 _KINDS: dict[Callable[..., Any], str] = {
     get_current_user: "user",
