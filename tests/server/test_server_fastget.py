@@ -11,7 +11,7 @@ import base64
 
 import pytest
 from cluster_helpers import TEMPLATE
-from server_helpers import ADMIN_ID, ADMIN_PASSPHRASE, Api, login
+from server_helpers import ADMIN_ID, ADMIN_PASSPHRASE, Api, login, unique
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 
@@ -30,7 +30,7 @@ def _twice(api: Api, path: str, headers: dict[str, str] | None = None, **params:
 @pytest.fixture
 def cluster(admin: Api) -> str:
     template = base64.b64encode(TEMPLATE.encode()).decode()
-    response = admin.post("cluster", {"name": "fastget", "template": template})
+    response = admin.post("cluster", {"name": unique("fastget"), "template": template})
     assert response.status_code == 200, response.text
     return response.json()["uuid"]
 
