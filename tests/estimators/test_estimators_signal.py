@@ -3,7 +3,9 @@
 Networks are made dead for real: ``input_scale=1e-8`` puts every scaled feature below the
 profile's threshold (0.001 for "stream"; the largest breast-cancer feature is 4,254), so
 nothing ever reaches the outputs; a network that learned only rows of zeros never grew, so
-real rows reach nothing either.
+real rows reach nothing either. Rows without signal are rows of zeros under the "default"
+profile, whose plain coding lets only positive values fire (the "stream" profile codes
+features around their running quantiles, where a zero row fires: ``_coding.py``).
 """
 
 import warnings
@@ -73,7 +75,7 @@ def test_a_healthy_network_does_not_warn(cancer):
 
 def test_a_row_without_signal_gets_the_training_prior(cancer):
     X, y = cancer
-    model = HanamiClassifier(random_state=0).fit(X, y)
+    model = HanamiClassifier(random_state=0, profile="default").fit(X, y)
     np.testing.assert_array_equal(model.class_count_, np.bincount(y))
     prior = np.bincount(y) / len(y)
     assert abs(prior[0] - 0.5) > 0.05  # the prior is not the uniform answer
@@ -87,7 +89,7 @@ def test_a_row_without_signal_gets_the_training_prior(cancer):
 
 def test_partial_fit_counts_the_prior_over_batches(cancer):
     X, y = cancer
-    model = HanamiClassifier(random_state=0)
+    model = HanamiClassifier(random_state=0, profile="default")
     model.partial_fit(X[:200], y[:200], classes=[0, 1])
     model.partial_fit(X[200:], y[200:])
     np.testing.assert_array_equal(model.class_count_, np.bincount(y))
@@ -115,7 +117,7 @@ def test_river_classifier_dead_network_and_prior(cancer):
             dead.learn_one(x, int(label))
     assert [w.category for w in caught].count(DeadNetworkWarning) == 1
 
-    model = HanamiRiverClassifier(seed=0)
+    model = HanamiRiverClassifier(seed=0, profile="default")
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeadNetworkWarning)
         for x, label in zip(_rows(X), y, strict=True):

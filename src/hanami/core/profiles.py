@@ -48,6 +48,9 @@ class Profile:
     adaptive: float = 0.0  # RMSProp decay of per-synapse squared steps (0: plain step)
     leak: float = 0.0  # share of the error a silent hidden source gets (backward.py)
     mean_backprop: bool = False  # a hidden neuron's error: mean, not sum, over its synapses
+    # The estimators code each feature around these running quantiles of its values
+    # (hanami.estimators._coding); empty: around 0. The engine itself never reads it.
+    input_quantiles: tuple[float, ...] = ()
 
 
 PROFILES = {
@@ -66,7 +69,8 @@ PROFILES = {
     "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       hidden_roots=4, input_split=2, hidden_split=1, first_pieces=8,
-                      adaptive=0.999, leak=0.1, mean_backprop=True),
+                      adaptive=0.999, leak=0.1, mean_backprop=True,
+                      input_quantiles=(0.2, 0.5, 0.8)),
 }  # fmt: skip
 
 
