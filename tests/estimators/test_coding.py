@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from hanami.core.profiles import PROFILES
-from hanami.estimators import HanamiClassifier, prequential
+from hanami.estimators import HanamiClassifier, HanamiRegressor, prequential
 from hanami.estimators._coding import EVERY, WINDOW, FeatureCoder
 from hanami.estimators._common import encode_features
 
@@ -85,3 +85,26 @@ def test_quantile_coding_learns_a_band_far_from_zero(monkeypatch):
     monkeypatch.setitem(PROFILES, "stream",
                         dataclasses.replace(PROFILES["stream"], input_quantiles=()))  # fmt: skip
     assert accuracy() < 0.8
+
+
+def test_quantile_coding_learns_a_parabola_far_from_zero(monkeypatch):
+    """The regressor ("default" profile) on y = (x - 1000)²: mean absolute error relative to
+    always answering the mean (measured, seeds 0-2: 0.90-0.96 plain, 0.41-0.72 with
+    quantiles)."""
+
+    def relative_errors() -> list[float]:
+        errors = []
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            X = 1000.0 + rng.normal(size=(800, 1))
+            y = (X[:, 0] - 1000.0) ** 2
+            model = HanamiRegressor(random_state=seed, epochs=3).fit(X[:600], y[:600])
+            error = np.abs(model.predict(X[600:]) - y[600:]).mean()
+            errors.append(float(error / np.abs(y[600:] - y[:600].mean()).mean()))
+        return errors
+
+    assert PROFILES["default"].input_quantiles == QUANTILES
+    assert max(relative_errors()) < 0.8
+    monkeypatch.setitem(PROFILES, "default",
+                        dataclasses.replace(PROFILES["default"], input_quantiles=()))  # fmt: skip
+    assert min(relative_errors()) > 0.85
