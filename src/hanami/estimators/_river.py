@@ -3,7 +3,8 @@
 Features are mapped to input columns in the order they are first seen (features first seen
 in the same sample are ordered by name, so the order of keys in the dicts does not matter);
 a new feature widens the network's input on demand. A missing feature, ``None`` or NaN
-counts as 0, which activates nothing. New labels (classifier) widen the output on demand.
+counts as 0 (in the plain coding, that activates nothing). New labels (classifier) widen
+the output on demand.
 
 >>> import random
 >>> from hanami.estimators import HanamiRiverClassifier
