@@ -125,3 +125,25 @@ def test_each_lever_of_the_stream_profile_matters_on_a_small_stream(monkeypatch)
         monkeypatch.setitem(PROFILES, "stream", off)
         assert prequential("stream") != stream, lever
         monkeypatch.undo()
+
+
+def test_a_walk_that_cannot_split_leaves_the_borders_alone(monkeypatch):
+    """A value that runs out near the edge of a border (no split there) must not move the
+    borders (``halve_borders`` off): moving them changes the code of every larger value,
+    and a full section would keep changing what it computes."""
+
+    def moved(profile: str) -> bool:
+        c = _single_input(profile)
+        _forward(c, 16.0)  # eight borders of 2.0
+        cb, slot = _input_section(c)
+        borders = c._state.s_b[cb, slot].copy()
+        before = [_section_input(c, cb, slot, q) for q in (3.0, 5.0, 9.0)]
+        _forward(c, 2.1)  # runs out 5 % into the second border: outside the split margin
+        after = [_section_input(c, cb, slot, q) for q in (3.0, 5.0, 9.0)]
+        kept = all(np.allclose(b, a, atol=1e-6) for b, a in zip(before, after, strict=True))
+        return not kept or not np.array_equal(borders, c._state.s_b[cb, slot])
+
+    assert not moved("stream")
+    halving = dataclasses.replace(PROFILES["stream"], halve_borders=True)
+    monkeypatch.setitem(PROFILES, "stream", halving)
+    assert moved("stream")

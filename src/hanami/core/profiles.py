@@ -48,6 +48,9 @@ class Profile:
     adaptive: float = 0.0  # RMSProp decay of per-synapse squared steps (0: plain step)
     leak: float = 0.0  # share of the error a silent hidden source gets (backward.py)
     mean_backprop: bool = False  # a hidden neuron's error: mean, not sum, over its synapses
+    halve_borders: bool = True  # an oversized partly covered border gives half to the next
+    # position (walks.py); it moves the code of every larger value, so a full section keeps
+    # changing what it computes (docs/engine.md, The stream profile)
 
 
 PROFILES = {
@@ -66,7 +69,7 @@ PROFILES = {
     "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       hidden_roots=4, input_split=2, hidden_split=1, first_pieces=8,
-                      adaptive=0.999, leak=0.1, mean_backprop=True),
+                      adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False),
 }  # fmt: skip
 
 
@@ -97,6 +100,7 @@ class Params(NamedTuple):
     adaptive_eps: float  # see ADAPTIVE_EPS
     leak: float  # see Profile
     mean_backprop: bool  # see Profile
+    halve_borders: bool  # see Profile
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -139,6 +143,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params
         adaptive_eps=ADAPTIVE_EPS,
         leak=float(profile.leak),
         mean_backprop=bool(profile.mean_backprop),
+        halve_borders=bool(profile.halve_borders),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),
