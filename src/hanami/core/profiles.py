@@ -51,6 +51,8 @@ class Profile:
     halve_borders: bool = True  # an oversized partly covered border gives half to the next
     # position (walks.py); it moves the code of every larger value, so a full section keeps
     # changing what it computes (docs/engine.md, The stream profile)
+    hidden_rate_by_roots: bool = False  # synapses into hidden neurons learn at the rate
+    # divided by the input roots per neuron (docs/engine.md, The stream profile)
 
 
 PROFILES = {
@@ -69,7 +71,8 @@ PROFILES = {
     "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       hidden_roots=4, input_split=2, hidden_split=1, first_pieces=8,
-                      adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False),
+                      adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
+                      hidden_rate_by_roots=True),
 }  # fmt: skip
 
 
@@ -101,6 +104,7 @@ class Params(NamedTuple):
     leak: float  # see Profile
     mean_backprop: bool  # see Profile
     halve_borders: bool  # see Profile
+    hidden_rate_by_roots: bool  # see Profile
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -144,6 +148,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params
         leak=float(profile.leak),
         mean_backprop=bool(profile.mean_backprop),
         halve_borders=bool(profile.halve_borders),
+        hidden_rate_by_roots=bool(profile.hidden_rate_by_roots),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),
