@@ -120,7 +120,7 @@ def test_each_lever_of_the_stream_profile_matters_on_a_small_stream(monkeypatch)
     stream = prequential("stream")
     assert stream > prequential("default") + 0.05
     default = PROFILES["default"]
-    for lever in ("input_roots", "first_pieces", "adaptive", "cross_entropy"):
+    for lever in ("input_roots", "first_pieces", "adaptive", "cross_entropy", "halve_borders"):
         off = dataclasses.replace(PROFILES["stream"], **{lever: getattr(default, lever)})
         monkeypatch.setitem(PROFILES, "stream", off)
         assert prequential("stream") != stream, lever
