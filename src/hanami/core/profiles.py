@@ -51,6 +51,11 @@ class Profile:
     # The estimators code each feature around these running quantiles of its values
     # (hanami.estimators._coding); empty: around 0. The engine itself never reads it.
     input_quantiles: tuple[float, ...] = ()
+    halve_borders: bool = True  # an oversized partly covered border gives half to the next
+    # position (walks.py); it moves the code of every larger value, so a full section keeps
+    # changing what it computes (docs/engine.md, The stream profile)
+    hidden_rate_by_roots: bool = False  # synapses into hidden neurons learn at the rate
+    # divided by the input roots per neuron (docs/engine.md, The stream profile)
 
 
 PROFILES = {
@@ -70,8 +75,8 @@ PROFILES = {
     "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       hidden_roots=4, input_split=2, hidden_split=1, first_pieces=8,
-                      adaptive=0.999, leak=0.1, mean_backprop=True,
-                      input_quantiles=(0.2, 0.5, 0.8)),
+                      adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
+                      hidden_rate_by_roots=True, input_quantiles=(0.2, 0.5, 0.8)),
 }  # fmt: skip
 
 
@@ -102,6 +107,8 @@ class Params(NamedTuple):
     adaptive_eps: float  # see ADAPTIVE_EPS
     leak: float  # see Profile
     mean_backprop: bool  # see Profile
+    halve_borders: bool  # see Profile
+    hidden_rate_by_roots: bool  # see Profile
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -144,6 +151,8 @@ def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params
         adaptive_eps=ADAPTIVE_EPS,
         leak=float(profile.leak),
         mean_backprop=bool(profile.mean_backprop),
+        halve_borders=bool(profile.halve_borders),
+        hidden_rate_by_roots=bool(profile.hidden_rate_by_roots),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),
