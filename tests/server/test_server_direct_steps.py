@@ -23,7 +23,7 @@ from hanami.server.runtime.journal import read_journal
 from hanami.server.runtime.registry import ClusterRegistry
 from hanami.server.websocket import direct_io
 from hanami.server.websocket.direct_io import INLINE_AFTER, INLINE_LIMIT_S, _Steps
-from hanami.server.websocket.endpoint import WsSession
+from hanami.server.websocket.session import WsSession
 
 X = {"picture_hex": np.full(64, 200.0, dtype=np.float32)}
 Y = {"label_hex": np.eye(10, dtype=np.float32)[3]}

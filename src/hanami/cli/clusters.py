@@ -12,8 +12,9 @@ from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
 from hanami.cli._errors import CliError
 from hanami.cli._output import emit, emit_created, emit_object, emit_table
 from hanami.cli._progress import progress_bar
+from hanami.cli._resource_commands import ResourceCommands
 from hanami.cli._state import state_of
-from hanami.cli._waiting import TimeoutOpt, WaitOpt, finish_task
+from hanami.cli._waiting import TimeoutOpt, WaitOpt, start_task
 
 __all__ = ["checkpoint_app", "cluster_app", "host_app", "read_template"]
 
@@ -36,7 +37,8 @@ CLUSTER_FIELDS = (
 )
 LIST_COLUMNS = ("uuid", "name", "owner_id", "project_id", "created_at")
 
-ClusterUuid = Annotated[str, typer.Argument(help="Cluster uuid.")]
+ClusterUuid = Annotated[str, typer.Argument(help="Cluster uuid.", metavar="uuid")]
+CLUSTER = ResourceCommands("clusters", ClusterUuid, "Cluster", fields=CLUSTER_FIELDS)
 
 
 class Mode(StrEnum):
@@ -94,22 +96,8 @@ def cluster_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     emit_table(state, state.client(ctx).clusters.list(), columns=LIST_COLUMNS)
 
 
-def _cluster_show(ctx: typer.Context, uuid: ClusterUuid, json_: JsonOpt = False) -> None:
-    """Show a cluster."""
-    state = state_of(ctx, json_)
-    cluster = state.client(ctx).clusters.get(uuid)
-    emit_object(state, cluster, title="Cluster", fields=CLUSTER_FIELDS)
-
-
-show_command(cluster_app, _cluster_show)
-
-
-@cluster_app.command("delete")
-def cluster_delete(ctx: typer.Context, uuid: ClusterUuid, json_: JsonOpt = False) -> None:
-    """Delete a cluster."""
-    state = state_of(ctx, json_)
-    state.client(ctx).clusters.delete(uuid)
-    emit(state, {"uuid": uuid, "deleted": True}, f"Deleted cluster {uuid}")
+show_command(cluster_app, CLUSTER.show())
+cluster_app.command("delete")(CLUSTER.delete())
 
 
 @cluster_app.command("save")
@@ -123,10 +111,16 @@ def cluster_save(
     json_: JsonOpt = False,
 ) -> None:
     """Save a cluster as a checkpoint (the printed uuid is the checkpoint's)."""
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    ref = client.clusters.save(uuid, name)
-    finish_task(state, client, ref, wait, quiet, "Checkpoint task", uuid, timeout)
+    start_task(
+        ctx,
+        json_,
+        lambda client: client.clusters.save(uuid, name),
+        wait=wait,
+        quiet=quiet,
+        timeout=timeout,
+        title="Checkpoint task",
+        cluster_uuid=uuid,
+    )
 
 
 @cluster_app.command("restore")
@@ -140,10 +134,16 @@ def cluster_restore(
     json_: JsonOpt = False,
 ) -> None:
     """Restore a checkpoint into a cluster."""
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    ref = client.clusters.restore(uuid, checkpoint)
-    finish_task(state, client, ref, wait, quiet, "Restore task", uuid, timeout)
+    start_task(
+        ctx,
+        json_,
+        lambda client: client.clusters.restore(uuid, checkpoint),
+        wait=wait,
+        quiet=quiet,
+        timeout=timeout,
+        title="Restore task",
+        cluster_uuid=uuid,
+    )
 
 
 @cluster_app.command("mode")
@@ -176,7 +176,8 @@ def cluster_switch_host(
 # ------------------------------------------------------------------------------- checkpoints
 
 
-CheckpointUuid = Annotated[str, typer.Argument(help="Checkpoint uuid.")]
+CheckpointUuid = Annotated[str, typer.Argument(help="Checkpoint uuid.", metavar="uuid")]
+CHECKPOINT = ResourceCommands("checkpoints", CheckpointUuid, "Checkpoint")
 
 
 @checkpoint_app.command("list")
@@ -186,13 +187,7 @@ def checkpoint_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     emit_table(state, state.client(ctx).checkpoints.list(), columns=LIST_COLUMNS)
 
 
-def _checkpoint_show(ctx: typer.Context, uuid: CheckpointUuid, json_: JsonOpt = False) -> None:
-    """Show a checkpoint."""
-    state = state_of(ctx, json_)
-    emit_object(state, state.client(ctx).checkpoints.get(uuid), title="Checkpoint")
-
-
-show_command(checkpoint_app, _checkpoint_show)
+show_command(checkpoint_app, CHECKPOINT.show())
 
 
 @checkpoint_app.command("download")
@@ -230,12 +225,7 @@ def checkpoint_upload(
     emit_created(state, quiet, checkpoint, title="Checkpoint")
 
 
-@checkpoint_app.command("delete")
-def checkpoint_delete(ctx: typer.Context, uuid: CheckpointUuid, json_: JsonOpt = False) -> None:
-    """Delete a checkpoint."""
-    state = state_of(ctx, json_)
-    state.client(ctx).checkpoints.delete(uuid)
-    emit(state, {"uuid": uuid, "deleted": True}, f"Deleted checkpoint {uuid}")
+checkpoint_app.command("delete")(CHECKPOINT.delete())
 
 
 # ------------------------------------------------------------------------------------- hosts
