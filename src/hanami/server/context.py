@@ -104,7 +104,7 @@ class AppContext:
         bootstrap_admin(self.database, self.settings)
         alone = self.replicas.register()
         logger.info("replica %s (%s)", self.replicas.id, "alone" if alone else "with others")
-        self.uploads.start()
+        self.uploads.start(purge=alone)
         assert self.settings.dataset_location and self.settings.checkpoint_location
         if alone:  # another replica may be writing files that have no row yet
             sweep_storage(self.database, self.settings.dataset_location,
