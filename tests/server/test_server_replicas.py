@@ -124,6 +124,7 @@ def test_the_other_replica_takes_over_a_killed_replicas_task(replicas):
         assert api_b.get("cluster", uuid=cluster).status_code == 200  # B keeps answering
         time.sleep(0.1)
     took_over = time.monotonic() - killed
+    print(f"takeover {took_over:.1f} s after kill -9 (lease {LEASE_S} s)")
     assert took_over >= LEASE_S * 0.9  # not before A's lease ran out
     assert _row(b, Cluster, cluster).holder == "b"
 
