@@ -196,6 +196,12 @@ class ServerSettings(BaseSettings):
         300, ge=1, description="seconds between autosaves of a changed cluster"
     )
     task_workers: int = Field(0, ge=0, description="clusters running tasks at once; 0 = CPUs")
+    replica_id: str | None = Field(
+        None, max_length=256, description="name among replicas sharing a database; <host>:<port>"
+    )
+    task_lease_s: float = Field(
+        10.0, gt=0, description="seconds without a heartbeat before a replica's work is taken over"
+    )
     tempfile_timeout_seconds: float | None = Field(
         None, gt=0, description="idle upload timeout in seconds; overrides tempfile_timeout"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +24,11 @@ from hanami.server.observability.monitor import Monitor
 from hanami.server.observability.prometheus import Metrics
 from hanami.server.runtime.executor import ClusterExecutor, InProcessExecutor
 from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.replicas import Replicas
 from hanami.server.runtime.stoppable import StoppableWork
 from hanami.server.runtime.storage import sweep_storage
 from hanami.server.runtime.tasks import TaskEngine
+from hanami.server.runtime.tasks.keeper import ReplicaKeeper
 from hanami.server.runtime.uploads import UploadRegistry
 from hanami.server.security.policy import Policy
 from hanami.server.security.quotas import Quotas
@@ -50,6 +53,8 @@ class AppContext:
     clusters: ClusterRegistry
     tasks: TaskEngine
     monitor: Monitor
+    replicas: Replicas
+    keeper: ReplicaKeeper
     ready: bool = False
     work: StoppableWork = field(default_factory=StoppableWork)
 
@@ -97,20 +102,28 @@ class AppContext:
         logger.info("database %s", self.database.display_url)
         upgrade(self.database)
         bootstrap_admin(self.database, self.settings)
-        self.uploads.start()
+        alone = self.replicas.register()
+        logger.info("replica %s (%s)", self.replicas.id, "alone" if alone else "with others")
+        self.uploads.start(purge=alone)
         assert self.settings.dataset_location and self.settings.checkpoint_location
-        sweep_storage(self.database, self.settings.dataset_location,
-                      self.settings.checkpoint_location)  # fmt: skip
+        if alone:  # another replica may be writing files that have no row yet
+            sweep_storage(self.database, self.settings.dataset_location,
+                          self.settings.checkpoint_location)  # fmt: skip
         self.monitor.start()
-        self.clusters.restore_all()
+        adopted = [c for c in self.replicas.orphaned(starting=True) if self.replicas.adopt(c)]
+        self.clusters.restore_all(adopted, sweep=alone)
         self.clusters.start()
-        self.tasks.start()
+        self.tasks.start(adopted)
+        self.replicas.start()
+        self.keeper.start(adopted)
         self.ready = True
 
     def shutdown(self) -> None:
         self.ready = False
+        self.keeper.stop()
         self.tasks.stop()  # suspends running tasks between chunks
         self.clusters.stop()  # autosaves every changed cluster
+        self.replicas.stop()  # hands the clusters to the other replicas
         self.monitor.stop()
         self.uploads.stop()
         self.database.dispose()
@@ -138,17 +151,22 @@ class AppContext:
 
 
 def _cluster_services(settings: ServerSettings, database: Database) -> dict[str, Any]:
-    """Executor, cluster registry, task engine and host monitor (nothing starts yet)."""
+    """Executor, cluster registry, task engine, replica membership and host monitor
+    (nothing starts yet)."""
     assert settings.cluster_location is not None
     monitor = Monitor(energy=EnergyPolicy(settings.energy_policy))
     executor = InProcessExecutor()
+    replica_id = settings.replica_id or f"{socket.gethostname()}:{settings.port}"
+    replicas = Replicas(database, replica_id, settings.task_lease_s, solo=database.is_sqlite)
     clusters = ClusterRegistry(
         database,
         executor,
         settings.cluster_location,
         autosave_interval=settings.cluster_autosave_interval,
         packages=sorted(monitor.topology.packages()) or [0],
+        replicas=replicas,
     )
     workers = settings.task_workers or max(2, os.cpu_count() or 2)
-    tasks = TaskEngine(database, executor, clusters, workers=workers)
-    return {"executor": executor, "clusters": clusters, "tasks": tasks, "monitor": monitor}
+    tasks = TaskEngine(database, executor, clusters, workers=workers, replica_id=replica_id)
+    return {"executor": executor, "clusters": clusters, "tasks": tasks, "monitor": monitor,
+            "replicas": replicas, "keeper": ReplicaKeeper(replicas, clusters, tasks)}  # fmt: skip

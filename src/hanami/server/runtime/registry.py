@@ -17,11 +17,16 @@ Direct-I/O steps go through :meth:`ClusterRegistry.train_direct` and
 (:mod:`hanami.server.runtime.journal`, ``<cluster_location>/<uuid>.journal``); a train step
 returns once its record is on disk. Every autosave empties the journal.
 
-At start-up every row is loaded from its autosave and its journal is replayed on top; a
-row without a readable autosave is rebuilt from its template (an untrained cluster) and a
-warning is logged. A cluster whose journal held steps that could not be replayed (the
-autosave they build on is gone) is listed in :attr:`ClusterRegistry.damaged`. Autosaves
-and journals without a row, and temp files of autosaves cut short by a crash, are removed.
+At start-up every row (with API replicas: every row this replica adopts, see
+:mod:`hanami.server.runtime.replicas`) is loaded from its autosave and its journal is
+replayed on top; a row without a readable autosave is rebuilt from its template (an
+untrained cluster) and a warning is logged. A cluster whose journal held steps that could
+not be replayed (the autosave they build on is gone) is listed in
+:attr:`ClusterRegistry.damaged`. Autosaves
+and journals without a row, and temp files of autosaves cut short by a crash, are removed
+(only by a replica that starts alone: another one may be writing them). Every autosave
+also stores the cluster's widths and metrics with its row, for the replicas that do not
+hold it (:meth:`ClusterRegistry.info`).
 
 The registry also keeps the logical hosts (one ``cpu`` host per CPU package, random uuids
 per process, as the original) and which host each hexagon was moved to by ``switch_host``.
@@ -34,7 +39,7 @@ import logging
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +58,7 @@ from hanami.server.runtime.executor import (
     ClusterNotFound,
 )
 from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, StepJournal, replayable
+from hanami.server.runtime.replicas import Replicas
 
 __all__ = ["AUTOSAVE_SUFFIX", "JOURNAL_LIMIT", "JOURNAL_SUFFIX", "ClusterRegistry", "Host"]
 
@@ -85,8 +91,10 @@ class ClusterRegistry:
         *,
         autosave_interval: float = 300.0,
         packages: list[int] | None = None,
+        replicas: Replicas | None = None,
     ) -> None:
         self.database = database
+        self.replicas = replicas
         self.executor = executor
         self.location = location
         self.autosave_interval = autosave_interval
@@ -103,6 +111,7 @@ class ClusterRegistry:
         self._sync_pool = ThreadPoolExecutor(JOURNAL_SYNC_THREADS, "JournalSync")
         self.damaged: set[str] = set()
         """Clusters that lost journaled (acknowledged) steps at start-up."""
+        self._disowned: set[str] = set()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -112,19 +121,23 @@ class ClusterRegistry:
     def journal_path(self, cluster_uuid: str) -> Path:
         return self.location / f"{cluster_uuid}{JOURNAL_SUFFIX}"
 
-    def restore_all(self) -> None:
-        """Bring every ``clusters`` row back into the executor (start-up)."""
+    def restore_all(self, only: Collection[str] | None = None, *, sweep: bool = True) -> None:
+        """Bring the ``clusters`` rows (``only`` these) back into the executor (start-up,
+        adoption); ``sweep``: remove files no row refers to."""
         self.location.mkdir(parents=True, exist_ok=True)
         with self.database.session() as session:
             rows = [(c.uuid, c.template) for c in session.scalars(select(ClusterRow))]
         known = set()
         for cluster_uuid, template in rows:
             known.add(cluster_uuid)
-            if self.executor.exists(cluster_uuid):
+            skip = only is not None and cluster_uuid not in only
+            if skip or self.executor.exists(cluster_uuid):
                 continue
             digest = self._load(cluster_uuid, template)
             if self.executor.exists(cluster_uuid):
                 self._replay(cluster_uuid, digest)
+        if not sweep:
+            return
         for suffix in (AUTOSAVE_SUFFIX, JOURNAL_SUFFIX):
             for path in self.location.glob(f"*{suffix}"):
                 if path.name.removesuffix(suffix) not in known:
@@ -222,32 +235,42 @@ class ClusterRegistry:
         return info
 
     def info(self, cluster_uuid: str) -> ClusterInfo | None:
+        """The cluster as the executor holds it; held by another replica: as of its last
+        autosave."""
         try:
             return self.executor.info(cluster_uuid)
         except ClusterNotFound:
-            return None
+            return self.replicas.stored_info(cluster_uuid) if self.replicas else None
 
     def add_delete_listener(self, listener: Callable[[str], None]) -> None:
         """``listener(cluster_uuid)`` runs after a cluster was deleted (e.g. detach websockets)."""
         self._delete_listeners.append(listener)
 
-    def delete(self, cluster_uuid: str) -> None:
-        """Free the cluster (waits for the call in progress) and remove its autosave."""
+    def delete(self, cluster_uuid: str, *, keep_files: bool = False) -> None:
+        """Free the cluster (waits for the call in progress) and remove its autosave
+        (``keep_files``: another replica adopted it and uses them now)."""
         with contextlib.suppress(ClusterNotFound):
             self.executor.delete(cluster_uuid)
         with self._save_lock:
             self._saved.pop(cluster_uuid, None)
-            self.path_of(cluster_uuid).unlink(missing_ok=True)
             journal = self._journals.pop(cluster_uuid, None)
             if journal is not None:
-                journal.close(remove=True)
-            self.journal_path(cluster_uuid).unlink(missing_ok=True)
+                journal.close(remove=not keep_files)
+            if not keep_files:
+                self.path_of(cluster_uuid).unlink(missing_ok=True)
+                self.journal_path(cluster_uuid).unlink(missing_ok=True)
+            self._disowned.discard(cluster_uuid)
         self.hexagon_hosts.pop(cluster_uuid, None)
         for listener in list(self._delete_listeners):
             try:
                 listener(cluster_uuid)
             except Exception:
                 logger.exception("cluster delete listener failed for %s", cluster_uuid)
+
+    def disown(self, cluster_uuid: str) -> None:
+        """Never autosave this cluster again (until :meth:`delete`): its row went away or
+        names another replica."""
+        self._disowned.add(cluster_uuid)
 
     # ------------------------------------------------------------------ autosave
 
@@ -270,6 +293,8 @@ class ClusterRegistry:
         journal; False if busy or gone."""
         if not force and not self.is_changed(cluster_uuid):
             return True
+        if cluster_uuid in self._disowned or (self.replicas and not self.replicas.fresh()):
+            return False  # another replica may have adopted it: its files are not ours
         path = self.path_of(cluster_uuid)
         try:
             with self.executor.exclusive(cluster_uuid, timeout), self._save_lock:
@@ -284,8 +309,11 @@ class ClusterRegistry:
                                           self._sync_pool)  # fmt: skip
                     self._journals[cluster_uuid] = journal
                 journal.reset(digest)
+                info = self.executor.info(cluster_uuid)
         except (ClusterBusy, ClusterNotFound):
             return False
+        if self.replicas is not None:
+            self.replicas.store_info(info)
         logger.debug("cluster %s autosaved (revision %d)", cluster_uuid, revision)
         return True
 

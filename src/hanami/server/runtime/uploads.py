@@ -100,9 +100,11 @@ class UploadRegistry:
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> None:
-        """Remove what a previous run left behind, then start the sweeper thread."""
-        self.purge_stale()
+    def start(self, *, purge: bool = True) -> None:
+        """Remove what a previous run left behind (``purge``: not while other replicas may
+        be receiving uploads), then start the sweeper thread."""
+        if purge:
+            self.purge_stale()
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._run, name="hanami-tempfile-sweeper", daemon=True

@@ -69,6 +69,7 @@ from hanami.server.errors import ApiError, Conflict, NotFound
 from hanami.server.runtime.executor import ClusterBusy
 from hanami.server.runtime.journal import JournalError
 from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.tasks.remote import held_elsewhere
 from hanami.server.websocket.endpoint import CloseCode, WsClose, WsSession
 
 __all__ = [
@@ -124,6 +125,10 @@ def require_direct_mode(ctx: AppContext, cluster_uuid: str) -> None:
     try:
         direct = cluster_is_direct(ctx, cluster_uuid)
     except LookupError as exc:
+        clusters = _clusters(ctx)
+        if clusters.replicas is not None and clusters.info(cluster_uuid) is not None:
+            # the row is there, the cluster lives in another replica's memory
+            raise Conflict(held_elsewhere(clusters.database, cluster_uuid)) from exc
         raise NotFound(f"Cluster with UUID '{cluster_uuid}' not found") from exc
     if not direct:
         raise Conflict(

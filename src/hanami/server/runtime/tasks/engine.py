@@ -23,6 +23,11 @@ check the task's cancel and suspend flags.
 
 **Restarts.** :mod:`hanami.server.runtime.tasks.recovery` says what becomes of the tasks
 a shutdown or a crash interrupted.
+
+**Replicas.** Only the replica holding a cluster (:mod:`hanami.server.runtime.replicas`)
+runs its lane; a claim records the replica in ``tasks.claimed_by`` and every later write of
+the task is fenced on it. :mod:`hanami.server.runtime.tasks.keeper` adopts the clusters of
+dead replicas and picks up the tasks that other replicas queued.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +58,13 @@ from hanami.server.runtime.tasks.progress import (
     error_text,
 )
 from hanami.server.runtime.tasks.recovery import discard_side_effects, recover, samples_learned
+from hanami.server.runtime.tasks.remote import (
+    INLINE_WAIT_S,
+    fenced,
+    held_elsewhere,
+    holder_of,
+    wait_until_done,
+)
 from hanami.server.runtime.tasks.states import (
     ABORTED,
     ACTIVE,
@@ -88,6 +101,7 @@ class TaskEngine:
         *,
         workers: int = 4,
         runners: dict[str, Runner] | None = None,
+        replica_id: str | None = None,
     ) -> None:
         from hanami.server.runtime.tasks.runners import RUNNERS
 
@@ -96,6 +110,7 @@ class TaskEngine:
         self.registry = registry
         self.workers = max(1, workers)
         self.runners = runners or RUNNERS
+        self.replica_id = replica_id
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._lanes: dict[str, _Lane] = {}
@@ -105,21 +120,29 @@ class TaskEngine:
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> None:
-        """Fail the tasks a crash interrupted, then start the lanes with queued tasks."""
+    def start(self, clusters: Collection[str] | None = None) -> None:
+        """Start the pool, then :meth:`adopt` the clusters (default: all)."""
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="HanamiTask")
         self._stopping = False
-        recover(self.database, self.executor, self.registry)
+        self.adopt(clusters)
+
+    def adopt(self, clusters: Collection[str] | None = None) -> None:
+        """Deal with the tasks a crash interrupted on these clusters (just loaded), restore
+        their modes, then start the lanes with queued tasks."""
+        recover(self.database, self.executor, self.registry, clusters)
         with self.database.session() as session:
-            direct = session.scalars(select(Cluster.uuid).where(Cluster.mode == MODE_DIRECT))
+            query = select(Cluster.uuid, Cluster.mode)
+            if clusters is not None:
+                query = query.where(Cluster.uuid.in_(list(clusters)))
             with self._lock:
-                for cluster_uuid in direct:
-                    self._lane(cluster_uuid).mode = MODE_DIRECT
-            clusters = session.scalars(
+                for cluster_uuid, mode in session.execute(query):
+                    self._lane(cluster_uuid).mode = mode
+            queued = session.scalars(
                 select(Task.cluster_uuid).where(Task.state == QUEUED).distinct()
             ).all()
-        for cluster_uuid in clusters:
-            self.kick(cluster_uuid)
+        for cluster_uuid in queued:
+            if clusters is None or cluster_uuid in clusters:
+                self.kick(cluster_uuid)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Suspend running tasks between chunks and wait for the lanes (graceful shutdown)."""
@@ -147,6 +170,10 @@ class TaskEngine:
 
     def submit(self, task_uuid: str, cluster_uuid: str, *, inline: bool = False) -> None:
         """Start the cluster's lane for a newly queued task (inline: run it in this thread)."""
+        if inline and self.elsewhere(cluster_uuid):
+            # another replica holds the cluster: it runs the task; answer when it is done
+            wait_until_done(self.database, task_uuid, INLINE_WAIT_S)
+            return
         if inline:
             with self._lock:
                 lane = self._lane(cluster_uuid)
@@ -171,6 +198,8 @@ class TaskEngine:
 
     def kick(self, cluster_uuid: str) -> None:
         """Make sure the lane runs if it has queued tasks."""
+        if self.elsewhere(cluster_uuid):
+            return  # another replica holds it and runs its tasks
         with self._lock:
             lane = self._lane(cluster_uuid)
             if lane.deleted or lane.mode != MODE_TASK or self._stopping or self._pool is None:
@@ -184,6 +213,12 @@ class TaskEngine:
             pool.submit(self._drain, cluster_uuid)
         except RuntimeError:  # shutting down
             self._release(cluster_uuid)
+
+    def elsewhere(self, cluster_uuid: str) -> bool:
+        """Whether another replica holds the cluster (and runs its tasks)."""
+        if self.replica_id is None or self.executor.exists(cluster_uuid):
+            return False
+        return holder_of(self.database, cluster_uuid) != self.replica_id
 
     def _release(self, cluster_uuid: str) -> None:
         with self._idle:
@@ -229,7 +264,12 @@ class TaskEngine:
             claimed = session.execute(
                 update(Task)
                 .where(Task.uuid == task.uuid, Task.state == QUEUED)
-                .values(state=ACTIVE, started_at=utcnow(), error_message=None)
+                .values(
+                    state=ACTIVE,
+                    started_at=utcnow(),
+                    error_message=None,
+                    claimed_by=self.replica_id,
+                )
             ).rowcount
             session.commit()
             if claimed != 1:
@@ -298,7 +338,7 @@ class TaskEngine:
             values["finished_at"] = utcnow()
         try:
             with self.database.session() as session:
-                session.execute(update(Task).where(Task.uuid == task.uuid).values(**values))
+                session.execute(fenced(update(Task), task.uuid, self.replica_id).values(**values))
                 session.commit()
         except Exception:
             logger.exception("could not record the end of task %s", task.uuid)
@@ -335,6 +375,12 @@ class TaskEngine:
         if control is not None:
             control.cancel.set()
             control.done.wait(wait)
+        else:  # another replica runs it: it sees the request at its next progress write
+            with self.database.session() as session:
+                session.execute(update(Task).where(Task.uuid == task_uuid, Task.state == ACTIVE)
+                                .values(cancel_requested=True))  # fmt: skip
+                session.commit()
+            wait_until_done(self.database, task_uuid, wait)
 
     def remove_cluster(self, cluster_uuid: str, *, timeout: float = 60.0) -> None:
         """Stop the cluster's lane for good: cancel its running task and wait for it."""
@@ -366,6 +412,8 @@ class TaskEngine:
         """Switch TASK <-> DIRECT; 409 unless coming from the other mode (DIRECT: lane idle).
 
         The mode is stored with the cluster's row and restored by :meth:`start`."""
+        if self.elsewhere(cluster_uuid):
+            raise Conflict(held_elsewhere(self.database, cluster_uuid))
         with self._lock:
             lane = self._lane(cluster_uuid)
             allowed = (
