@@ -48,6 +48,7 @@ from hanami.server.db.session import Database
 from hanami.server.errors import Conflict
 from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
 from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.tasks import queue
 from hanami.server.runtime.tasks.progress import (
     Control,
     Runner,
@@ -192,7 +193,7 @@ class TaskEngine:
                         self._execute(snapshot)
                 finally:
                     self._release(cluster_uuid)
-                if snapshot is not None and not self._has_queued(cluster_uuid):
+                if snapshot is not None and not queue.has_queued(self.database, cluster_uuid):
                     return  # a lane started for nothing would refuse set_mode DIRECT (409)
         self.kick(cluster_uuid)
 
@@ -250,44 +251,16 @@ class TaskEngine:
     def _claim(self, cluster_uuid: str, only: str | None = None) -> TaskSnapshot | None:
         """Mark the oldest queued task of the cluster active (if it is ``only``, when given)."""
         with self.database.session() as session:
-            task = session.scalars(
-                select(Task)
-                .where(Task.cluster_uuid == cluster_uuid, Task.state == QUEUED)
-                .order_by(Task.created_at, Task.uuid)
-                .limit(1)
-            ).first()
+            task = queue.oldest_queued(session, cluster_uuid)
             if task is None or (only is not None and task.uuid != only):
                 return None
-            control = Control(task.uuid, cluster_uuid)
-            with self._lock:
-                self._controls[task.uuid] = control
-            claimed = session.execute(
-                update(Task)
-                .where(Task.uuid == task.uuid, Task.state == QUEUED)
-                .values(
-                    state=ACTIVE,
-                    started_at=utcnow(),
-                    error_message=None,
-                    claimed_by=self.replica_id,
-                )
-            ).rowcount
-            session.commit()
-            if claimed != 1:
+            with self._lock:  # before the claim: a delete during it finds the control
+                self._controls[task.uuid] = Control(task.uuid, cluster_uuid)
+            if not queue.claim(session, task.uuid, self.replica_id):
                 with self._lock:
                     self._controls.pop(task.uuid, None)
                 return None
-            return TaskSnapshot(
-                uuid=task.uuid,
-                cluster_uuid=task.cluster_uuid,
-                name=task.name,
-                task_type=task.task_type,
-                owner_id=task.owner_id,
-                project_id=task.project_id,
-                time_length=task.time_length,
-                current_cycle=task.current_cycle,
-                total_number_of_cycles=task.total_number_of_cycles,
-                parameters=dict(task.parameters or {}),
-            )
+            return queue.snapshot(task)
 
     # ------------------------------------------------------------------ running
 
@@ -423,24 +396,9 @@ class TaskEngine:
             )
             if not allowed:
                 raise Conflict(f"Can not switch cluster to '{mode}'")
-            with self.database.session() as session:  # first, so a restart keeps the mode
-                row = session.get(Cluster, cluster_uuid)
-                if row is not None:
-                    row.mode = mode
-                    session.commit()
+            queue.store_mode(self.database, cluster_uuid, mode)  # first: a restart keeps it
             lane.mode = mode
-        if mode == MODE_TASK and self._has_queued(cluster_uuid):
+        if mode == MODE_TASK and queue.has_queued(self.database, cluster_uuid):
             # only then: a lane started for nothing would make the next inline save wait
             # (answered "queued") and a switch back to DIRECT fail (409)
             self.kick(cluster_uuid)
-
-    def _has_queued(self, cluster_uuid: str) -> bool:
-        with self.database.session() as session:
-            return (
-                session.scalar(
-                    select(Task.uuid)
-                    .where(Task.cluster_uuid == cluster_uuid, Task.state == QUEUED)
-                    .limit(1)
-                )
-                is not None
-            )
