@@ -46,6 +46,7 @@ record appended past the end of the file costs half the CPU of one written over 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import struct
@@ -124,18 +125,24 @@ def encode_step(
     kind: int, inputs: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray]
 ) -> list[bytes | memoryview]:
     """The payload of one record, as parts for ``os.writev`` (the arrays are not copied)."""
-    buffers = [(0, n, a) for n, a in inputs.items()] + [(1, n, a) for n, a in expected.items()]
-    parts: list[bytes | memoryview] = [_STEP.pack(kind, len(buffers))]
-    for role, name, array in buffers:
-        values = np.ascontiguousarray(array, dtype="<f4")
-        encoded = name.encode()
-        parts.append(
-            _BUFFER.pack(role, len(encoded), values.ndim)
-            + encoded
-            + struct.pack(f"<{values.ndim}I", *values.shape)
-        )
-        parts.append(memoryview(values).cast("B"))
+    parts: list[bytes | memoryview] = [_STEP.pack(kind, len(inputs) + len(expected))]
+    for role, buffers in ((0, inputs), (1, expected)):
+        for name, array in buffers.items():
+            values = np.ascontiguousarray(array, dtype="<f4")
+            parts.append(_buffer_header(role, name, values.shape))
+            parts.append(memoryview(values).cast("B"))
     return parts
+
+
+@functools.lru_cache(maxsize=256)
+def _buffer_header(role: int, name: str, shape: tuple[int, ...]) -> bytes:
+    """What precedes a buffer's values; a session sends the same few step after step."""
+    encoded = name.encode()
+    return (
+        _BUFFER.pack(role, len(encoded), len(shape))
+        + encoded
+        + struct.pack(f"<{len(shape)}I", *shape)
+    )
 
 
 def decode_step(payload: bytes | memoryview) -> Step:
@@ -357,7 +364,9 @@ class PeriodicSync:
     def start(self) -> None:
         if self._thread is None:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="JournalSync", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="JournalSyncInterval", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
