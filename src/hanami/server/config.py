@@ -28,8 +28,8 @@ from pydantic_settings import (
 )
 
 from hanami.datasets.limits import ParseLimits
-from hanami.server.journal import SYNC_INTERVAL_S, JournalSync
-from hanami.server.proxies import ForwardedHeader, IPNetwork
+from hanami.server.runtime.journal import SYNC_INTERVAL_S, JournalSync
+from hanami.server.security.proxies import ForwardedHeader, IPNetwork
 
 __all__ = [
     "INI_KEYS",
