@@ -123,7 +123,8 @@ def running_server(folder: Path) -> Iterator[Server]:
         str(port),
     ]
     log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    # started here, not in ``folder``: a relative PYTHONPATH (``../src``) must find this tree
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", folder, proc)
     try:
         deadline = time.monotonic() + 120

@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from hanami.datasets.limits import ParseLimits
+from hanami.server.runtime.journal import SYNC_INTERVAL_S, JournalSync
 from hanami.server.security.proxies import ForwardedHeader, IPNetwork
 
 __all__ = [
@@ -194,6 +195,14 @@ class ServerSettings(BaseSettings):
     )
     cluster_autosave_interval: int = Field(
         300, ge=1, description="seconds between autosaves of a changed cluster"
+    )
+    journal_sync: JournalSync = Field(
+        "interval",
+        description="when an acknowledged direct-I/O step reaches the disk: 'always' (fdatasync "
+        "before the answer) or 'interval' (written before the answer, synced in the background)",
+    )
+    journal_sync_interval: float = Field(
+        SYNC_INTERVAL_S, gt=0, le=60, description="seconds between syncs (journal_sync=interval)"
     )
     task_workers: int = Field(0, ge=0, description="clusters running tasks at once; 0 = CPUs")
     replica_id: str | None = Field(

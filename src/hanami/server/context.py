@@ -163,6 +163,8 @@ def _cluster_services(settings: ServerSettings, database: Database) -> dict[str,
         executor,
         settings.cluster_location,
         autosave_interval=settings.cluster_autosave_interval,
+        journal_sync=settings.journal_sync,
+        journal_sync_interval=settings.journal_sync_interval,
         packages=sorted(monitor.topology.packages()) or [0],
         replicas=replicas,
     )

@@ -15,7 +15,9 @@ an *autosave* checkpoint ``<cluster_location>/<uuid>.ckpt``:
 Direct-I/O steps go through :meth:`ClusterRegistry.train_direct` and
 :meth:`ClusterRegistry.request_direct`: each is recorded in the cluster's step journal
 (:mod:`hanami.server.runtime.journal`, ``<cluster_location>/<uuid>.journal``); a train step
-returns once its record is on disk. Every autosave empties the journal.
+returns once its record is written (``journal_sync = interval``: a background thread syncs
+the journals every ``journal_sync_interval`` seconds) or on disk (``always``). Every
+autosave empties the journal.
 
 At start-up every row (with API replicas: every row this replica adopts, see
 :mod:`hanami.server.runtime.replicas`) is loaded from its autosave and its journal is
@@ -57,7 +59,15 @@ from hanami.server.runtime.executor import (
     ClusterInfo,
     ClusterNotFound,
 )
-from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, StepJournal, replayable
+from hanami.server.runtime.journal import (
+    REQUEST_STEP,
+    SYNC_INTERVAL_S,
+    TRAIN_STEP,
+    JournalSync,
+    PeriodicSync,
+    StepJournal,
+    replayable,
+)
 from hanami.server.runtime.replicas import Replicas
 
 __all__ = ["AUTOSAVE_SUFFIX", "JOURNAL_LIMIT", "JOURNAL_SUFFIX", "ClusterRegistry", "Host"]
@@ -92,6 +102,8 @@ class ClusterRegistry:
         autosave_interval: float = 300.0,
         packages: list[int] | None = None,
         replicas: Replicas | None = None,
+        journal_sync: JournalSync = "interval",
+        journal_sync_interval: float = SYNC_INTERVAL_S,
     ) -> None:
         self.database = database
         self.replicas = replicas
@@ -109,6 +121,9 @@ class ClusterRegistry:
         self._thread: threading.Thread | None = None
         self._journals: dict[str, StepJournal] = {}
         self._sync_pool = ThreadPoolExecutor(JOURNAL_SYNC_THREADS, "JournalSync")
+        self.journal_sync = journal_sync
+        self._periodic_sync = PeriodicSync(lambda: list(self._journals.values()),
+                                           journal_sync_interval)  # fmt: skip
         self.damaged: set[str] = set()
         """Clusters that lost journaled (acknowledged) steps at start-up."""
         self._disowned: set[str] = set()
@@ -197,10 +212,16 @@ class ClusterRegistry:
         if applied or other or digest is None or cluster_uuid in self.damaged:
             self.autosave(cluster_uuid, force=True)
         else:
-            self._journals[cluster_uuid] = StepJournal(path, digest, self._sync_pool, end=end)
+            self._journals[cluster_uuid] = self._open_journal(cluster_uuid, digest, end)
+
+    def _open_journal(self, cluster_uuid: str, digest: bytes, end: int = 0) -> StepJournal:
+        path = self.journal_path(cluster_uuid)
+        return StepJournal(path, digest, self._sync_pool, end=end, mode=self.journal_sync)
 
     def start(self) -> None:
-        """Start the periodic autosave thread."""
+        """Start the periodic autosave thread (and the journal sync thread: ``interval``)."""
+        if self.journal_sync == "interval":
+            self._periodic_sync.start()
         if self._thread is not None:
             return
         self._stop.clear()
@@ -214,6 +235,7 @@ class ClusterRegistry:
             self._thread.join(30)
             self._thread = None
         self.save_changed(wait=True)
+        self._periodic_sync.stop()  # what no autosave took is synced
         with self._save_lock:
             for journal in self._journals.values():
                 journal.close()
@@ -305,8 +327,7 @@ class ClusterRegistry:
                 digest = read_digest(path)
                 journal = self._journals.get(cluster_uuid)
                 if journal is None:
-                    journal = StepJournal(self.journal_path(cluster_uuid), digest,
-                                          self._sync_pool)  # fmt: skip
+                    journal = self._open_journal(cluster_uuid, digest)
                     self._journals[cluster_uuid] = journal
                 journal.reset(digest)
                 info = self.executor.info(cluster_uuid)
@@ -354,9 +375,9 @@ class ClusterRegistry:
     ) -> None:
         """A train step, journaled: when this returns, it may be acknowledged.
 
-        The record is written before the pass and synced after it, outside the cluster's
-        lock, so steps of other sessions can share the sync. ``overlap`` (a long pass):
-        start the sync in the background before the pass."""
+        The record is written before the pass and committed after it, outside the
+        cluster's lock, so steps of other sessions can share a sync. ``overlap`` (a long
+        pass): start the sync in the background before the pass."""
         with self.executor.exclusive(cluster_uuid):
             journal = self._journal(cluster_uuid)
             mark = journal.append(TRAIN_STEP, inputs, expected)
@@ -367,7 +388,7 @@ class ClusterRegistry:
             except BaseException:
                 journal.retract(mark)
                 raise
-        journal.sync(mark.seq)
+        journal.commit(mark)
 
     @contextlib.contextmanager
     def train_after_reply(
@@ -375,15 +396,16 @@ class ClusterRegistry:
         cluster_uuid: str,
         inputs: Mapping[str, np.ndarray],
         expected: Mapping[str, np.ndarray],
-    ) -> Iterator[None]:
-        """A train step whose record is durable when the block starts (it may be
-        acknowledged there) and whose pass runs when the block ends, whatever happened in
-        it. The caller holds the cluster for all of it; the step must not be refusable."""
+    ) -> Iterator[float]:
+        """A train step whose record is committed when the block starts (it may be
+        acknowledged there; the block gets the seconds the commit waited for the disk) and
+        whose pass runs when the block ends, whatever happened in it. The caller holds the
+        cluster for all of it; the step must not be refusable."""
         journal = self._journal(cluster_uuid)
         mark = journal.append(TRAIN_STEP, inputs, expected)
-        journal.sync(mark.seq)
+        waited = journal.commit(mark)
         try:
-            yield
+            yield waited
         finally:
             try:
                 self.executor.train(cluster_uuid, inputs, expected)
