@@ -31,6 +31,7 @@ from hanami.server.security.credentials import (
     hash_api_token,
 )
 from hanami.server.security.tenancy import in_scope
+from hanami.server.websocket.direct_io import require_direct_mode
 
 __all__ = ["Admission", "InitMessage", "admit", "init_reply", "parse_init"]
 
@@ -99,7 +100,6 @@ def admit(ctx: AppContext, init: InitMessage, client_address: str | None) -> Adm
             if cluster is None or not in_scope(principal, cluster):
                 raise NotFound(f"Cluster with UUID '{init.uuid}' not found")
             allow("v1.0alpha/cluster/set_mode", "PUT")
-            from hanami.server.websocket.direct_io import require_direct_mode
 
             require_direct_mode(ctx, init.uuid)
         session.add(

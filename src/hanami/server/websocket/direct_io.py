@@ -6,7 +6,8 @@ A cluster in DIRECT mode (``PUT cluster/set_mode``, recorded by the task engine
 ``train_direct(uuid, inputs, expected)`` and ``request_direct(uuid, inputs) -> {output
 name: values}``, both blocking, serialised per cluster and run here in worker threads so
 the event loop stays free (compatible-mode steps that prove quick run on the event loop
-instead, see :class:`_Steps`: the thread hop would cost as much as the step). Every train
+instead, :mod:`~hanami.server.websocket.direct_steps`: the hop would cost as much as the
+step). Every train
 step is recorded in the cluster's step journal (:mod:`hanami.server.runtime.journal`) and
 ``train_direct`` returns once the record is committed (written, or on disk with
 ``journal_sync = always``): then it is acknowledged.
@@ -39,11 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -67,11 +67,11 @@ from hanami.protocol.proto import (
 )
 from hanami.server.context import AppContext
 from hanami.server.errors import ApiError, Conflict, NotFound
-from hanami.server.runtime.executor import ClusterBusy
 from hanami.server.runtime.journal import JournalError
 from hanami.server.runtime.registry import ClusterRegistry
 from hanami.server.runtime.tasks.remote import held_elsewhere
-from hanami.server.websocket.endpoint import CloseCode, WsClose, WsSession
+from hanami.server.websocket.direct_steps import Steps
+from hanami.server.websocket.session import CloseCode, WsClose, WsSession
 
 __all__ = [
     "MAX_IN_FLIGHT",
@@ -83,15 +83,10 @@ __all__ = [
 
 MAX_IN_FLIGHT = 8
 """Frames a batched client may send before it waits for the first answer."""
-INLINE_LIMIT_S = 0.002
-"""Compatible mode: steps quicker than this run on the event loop (see :class:`_Steps`)."""
-INLINE_AFTER = 3
 MAX_STEP_BUFFERS = 256
 MAX_STEP_BYTES = 64 * 1024 * 1024
 """Compatible mode: what the buffers of one step (held until its ``isLast`` message) may
 add up to; more closes the socket with 4413 (buffers under new names used to pile up)."""
-
-T = TypeVar("T")
 
 TRAIN_POLICY = ("v1.0alpha/task/train", "POST")
 REQUEST_POLICY = ("v1.0alpha/task/request", "POST")
@@ -167,94 +162,6 @@ def _ensure_direct(session: WsSession, cluster_uuid: str) -> ClusterRegistry:
         raise WsClose.from_error(exc) from exc
 
 
-_HELD_ON_LOOP: set[str] = set()
-"""Clusters whose lock an inline step holds across its reply (see :class:`_Steps`): the lock
-is re-entrant, so other steps on the event loop must not take it then."""
-
-
-class _Steps:
-    """Runs the steps of one session: inline while they are quick, else in worker threads.
-
-    A hop to a worker thread and back costs about as much as one small train step, so
-    after :data:`INLINE_AFTER` steps that each took less than :data:`INLINE_LIMIT_S`
-    (measured in a worker thread, where compilation or a first allocation does no harm),
-    steps run on the event loop. They do so only when the cluster's lock is free at that
-    moment (never waiting for an autosave or another session), and a step slower than the
-    limit sends the following ones back to worker threads.
-
-    A train step is acknowledged once its journal record is committed. An inline step shaped
-    like the last one that succeeded (same buffer names, so it cannot be refused) is
-    acknowledged *before* its pass: the pass then overlaps with the client reading the
-    reply and writing its next message. The cluster's lock is held from the record to the
-    end of the pass, so nothing (an HTTP save, another session) comes between.
-    """
-
-    def __init__(self, session: WsSession, cluster_uuid: str, clusters: ClusterRegistry) -> None:
-        self.session = session
-        self.cluster_uuid = cluster_uuid
-        self.clusters = clusters
-        self.quick = 0
-        self.known: tuple[frozenset[str], frozenset[str]] | None = None
-
-    async def train(self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
-        """One train step, and its reply (``isLast = true``) once it is committed."""
-        shape = (frozenset(inputs), frozenset(expected))
-        if shape == self.known and await self._acknowledged_first(inputs, expected):
-            return
-        await self.run(self.clusters.train_direct, self.cluster_uuid, inputs, expected)
-        self.known = shape
-        await self.session.send_bytes(_TRAIN_END)
-
-    async def _acknowledged_first(
-        self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]
-    ) -> bool:
-        """Inline: record the step, reply, run the pass; False if it cannot run inline now.
-
-        The step counts as quick by the CPU time it took on the event loop plus its wait for
-        the disk (``journal_sync = always``): on a busy machine the wall time also holds the
-        slices the OS gave to other processes, and would send quick steps to worker
-        threads, where they cost more."""
-        uuid = self.cluster_uuid
-        if self.quick < INLINE_AFTER or uuid in _HELD_ON_LOOP:
-            return False
-        locked = False
-        try:
-            with self.clusters.executor.exclusive(uuid, 0.0):
-                locked = True
-                _HELD_ON_LOOP.add(uuid)
-                try:
-                    cpu = time.thread_time()
-                    with self.clusters.train_after_reply(uuid, inputs, expected) as waited:
-                        await self.session.send_bytes(_TRAIN_END)
-                    self._count(time.thread_time() - cpu + waited)
-                finally:
-                    _HELD_ON_LOOP.discard(uuid)
-        except ClusterBusy:
-            if locked:
-                raise
-            return False
-        return True
-
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
-        """``func(*args)``, a step on this session's cluster: inline if quick and free."""
-        if self.quick >= INLINE_AFTER and self.cluster_uuid not in _HELD_ON_LOOP:
-            try:
-                with self.clusters.executor.exclusive(self.cluster_uuid, 0.0):
-                    return self._timed(func, *args)
-            except ClusterBusy:  # held by an autosave or another session: wait elsewhere
-                pass
-        return await self.session.run_sync(self._timed, func, *args)
-
-    def _timed(self, func: Callable[..., T], *args: Any) -> T:
-        started = time.perf_counter()
-        result = func(*args)
-        self._count(time.perf_counter() - started)
-        return result
-
-    def _count(self, seconds: float) -> None:
-        self.quick = self.quick + 1 if seconds < INLINE_LIMIT_S else 0
-
-
 def _step_error(exc: Exception) -> ApiError | None:
     """Map an executor failure onto an HTTP-like error (None: a server bug)."""
     if isinstance(exc, ApiError):
@@ -274,9 +181,6 @@ def _step_error(exc: Exception) -> ApiError | None:
 
 _ACK = ClusterIO_Message(
     isLast=False, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
-).SerializeToString()
-_TRAIN_END = ClusterIO_Message(
-    isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
 ).SerializeToString()
 
 
@@ -338,7 +242,7 @@ def _check_held(inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) 
 
 
 async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
-    steps = _Steps(session, cluster_uuid, _clusters(session.ctx))
+    steps = Steps(session, cluster_uuid, _clusters(session.ctx))
     inputs: dict[str, np.ndarray] = {}
     expected: dict[str, np.ndarray] = {}
     while True:

@@ -38,6 +38,7 @@ from hanami.server.context import AppContext
 from hanami.server.errors import ApiError, Unauthorized
 from hanami.server.runtime.upload_handles import UploadHandle
 from hanami.server.websocket.admission import admit, init_reply, parse_init
+from hanami.server.websocket.direct_io import batched_capabilities, serve_direct_io
 from hanami.server.websocket.file_upload import serve_upload
 from hanami.server.websocket.session import CloseCode, WsClose, WsSession, truncate_reason
 
@@ -79,16 +80,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         session = WsSession(websocket, ctx, init.token, admission.principal, admission.expires_at)
         extra: dict[str, Any] = {}
         if init.batched:
-            from hanami.server.websocket.direct_io import batched_capabilities
-
             extra["batched"] = batched_capabilities()
         await websocket.send_bytes(init_reply(True, uuid=session.session_id, **extra))
         async with session.expiry():
             if upload is not None:
                 await serve_upload(session, upload)
             else:
-                from hanami.server.websocket.direct_io import serve_direct_io
-
                 await serve_direct_io(session, init.uuid, batched=init.batched)
     except WebSocketDisconnect:
         pass
