@@ -178,16 +178,23 @@ def allocate(
     """Empty buffers for a cluster of ``n_hex`` hexagons with the given capacities."""
     sizes = {"hexagons": n_hex, "hex_cap": hex_cap, "nb_cap": nb_cap, "neurons": nb_cap * npb,
              "cb_cap": cb_cap, "spb": spb, "syn": syn, "inputs": 0, "outputs": 0}  # fmt: skip
-    return State(*(
-        np.full(tuple(sizes.get(n, n) for n in f.shape), f.fill, dtype=f.dtype) for f in FIELDS
-    ))  # fmt: skip
+    return State(*(_filled(tuple(sizes.get(n, n) for n in f.shape), f.name) for f in FIELDS))
+
+
+def _filled(shape: tuple[int, ...], name: str) -> np.ndarray:
+    """A fresh buffer of ``shape`` for field ``name``. Zero-filled ones come from
+    ``np.zeros``, whose pages the OS maps on first touch: the spare capacity of the synapse
+    buffers (megabytes, mostly never used on a small stream) then costs nothing to allocate."""
+    fill = fill_value(name)
+    dtype = _BY_NAME[name].dtype
+    return np.zeros(shape, dtype=dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
 
 
 def _grown(array: np.ndarray, length: int, name: str) -> np.ndarray:
     """``array`` with its first axis extended to ``length`` fresh slots."""
     if array.shape[0] >= length:
         return array
-    out = np.full((length, *array.shape[1:]), fill_value(name), dtype=array.dtype)
+    out = _filled((length, *array.shape[1:]), name)
     out[: array.shape[0]] = array
     return out
 
