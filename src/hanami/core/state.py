@@ -190,18 +190,22 @@ def _filled(shape: tuple[int, ...], name: str) -> np.ndarray:
     return np.zeros(shape, dtype=dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
 
 
-def _grown(array: np.ndarray, length: int, name: str) -> np.ndarray:
-    """``array`` with its first axis extended to ``length`` fresh slots."""
+def _grown(array: np.ndarray, length: int, name: str, used: int | None = None) -> np.ndarray:
+    """``array`` with its first axis extended to ``length`` fresh slots; only its first
+    ``used`` entries (all by default) are copied, the rest are fresh anyway."""
     if array.shape[0] >= length:
         return array
     out = _filled((length, *array.shape[1:]), name)
-    out[: array.shape[0]] = array
+    used = array.shape[0] if used is None else used
+    out[:used] = array[:used]
     return out
 
 
 def grow(state: State, npb: int, nb_cap: int, cb_cap: int, hex_cap: int) -> State:
     """Return ``state`` with capacities of at least the given sizes (nothing is copied twice).
 
+    Only the blocks in use are copied (kernels never touch the others, as :func:`trimmed`
+    relies on too), so growing costs what the network holds, not what it could hold.
     The block lists ``hx_nb`` and ``hx_cb`` are widened with -1, although they are allocated
     with 0: only their first ``hx_nnb`` / ``hx_ncb`` entries are read, and checkpoints keep
     the used columns as they are.
@@ -211,7 +215,10 @@ def grow(state: State, npb: int, nb_cap: int, cb_cap: int, hex_cap: int) -> Stat
         lengths.update(nb_cap=nb_cap, neurons=nb_cap * npb)
     if cb_cap > state.cb_hex.shape[0]:
         lengths["cb_cap"] = cb_cap
-    changes = {f.name: _grown(getattr(state, f.name), lengths[f.shape[0]], f.name)
+    nb, cb = int(state.meta[M_NB]), int(state.meta[M_CB])
+    used = {"nb_cap": nb, "neurons": nb * npb, "cb_cap": cb}
+    changes = {f.name: _grown(getattr(state, f.name), lengths[f.shape[0]], f.name,
+                              used[f.shape[0]])
                for f in FIELDS if f.shape[0] in lengths}  # fmt: skip
     if hex_cap > state.hx_nb.shape[1]:
         for f in FIELDS:
