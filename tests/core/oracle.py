@@ -180,6 +180,7 @@ def walk_block(s: State, P: Params, h: int, i: int) -> None:
             continue
         p = s.c_pot[cb, slot]
         q = p - s.c_low[cb, slot]
+        covered = F0  # borders spent: where a chained section starts
         k = 0
         while k < syn and q > thr:
             if s.s_t[cb, slot, k] == UNUSED_TARGET:
@@ -194,15 +195,17 @@ def walk_block(s: State, P: Params, h: int, i: int) -> None:
                     s.s_b[cb, slot, k] = b
                 s.n_in[t] += s.s_w[cb, slot, k] * (q / b)
                 q -= b
+                covered += b
                 k += 1
                 break
             s.n_in[t] += s.s_w[cb, slot, k]
             q -= b
+            covered += b
             k += 1
         s.c_stop[cb, slot] = k
         if q > thr and s.c_next[cb, slot] == 0:  # out of positions: chain a section above
             s.c_next[cb, slot] = 1
-            queue(s, int(s.c_src[cb, slot]), p - q)
+            queue(s, int(s.c_src[cb, slot]), s.c_low[cb, slot] + covered)
 
 
 def new_synapse(s: State, cb: int, slot: int, k: int, q, r: int, nb_size: int, P) -> int:
