@@ -105,6 +105,23 @@ def test_default_chains_a_new_section_when_a_section_runs_out_of_positions():
     assert s.c_low[cb, chained[0]] == pytest.approx(s.s_b[cb, slot].sum())
 
 
+def test_a_huge_value_chains_where_the_section_ends():
+    """A x1e6 outlier walks a full section; in float32 its potential minus what is left is
+    not the borders spent (each unit border is below the potential's precision), so the
+    chain must start at the borders' sum, above every normal value, or normal values
+    would grow it for good (docs/engine.md, Reduction)."""
+    c = _single_input("default")
+    syn = c.profile.synapses_per_section
+    for value in np.arange(1, syn + 1, dtype=np.float32):  # fills the section: borders 1
+        _forward(c, float(value))
+    _forward(c, 64e6)
+    s = c._state
+    cb, slot = _input_section(c)
+    chained = np.flatnonzero((s.c_src[cb] == s.c_src[cb, slot]) & (s.c_pos[cb] > 0))
+    assert len(chained) == 1
+    assert s.c_low[cb, chained[0]] == pytest.approx(s.s_b[cb, slot].sum())
+
+
 def test_request_never_grows():
     for profile in ("classic", "default"):
         c = Cluster(line_template(profile=profile), seed=3)
