@@ -33,7 +33,7 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 
 import loadgen
-from hanami.server.proto import ClusterIO_Message
+from hanami.protocol.proto import ClusterIO_Message
 from loadgen import Client, RssPeak, ServerProcess, ws_connect, ws_init
 
 MB = 1_000_000

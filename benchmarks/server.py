@@ -277,7 +277,7 @@ async def _compatible_raw(
     """Train steps per second with pre-encoded messages (what the server sustains)."""
     from websockets.asyncio.client import connect
 
-    from hanami.server.proto import (
+    from hanami.protocol.proto import (
         EXPECTED_BUFFER_TYPE,
         INPUT_BUFFER_TYPE,
         TRAIN_TYPE,

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from hanami.server.proto import (
+from hanami.protocol.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
     REQUEST_TYPE,

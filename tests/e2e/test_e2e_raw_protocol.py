@@ -28,7 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from hanami.core.templates import OPENHANAMI_MNIST
-from hanami.server.proto import (
+from hanami.protocol.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
     REQUEST_TYPE,

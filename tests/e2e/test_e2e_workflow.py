@@ -21,8 +21,8 @@ from e2e_data import ACCURACY_THRESHOLD, MnistSubset
 from original_sdk import OriginalSdk, binding
 
 from hanami.core.templates import OPENHANAMI_MNIST
+from hanami.protocol.proto import REQUEST_TYPE, TRAIN_TYPE
 from hanami.sdk import HanamiClient, NotFound
-from hanami.server.proto import REQUEST_TYPE, TRAIN_TYPE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -11,8 +11,8 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import FieldDescriptor as FD
 from google.protobuf.message import Message
 
-from hanami.server import proto
-from hanami.server.proto import (
+from hanami.protocol import proto
+from hanami.protocol.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
     OUTPUT_BUFFER_TYPE,

@@ -86,7 +86,7 @@ def module_missing(name: str) -> bool:
 
 def websocket_missing() -> bool:
     """True while the server has no websocket endpoint (uploads, direct I/O)."""
-    if module_missing("hanami.server.websocket"):
+    if module_missing("hanami.server.websocket.endpoint"):
         return True
     app_source = Path(importlib.util.find_spec("hanami.server.app").origin).read_text()
     return "websocket" not in app_source
@@ -107,7 +107,7 @@ needs_websocket = pytest.mark.skipif(
     reason="the server has no websocket upload yet",
 )
 needs_direct_io = pytest.mark.skipif(
-    websocket_missing() or module_missing("hanami.server.direct_io"),
+    websocket_missing() or module_missing("hanami.server.websocket.direct_io"),
     reason="the server has no direct cluster I/O yet",
 )
 needs_checkpoints = pytest.mark.skipif(

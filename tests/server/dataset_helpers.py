@@ -16,7 +16,7 @@ from server_helpers import MEMBER_PASSPHRASE, Api, Member, b64, login, unique
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from hanami.server.proto import FileUpload_Message, FileUploadResponse_Message
+from hanami.protocol.proto import FileUpload_Message, FileUploadResponse_Message
 
 CHUNK = 128 * 1024
 WS_TIMEOUT = 30.0

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from server_helpers import MEMBER_PASSPHRASE, Api, b64, login, unique
 
-from hanami.server.security import create_access_token
+from hanami.server.security.credentials import create_access_token
 
 ACCESS_DENIED = "ACCESS DENIED! User or passphrase is incorrect."
 

@@ -10,14 +10,14 @@ from alembic.migration import MigrationContext
 from pydantic import SecretStr
 from sqlalchemy import inspect, select, text
 
-from hanami.server.auth import Principal
 from hanami.server.bootstrap import bootstrap_admin
 from hanami.server.config import ConfigError, ServerSettings
 from hanami.server.db import Base, Cluster, Database, Task, User, upgrade
 from hanami.server.db.migrate import current_revision
 from hanami.server.errors import NotFound
-from hanami.server.security import verify_password
-from hanami.server.tenancy import get_in_scope, in_scope, scope_filter
+from hanami.server.security.auth import Principal
+from hanami.server.security.credentials import verify_password
+from hanami.server.security.tenancy import get_in_scope, in_scope, scope_filter
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from cluster_helpers import TEMPLATE
 
-from hanami.server import direct_io
-from hanami.server.direct_io import INLINE_AFTER, INLINE_LIMIT_S, _Steps
-from hanami.server.executor import InProcessExecutor
-from hanami.server.journal import read_journal
-from hanami.server.registry import ClusterRegistry
-from hanami.server.websocket import WsSession
+from hanami.server.runtime.executor import InProcessExecutor
+from hanami.server.runtime.journal import read_journal
+from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.websocket import direct_io
+from hanami.server.websocket.direct_io import INLINE_AFTER, INLINE_LIMIT_S, _Steps
+from hanami.server.websocket.endpoint import WsSession
 
 X = {"picture_hex": np.full(64, 200.0, dtype=np.float32)}
 Y = {"label_hex": np.eye(10, dtype=np.float32)[3]}

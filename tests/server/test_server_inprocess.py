@@ -12,7 +12,7 @@ from server_helpers import b64
 from hanami.server import ServerSettings, create_app
 from hanami.server.api import CurrentUser, InputModel, Payload
 from hanami.server.db import ErrorLog
-from hanami.server.policy import DEFAULT_POLICY
+from hanami.server.security.policy import DEFAULT_POLICY
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

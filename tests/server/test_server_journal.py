@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from cluster_helpers import TEMPLATE
 
-from hanami.server import registry
 from hanami.server.db import Cluster as ClusterRow
 from hanami.server.db import Database, upgrade
-from hanami.server.executor import InProcessExecutor
-from hanami.server.journal import (
+from hanami.server.runtime import registry
+from hanami.server.runtime.executor import InProcessExecutor
+from hanami.server.runtime.journal import (
     REQUEST_STEP,
     TRAIN_STEP,
     StepJournal,
@@ -27,7 +27,7 @@ from hanami.server.journal import (
     read_journal,
     replayable,
 )
-from hanami.server.registry import ClusterRegistry
+from hanami.server.runtime.registry import ClusterRegistry
 
 DIGEST = bytes(range(32))
 RNG = np.random.default_rng(3)

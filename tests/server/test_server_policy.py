@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hanami.server.policy import Policy, PolicyError
+from hanami.server.security.policy import Policy, PolicyError
 
 EXAMPLE = """
 v1.0alpha/dataset/all

@@ -9,9 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from hanami.server.db import Database, upgrade
-from hanami.server.proxies import client_host
-from hanami.server.ratelimit import LoginRateLimiter, LoginThrottled, address_key
-from hanami.server.security import (
+from hanami.server.security.credentials import (
     InvalidToken,
     create_access_token,
     decode_access_token,
@@ -21,6 +19,8 @@ from hanami.server.security import (
     new_api_token,
     verify_password,
 )
+from hanami.server.security.proxies import client_host
+from hanami.server.security.ratelimit import LoginRateLimiter, LoginThrottled, address_key
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 KEY = b"k" * 32

@@ -14,27 +14,28 @@ from hanami.core import TemplateError
 from hanami.datasets import write_dataset
 from hanami.server.db import Cluster as ClusterRow
 from hanami.server.db import Database, Task, upgrade
-from hanami.server.executor import (
+from hanami.server.runtime.executor import (
     ClusterBusy,
     ClusterExecutor,
     ClusterNotFound,
     InProcessExecutor,
 )
-from hanami.server.registry import ClusterRegistry
-from hanami.server.tasks import Binding, WindowSource, window_count
-from hanami.server.tasks.engine import (
+from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.tasks import (
     ACTIVE,
     CHECKPOINT_SAVE,
-    CHUNK_SECONDS,
-    CRASH_RESUMES,
     FAILED,
     QUEUED,
     REQUEST,
     TRAIN,
-    ChunkSizer,
-    TaskEngine,
+    Binding,
+    WindowSource,
+    window_count,
 )
-from hanami.server.tasks.runners import epoch_order
+from hanami.server.runtime.tasks.engine import TaskEngine
+from hanami.server.runtime.tasks.progress import CHUNK_SECONDS, ChunkSizer
+from hanami.server.runtime.tasks.recovery import CRASH_RESUMES, recover
+from hanami.server.runtime.tasks.runners import epoch_order
 
 
 @pytest.fixture
@@ -182,7 +183,7 @@ def test_recovery_after_a_crash_resumes_tasks_at_the_autosaved_cycle_at_most_twi
                 task("t5", CHECKPOINT_SAVE),  # its client saw the request fail
             ])  # fmt: skip
             session.commit()
-        engine.recover()
+        recover(engine.database, engine.executor, engine.registry)
         with database.session() as session:
             rows = {t.uuid: t for t in session.scalars(select(Task))}
         resumed = {u: (rows[u].state, rows[u].current_cycle) for u in ("t1", "t2", "t3")}

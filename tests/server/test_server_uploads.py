@@ -29,10 +29,10 @@ from server_helpers import (
     login,
 )
 
-from hanami.server.auth import Principal
 from hanami.server.db import Database, Dataset, Tempfile, upgrade
 from hanami.server.errors import Conflict, NotFound
-from hanami.server.uploads import UploadError, UploadHandle, UploadRegistry
+from hanami.server.runtime.uploads import UploadError, UploadHandle, UploadRegistry
+from hanami.server.security.auth import Principal
 
 TIMEOUT = 1.5
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from server_helpers import b64, unique
 
-from hanami.server.patterns import MIN_PASSPHRASE_LENGTH, NEW_PASSPHRASE_RE
+from hanami.protocol.patterns import MIN_PASSPHRASE_LENGTH, NEW_PASSPHRASE_RE
 
 
 def test_malformed_json_is_400(admin):

@@ -20,7 +20,7 @@ from dataset_helpers import (
     ws_init,
 )
 
-from hanami.server.proto import FileUploadResponse_Message
+from hanami.protocol.proto import FileUploadResponse_Message
 
 RANDOM_UUID = "00000000-0000-4000-8000-000000000000"
 

@@ -23,10 +23,8 @@ from websockets.exceptions import ConnectionClosed
 
 from hanami.core import Cluster
 from hanami.core.templates import OPENHANAMI_MNIST
-from hanami.server import ServerSettings, create_app, direct_io
-from hanami.server.direct_io import decode_batch_reply, encode_batch
-from hanami.server.policy import DEFAULT_POLICY
-from hanami.server.proto import (
+from hanami.protocol.batch import decode_batch_reply, encode_batch
+from hanami.protocol.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
     OUTPUT_BUFFER_TYPE,
@@ -34,6 +32,9 @@ from hanami.server.proto import (
     TRAIN_TYPE,
     ClusterIO_Message,
 )
+from hanami.server import ServerSettings, create_app
+from hanami.server.security.policy import DEFAULT_POLICY
+from hanami.server.websocket import direct_io
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -383,7 +384,7 @@ TEMPLATE = OPENHANAMI_MNIST
 @pytest.fixture(scope="module")
 def cluster_member(admin, http):
     pytest.importorskip(
-        "hanami.server.executor", reason="the cluster executor is not integrated yet"
+        "hanami.server.runtime.executor", reason="the cluster executor is not integrated yet"
     )
     return new_member(admin, http)
 

@@ -122,7 +122,7 @@ def serve(
     from pydantic import ValidationError
 
     from hanami.server.config import ConfigError, ServerSettings
-    from hanami.server.policy import PolicyError
+    from hanami.server.security.policy import PolicyError
 
     overrides: dict[str, Any] = {
         "host": host,

@@ -48,16 +48,20 @@ class Profile:
     adaptive: float = 0.0  # RMSProp decay of per-synapse squared steps (0: plain step)
     leak: float = 0.0  # share of the error a silent hidden source gets (backward.py)
     mean_backprop: bool = False  # a hidden neuron's error: mean, not sum, over its synapses
+    # The estimators code each feature around these running quantiles of its values
+    # (hanami.estimators._coding); empty: around 0. The engine itself never reads it.
+    input_quantiles: tuple[float, ...] = ()
 
 
 PROFILES = {
     "classic": Profile("classic", "classic", 128, 512, 128, 0.1, 0.1, 1e-5, 1),
     # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
     # 0.1 / (1 + samples / 20,000) to a floor of 0.03, and new weights 8 times smaller
-    # (|w| up to 0.025 instead of 0.2); docs/engine.md has the measurements.
+    # (|w| up to 0.025 instead of 0.2); docs/engine.md has the measurements. The
+    # estimators code features around running quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 64, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=5e-5, learning_rate_min=0.03,
-                       initial_weight=0.0125),
+                       initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8)),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons. Best on the
@@ -66,7 +70,8 @@ PROFILES = {
     "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       hidden_roots=4, input_split=2, hidden_split=1, first_pieces=8,
-                      adaptive=0.999, leak=0.1, mean_backprop=True),
+                      adaptive=0.999, leak=0.1, mean_backprop=True,
+                      input_quantiles=(0.2, 0.5, 0.8)),
 }  # fmt: skip
 
 

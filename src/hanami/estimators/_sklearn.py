@@ -28,10 +28,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(f"{ML_EXTRA_HINT} ({exc})") from exc
 
 from hanami.core import PROFILES, Cluster
+from hanami.estimators._coding import FeatureCoder
 from hanami.estimators._common import (
     DEFAULT_INPUT_SCALE,
     build_template,
-    encode_features,
     request,
     scale_targets,
     unscale_outputs,
@@ -87,6 +87,8 @@ class _HanamiBase(BaseEstimator):
         else:
             seed = int(check_random_state(rs).randint(0, _SEED_BOUND))
         self.cluster_ = Cluster(template, seed=seed)
+        self._coder = FeatureCoder(PROFILES[template.settings.profile].input_quantiles,
+                                   self.input_scale)  # fmt: skip
         self._shuffler = np.random.default_rng(seed)
         self._signal = SignalWatch(self._min_outputs)
 
@@ -94,13 +96,14 @@ class _HanamiBase(BaseEstimator):
         """Train ``epochs`` passes; returns the outputs ``[n, width]`` of the last pass's
         rows before each was learned (in visiting order), which also feed the dead-network
         check."""
-        inputs = encode_features(X, self.input_scale)
-        expected = np.ascontiguousarray(Y, dtype=np.float32)
         for _ in range(epochs):
-            order = self._shuffler.permutation(inputs.shape[0]) if self.shuffle else None
-            seen = self.cluster_.train(inputs, expected, order=order, return_outputs=True).outputs
+            order = self._shuffler.permutation(X.shape[0]) if self.shuffle else None
+            rows = X if order is None else X[order]
+            inputs = self._coder.encode(rows, learn=True)
+            expected = np.ascontiguousarray(Y if order is None else Y[order], dtype=np.float32)
+            seen = self.cluster_.train(inputs, expected, return_outputs=True).outputs
         seen = seen[:, : Y.shape[1]]
-        self._signal.answers(inputs if order is None else inputs[order], seen)
+        self._signal.answers(inputs, seen)
         return seen
 
     def _outputs(self, X) -> np.ndarray:
@@ -108,7 +111,7 @@ class _HanamiBase(BaseEstimator):
         dead-network check."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        inputs = encode_features(X, self.input_scale)
+        inputs = self._coder.encode(X, learn=False)
         out = request(self.cluster_, inputs)[:, : self._width]
         self._signal.answers(inputs, out)
         return out

@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import jwt
 
+from hanami.protocol.models import (
+    Token,
+)
 from hanami.sdk._exceptions import InvalidResponse, NotLoggedIn, StatusError, error_for_response
-from hanami.sdk._models import Token
 from hanami.sdk._wire import API_TOKEN_PREFIX, Call, parse_model
 
 __all__ = ["HanamiAuth", "encode_passphrase", "token_claims", "token_project"]

@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 import httpx
 
 from hanami import __version__
+from hanami.protocol.models import (
+    Task,
+    Token,
+)
 from hanami.sdk._auth import HanamiAuth
 from hanami.sdk._exceptions import (
     InvalidResponse,
@@ -26,7 +30,6 @@ from hanami.sdk._exceptions import (
     WaitTimeout,
     error_for_response,
 )
-from hanami.sdk._models import Task, Token
 from hanami.sdk._resources import (
     ApiTokens,
     Checkpoints,

@@ -8,14 +8,16 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
-from hanami.sdk._models import (
+from hanami.protocol.models import (
     Checkpoint,
-    CheckpointTable,
     Dataset,
     DatasetCheck,
-    DatasetTable,
     DatasetUpload,
     UploadProgress,
+)
+from hanami.sdk._models import (
+    CheckpointTable,
+    DatasetTable,
 )
 from hanami.sdk._resource import Resource
 from hanami.sdk._wire import ModeT, Op, operation

@@ -11,14 +11,26 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
-import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from hanami.protocol.batch import (
+    MAX_FRAME_BYTES,
+    MAX_HEADER_BYTES,
+    BatchError,
+    decode_batch_reply,
+    encode_batch,
+)
+from hanami.protocol.proto import (
+    EXPECTED_BUFFER_TYPE,
+    INPUT_BUFFER_TYPE,
+    REQUEST_TYPE,
+    TRAIN_TYPE,
+    ClusterIO_Message,
+)
 from hanami.sdk._exceptions import HanamiError, StatusError, WebsocketError
 from hanami.sdk._resources import Clusters
 from hanami.sdk._upload import (
@@ -203,8 +215,6 @@ class DirectSession:
             raise describe_ws_error(exc, self.client.websocket_url) from exc
 
     async def _exchange(self, message: Any) -> Any:
-        from hanami.server.proto import ClusterIO_Message
-
         await self._send_checked(message.SerializeToString())
         return self._parse(await self._recv_checked(), ClusterIO_Message)
 
@@ -223,14 +233,6 @@ class DirectSession:
     def _message(
         self, name: str, values: np.ndarray, *, train: bool, expected: bool, last: bool
     ) -> Any:
-        from hanami.server.proto import (
-            EXPECTED_BUFFER_TYPE,
-            INPUT_BUFFER_TYPE,
-            REQUEST_TYPE,
-            TRAIN_TYPE,
-            ClusterIO_Message,
-        )
-
         return ClusterIO_Message(
             bufferName=name,
             isLast=last,
@@ -350,7 +352,8 @@ class DirectSession:
 
     def _chunk_rows(self, buffers: Mapping[str, np.ndarray]) -> int:
         width = sum(int(a.shape[1]) for a in buffers.values()) or 1
-        max_frame = int(self.capabilities.get("max_frame_bytes", 16 << 20)) - (64 << 10)
+        frame_bytes = int(self.capabilities.get("max_frame_bytes", MAX_FRAME_BYTES))
+        max_frame = frame_bytes - MAX_HEADER_BYTES
         by_size = max(1, max_frame // (4 * width))
         max_samples = int(self.capabilities.get("max_samples", self.batch_size))
         return max(1, min(self.batch_size, max_samples, by_size))
@@ -377,7 +380,10 @@ class DirectSession:
         async def receive_one() -> None:
             nonlocal done, error
             seq, rows = pending.popleft()
-            header, outputs = _decode_reply(await self._recv_checked())
+            try:
+                header, outputs = decode_batch_reply(await self._recv_checked())
+            except BatchError as exc:
+                raise WebsocketError(f"unreadable batch answer: {exc}") from exc
             if header.get("seq") != seq:
                 raise WebsocketError(f"batch answer {header.get('seq')} arrived for {seq}")
             if not header.get("ok"):
@@ -391,7 +397,7 @@ class DirectSession:
 
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            frame = _encode_batch(
+            frame = encode_batch(
                 self._seq,
                 kind,
                 {k: v[start:stop] for k, v in inputs.items()},
@@ -409,61 +415,10 @@ class DirectSession:
         return {name: np.concatenate(parts) for name, parts in pieces.items()}
 
 
-_LENGTH = struct.Struct("<I")
-
-
 def _values(reply: Any) -> np.ndarray:
     values = np.asarray(reply.values, dtype=np.float32)
     count = int(reply.numberOfValues)
     return values[:count] if 0 < count < len(values) else values
-
-
-def _frame(header: dict[str, Any], payload: bytes) -> bytes:
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    return _LENGTH.pack(len(encoded)) + encoded + payload
-
-
-def _encode_batch(
-    seq: int,
-    kind: str,
-    inputs: Mapping[str, np.ndarray],
-    expected: Mapping[str, np.ndarray],
-) -> bytes:
-    """A batch frame: 4-byte little-endian header length, JSON header, float32 payload
-    (every buffer ``[samples, width]``, row-major, in header order)."""
-    arrays = [(n, "input", a) for n, a in inputs.items()]
-    arrays += [(n, "expected", a) for n, a in expected.items()]
-    header = {
-        "seq": seq,
-        "type": kind,
-        "samples": int(arrays[0][2].shape[0]),
-        "buffers": [{"name": n, "kind": k, "width": int(a.shape[1])} for n, k, a in arrays],
-    }
-    payload = b"".join(np.ascontiguousarray(a, dtype="<f4").tobytes() for _, _, a in arrays)
-    return _frame(header, payload)
-
-
-def _decode_reply(frame: str | bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    if isinstance(frame, str) or len(frame) < _LENGTH.size:
-        raise WebsocketError("unreadable batch answer")
-    (length,) = _LENGTH.unpack_from(frame)
-    try:
-        header = json.loads(frame[_LENGTH.size : _LENGTH.size + length])
-    except ValueError as exc:
-        raise WebsocketError("unreadable batch answer header") from exc
-    if not isinstance(header, dict):
-        raise WebsocketError("unreadable batch answer header")
-    payload = memoryview(frame)[_LENGTH.size + length :]
-    outputs: dict[str, np.ndarray] = {}
-    offset = 0
-    samples = int(header.get("samples") or 0)
-    for spec in header.get("buffers") or []:
-        width = int(spec["width"])
-        count = samples * width
-        array = np.frombuffer(payload, dtype="<f4", count=count, offset=offset)
-        outputs[str(spec["name"])] = array.astype(np.float32).reshape(samples, width)
-        offset += count * 4
-    return header, outputs
 
 
 def _rows(

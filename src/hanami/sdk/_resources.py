@@ -8,30 +8,32 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from hanami.sdk._auth import encode_passphrase
-from hanami.sdk._datasets import Checkpoints, Datasets
-from hanami.sdk._models import (
+from hanami.protocol.models import (
     ApiToken,
     ApiTokenCreated,
-    ApiTokenTable,
-    AuditLogTable,
     Cluster,
     ClusterMode,
-    ClusterTable,
-    ErrorLogTable,
-    HostTable,
     Project,
     ProjectAssignment,
-    ProjectTable,
     SystemInfo,
     Task,
     TaskInput,
     TaskRef,
     TaskResult,
-    TaskTable,
     ThreadMapping,
     TimeSeries,
     User,
+)
+from hanami.sdk._auth import encode_passphrase
+from hanami.sdk._datasets import Checkpoints, Datasets
+from hanami.sdk._models import (
+    ApiTokenTable,
+    AuditLogTable,
+    ClusterTable,
+    ErrorLogTable,
+    HostTable,
+    ProjectTable,
+    TaskTable,
     UserTable,
     coerce_bindings,
 )

@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from hanami.protocol.models import Checkpoint, Dataset
 from hanami.sdk._datasets import Datasets
 from hanami.sdk._exceptions import (
     HanamiError,
@@ -31,7 +32,6 @@ from hanami.sdk._exceptions import (
     UploadError,
     WebsocketError,
 )
-from hanami.sdk._models import Checkpoint, Dataset
 from hanami.sdk._wire import Blocking, Call, Op, Sleep, parse_model
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def send_file(
     """Send one file to a tempfile over its own websocket, awaiting one reply per chunk."""
     from websockets.sync.client import connect
 
-    from hanami.server.proto import FileUpload_Message, FileUploadResponse_Message
+    from hanami.protocol.proto import FileUpload_Message, FileUploadResponse_Message
 
     try:
         with connect(

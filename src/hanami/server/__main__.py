@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hanami.server.config import ConfigError, ServerSettings
-from hanami.server.policy import PolicyError
+from hanami.server.security.policy import PolicyError
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,13 +22,13 @@ from hanami.server.api.main import API_PREFIX, STREAMED_UPLOAD_PATHS, build_api_
 from hanami.server.api.openapi import install_openapi
 from hanami.server.api.routes import health
 from hanami.server.apidocs import install_api_docs
-from hanami.server.bodylimit import BodyLimitMiddleware
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.errors import ErrorBoundaryMiddleware, install_error_handlers
 from hanami.server.observability.prometheus import MetricsMiddleware, metrics_router
-from hanami.server.proxies import ClientAddressMiddleware
-from hanami.server.websocket import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
+from hanami.server.security.bodylimit import BodyLimitMiddleware
+from hanami.server.security.proxies import ClientAddressMiddleware
+from hanami.server.websocket.endpoint import WEBSOCKET_PATHS, reject_websocket, websocket_endpoint
 
 __all__ = ["create_app"]
 

@@ -17,11 +17,11 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hanami.protocol.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH, NAME_RE
 from hanami.server.config import ConfigError, ServerSettings
 from hanami.server.db.models import User
 from hanami.server.db.session import Database
-from hanami.server.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH, NAME_RE
-from hanami.server.security import hash_password, new_security_stamp
+from hanami.server.security.credentials import hash_password, new_security_stamp
 
 __all__ = ["BOOTSTRAP_CREATOR", "bootstrap_admin"]
 

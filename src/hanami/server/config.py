@@ -28,7 +28,7 @@ from pydantic_settings import (
 )
 
 from hanami.datasets.limits import ParseLimits
-from hanami.server.proxies import ForwardedHeader, IPNetwork
+from hanami.server.security.proxies import ForwardedHeader, IPNetwork
 
 __all__ = [
     "INI_KEYS",

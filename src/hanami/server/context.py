@@ -18,18 +18,18 @@ from hanami.server.config import ConfigError, ServerSettings
 from hanami.server.db.migrate import upgrade
 from hanami.server.db.models import ErrorLog
 from hanami.server.db.session import Database
-from hanami.server.executor import ClusterExecutor, InProcessExecutor
 from hanami.server.observability.energy import EnergyPolicy
 from hanami.server.observability.monitor import Monitor
 from hanami.server.observability.prometheus import Metrics
-from hanami.server.policy import Policy
-from hanami.server.quotas import Quotas
-from hanami.server.ratelimit import LoginRateLimiter
-from hanami.server.registry import ClusterRegistry
-from hanami.server.stoppable import StoppableWork
-from hanami.server.storage import sweep_storage
-from hanami.server.tasks import TaskEngine
-from hanami.server.uploads import UploadRegistry
+from hanami.server.runtime.executor import ClusterExecutor, InProcessExecutor
+from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.stoppable import StoppableWork
+from hanami.server.runtime.storage import sweep_storage
+from hanami.server.runtime.tasks import TaskEngine
+from hanami.server.runtime.uploads import UploadRegistry
+from hanami.server.security.policy import Policy
+from hanami.server.security.quotas import Quotas
+from hanami.server.security.ratelimit import LoginRateLimiter
 
 __all__ = ["AppContext"]
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from hanami.server.app import create_app
 from hanami.server.config import ServerSettings
-from hanami.server.headlimit import bounded_http_protocol
+from hanami.server.security.headlimit import bounded_http_protocol
 
 __all__ = ["configure_logging", "serve", "urls"]
 
@@ -99,13 +99,13 @@ def serve(settings: ServerSettings | None = None) -> None:
         http=bounded_http_protocol(settings.max_header_bytes, settings.max_header_count),
         server_header=False,
         headers=[("server", "Hanami")],
-        proxy_headers=False,  # see hanami.server.proxies
+        proxy_headers=False,  # see hanami.server.security.proxies
         log_config=None,
         # Float buffers hardly compress; deflating every message of a ping-pong session would
         # cost old clients (which ask for it by default) CPU on both sides for nothing.
         ws_per_message_deflate=False,
         # After SIGTERM, requests still running are cancelled once this has passed; upload
-        # parsing stops within one chunk then (hanami.server.stoppable).
+        # parsing stops within one chunk then (hanami.server.runtime.stoppable).
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     uvicorn.Server(config).run()

@@ -4,7 +4,7 @@
 ``ContextDep``     the :class:`~hanami.server.context.AppContext` of this app
 ``SettingsDep``    its :class:`~hanami.server.config.ServerSettings`
 ``SessionDep``     a SQLAlchemy session for this request (commit explicitly)
-``CurrentUser``    the authenticated, policy-checked :class:`~hanami.server.auth.Principal`
+``CurrentUser``    the authenticated, policy-checked :class:`~hanami.server.security.auth.Principal`
 ``AdminUser``      same, and 403 unless the user is an admin
 ``Payload[M]``     the validated request input (:mod:`hanami.server.api.inputs`)
 =================  ============================================================================
@@ -26,12 +26,12 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from hanami.server.api.inputs import Payload
-from hanami.server.auth import Principal, authenticate
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog
 from hanami.server.errors import Forbidden, Unauthorized
 from hanami.server.routing import route_template
+from hanami.server.security.auth import Principal, authenticate
 
 __all__ = [
     "AdminUser",

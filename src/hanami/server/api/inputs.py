@@ -2,7 +2,7 @@
 
 - POST/PUT bodies must be a JSON object with at most :data:`MAX_JSON_KEYS` keys;
   ``Content-Type`` is not checked. GET/DELETE bodies are ignored. The body size is limited
-  before this reads it (:mod:`hanami.server.bodylimit`).
+  before this reads it (:mod:`hanami.server.security.bodylimit`).
 - The query string is merged on top (query keys win). Values are URL-decoded; digits
   (optionally with a leading ``-``) become ints, ``digits.digits`` becomes a float, anything
   else stays a string. A field that takes a string gets the text as sent.
@@ -84,7 +84,7 @@ async def read_input(request: Request) -> dict[str, Any]:
     """Body object + query string, without ``token``; also noted (redacted) for error logs."""
     data: dict[str, Any] = {}
     if request.method in BODY_METHODS:
-        raw = await request.body()  # size-limited by hanami.server.bodylimit
+        raw = await request.body()  # size-limited by hanami.server.security.bodylimit
         if raw.strip():
             try:
                 parsed = json.loads(

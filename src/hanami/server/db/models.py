@@ -12,7 +12,7 @@ Table and column names follow the original OpenHanami schema where one exists (`
 Resource tables (clusters, datasets, checkpoints, tempfiles) carry ``owner_id`` and
 ``project_id`` as plain strings without foreign keys: they hold the ids from the creator's
 token (``admin`` is a pseudo-project) and outlive user and project deletion, like in the
-original. :mod:`hanami.server.tenancy` filters them.
+original. :mod:`hanami.server.security.tenancy` filters them.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from hanami.server.timestamps import utcnow
+from hanami.protocol.timestamps import utcnow
 
 __all__ = [
     "ApiToken",
@@ -237,7 +237,7 @@ class ErrorLog(Base):
 
 
 class LoginAttempt(Base):
-    """A login that failed or is still being checked (:mod:`hanami.server.ratelimit`).
+    """A login that failed or is still being checked (:mod:`hanami.server.security.ratelimit`).
 
     Kept in the database so that every server process sharing it counts the same attempts.
     Rows older than the limiter's window are deleted as new attempts come in.

@@ -31,10 +31,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hanami.server.db.models import Task
 from hanami.server.db.session import Database
-from hanami.server.executor import ClusterExecutor, ClusterNotFound
 from hanami.server.observability.monitor import Monitor
 from hanami.server.observability.sensors import UNAVAILABLE
 from hanami.server.routing import route_template
+from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
 
 __all__ = ["HostCollector", "Metrics", "MetricsMiddleware", "ServiceCollector", "metrics_router"]
 

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, IdStr, NameStr, Table, UuidStr, table
-from hanami.server.auth import ADMIN_PROJECT, Principal
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.api_tokens import (
+    ApiTokenCreate,
+    ApiTokenRef,
+)
 from hanami.server.db.models import ApiToken, User, UserProjectRole
 from hanami.server.errors import Forbidden, NotFound
-from hanami.server.security import new_api_token
-from hanami.server.timestamps import format_timestamp, utcnow
+from hanami.server.security.auth import ADMIN_PROJECT, Principal
+from hanami.server.security.credentials import new_api_token
 
 __all__ = ["router"]
 
@@ -38,33 +42,6 @@ API_TOKEN_LIST_HEADER = (
     "last_used_at",
     "name",
 )
-MAX_LIFETIME = 10 * 365 * 24 * 3600
-
-
-class ApiTokenPublic(BaseModel):
-    created_at: str
-    id: str
-    user_id: str
-    project_id: str
-    name: str
-    expires_at: str
-    last_used_at: str
-
-
-class ApiTokenCreated(ApiTokenPublic):
-    token: str = Field(description="the secret; shown only in this answer")
-
-
-class ApiTokenCreate(InputModel):
-    name: NameStr
-    project_id: IdStr | None = Field(None, description="default: the caller's current project")
-    expires_in: Annotated[int, Field(ge=60, le=MAX_LIFETIME)] | None = Field(
-        None, description="lifetime in seconds; no expiry if unset"
-    )
-
-
-class ApiTokenRef(InputModel):
-    id: UuidStr
 
 
 def token_public(row: ApiToken) -> dict[str, Any]:
@@ -83,7 +60,7 @@ def _visible(user: Principal, row: ApiToken | None) -> bool:
     return row is not None and (user.is_admin or row.user_id == user.user_id)
 
 
-@router.post("/api_token", response_model=ApiTokenCreated, summary="Create API token")
+@router.post("/api_token", response_model=wire.ApiTokenCreated, summary="Create API token")
 def create_api_token(user: CurrentUser, data: Payload[ApiTokenCreate], session: SessionDep) -> Any:
     if user.via_api_token:
         raise Forbidden("API tokens can not create API tokens; log in with a passphrase")
@@ -114,7 +91,7 @@ def create_api_token(user: CurrentUser, data: Payload[ApiTokenCreate], session: 
     return {**token_public(row), "token": secret}
 
 
-@router.get("/api_token", response_model=ApiTokenPublic, summary="Show API token")
+@router.get("/api_token", response_model=wire.ApiToken, summary="Show API token")
 def get_api_token(user: CurrentUser, data: Payload[ApiTokenRef], session: SessionDep) -> Any:
     row = session.get(ApiToken, data.id)
     if not _visible(user, row):

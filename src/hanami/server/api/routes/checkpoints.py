@@ -19,19 +19,24 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from hanami.core import CheckpointError, Cluster
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
-from hanami.server.auth import Principal
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.checkpoints import (
+    CheckpointRef,
+    CheckpointUpload,
+)
 from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint
 from hanami.server.errors import BadRequest, Conflict, PayloadTooLarge, format_validation_errors
-from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
-from hanami.server.timestamps import format_timestamp, utcnow
+from hanami.server.security.auth import Principal
+from hanami.server.security.tenancy import get_in_scope, owner_fields, scope_filter
 
 __all__ = ["router"]
 
@@ -40,25 +45,6 @@ router = APIRouter(tags=["checkpoint"], route_class=PayloadRoute)
 CHECKPOINT_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
 MAX_CHECKPOINT_BYTES = 4 << 30
 """Largest accepted checkpoint upload (4 GiB)."""
-
-
-class CheckpointPublic(BaseModel):
-    uuid: str
-    name: str
-    created_at: str
-    owner_id: str
-    project_id: str
-    visibility: str
-    cluster_uuid: str | None = Field(description="cluster it was saved from (null if uploaded)")
-    size: int = Field(description="file size in bytes")
-
-
-class CheckpointRef(InputModel):
-    uuid: UuidStr
-
-
-class CheckpointUpload(InputModel):
-    name: NameStr
 
 
 def checkpoint_public(checkpoint: Checkpoint) -> dict[str, Any]:
@@ -78,7 +64,7 @@ def checkpoint_public(checkpoint: Checkpoint) -> dict[str, Any]:
     }
 
 
-@router.get("/checkpoint", response_model=CheckpointPublic, summary="Show checkpoint")
+@router.get("/checkpoint", response_model=wire.Checkpoint, summary="Show checkpoint")
 def get_checkpoint(user: CurrentUser, data: Payload[CheckpointRef], session: SessionDep) -> Any:
     checkpoint = get_in_scope(session, user, Checkpoint, data.uuid, "Checkpoint")
     return checkpoint_public(checkpoint)
@@ -145,7 +131,7 @@ def _upload_input(request: Request) -> CheckpointUpload:
 
 @router.post(
     "/checkpoint/upload",
-    response_model=CheckpointPublic,
+    response_model=wire.Checkpoint,
     summary="Upload checkpoint file",
     openapi_extra={
         "parameters": [

@@ -1,201 +1,63 @@
 """Clusters: create from a template, show, list, delete, save/restore, mode, hosts.
 
 A cluster is a ``clusters`` row plus its state in the executor
-(:mod:`hanami.server.registry`); both are created and deleted together, and the state is
+(:mod:`hanami.server.runtime.registry`); both are created and deleted together, and the state is
 autosaved so that clusters survive restarts. ``cluster/save`` and ``cluster/load`` queue
 checkpoint tasks that run inside the request when the cluster is idle.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
-import shutil
-import uuid
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from hanami.core import TemplateError, parse_template
+from hanami.core import parse_template
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
-from hanami.server.auth import Principal
-from hanami.server.context import AppContext
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.clusters import (
+    ClusterCreate,
+    ClusterLoad,
+    ClusterRef,
+    ClusterSave,
+    SetMode,
+    SwitchHost,
+)
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
-from hanami.server.errors import BadRequest, Conflict, NotFound
-from hanami.server.patterns import BASE64_RE
-from hanami.server.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
-from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
-from hanami.server.timestamps import format_timestamp, utcnow
+from hanami.server.errors import Conflict, NotFound
+from hanami.server.runtime.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
+from hanami.server.security.tenancy import get_in_scope, scope_filter
+from hanami.server.services import clusters, tasks
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["cluster"], route_class=PayloadRoute)
 
 CLUSTER_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
-MAX_TEMPLATE_CHARS = 4 * 1024 * 1024
-
-
-# --------------------------------------------------------------------------- shapes
-
-
-class ClusterPublic(BaseModel):
-    created_at: str
-    uuid: str
-    name: str
-    owner_id: str
-    project_id: str
-    visibility: str
-
-
-class ClusterDetails(ClusterPublic):
-    number_of_blocks: int
-    number_of_sections: int
-    mode: str = Field(description="TASK or DIRECT")
-    inputs: dict[str, int] = Field(description="input hexagon name -> width (0 until data came)")
-    outputs: dict[str, int] = Field(description="output hexagon name -> width (0 until trained)")
-    metrics: dict[str, int]
-    template: str = Field(description="the template text the cluster was created from")
-
-
-class ClusterCreate(InputModel):
-    name: NameStr
-    template: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=MAX_TEMPLATE_CHARS,
-            description="base64 of the template (UTF-8 text)",
-            # checked by _decode_template, which answers with the original's message
-            json_schema_extra={"pattern": f"^{BASE64_RE}$"},
-        ),
-    ]
-
-
-class ClusterRef(InputModel):
-    uuid: UuidStr
-
-
-class ClusterSave(InputModel):
-    name: NameStr
-    cluster_uuid: UuidStr
-
-
-class ClusterLoad(InputModel):
-    cluster_uuid: UuidStr
-    checkpoint_uuid: UuidStr
-
-
-class TaskStarted(BaseModel):
-    uuid: str = Field(description="task uuid (for a save also the checkpoint uuid)")
-    name: str
-    state: str = Field(description="'finished' when it ran inside the request")
-
-
-class SetMode(InputModel):
-    uuid: UuidStr
-    new_state: Literal["TASK", "DIRECT"]
-    connection_uuid: UuidStr | None = None
-
-
-class ModeSet(BaseModel):
-    created_at: str
-    uuid: str
-    name: str
-    new_state: str
-
-
-class SwitchHost(InputModel):
-    cluster_uuid: UuidStr
-    hexagon_id: Annotated[int, Field(ge=0, le=1_000_000_000)]
-    host_uuid: UuidStr
-
-
-def cluster_public(cluster: Cluster) -> dict[str, Any]:
-    return {
-        "created_at": format_timestamp(cluster.created_at),
-        "uuid": cluster.uuid,
-        "name": cluster.name,
-        "owner_id": cluster.owner_id,
-        "project_id": cluster.project_id,
-        "visibility": cluster.visibility,
-    }
-
-
-def _decode_template(text: str) -> str:
-    try:
-        raw = base64.b64decode(text, validate=True)
-        return raw.decode("utf-8")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadRequest("Uploaded template is not a valid base64-String.") from None
 
 
 # --------------------------------------------------------------------------- CRUD
 
 
-@router.post("/cluster", response_model=ClusterPublic, summary="Create cluster")
+@router.post("/cluster", response_model=wire.ClusterPublic, summary="Create cluster")
 def create_cluster(
     user: CurrentUser, data: Payload[ClusterCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
     """Build a cluster from a base64 template (400 with line and column if it is invalid)."""
-    conflict = Conflict(f"Cluster with name '{data.name}' already exist.")
-    existing = session.scalars(
-        select(Cluster.uuid).where(scope_filter(user, Cluster), Cluster.name == data.name)
-    ).first()
-    if existing is not None:
-        raise conflict
-    text = _decode_template(data.template)
-    try:
-        parse_template(text)
-    except TemplateError as exc:
-        raise BadRequest(f"Uploaded template is not a valid cluster-template: {exc}") from None
-    cluster_uuid = str(uuid.uuid4())
-    try:
-        ctx.clusters.create(cluster_uuid, text)
-    except ValueError as exc:
-        raise BadRequest(f"Uploaded template is not a valid cluster-template: {exc}") from None
-    cluster = Cluster(uuid=cluster_uuid, name=data.name, template=text, **owner_fields(user))
-    session.add(cluster)
-    try:
-        ctx.quotas.check(session, user.project_id, clusters=True)
-        session.commit()
-    except IntegrityError as exc:
-        ctx.clusters.delete(cluster_uuid)
-        raise conflict from exc
-    except BaseException:
-        ctx.clusters.delete(cluster_uuid)
-        raise
-    ctx.clusters.autosave(cluster_uuid)
-    return cluster_public(cluster)
+    return clusters.create(ctx, session, user, data.name, data.template)
 
 
-def cluster_details(ctx: AppContext, cluster: Cluster) -> dict[str, Any]:
-    info = ctx.clusters.info(cluster.uuid)
-    metrics = dict(info.metrics) if info is not None else {}
-    return {
-        **cluster_public(cluster),
-        "number_of_blocks": metrics.get("neuron_blocks", 0),
-        "number_of_sections": metrics.get("sections", 0),
-        "mode": ctx.tasks.mode(cluster.uuid),
-        "inputs": dict(info.input_sizes) if info is not None else {},
-        "outputs": dict(info.output_sizes) if info is not None else {},
-        "metrics": metrics,
-        "template": cluster.template or "",
-    }
-
-
-@router.get("/cluster", response_model=ClusterDetails, summary="Show cluster")
+@router.get("/cluster", response_model=wire.Cluster, summary="Show cluster")
 def get_cluster(
     user: CurrentUser, data: Payload[ClusterRef], session: SessionDep, ctx: ContextDep
 ) -> Any:
     cluster = get_in_scope(session, user, Cluster, data.uuid, "Cluster")
-    return cluster_details(ctx, cluster)
+    return clusters.cluster_details(ctx, cluster)
 
 
 @router.get("/cluster/all", response_model=Table, summary="List clusters")
@@ -251,32 +113,13 @@ def delete_cluster(
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _new_task(
-    user: Principal, cluster: Cluster, name: str, task_type: str, parameters: dict[str, Any]
-) -> Task:
-    return Task(
-        uuid=str(uuid.uuid4()),
-        cluster_uuid=cluster.uuid,
-        project_id=user.project_id,
-        owner_id=user.user_id,
-        name=name,
-        task_type=task_type,
-        state=QUEUED,
-        current_cycle=0,
-        total_number_of_cycles=1,
-        time_length=1,
-        parameters=parameters,
-        created_at=utcnow(),
-    )
-
-
 def _task_state(session: Any, task_uuid: str) -> str:
     session.expire_all()
     task = session.get(Task, task_uuid)
     return task.state if task is not None else "deleted"
 
 
-@router.post("/cluster/save", response_model=TaskStarted, summary="Save cluster as checkpoint")
+@router.post("/cluster/save", response_model=wire.TaskRef, summary="Save cluster as checkpoint")
 def save_cluster(
     user: CurrentUser, data: Payload[ClusterSave], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -286,7 +129,7 @@ def save_cluster(
     response arrives (``state`` = ``finished``).
     """
     cluster = get_in_scope(session, user, Cluster, data.cluster_uuid, "Cluster")
-    task = _new_task(user, cluster, data.name, CHECKPOINT_SAVE, {"checkpoint_name": data.name})
+    task = tasks.new_task(user, cluster, data.name, CHECKPOINT_SAVE, {"checkpoint_name": data.name})
     directory = ctx.settings.checkpoint_location
     assert directory is not None
     task.parameters = {**task.parameters, "location": str(directory / f"{task.uuid}.ckpt")}
@@ -297,7 +140,7 @@ def save_cluster(
     return {"uuid": task.uuid, "name": data.name, "state": _task_state(session, task.uuid)}
 
 
-@router.post("/cluster/load", response_model=TaskStarted, summary="Restore cluster")
+@router.post("/cluster/load", response_model=wire.TaskRef, summary="Restore cluster")
 def load_cluster(
     user: CurrentUser, data: Payload[ClusterLoad], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -311,10 +154,10 @@ def load_cluster(
     source = Path(checkpoint.location)
     if not source.is_file():
         raise Conflict(f"Checkpoint with uuid '{checkpoint.uuid}' has no file")
-    task = _new_task(
+    task = tasks.new_task(
         user, cluster, checkpoint.name, CHECKPOINT_RESTORE, {"checkpoint_uuid": checkpoint.uuid}
     )
-    location = _pin(source, task.uuid)
+    location = clusters.pin(source, task.uuid)
     task.parameters = {**task.parameters, "location": str(location), "temporary_copy": True}
     session.add(task)
     try:
@@ -326,20 +169,10 @@ def load_cluster(
     return {"uuid": task.uuid, "name": checkpoint.name, "state": _task_state(session, task.uuid)}
 
 
-def _pin(source: Path, task_uuid: str) -> Path:
-    """A private name for the checkpoint file that outlives the checkpoint's deletion."""
-    target = source.parent / f".restore-{task_uuid}.ckpt"
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-    return target
-
-
 # --------------------------------------------------------------------------- mode, hosts
 
 
-@router.put("/cluster/set_mode", response_model=ModeSet, summary="Switch TASK/DIRECT mode")
+@router.put("/cluster/set_mode", response_model=wire.ClusterMode, summary="Switch TASK/DIRECT mode")
 def set_mode(
     user: CurrentUser, data: Payload[SetMode], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -357,7 +190,7 @@ def set_mode(
     }
 
 
-@router.put("/cluster/switch_host", response_model=ClusterPublic, summary="Move a hexagon")
+@router.put("/cluster/switch_host", response_model=wire.ClusterPublic, summary="Move a hexagon")
 def switch_host(
     user: CurrentUser, data: Payload[SwitchHost], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -372,4 +205,4 @@ def switch_host(
             f"Hexagon with id '{data.hexagon_id}' not found (the cluster has {hexagons})"
         )
     ctx.clusters.move_hexagon(cluster.uuid, data.hexagon_id, data.host_uuid)
-    return cluster_public(cluster)
+    return clusters.cluster_public(cluster)

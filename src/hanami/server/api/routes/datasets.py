@@ -4,7 +4,7 @@ Two ways to upload an MNIST (IDX image + label file) or CSV dataset:
 
 1. The original protocol (spec 3.3): ``POST dataset/upload/{mnist,csv}`` with the byte
    sizes allocates one tempfile per file, the client sends the chunks over websockets
-   (:mod:`hanami.server.websocket`), polls ``GET dataset/progress`` and finalizes with
+   (:mod:`hanami.server.websocket.endpoint`), polls ``GET dataset/progress`` and finalizes with
    ``PUT dataset/upload/{mnist,csv}``.
 2. New: one ``POST dataset/upload`` with ``multipart/form-data`` fields ``name``, ``type``
    (``mnist`` or ``csv``), ``input_file`` and, for MNIST, ``label_file``. IDX files may be
@@ -18,436 +18,64 @@ answer 400, more bytes than allowed after decompression 413. Datasets are stored
 dataset file format under ``<dataset_location>/<uuid>`` and read through memory maps.
 
 Memory stays bounded per request: multipart bodies stream into files in the tempfile
-folder (:mod:`hanami.server.multipart`) and conversions stream from file to dataset file,
+folder (:mod:`hanami.server.api.multipart`) and conversions stream from file to dataset file,
 in a worker thread that a cancelled request or a server stop ends between chunks
-(:mod:`hanami.server.stoppable`).
+(:mod:`hanami.server.runtime.stoppable`). The work is done in
+:mod:`hanami.server.services.datasets` and :mod:`hanami.server.services.dataset_uploads`.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from hanami.datasets import Dataset as DatasetFile
-from hanami.datasets import (
-    DatasetError,
-    InputTooLarge,
-    check,
-    convert_csv,
-    convert_mnist,
-    open_dataset,
-)
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.openapi import LIMIT_SETTING
-from hanami.server.api.schemas import Empty, NameStr, Table, UuidStr, table
-from hanami.server.auth import Principal
-from hanami.server.context import AppContext
-from hanami.server.db.models import Dataset, Tempfile
-from hanami.server.errors import (
-    BadRequest,
-    Conflict,
-    NotFound,
-    PayloadTooLarge,
-    format_validation_errors,
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.multipart import Form, receive_form
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.datasets import (
+    MAX_MULTIPART_BYTES,
+    CheckInput,
+    Content,
+    ContentInput,
+    CsvCreate,
+    CsvFinalize,
+    DatasetRef,
+    MnistCreate,
+    MnistFinalize,
+    MultipartFields,
+    UuidOut,
 )
-from hanami.server.multipart import Form, receive_form
-from hanami.server.stoppable import run_stoppable
-from hanami.server.tenancy import get_in_scope, owner_fields, scope_filter
-from hanami.server.timestamps import format_timestamp
-from hanami.server.uploads import UploadHandle, dataset_is_finalized
+from hanami.server.db.models import Dataset, Tempfile
+from hanami.server.errors import BadRequest, format_validation_errors
+from hanami.server.runtime.stoppable import run_stoppable
+from hanami.server.security.tenancy import get_in_scope, scope_filter
+from hanami.server.services import dataset_uploads as uploads
+from hanami.server.services import datasets
+from hanami.server.services.dataset_uploads import FILE_FIELDS
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["dataset"], route_class=PayloadRoute)
 
 DATASET_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
-MAX_FILE_SIZE = 10_000_000_000
-MAX_CONTENT_ROWS = 10_000
-MAX_MULTIPART_BYTES = 1 << 30
-"""Largest accepted multipart upload (larger files go through the websocket protocol)."""
-
-FileSize = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_FILE_SIZE,
-        description="exact size in bytes (over dataset_max_bytes: 413)",
-        json_schema_extra={LIMIT_SETTING: "dataset_max_bytes"},
-    ),
-]
-ColumnName = Annotated[str, Field(min_length=1, max_length=1024, description="column group")]
-
-
-# --------------------------------------------------------------------------- shapes
-
-
-class DatasetPublic(BaseModel):
-    created_at: str
-    uuid: str
-    name: str
-    owner_id: str
-    project_id: str
-    visibility: str
-
-
-class MnistUploadCreated(DatasetPublic):
-    uuid_input_file: str
-    uuid_label_file: str
-
-
-class CsvUploadCreated(DatasetPublic):
-    uuid_input_file: str
-
-
-class ColumnRange(BaseModel):
-    column_start: int
-    column_end: int
-
-
-class DatasetInfo(BaseModel):
-    uuid: str
-    name: str
-    description: dict[str, ColumnRange]
-    owner_id: str
-    project_id: str
-    visibility: str
-    version: str
-    number_of_rows: int
-    number_of_columns: int
-    created_at: str
-
-
-class UuidOut(BaseModel):
-    uuid: str
-
-
-class Progress(BaseModel):
-    uuid: str
-    complete: bool
-
-
-class Content(BaseModel):
-    data: list[list[float]]
-
-
-class CheckResult(BaseModel):
-    accuracy: float | None = Field(
-        description="percentage of rows whose class matches (null for regression)"
-    )
-    rows: int
-    mode: Literal["classification", "regression"]
-    mse: float
-    mae: float
-
-
-class MnistCreate(InputModel):
-    name: NameStr
-    input_data_size: FileSize
-    label_data_size: FileSize
-
-
-class CsvCreate(InputModel):
-    name: NameStr
-    input_data_size: FileSize
-
-
-class MnistFinalize(InputModel):
-    uuid: UuidStr
-    uuid_input_file: UuidStr
-    uuid_label_file: UuidStr
-
-
-class CsvFinalize(InputModel):
-    uuid: UuidStr
-    uuid_input_file: UuidStr
-
-
-class DatasetRef(InputModel):
-    uuid: UuidStr
-
-
-class ContentInput(InputModel):
-    uuid: UuidStr
-    column_name: ColumnName
-    row_offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
-    number_of_rows: Annotated[int, Field(ge=1, le=MAX_CONTENT_ROWS)] = 1
-
-
-class CheckInput(InputModel):
-    uuid: UuidStr = Field(description="the dataset to grade (e.g. a request result)")
-    reference_uuid: UuidStr = Field(description="the dataset with the expected values")
-    result_column: ColumnName | None = Field(
-        None, description="column group of the result; default: its only group"
-    )
-    reference_column: ColumnName | None = Field(
-        None, description="column group of the reference; default: 'label', or its only group"
-    )
-    mode: Literal["auto", "classification", "regression"] = "auto"
-    reference_offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = Field(
-        0, description="result row i is compared with reference row i + reference_offset"
-    )
-
-
-class MultipartFields(InputModel):
-    name: NameStr
-    type: Literal["mnist", "csv"]
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def dataset_public(dataset: Dataset) -> dict[str, Any]:
-    return {
-        "created_at": format_timestamp(dataset.created_at),
-        "uuid": dataset.uuid,
-        "name": dataset.name,
-        "owner_id": dataset.owner_id,
-        "project_id": dataset.project_id,
-        "visibility": dataset.visibility,
-    }
-
-
-def dataset_info(dataset: Dataset, content: DatasetFile) -> dict[str, Any]:
-    return {
-        "uuid": dataset.uuid,
-        "name": content.name or dataset.name,
-        "description": content.description,
-        "owner_id": dataset.owner_id,
-        "project_id": dataset.project_id,
-        "visibility": dataset.visibility,
-        "version": content.version,
-        "number_of_rows": content.rows,
-        "number_of_columns": content.columns,
-        "created_at": format_timestamp(dataset.created_at),
-    }
-
-
-def _open(dataset: Dataset) -> DatasetFile:
-    """Open the dataset file, or 409 while it does not exist yet."""
-    if not dataset_is_finalized(dataset):
-        raise Conflict(
-            f"Dataset with uuid '{dataset.uuid}' has no data yet: its upload was not finalized "
-            "or its task has not written it"
-        )
-    return open_dataset(dataset.location)
-
-
-def _clean(message: str, paths: dict[str, str]) -> str:
-    """Replace server paths in a library message with names the client knows."""
-    for path, label in paths.items():
-        message = message.replace(path, label)
-    return message
-
-
-def _column(content: DatasetFile, dataset_uuid: str, column: str) -> np.ndarray:
-    if column not in content.description:
-        known = ", ".join(repr(group) for group in content.description)
-        raise NotFound(
-            f"Dataset with uuid '{dataset_uuid}' has no column '{column}' (it has {known})"
-        )
-    return content.column(column)
-
-
-def _only_group(content: DatasetFile, dataset_uuid: str, role: str, preferred: str | None) -> str:
-    groups = list(content.description)
-    if preferred is not None and preferred in groups:
-        return preferred
-    if len(groups) == 1:
-        return groups[0]
-    raise BadRequest(
-        f"Dataset with uuid '{dataset_uuid}' has several column groups "
-        f"({', '.join(groups)}); choose one with '{role}'"
-    )
-
-
-def _json_floats(values: np.ndarray) -> list[list[float]]:
-    """Rows as JSON numbers; float32 values get their shortest decimal form (0.1, not
-    0.10000000149011612), which reads back as the same float32."""
-    if values.dtype == np.float32:
-        return values.astype(str).astype(np.float64).tolist()
-    return values.astype(np.float64).tolist()
-
-
-@contextmanager
-def _conversion_errors(paths: dict[str, str]) -> Iterator[None]:
-    """Turn a conversion's errors into 400 (bad content) or 413 (over the byte limit),
-    with server paths replaced by names the client knows."""
-    try:
-        yield
-    except InputTooLarge as exc:
-        raise PayloadTooLarge(_clean(str(exc), paths)) from exc
-    except DatasetError as exc:
-        raise BadRequest(_clean(str(exc), paths)) from exc
-
-
-def _convert(
-    ctx: AppContext,
-    kind: str,
-    files: dict[str, Path],
-    target: Path,
-    name: str,
-    stop: threading.Event,
-) -> DatasetFile:
-    """Convert the uploaded files ``{label for messages: path}`` into the dataset ``target``."""
-    options: dict[str, Any] = {"name": name, "limits": ctx.settings.parse_limits, "stop": stop}
-    paths = {str(path): label for label, path in files.items()}
-    paths[str(target)] = f"dataset '{target.name}'"
-    with _conversion_errors(paths):
-        if kind == "mnist":
-            images, labels = files.values()
-            return convert_mnist(images, labels, target, file_names=tuple(files), **options)
-        ((label, source),) = files.items()
-        return convert_csv(source, target, file_name=label, **options)
-
-
-def _dataset_path(ctx: AppContext, dataset_uuid: str) -> Path:
-    directory = ctx.settings.dataset_location
-    assert directory is not None
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / dataset_uuid
-
-
-def _new_upload(
-    ctx: AppContext,
-    session: Session,
-    user: Principal,
-    name: str,
-    kind: str,
-    files: dict[str, int],
-) -> dict[str, Any]:
-    limit = ctx.settings.dataset_max_bytes
-    for field_name, size in files.items():
-        if size > limit:  # its content is over the limit too (gzip adds only a few bytes)
-            raise PayloadTooLarge(
-                f"The {field_name.removeprefix('uuid_').replace('_', ' ')} has {size} bytes; "
-                f"the limit is {limit} bytes"
-            )
-    dataset_uuid = str(uuid.uuid4())
-    dataset = Dataset(
-        uuid=dataset_uuid,
-        name=name,
-        kind=kind,
-        location=str(_dataset_path(ctx, dataset_uuid)),
-        **owner_fields(user),
-    )
-    session.add(dataset)
-    ctx.quotas.check(
-        session, user.project_id, storage=sum(files.values()), datasets=True, upload=True
-    )
-    allocated: dict[str, str] = {}
-    try:
-        for field_name, size in files.items():
-            row = ctx.uploads.allocate(
-                session, user, dataset_uuid, field_name.removeprefix("uuid_"), size
-            )
-            allocated[field_name] = row.uuid
-        session.commit()
-    except BaseException:
-        session.rollback()
-        ctx.uploads.forget(allocated.values())
-        raise
-    return {**dataset_public(dataset), **allocated}
-
-
-def _finalize(
-    ctx: AppContext,
-    session: Session,
-    user: Principal,
-    dataset_uuid: str,
-    kind: str,
-    files: dict[str, str],
-    stop: threading.Event,
-) -> dict[str, Any]:
-    """Convert the complete tempfiles ``{label: tempfile uuid}`` into the dataset file."""
-    uploads = ctx.uploads
-    if len(set(files.values())) != len(files):
-        raise BadRequest("The same tempfile was given for two different files")
-    with uploads.dataset_lock(dataset_uuid):
-        dataset = get_in_scope(session, user, Dataset, dataset_uuid, "Dataset")
-        if dataset.kind != kind:
-            raise BadRequest(
-                f"Dataset with uuid '{dataset_uuid}' is not a {kind} upload"
-                + (f"; finalize it with PUT dataset/upload/{dataset.kind}" if dataset.kind else "")
-            )
-        if dataset_is_finalized(dataset):
-            raise Conflict(f"Dataset with uuid '{dataset_uuid}' is already finalized")
-        handles: dict[str, UploadHandle] = {}
-        for label, tempfile_uuid in files.items():
-            row = session.get(Tempfile, tempfile_uuid)
-            handle = uploads.get(tempfile_uuid)
-            if (
-                row is None
-                or handle is None
-                or row.related_resource_uuid != dataset_uuid
-                or row.owner_id != user.user_id
-                or row.project_id != user.project_id
-            ):
-                raise NotFound(f"Tempfile with uuid '{tempfile_uuid}' not found")
-            handles[label] = handle
-        with uploads.claim(handles.values()):
-            for label, handle in handles.items():
-                if not handle.complete:
-                    raise Conflict(
-                        f"The upload of the {label} (tempfile '{handle.uuid}') is incomplete: "
-                        f"{handle.received} of {handle.size} bytes received"
-                    )
-            sources = {label: h.path for label, h in handles.items()}
-            _convert(ctx, kind, sources, Path(dataset.location), dataset.name, stop)
-            for tempfile_uuid in files.values():
-                row = session.get(Tempfile, tempfile_uuid)
-                if row is not None:
-                    session.delete(row)
-            session.commit()
-        uploads.forget(files.values())
-    return {"uuid": dataset_uuid}
-
-
-async def _finalize_stoppable(
-    ctx: AppContext,
-    session: Session,
-    user: Principal,
-    dataset_uuid: str,
-    kind: str,
-    files: dict[str, str],
-) -> dict[str, Any]:
-    """:func:`_finalize` in a worker thread that a cancelled request (or a server stop)
-    stops between chunks; the session's transaction ends in that thread, as after any
-    sync endpoint (:class:`~hanami.server.api.inputs.PayloadRoute`)."""
-
-    def work(stop: threading.Event) -> dict[str, Any]:
-        try:
-            return _finalize(ctx, session, user, dataset_uuid, kind, files, stop)
-        finally:
-            if session.in_transaction():
-                session.rollback()
-
-    async with ctx.work.section() as stop:
-        return await run_stoppable(work, stop)
 
 
 # --------------------------------------------------------------------------- upload
 
 
-@router.post(
-    "/dataset/upload/mnist", response_model=MnistUploadCreated, summary="Start MNIST upload"
-)
+@router.post("/dataset/upload/mnist", response_model=wire.MnistUpload, summary="Start MNIST upload")
 def create_mnist_upload(
     user: CurrentUser, data: Payload[MnistCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
     """Allocates the image and label tempfiles; send them with the websocket upload protocol."""
-    return _new_upload(
+    return uploads.new_upload(
         ctx,
         session,
         user,
@@ -461,7 +89,7 @@ def create_mnist_upload(
 async def finalize_mnist_upload(
     user: CurrentUser, data: Payload[MnistFinalize], session: SessionDep, ctx: ContextDep
 ) -> Any:
-    return await _finalize_stoppable(
+    return await uploads.finalize_stoppable(
         ctx,
         session,
         user,
@@ -471,11 +99,11 @@ async def finalize_mnist_upload(
     )
 
 
-@router.post("/dataset/upload/csv", response_model=CsvUploadCreated, summary="Start CSV upload")
+@router.post("/dataset/upload/csv", response_model=wire.DatasetUpload, summary="Start CSV upload")
 def create_csv_upload(
     user: CurrentUser, data: Payload[CsvCreate], session: SessionDep, ctx: ContextDep
 ) -> Any:
-    return _new_upload(
+    return uploads.new_upload(
         ctx, session, user, data.name, "csv", {"uuid_input_file": data.input_data_size}
     )
 
@@ -484,12 +112,12 @@ def create_csv_upload(
 async def finalize_csv_upload(
     user: CurrentUser, data: Payload[CsvFinalize], session: SessionDep, ctx: ContextDep
 ) -> Any:
-    return await _finalize_stoppable(
+    return await uploads.finalize_stoppable(
         ctx, session, user, data.uuid, "csv", {"input file": data.uuid_input_file}
     )
 
 
-@router.get("/dataset/progress", response_model=Progress, summary="Upload progress")
+@router.get("/dataset/progress", response_model=wire.UploadProgress, summary="Upload progress")
 def get_progress(
     user: CurrentUser, data: Payload[DatasetRef], session: SessionDep, ctx: ContextDep
 ) -> Any:
@@ -506,11 +134,10 @@ _MULTIPART_HELP = (
     "Send multipart/form-data with the fields 'name', 'type' (mnist or csv), the file "
     "'input_file' and, for mnist, the file 'label_file'"
 )
-_FILE_FIELDS = ("input_file", "label_file")
 
 
 def _needed_files(kind: str) -> tuple[str, ...]:
-    return _FILE_FIELDS if kind == "mnist" else _FILE_FIELDS[:1]
+    return FILE_FIELDS if kind == "mnist" else FILE_FIELDS[:1]
 
 
 def _form_schema(kind: str) -> dict[str, Any]:
@@ -545,38 +172,9 @@ def _check_form(form: Form) -> MultipartFields:
     return fields
 
 
-def _store_multipart(
-    ctx: AppContext,
-    user: Principal,
-    fields: MultipartFields,
-    files: dict[str, Path],
-    stop: threading.Event,
-) -> dict[str, Any]:
-    dataset_uuid = str(uuid.uuid4())
-    target = _dataset_path(ctx, dataset_uuid)
-    sources = {key: files[key] for key in _FILE_FIELDS if key in files}
-    content = _convert(ctx, fields.type, sources, target, fields.name, stop)
-    dataset = Dataset(
-        uuid=dataset_uuid,
-        name=fields.name,
-        kind=fields.type,
-        location=str(target),
-        **owner_fields(user),
-    )
-    try:
-        with ctx.database.session() as session:
-            session.add(dataset)
-            ctx.quotas.check(session, user.project_id, storage=0, datasets=True)
-            session.commit()
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return dataset_info(dataset, content)
-
-
 @router.post(
     "/dataset/upload",
-    response_model=DatasetInfo,
+    response_model=wire.Dataset,
     summary="Upload a dataset in one request (multipart)",
     openapi_extra={
         "requestBody": {
@@ -600,21 +198,23 @@ async def upload_dataset(user: CurrentUser, request: Request, ctx: ContextDep) -
         ctx.quotas.streaming(user.project_id, request),
         ctx.work.section() as stop,
         receive_form(
-            request, directory, file_fields=_FILE_FIELDS, max_bytes=MAX_MULTIPART_BYTES
+            request, directory, file_fields=FILE_FIELDS, max_bytes=MAX_MULTIPART_BYTES
         ) as form,
     ):
         fields = _check_form(form)
-        store = functools.partial(_store_multipart, ctx, user, fields, form.files)
+        store = functools.partial(
+            uploads.store_multipart, ctx, user, fields.type, fields.name, form.files
+        )
         return await run_stoppable(store, stop)
 
 
 # --------------------------------------------------------------------------- read
 
 
-@router.get("/dataset", response_model=DatasetInfo, summary="Show dataset")
+@router.get("/dataset", response_model=wire.Dataset, summary="Show dataset")
 def get_dataset(user: CurrentUser, data: Payload[DatasetRef], session: SessionDep) -> Any:
     dataset = get_in_scope(session, user, Dataset, data.uuid, "Dataset")
-    return dataset_info(dataset, _open(dataset))
+    return datasets.dataset_info(dataset, datasets.open_content(dataset))
 
 
 @router.get("/dataset/all", response_model=Table, summary="List datasets")
@@ -645,18 +245,10 @@ def get_content(user: CurrentUser, data: Payload[ContentInput], session: Session
     """Rows ``[row_offset, row_offset + number_of_rows)`` of one column group, as floats.
     The window must lie inside the dataset (400 otherwise)."""
     dataset = get_in_scope(session, user, Dataset, data.uuid, "Dataset")
-    content = _open(dataset)
-    view = _column(content, dataset.uuid, data.column_name)
-    end = data.row_offset + data.number_of_rows
-    if end > content.rows:
-        raise BadRequest(
-            f"Rows {data.row_offset}..{end - 1} requested, but dataset '{dataset.uuid}' has "
-            f"{content.rows} rows (0..{content.rows - 1})"
-        )
-    return {"data": _json_floats(np.asarray(view[data.row_offset : end]))}
+    return datasets.read_rows(dataset, data.column_name, data.row_offset, data.number_of_rows)
 
 
-@router.get("/dataset/check", response_model=CheckResult, summary="Grade a result dataset")
+@router.get("/dataset/check", response_model=wire.DatasetCheck, summary="Grade a result dataset")
 def check_dataset(user: CurrentUser, data: Payload[CheckInput], session: SessionDep) -> Any:
     """Compares a column group of ``uuid`` with one of ``reference_uuid`` over all rows.
 
@@ -665,37 +257,14 @@ def check_dataset(user: CurrentUser, data: Payload[CheckInput], session: Session
     percent); anything else as regression (``accuracy`` null). ``mse``/``mae`` always."""
     result = get_in_scope(session, user, Dataset, data.uuid, "Dataset")
     reference = get_in_scope(session, user, Dataset, data.reference_uuid, "Dataset")
-    result_content, reference_content = _open(result), _open(reference)
-    result_column = data.result_column or _only_group(
-        result_content, result.uuid, "result_column", None
+    return datasets.grade(
+        result,
+        reference,
+        data.result_column,
+        data.reference_column,
+        mode=data.mode,
+        reference_offset=data.reference_offset,
     )
-    reference_column = data.reference_column or _only_group(
-        reference_content, reference.uuid, "reference_column", "label"
-    )
-    _column(result_content, result.uuid, result_column)
-    _column(reference_content, reference.uuid, reference_column)
-    try:
-        report = check(
-            result_content,
-            reference_content,
-            result_column,
-            reference_column,
-            mode=data.mode,
-            reference_offset=data.reference_offset,
-        )
-    except DatasetError as exc:
-        paths = {
-            str(result_content.path): f"dataset '{result.uuid}'",
-            str(reference_content.path): f"dataset '{reference.uuid}'",
-        }
-        raise BadRequest(_clean(str(exc), paths)) from exc
-    return {
-        "accuracy": report.accuracy,
-        "rows": report.rows,
-        "mode": report.mode,
-        "mse": report.mse,
-        "mae": report.mae,
-    }
 
 
 # --------------------------------------------------------------------------- delete
@@ -708,16 +277,5 @@ def delete_dataset(
     """Deletes the row, the file and any tempfiles of an unfinished upload."""
     with ctx.uploads.dataset_lock(data.uuid):
         dataset = get_in_scope(session, user, Dataset, data.uuid, "Dataset")
-        location = dataset.location
-        tempfiles = session.scalars(
-            select(Tempfile).where(Tempfile.related_resource_uuid == dataset.uuid)
-        ).all()
-        uuids = [t.uuid for t in tempfiles]
-        for row in tempfiles:
-            session.delete(row)
-        session.delete(dataset)
-        session.commit()
-        ctx.uploads.forget(uuids)
-        if location:
-            Path(location).unlink(missing_ok=True)
+        datasets.delete(ctx, session, dataset)
     return {}

@@ -14,11 +14,16 @@ import socket
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
+from hanami.protocol import models as wire
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.schemas import Table, table
+from hanami.server.api.schemas.hosts import (
+    PowerOut,
+    SpeedOut,
+    TemperatureOut,
+)
 from hanami.server.observability.reports import (
     current_thread_map,
     power_json,
@@ -33,41 +38,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["host"], route_class=PayloadRoute)
 
 HOST_LIST_HEADER = ("uuid", "type")
-
-
-class TimeSeriesOut(BaseModel):
-    seconds: list[float]
-    minutes: list[float]
-    hours: list[float]
-    days: list[float]
-
-
-class MeasuredOut(BaseModel):
-    """What every series answer adds to the original's shape (see observability.reports)."""
-
-    source: str
-    reason: str | None
-    filled: dict[str, int]
-
-
-class PowerOut(MeasuredOut):
-    power: TimeSeriesOut
-
-
-class SpeedOut(MeasuredOut):
-    current_speed: TimeSeriesOut
-
-
-class TemperatureOut(MeasuredOut):
-    temperature: TimeSeriesOut
-
-
-class SystemInfoOut(BaseModel):
-    info: dict[str, Any]
-
-
-class ThreadingOut(BaseModel):
-    thread_map: dict[str, list[int]]
 
 
 @router.get("/host/all", response_model=Table, summary="List hosts")
@@ -93,7 +63,7 @@ def temperature_production(user: CurrentUser, data: Payload[NoInput], ctx: Conte
     return temperature_json(ctx.monitor.snapshot())
 
 
-@router.get("/system_info", response_model=SystemInfoOut, summary="CPU topology")
+@router.get("/system_info", response_model=wire.SystemInfo, summary="CPU topology")
 def system_info(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
     """Packages, cores, threads, speeds (kHz) and package power (W) of the latest sample.
 
@@ -111,7 +81,7 @@ def system_info(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> A
     return body
 
 
-@router.get("/threading", response_model=ThreadingOut, summary="Thread-to-CPU map")
+@router.get("/threading", response_model=wire.ThreadMapping, summary="Thread-to-CPU map")
 def threading_map(user: CurrentUser, data: Payload[NoInput]) -> Any:
     """The CPUs each thread of the service may run on, by thread name."""
     return threading_json(current_thread_map())

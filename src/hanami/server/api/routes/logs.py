@@ -8,12 +8,15 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, PayloadRoute
-from hanami.server.api.schemas import PAGE_SIZE, Page, Table, UserIdStr, table
+from hanami.server.api.inputs import PayloadRoute
+from hanami.server.api.schemas import PAGE_SIZE, Table, table
+from hanami.server.api.schemas.logs import (
+    LogQuery,
+)
 from hanami.server.db.models import AuditLog, ErrorLog
 from hanami.server.errors import Forbidden
-from hanami.server.timestamps import format_timestamp
 
 __all__ = ["router"]
 
@@ -21,11 +24,6 @@ router = APIRouter(tags=["logs"], route_class=PayloadRoute)
 
 AUDIT_LOG_HEADER = ("created_at", "user_id", "endpoint", "request_type")
 ERROR_LOG_HEADER = ("created_at", "user_id", "component", "context", "input_values", "message")
-
-
-class LogQuery(InputModel):
-    page: Page = 0
-    user_id: UserIdStr | None = None
 
 
 def _json_or_text(value: str) -> Any:

@@ -5,39 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, IdStr, NameStr, Table, table
-from hanami.server.auth import ADMIN_PROJECT
+from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas.projects import (
+    ProjectCreate,
+    ProjectRef,
+)
 from hanami.server.db.models import Project
 from hanami.server.errors import Conflict, NotFound
-from hanami.server.timestamps import format_timestamp
+from hanami.server.security.auth import ADMIN_PROJECT
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["project"], route_class=PayloadRoute)
 
 PROJECT_LIST_HEADER = ("created_at", "id", "name", "creator_id")
-
-
-class ProjectPublic(BaseModel):
-    created_at: str
-    id: str
-    name: str
-    creator_id: str
-
-
-class ProjectCreate(InputModel):
-    id: IdStr
-    name: NameStr
-
-
-class ProjectRef(InputModel):
-    id: IdStr
 
 
 def project_public(project: Project) -> dict[str, Any]:
@@ -49,7 +37,7 @@ def project_public(project: Project) -> dict[str, Any]:
     }
 
 
-@router.post("/project", response_model=ProjectPublic, summary="Create project")
+@router.post("/project", response_model=wire.Project, summary="Create project")
 def create_project(admin: AdminUser, data: Payload[ProjectCreate], session: SessionDep) -> Any:
     if data.id == ADMIN_PROJECT:
         raise Conflict(f"Project id '{ADMIN_PROJECT}' is reserved.")
@@ -65,7 +53,7 @@ def create_project(admin: AdminUser, data: Payload[ProjectCreate], session: Sess
     return project_public(project)
 
 
-@router.get("/project", response_model=ProjectPublic, summary="Show project")
+@router.get("/project", response_model=wire.Project, summary="Show project")
 def get_project(admin: AdminUser, data: Payload[ProjectRef], session: SessionDep) -> Any:
     project = session.get(Project, data.id)
     if project is None:

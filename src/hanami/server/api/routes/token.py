@@ -6,14 +6,17 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hanami.protocol import models as wire
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep, client_address
-from hanami.server.api.inputs import InputModel, PayloadRoute
-from hanami.server.api.schemas import IdStr, PassphraseStr, UserIdStr
-from hanami.server.auth import ADMIN_PROJECT, principal_for
+from hanami.server.api.inputs import PayloadRoute
+from hanami.server.api.schemas.token import (
+    TokenCreate,
+    TokenRenew,
+)
 from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog, User, UserProjectRole
 from hanami.server.errors import (
@@ -23,9 +26,13 @@ from hanami.server.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from hanami.server.ratelimit import LoginThrottled
-from hanami.server.security import create_access_token, decode_passphrase, verify_password
-from hanami.server.timestamps import format_timestamp
+from hanami.server.security.auth import ADMIN_PROJECT, principal_for
+from hanami.server.security.credentials import (
+    create_access_token,
+    decode_passphrase,
+    verify_password,
+)
+from hanami.server.security.ratelimit import LoginThrottled
 
 __all__ = ["public_router", "router"]
 
@@ -35,22 +42,6 @@ public_router = APIRouter(tags=["token"], route_class=PayloadRoute)
 router = APIRouter(tags=["token"], route_class=PayloadRoute)
 
 ACCESS_DENIED = "ACCESS DENIED! User or passphrase is incorrect."
-
-
-class TokenCreate(InputModel):
-    id: UserIdStr
-    passphrase: PassphraseStr
-
-
-class TokenRenew(InputModel):
-    project_id: IdStr
-
-
-class TokenPublic(BaseModel):
-    id: str
-    name: str
-    is_admin: bool
-    token: str
 
 
 def issue_token(ctx: AppContext, session: Session, user: User, project_id: str) -> dict[str, Any]:
@@ -73,7 +64,7 @@ def issue_token(ctx: AppContext, session: Session, user: User, project_id: str) 
     return {"id": user.id, "name": user.name, "is_admin": user.is_admin, "token": token}
 
 
-@public_router.post("/token", response_model=TokenPublic, summary="Log in")
+@public_router.post("/token", response_model=wire.Token, summary="Log in")
 def create_token(
     data: Payload[TokenCreate], request: Request, ctx: ContextDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -120,7 +111,7 @@ def create_token(
     return issue_token(ctx, session, user, project_id)
 
 
-@router.put("/token", response_model=TokenPublic, summary="Renew token / switch project")
+@router.put("/token", response_model=wire.Token, summary="Renew token / switch project")
 def renew_token(
     user: CurrentUser, data: Payload[TokenRenew], ctx: ContextDep, session: SessionDep
 ) -> dict[str, Any]:

@@ -2,90 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hanami.protocol import models as wire
+from hanami.protocol.patterns import MIN_PASSPHRASE_LENGTH
+from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, CurrentUser, Payload, SessionDep
-from hanami.server.api.inputs import InputModel, NoInput, PayloadRoute
+from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.schemas import (
     Empty,
-    IdStr,
-    NameStr,
-    PassphraseStr,
     Table,
-    UserIdStr,
     table,
 )
-from hanami.server.auth import ADMIN_PROJECT, ADMIN_ROLE
+from hanami.server.api.schemas.users import (
+    UserCreate,
+    UserDelete,
+    UserProjectAdd,
+    UserProjectRemove,
+    UserProjectsQuery,
+    UserRef,
+)
 from hanami.server.db.models import Project, User, UserProjectRole
 from hanami.server.errors import BadRequest, Conflict, Forbidden, NotFound
-from hanami.server.patterns import ID_EXT_RE, MIN_PASSPHRASE_LENGTH, NEW_PASSPHRASE_RE
-from hanami.server.security import decode_passphrase, hash_password, new_security_stamp
-from hanami.server.timestamps import format_timestamp
+from hanami.server.security.auth import ADMIN_PROJECT, ADMIN_ROLE
+from hanami.server.security.credentials import decode_passphrase, hash_password, new_security_stamp
 
 __all__ = ["router", "user_public"]
 
 router = APIRouter(tags=["user"], route_class=PayloadRoute)
 
 USER_LIST_HEADER = ("created_at", "id", "name", "creator_id", "projects", "is_admin")
-
-
-class ProjectAssignment(BaseModel):
-    project_id: str
-    role: str
-    is_project_admin: bool
-
-
-class UserPublic(BaseModel):
-    created_at: str
-    id: str
-    name: str
-    is_admin: bool
-    creator_id: str
-    projects: list[ProjectAssignment]
-
-
-class UserProjects(BaseModel):
-    projects: list[ProjectAssignment]
-
-
-class UserCreate(InputModel):
-    id: UserIdStr
-    name: NameStr
-    passphrase: PassphraseStr = Field(
-        json_schema_extra={"pattern": f"^{NEW_PASSPHRASE_RE}$", "minLength": 12},
-        description=f"base64 of at least {MIN_PASSPHRASE_LENGTH} bytes",
-    )
-    is_admin: bool = False
-
-
-class UserRef(InputModel):
-    id: Annotated[str, StringConstraints(min_length=4, max_length=256, pattern=f"^{ID_EXT_RE}$")]
-
-
-class UserDelete(InputModel):
-    id: UserIdStr
-
-
-class UserProjectAdd(InputModel):
-    id: UserIdStr
-    project_id: IdStr
-    role: IdStr
-    is_project_admin: bool = False
-
-
-class UserProjectRemove(InputModel):
-    id: UserIdStr
-    project_id: IdStr
-
-
-class UserProjectsQuery(InputModel):
-    user_id: UserIdStr | None = None
 
 
 def user_public(user: User) -> dict[str, Any]:
@@ -106,7 +57,7 @@ def _get_user(session: Session, user_id: str) -> User:
     return user
 
 
-@router.post("/user", response_model=UserPublic, summary="Create user")
+@router.post("/user", response_model=wire.User, summary="Create user")
 def create_user(admin: AdminUser, data: Payload[UserCreate], session: SessionDep) -> Any:
     try:
         passphrase = decode_passphrase(data.passphrase)
@@ -137,7 +88,7 @@ def create_user(admin: AdminUser, data: Payload[UserCreate], session: SessionDep
     return user_public(user)
 
 
-@router.get("/user", response_model=UserPublic, summary="Show user")
+@router.get("/user", response_model=wire.User, summary="Show user")
 def get_user(admin: AdminUser, data: Payload[UserRef], session: SessionDep) -> Any:
     return user_public(_get_user(session, data.id))
 
@@ -170,7 +121,7 @@ def delete_user(admin: AdminUser, data: Payload[UserDelete], session: SessionDep
     return {}
 
 
-@router.post("/user/project", response_model=UserPublic, summary="Assign project to user")
+@router.post("/user/project", response_model=wire.User, summary="Assign project to user")
 def add_project_to_user(
     admin: AdminUser, data: Payload[UserProjectAdd], session: SessionDep
 ) -> Any:
@@ -194,7 +145,7 @@ def add_project_to_user(
     return user_public(user)
 
 
-@router.delete("/user/project", response_model=UserPublic, summary="Unassign project from user")
+@router.delete("/user/project", response_model=wire.User, summary="Unassign project from user")
 def remove_project_from_user(
     admin: AdminUser, data: Payload[UserProjectRemove], session: SessionDep
 ) -> Any:
@@ -207,7 +158,7 @@ def remove_project_from_user(
     return user_public(user)
 
 
-@router.get("/user/project", response_model=UserProjects, summary="List projects of a user")
+@router.get("/user/project", response_model=wire.UserProjects, summary="List projects of a user")
 def list_user_projects(
     user: CurrentUser, data: Payload[UserProjectsQuery], session: SessionDep
 ) -> Any:

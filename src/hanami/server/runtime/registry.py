@@ -1,0 +1,386 @@
+"""Cluster registry: the in-memory clusters behind the ``clusters`` rows, and their persistence.
+
+The ``clusters`` table holds the metadata (uuid, name, owner, template text); the state of
+each cluster lives in the :class:`~hanami.server.runtime.executor.ClusterExecutor`. So that clusters
+survive restarts (the original dropped them all at start-up, spec B12), the registry writes
+an *autosave* checkpoint ``<cluster_location>/<uuid>.ckpt``:
+
+- when a train or restore task ends (the task engine calls :meth:`ClusterRegistry.autosave`),
+  and every ``cluster_autosave_interval`` seconds during a long task;
+- every ``cluster_autosave_interval`` seconds for clusters changed some other way (direct
+  I/O), from a background thread that skips busy clusters;
+- for every changed cluster on a graceful shutdown;
+- as soon as its step journal holds :data:`JOURNAL_LIMIT` bytes.
+
+Direct-I/O steps go through :meth:`ClusterRegistry.train_direct` and
+:meth:`ClusterRegistry.request_direct`: each is recorded in the cluster's step journal
+(:mod:`hanami.server.runtime.journal`, ``<cluster_location>/<uuid>.journal``); a train step
+returns once its record is on disk. Every autosave empties the journal.
+
+At start-up every row is loaded from its autosave and its journal is replayed on top; a
+row without a readable autosave is rebuilt from its template (an untrained cluster) and a
+warning is logged. A cluster whose journal held steps that could not be replayed (the
+autosave they build on is gone) is listed in :attr:`ClusterRegistry.damaged`. Autosaves
+and journals without a row, and temp files of autosaves cut short by a crash, are removed.
+
+The registry also keeps the logical hosts (one ``cpu`` host per CPU package, random uuids
+per process, as the original) and which host each hexagon was moved to by ``switch_host``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid as uuid_module
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from hanami.core import CheckpointError
+from hanami.core.checkpoint import read_digest
+from hanami.server.db.models import Cluster as ClusterRow
+from hanami.server.db.session import Database
+from hanami.server.runtime.executor import (
+    ClusterBusy,
+    ClusterExecutor,
+    ClusterInfo,
+    ClusterNotFound,
+)
+from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, StepJournal, replayable
+
+__all__ = ["AUTOSAVE_SUFFIX", "JOURNAL_LIMIT", "JOURNAL_SUFFIX", "ClusterRegistry", "Host"]
+
+logger = logging.getLogger("hanami.server.clusters")
+
+AUTOSAVE_SUFFIX = ".ckpt"
+JOURNAL_SUFFIX = ".journal"
+JOURNAL_LIMIT = 128 * 1024 * 1024
+"""Journal bytes that trigger an autosave: bounds the disk it takes and the replay time."""
+FULL_WAIT_S = 1.0
+"""How long the autosave thread waits for a busy cluster whose journal is full."""
+JOURNAL_SYNC_THREADS = 4
+
+
+@dataclass(frozen=True)
+class Host:
+    uuid: str
+    type: str
+    package: int
+
+
+class ClusterRegistry:
+    """Creates, restores, autosaves and deletes the clusters of the service."""
+
+    def __init__(
+        self,
+        database: Database,
+        executor: ClusterExecutor,
+        location: Path,
+        *,
+        autosave_interval: float = 300.0,
+        packages: list[int] | None = None,
+    ) -> None:
+        self.database = database
+        self.executor = executor
+        self.location = location
+        self.autosave_interval = autosave_interval
+        self.hosts = [
+            Host(str(uuid_module.uuid4()), "cpu", package) for package in (packages or [0])
+        ]
+        self.hexagon_hosts: dict[str, dict[int, str]] = {}
+        self._saved: dict[str, tuple[int, float]] = {}  # uuid -> (revision, monotonic time)
+        self._save_lock = threading.Lock()
+        self._delete_listeners: list[Callable[[str], None]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._journals: dict[str, StepJournal] = {}
+        self._sync_pool = ThreadPoolExecutor(JOURNAL_SYNC_THREADS, "JournalSync")
+        self.damaged: set[str] = set()
+        """Clusters that lost journaled (acknowledged) steps at start-up."""
+
+    # ------------------------------------------------------------------ life cycle
+
+    def path_of(self, cluster_uuid: str) -> Path:
+        return self.location / f"{cluster_uuid}{AUTOSAVE_SUFFIX}"
+
+    def journal_path(self, cluster_uuid: str) -> Path:
+        return self.location / f"{cluster_uuid}{JOURNAL_SUFFIX}"
+
+    def restore_all(self) -> None:
+        """Bring every ``clusters`` row back into the executor (start-up)."""
+        self.location.mkdir(parents=True, exist_ok=True)
+        with self.database.session() as session:
+            rows = [(c.uuid, c.template) for c in session.scalars(select(ClusterRow))]
+        known = set()
+        for cluster_uuid, template in rows:
+            known.add(cluster_uuid)
+            if self.executor.exists(cluster_uuid):
+                continue
+            digest = self._load(cluster_uuid, template)
+            if self.executor.exists(cluster_uuid):
+                self._replay(cluster_uuid, digest)
+        for suffix in (AUTOSAVE_SUFFIX, JOURNAL_SUFFIX):
+            for path in self.location.glob(f"*{suffix}"):
+                if path.name.removesuffix(suffix) not in known:
+                    path.unlink(missing_ok=True)
+        for path in self.location.glob(".*.tmp"):  # an autosave cut short by a crash
+            path.unlink(missing_ok=True)
+
+    def _load(self, cluster_uuid: str, template: str | None) -> bytes | None:
+        """Load a cluster from its autosave, else rebuild it from its template; returns the
+        autosave's SHA-256 (None: not loaded from it)."""
+        path = self.path_of(cluster_uuid)
+        if path.is_file():
+            try:
+                digest = read_digest(path)
+                info = self.executor.load(cluster_uuid, path)
+                self._saved[cluster_uuid] = (info.revision, time.monotonic())
+                logger.info("cluster %s restored from %s", cluster_uuid, path)
+                return digest
+            except (CheckpointError, OSError, ValueError) as exc:
+                logger.error("cluster %s: autosave %s unreadable: %s", cluster_uuid, path, exc)
+        if template is None:
+            logger.error("cluster %s has neither an autosave nor a template", cluster_uuid)
+            return None
+        try:
+            self.executor.create(cluster_uuid, template)
+        except ValueError as exc:
+            logger.error("cluster %s: template does not build: %s", cluster_uuid, exc)
+            return None
+        logger.warning(
+            "cluster %s had no autosave; rebuilt untrained from its template", cluster_uuid
+        )
+        return None
+
+    def _replay(self, cluster_uuid: str, digest: bytes | None) -> None:
+        """Apply the journaled steps on top of the autosave with SHA-256 ``digest``, then
+        autosave (emptying the journal) or reopen the journal past its intact records."""
+        path = self.journal_path(cluster_uuid)
+        steps, other, end = replayable(path, digest)
+        applied = 0
+        try:
+            for step in steps:
+                if step.kind == TRAIN_STEP:
+                    self.executor.train(cluster_uuid, step.inputs, step.expected)
+                else:
+                    self.executor.request(cluster_uuid, step.inputs)
+                applied += 1
+        except Exception as exc:  # a bad record must not keep the server from starting
+            logger.error("cluster %s: journal step %d cannot be replayed: %s", cluster_uuid,
+                         applied + 1, exc)  # fmt: skip
+            self.damaged.add(cluster_uuid)
+        if other and digest is None:
+            logger.error("cluster %s: %d journaled steps lost with the autosave they built on",
+                         cluster_uuid, other)  # fmt: skip
+            self.damaged.add(cluster_uuid)
+        if applied:
+            logger.info("cluster %s: %d journaled steps replayed", cluster_uuid, applied)
+        if applied or other or digest is None or cluster_uuid in self.damaged:
+            self.autosave(cluster_uuid, force=True)
+        else:
+            self._journals[cluster_uuid] = StepJournal(path, digest, self._sync_pool, end=end)
+
+    def start(self) -> None:
+        """Start the periodic autosave thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="ClusterAutosave", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the autosave thread and save every changed cluster (graceful shutdown)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+        self.save_changed(wait=True)
+        with self._save_lock:
+            for journal in self._journals.values():
+                journal.close()
+            self._journals.clear()
+
+    def _run(self) -> None:
+        period = min(max(self.autosave_interval / 4, 0.5), 1.0)
+        while not self._stop.wait(period):
+            try:
+                self.save_changed(wait=False, min_age=self.autosave_interval)
+            except Exception:
+                logger.exception("cluster autosave failed")
+
+    # ------------------------------------------------------------------ clusters
+
+    def create(self, cluster_uuid: str, template_text: str) -> ClusterInfo:
+        """Build a new cluster (``TemplateError`` for a bad template)."""
+        info = self.executor.create(cluster_uuid, template_text)
+        return info
+
+    def info(self, cluster_uuid: str) -> ClusterInfo | None:
+        try:
+            return self.executor.info(cluster_uuid)
+        except ClusterNotFound:
+            return None
+
+    def add_delete_listener(self, listener: Callable[[str], None]) -> None:
+        """``listener(cluster_uuid)`` runs after a cluster was deleted (e.g. detach websockets)."""
+        self._delete_listeners.append(listener)
+
+    def delete(self, cluster_uuid: str) -> None:
+        """Free the cluster (waits for the call in progress) and remove its autosave."""
+        with contextlib.suppress(ClusterNotFound):
+            self.executor.delete(cluster_uuid)
+        with self._save_lock:
+            self._saved.pop(cluster_uuid, None)
+            self.path_of(cluster_uuid).unlink(missing_ok=True)
+            journal = self._journals.pop(cluster_uuid, None)
+            if journal is not None:
+                journal.close(remove=True)
+            self.journal_path(cluster_uuid).unlink(missing_ok=True)
+        self.hexagon_hosts.pop(cluster_uuid, None)
+        for listener in list(self._delete_listeners):
+            try:
+                listener(cluster_uuid)
+            except Exception:
+                logger.exception("cluster delete listener failed for %s", cluster_uuid)
+
+    # ------------------------------------------------------------------ autosave
+
+    def is_changed(self, cluster_uuid: str) -> bool:
+        try:
+            revision = self.executor.revision(cluster_uuid)
+        except ClusterNotFound:
+            return False
+        saved = self._saved.get(cluster_uuid)
+        return saved is None or saved[0] != revision
+
+    def seconds_since_save(self, cluster_uuid: str) -> float:
+        saved = self._saved.get(cluster_uuid)
+        return float("inf") if saved is None else time.monotonic() - saved[1]
+
+    def autosave(
+        self, cluster_uuid: str, *, timeout: float | None = None, force: bool = False
+    ) -> bool:
+        """Write the autosave of one cluster if it changed (``force``: anyway) and empty its
+        journal; False if busy or gone."""
+        if not force and not self.is_changed(cluster_uuid):
+            return True
+        path = self.path_of(cluster_uuid)
+        try:
+            with self.executor.exclusive(cluster_uuid, timeout), self._save_lock:
+                if not self.executor.exists(cluster_uuid):
+                    return False
+                revision = self.executor.save(cluster_uuid, path)
+                self._saved[cluster_uuid] = (revision, time.monotonic())
+                digest = read_digest(path)
+                journal = self._journals.get(cluster_uuid)
+                if journal is None:
+                    journal = StepJournal(self.journal_path(cluster_uuid), digest,
+                                          self._sync_pool)  # fmt: skip
+                    self._journals[cluster_uuid] = journal
+                journal.reset(digest)
+        except (ClusterBusy, ClusterNotFound):
+            return False
+        logger.debug("cluster %s autosaved (revision %d)", cluster_uuid, revision)
+        return True
+
+    def save_changed(self, *, wait: bool, min_age: float = 0.0) -> None:
+        """Autosave every changed cluster (journals past :data:`JOURNAL_LIMIT`: whatever
+        their age); without ``wait`` busy clusters are skipped."""
+        for cluster_uuid in self.executor.uuids():
+            journal = self._journals.get(cluster_uuid)
+            full = journal is not None and journal.size >= JOURNAL_LIMIT
+            if not full and self.seconds_since_save(cluster_uuid) < min_age:
+                continue
+            try:
+                # a full journal waits a little: back-to-back batched steps hold the
+                # cluster almost all the time, so a free moment may never come
+                self.autosave(cluster_uuid, timeout=None if wait else FULL_WAIT_S if full else 0.0)
+            except Exception:
+                logger.exception("autosave of cluster %s failed", cluster_uuid)
+
+    # ------------------------------------------------------------------ direct I/O
+
+    def _journal(self, cluster_uuid: str) -> StepJournal:
+        """The cluster's journal, once its records would replay on top of the autosave (call
+        it holding the cluster: a change made outside the journal is autosaved first)."""
+        journal = self._journals.get(cluster_uuid)
+        if journal is None or (journal.size == 0 and self.is_changed(cluster_uuid)):
+            if not self.autosave(cluster_uuid, force=True):
+                raise ClusterNotFound(cluster_uuid)
+            journal = self._journals[cluster_uuid]
+        return journal
+
+    def train_direct(
+        self,
+        cluster_uuid: str,
+        inputs: Mapping[str, np.ndarray],
+        expected: Mapping[str, np.ndarray],
+        *,
+        overlap: bool = False,
+    ) -> None:
+        """A train step, journaled: when this returns, it may be acknowledged.
+
+        The record is written before the pass and synced after it, outside the cluster's
+        lock, so steps of other sessions can share the sync. ``overlap`` (a long pass):
+        start the sync in the background before the pass."""
+        with self.executor.exclusive(cluster_uuid):
+            journal = self._journal(cluster_uuid)
+            mark = journal.append(TRAIN_STEP, inputs, expected)
+            if overlap:
+                journal.start_sync()
+            try:
+                self.executor.train(cluster_uuid, inputs, expected)
+            except BaseException:
+                journal.retract(mark)
+                raise
+        journal.sync(mark.seq)
+
+    @contextlib.contextmanager
+    def train_after_reply(
+        self,
+        cluster_uuid: str,
+        inputs: Mapping[str, np.ndarray],
+        expected: Mapping[str, np.ndarray],
+    ) -> Iterator[None]:
+        """A train step whose record is durable when the block starts (it may be
+        acknowledged there) and whose pass runs when the block ends, whatever happened in
+        it. The caller holds the cluster for all of it; the step must not be refusable."""
+        journal = self._journal(cluster_uuid)
+        mark = journal.append(TRAIN_STEP, inputs, expected)
+        journal.sync(mark.seq)
+        try:
+            yield
+        finally:
+            try:
+                self.executor.train(cluster_uuid, inputs, expected)
+            except BaseException:
+                journal.retract(mark)
+                raise
+
+    def request_direct(
+        self, cluster_uuid: str, inputs: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """A request step; journaled when it changed the cluster (its inputs grew), so that
+        the train steps after it replay on the same state (their sync covers it)."""
+        with self.executor.exclusive(cluster_uuid):
+            journal = self._journal(cluster_uuid)
+            revision = self.executor.revision(cluster_uuid)
+            outputs = self.executor.request(cluster_uuid, inputs)
+            if self.executor.revision(cluster_uuid) != revision:
+                journal.append(REQUEST_STEP, inputs, {})
+        return outputs
+
+    # ------------------------------------------------------------------ hosts
+
+    def host(self, host_uuid: str) -> Host | None:
+        return next((h for h in self.hosts if h.uuid == host_uuid), None)
+
+    def move_hexagon(self, cluster_uuid: str, hexagon_id: int, host_uuid: str) -> None:
+        """Record the host of a hexagon (one process: the data stays where it is)."""
+        self.hexagon_hosts.setdefault(cluster_uuid, {})[hexagon_id] = host_uuid

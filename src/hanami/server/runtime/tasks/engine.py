@@ -1,0 +1,398 @@
+"""The task engine: a persistent FIFO queue per cluster, worked by a shared thread pool.
+
+Tasks are rows of the ``tasks`` table (spec 5.7, made durable):
+
+=============  =================================================================
+``queued``     waiting; the queue order is ``created_at`` (then uuid)
+``active``     running on a worker; ``current_cycle`` is updated after each chunk
+``finished``   done
+``aborted``    cancelled by ``DELETE /task`` while it ran (stops between chunks)
+``failed``     an error stopped it; ``error_message`` says why
+=============  =================================================================
+
+**Lanes.** Each cluster has a lane: at most one of its tasks runs at a time, in queue
+order, while the lanes of different clusters run in parallel on ``workers`` threads.
+Creating a task commits its row, then :meth:`TaskEngine.submit` starts the lane if it is
+idle. A checkpoint save or restore on an idle cluster runs *inline*, in the thread of the
+HTTP request, so it is complete when the response is sent (clients depend on that).
+A running task holds :meth:`ClusterExecutor.exclusive` for its whole duration.
+
+**Cancellation and progress.** Runners work in chunks of rows sized to take about
+:data:`CHUNK_SECONDS`; between chunks they record the progress (rows per second, ETA) and
+check the task's cancel and suspend flags.
+
+**Restarts.** :mod:`hanami.server.runtime.tasks.recovery` says what becomes of the tasks
+a shutdown or a crash interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from hanami.protocol.timestamps import utcnow
+from hanami.server.db.models import Cluster, Task
+from hanami.server.db.session import Database
+from hanami.server.errors import Conflict
+from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
+from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.tasks.progress import (
+    Control,
+    Runner,
+    TaskCancelled,
+    TaskRun,
+    TaskSnapshot,
+    TaskSuspended,
+    error_text,
+)
+from hanami.server.runtime.tasks.recovery import discard_side_effects, recover, samples_learned
+from hanami.server.runtime.tasks.states import (
+    ABORTED,
+    ACTIVE,
+    CHECKPOINT_RESTORE,
+    FAILED,
+    FINISHED,
+    MODE_DIRECT,
+    MODE_TASK,
+    QUEUED,
+    TRAIN,
+)
+
+__all__ = ["TaskEngine"]
+
+logger = logging.getLogger("hanami.server.runtime.tasks")
+
+
+@dataclass
+class _Lane:
+    running: bool = False
+    pending: bool = False
+    mode: str = MODE_TASK
+    deleted: bool = False
+
+
+class TaskEngine:
+    """Queues, runs, cancels and recovers tasks (see the module docstring)."""
+
+    def __init__(
+        self,
+        database: Database,
+        executor: ClusterExecutor,
+        registry: ClusterRegistry,
+        *,
+        workers: int = 4,
+        runners: dict[str, Runner] | None = None,
+    ) -> None:
+        from hanami.server.runtime.tasks.runners import RUNNERS
+
+        self.database = database
+        self.executor = executor
+        self.registry = registry
+        self.workers = max(1, workers)
+        self.runners = runners or RUNNERS
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._lanes: dict[str, _Lane] = {}
+        self._controls: dict[str, Control] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Fail the tasks a crash interrupted, then start the lanes with queued tasks."""
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="HanamiTask")
+        self._stopping = False
+        recover(self.database, self.executor, self.registry)
+        with self.database.session() as session:
+            direct = session.scalars(select(Cluster.uuid).where(Cluster.mode == MODE_DIRECT))
+            with self._lock:
+                for cluster_uuid in direct:
+                    self._lane(cluster_uuid).mode = MODE_DIRECT
+            clusters = session.scalars(
+                select(Task.cluster_uuid).where(Task.state == QUEUED).distinct()
+            ).all()
+        for cluster_uuid in clusters:
+            self.kick(cluster_uuid)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Suspend running tasks between chunks and wait for the lanes (graceful shutdown)."""
+        with self._lock:
+            self._stopping = True
+            for control in self._controls.values():
+                control.suspend.set()
+        if self._pool is not None:
+            # Queued drains still start, see ``_stopping`` and release their lane at once.
+            self._pool.shutdown(wait=False)
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while any(lane.running for lane in self._lanes.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    logger.warning("tasks still running at shutdown after %.0f s", timeout)
+                    break
+                self._idle.wait(left)
+        self._pool = None
+
+    # ------------------------------------------------------------------ queue
+
+    def _lane(self, cluster_uuid: str) -> _Lane:
+        return self._lanes.setdefault(cluster_uuid, _Lane())
+
+    def submit(self, task_uuid: str, cluster_uuid: str, *, inline: bool = False) -> None:
+        """Start the cluster's lane for a newly queued task (inline: run it in this thread)."""
+        if inline:
+            with self._lock:
+                lane = self._lane(cluster_uuid)
+                claim = (
+                    not lane.running
+                    and not lane.deleted
+                    and lane.mode == MODE_TASK
+                    and not self._stopping
+                )
+                if claim:
+                    lane.running = True
+            if claim:
+                try:
+                    snapshot = self._claim(cluster_uuid, only=task_uuid)
+                    if snapshot is not None:
+                        self._execute(snapshot)
+                finally:
+                    self._release(cluster_uuid)
+                if snapshot is not None and not self._has_queued(cluster_uuid):
+                    return  # a lane started for nothing would refuse set_mode DIRECT (409)
+        self.kick(cluster_uuid)
+
+    def kick(self, cluster_uuid: str) -> None:
+        """Make sure the lane runs if it has queued tasks."""
+        with self._lock:
+            lane = self._lane(cluster_uuid)
+            if lane.deleted or lane.mode != MODE_TASK or self._stopping or self._pool is None:
+                return
+            if lane.running:
+                lane.pending = True
+                return
+            lane.running = True
+            pool = self._pool
+        try:
+            pool.submit(self._drain, cluster_uuid)
+        except RuntimeError:  # shutting down
+            self._release(cluster_uuid)
+
+    def _release(self, cluster_uuid: str) -> None:
+        with self._idle:
+            lane = self._lane(cluster_uuid)
+            lane.running = False
+            lane.pending = False
+            self._idle.notify_all()
+
+    def _drain(self, cluster_uuid: str) -> None:
+        try:
+            while True:
+                with self._lock:
+                    lane = self._lane(cluster_uuid)
+                    if self._stopping or lane.deleted or lane.mode != MODE_TASK:
+                        break
+                    lane.pending = False
+                snapshot = self._claim(cluster_uuid)
+                if snapshot is None:
+                    with self._lock:
+                        if not lane.pending:
+                            break
+                    continue
+                self._execute(snapshot)
+        except Exception:
+            logger.exception("task lane of cluster %s crashed", cluster_uuid)
+        finally:
+            self._release(cluster_uuid)
+
+    def _claim(self, cluster_uuid: str, only: str | None = None) -> TaskSnapshot | None:
+        """Mark the oldest queued task of the cluster active (if it is ``only``, when given)."""
+        with self.database.session() as session:
+            task = session.scalars(
+                select(Task)
+                .where(Task.cluster_uuid == cluster_uuid, Task.state == QUEUED)
+                .order_by(Task.created_at, Task.uuid)
+                .limit(1)
+            ).first()
+            if task is None or (only is not None and task.uuid != only):
+                return None
+            control = Control(task.uuid, cluster_uuid)
+            with self._lock:
+                self._controls[task.uuid] = control
+            claimed = session.execute(
+                update(Task)
+                .where(Task.uuid == task.uuid, Task.state == QUEUED)
+                .values(state=ACTIVE, started_at=utcnow(), error_message=None)
+            ).rowcount
+            session.commit()
+            if claimed != 1:
+                with self._lock:
+                    self._controls.pop(task.uuid, None)
+                return None
+            return TaskSnapshot(
+                uuid=task.uuid,
+                cluster_uuid=task.cluster_uuid,
+                name=task.name,
+                task_type=task.task_type,
+                owner_id=task.owner_id,
+                project_id=task.project_id,
+                time_length=task.time_length,
+                current_cycle=task.current_cycle,
+                total_number_of_cycles=task.total_number_of_cycles,
+                parameters=dict(task.parameters or {}),
+            )
+
+    # ------------------------------------------------------------------ running
+
+    def _execute(self, task: TaskSnapshot) -> None:
+        control = self._controls[task.uuid]
+        run = TaskRun(self, task, control)
+        state, error, cycle = FINISHED, None, None
+        changes_cluster = task.task_type in (TRAIN, CHECKPOINT_RESTORE)
+        try:
+            runner = self.runners.get(task.task_type)
+            if runner is None:
+                raise ValueError(f"unknown task type {task.task_type!r}")
+            with self.executor.exclusive(task.cluster_uuid):
+                run.check()
+                if task.task_type == TRAIN:  # for a crash: see recover()
+                    run.update_parameters(
+                        started_at_cycle=task.current_cycle,
+                        started_at_samples=samples_learned(self.executor, task.cluster_uuid),
+                    )
+                runner(run)
+        except TaskCancelled:
+            state, cycle = ABORTED, run.cycle  # how far it got
+        except TaskSuspended:
+            state, cycle = QUEUED, run.cycle if task.task_type == TRAIN else 0
+        except ClusterNotFound:
+            state, error = FAILED, "the cluster was deleted or could not be restored"
+        except Exception as exc:
+            state, error = FAILED, error_text(exc)
+            logger.warning("task %s (%s) failed: %s", task.uuid, task.task_type, error,
+                           exc_info=not isinstance(exc, ValueError | OSError))  # fmt: skip
+        if changes_cluster and self.executor.exists(task.cluster_uuid):
+            try:
+                saved = self.registry.autosave(task.cluster_uuid)
+            except Exception as exc:
+                logger.exception("autosave after task %s failed", task.uuid)
+                saved = False
+                if state == QUEUED:
+                    error = f"could not save the cluster at shutdown: {error_text(exc)}"
+            if state == QUEUED and not saved:
+                state = FAILED
+                error = error or "could not save the cluster at shutdown; run the task again"
+        values: dict[str, Any] = {"state": state, "error_message": error}
+        if cycle is not None:
+            values["current_cycle"] = cycle
+        if state == QUEUED:
+            values["started_at"] = None
+        else:
+            values["finished_at"] = utcnow()
+        try:
+            with self.database.session() as session:
+                session.execute(update(Task).where(Task.uuid == task.uuid).values(**values))
+                session.commit()
+        except Exception:
+            logger.exception("could not record the end of task %s", task.uuid)
+        finally:
+            with self._lock:
+                self._controls.pop(task.uuid, None)
+            control.done.set()
+        logger.info("task %s (%s) on cluster %s: %s", task.uuid, task.task_type,
+                    task.cluster_uuid, state)  # fmt: skip
+
+    # ------------------------------------------------------------------ control
+
+    def live(self, task_uuid: str) -> Control | None:
+        """The in-memory handle of a running task (its rate), if it runs in this process."""
+        return self._controls.get(task_uuid)
+
+    def delete_task(self, task_uuid: str, *, wait: float = 5.0) -> None:
+        """DELETE /task: drop a queued or ended task; cancel a running one (kept as aborted)."""
+        with self.database.session() as session:
+            task = session.get(Task, task_uuid)
+            if task is None:
+                return
+            if task.state != ACTIVE:
+                removed = session.execute(
+                    delete(Task).where(Task.uuid == task_uuid, Task.state == task.state)
+                ).rowcount
+                if removed == 1:
+                    if task.state == QUEUED:
+                        discard_side_effects(session, task)
+                    session.commit()
+                    return
+                session.rollback()
+        control = self._controls.get(task_uuid)
+        if control is not None:
+            control.cancel.set()
+            control.done.wait(wait)
+
+    def remove_cluster(self, cluster_uuid: str, *, timeout: float = 60.0) -> None:
+        """Stop the cluster's lane for good: cancel its running task and wait for it."""
+        with self._idle:
+            lane = self._lane(cluster_uuid)
+            lane.deleted = True
+            for control in self._controls.values():
+                if control.cluster_uuid == cluster_uuid:
+                    control.cancel.set()
+            deadline = time.monotonic() + timeout
+            while lane.running and (left := deadline - time.monotonic()) > 0:
+                self._idle.wait(left)
+            if lane.running:
+                logger.warning("cluster %s: its task did not stop within %.0f s", cluster_uuid,
+                               timeout)  # fmt: skip
+            self._lanes.pop(cluster_uuid, None)
+
+    def is_busy(self, cluster_uuid: str) -> bool:
+        with self._lock:
+            lane = self._lanes.get(cluster_uuid)
+            return lane is not None and lane.running
+
+    def mode(self, cluster_uuid: str) -> str:
+        with self._lock:
+            lane = self._lanes.get(cluster_uuid)
+            return lane.mode if lane is not None else MODE_TASK
+
+    def set_mode(self, cluster_uuid: str, mode: str) -> None:
+        """Switch TASK <-> DIRECT; 409 unless coming from the other mode (DIRECT: lane idle).
+
+        The mode is stored with the cluster's row and restored by :meth:`start`."""
+        with self._lock:
+            lane = self._lane(cluster_uuid)
+            allowed = (
+                lane.mode == MODE_TASK and not lane.running
+                if mode == MODE_DIRECT
+                else lane.mode == MODE_DIRECT
+            )
+            if not allowed:
+                raise Conflict(f"Can not switch cluster to '{mode}'")
+            with self.database.session() as session:  # first, so a restart keeps the mode
+                row = session.get(Cluster, cluster_uuid)
+                if row is not None:
+                    row.mode = mode
+                    session.commit()
+            lane.mode = mode
+        if mode == MODE_TASK and self._has_queued(cluster_uuid):
+            # only then: a lane started for nothing would make the next inline save wait
+            # (answered "queued") and a switch back to DIRECT fail (409)
+            self.kick(cluster_uuid)
+
+    def _has_queued(self, cluster_uuid: str) -> bool:
+        with self.database.session() as session:
+            return (
+                session.scalar(
+                    select(Task.uuid)
+                    .where(Task.cluster_uuid == cluster_uuid, Task.state == QUEUED)
+                    .limit(1)
+                )
+                is not None
+            )

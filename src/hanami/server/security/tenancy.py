@@ -1,0 +1,67 @@
+"""Multi-tenancy scope filter for resources (clusters, datasets, checkpoints, tempfiles).
+
+=========================  ==============================================================
+caller                     sees and may modify
+=========================  ==============================================================
+admin                      every row
+project admin              rows of the current project
+anyone else                own rows (``owner_id``) of the current project
+=========================  ==============================================================
+
+A row outside the scope behaves exactly like a missing row: :func:`get_in_scope` raises
+404 for both. Typical use in a router::
+
+    cluster = get_in_scope(session, user, Cluster, uuid, "Cluster")
+    rows = session.scalars(select(Cluster).where(scope_filter(user, Cluster)))
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy.orm import Session
+
+from hanami.server.db.models import ResourceMixin
+from hanami.server.errors import NotFound
+from hanami.server.security.auth import Principal
+
+__all__ = ["get_in_scope", "in_scope", "owner_fields", "scope_filter"]
+
+R = TypeVar("R", bound=ResourceMixin)
+
+
+def scope_filter(principal: Principal, model: type[ResourceMixin]) -> ColumnElement[bool]:
+    """WHERE clause restricting ``model`` rows to what ``principal`` may see."""
+    if principal.is_admin:
+        return true()
+    if principal.is_project_admin:
+        return model.project_id == principal.project_id
+    return and_(model.owner_id == principal.user_id, model.project_id == principal.project_id)
+
+
+def in_scope(principal: Principal, row: ResourceMixin) -> bool:
+    if principal.is_admin:
+        return True
+    if row.project_id != principal.project_id:
+        return False
+    return principal.is_project_admin or row.owner_id == principal.user_id
+
+
+def get_in_scope(
+    session: Session, principal: Principal, model: type[R], uuid: str, label: str | None = None
+) -> R:
+    """Load ``model`` by primary key or raise 404 "<label> with uuid 'X' not found"."""
+    row = session.get(model, uuid)
+    if row is None or not in_scope(principal, row):
+        raise NotFound(f"{label or model.__name__} with uuid '{uuid}' not found")
+    return row
+
+
+def owner_fields(principal: Principal) -> dict[str, Any]:
+    """Column values for a new resource created by ``principal``."""
+    return {
+        "owner_id": principal.user_id,
+        "project_id": principal.project_id,
+        "visibility": "private",
+    }

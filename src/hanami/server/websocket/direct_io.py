@@ -1,0 +1,420 @@
+"""Direct cluster I/O over a websocket (spec 3.4), and the batched extension.
+
+A cluster in DIRECT mode (``PUT cluster/set_mode``, recorded by the task engine
+``ctx.tasks``) can be trained and asked step by step over a websocket initialised with
+``target = cluster``. The work is done by the cluster registry (``ctx.clusters``):
+``train_direct(uuid, inputs, expected)`` and ``request_direct(uuid, inputs) -> {output
+name: values}``, both blocking, serialised per cluster and run here in worker threads so
+the event loop stays free (compatible-mode steps that prove quick run on the event loop
+instead, see :class:`_Steps`: the thread hop would cost as much as the step). Every train
+step is recorded in the cluster's step journal (:mod:`hanami.server.runtime.journal`) and
+``train_direct`` returns once the record is on disk: then it is acknowledged.
+
+**Compatible mode** (what the SDKs speak): strict ping-pong of ``ClusterIO_Message``.
+
+- A message with ``isLast = false`` stores its buffer (``INPUT`` or ``EXPECTED``) for the
+  current step and is acknowledged at once with ``processType = TRAIN``,
+  ``numberOfValues = 1``, ``values = [0]``, ``isLast = false`` and an empty name.
+- A message with ``isLast = true`` stores its buffer and runs the step; its
+  ``processType`` decides which. Train: after the pass, once the step's journal record is
+  durable, the server sends ``isLast = true``, ``processType = TRAIN``, ``values = [0]``.
+  Request: one message per output hexagon, in the executor's order, back to back
+  (``bufferName``, ``processType = REQUEST``, ``isLast = false``, the values); the
+  original held all but the first back until the next client message.
+- Errors close the socket with a code and a reason instead of going silent (the
+  original sent nothing and both sides hung): a message that is not a ``ClusterIO_Message``,
+  ``targetBufferType = OUTPUT``, ``numberOfValues`` larger than the number of values, an
+  empty buffer name, a step the executor rejects (4400 / 4404), a cluster that left DIRECT
+  mode (4409) or was deleted (4404).
+
+**Batched mode** (opt-in with ``"batched": true`` in the init message; old clients never
+see it): many samples per binary frame, and the client may keep up to ``max_in_flight``
+frames unanswered; the server reads ahead while it works and answers every frame, in
+order, with a frame carrying the same ``seq``. The frame layout is in docs/websocket.md
+and :mod:`hanami.protocol.batch`, the codec shared with the SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from hanami.protocol.batch import (
+    BATCH_VERSION,
+    MAX_FRAME_BYTES,
+    MAX_SAMPLES,
+    Batch,
+    BatchError,
+    encode_reply,
+    error_reply,
+    parse_batch,
+)
+from hanami.protocol.proto import (
+    EXPECTED_BUFFER_TYPE,
+    INPUT_BUFFER_TYPE,
+    REQUEST_TYPE,
+    TRAIN_TYPE,
+    ClusterIO_Message,
+)
+from hanami.server.context import AppContext
+from hanami.server.errors import ApiError, Conflict, NotFound
+from hanami.server.runtime.executor import ClusterBusy
+from hanami.server.runtime.journal import JournalError
+from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.websocket.endpoint import CloseCode, WsClose, WsSession
+
+__all__ = [
+    "MAX_IN_FLIGHT",
+    "batched_capabilities",
+    "cluster_is_direct",
+    "require_direct_mode",
+    "serve_direct_io",
+]
+
+MAX_IN_FLIGHT = 8
+"""Frames a batched client may send before it waits for the first answer."""
+INLINE_LIMIT_S = 0.002
+"""Compatible mode: steps quicker than this run on the event loop (see :class:`_Steps`)."""
+INLINE_AFTER = 3
+MAX_STEP_BUFFERS = 256
+MAX_STEP_BYTES = 64 * 1024 * 1024
+"""Compatible mode: what the buffers of one step (held until its ``isLast`` message) may
+add up to; more closes the socket with 4413 (buffers under new names used to pile up)."""
+
+T = TypeVar("T")
+
+TRAIN_POLICY = ("v1.0alpha/task/train", "POST")
+REQUEST_POLICY = ("v1.0alpha/task/request", "POST")
+
+
+class _Unavailable(ApiError):
+    status_code = 503
+
+
+def _clusters(ctx: AppContext) -> ClusterRegistry:
+    clusters = getattr(ctx, "clusters", None)
+    if clusters is None:
+        raise _Unavailable("Direct I/O is not available: this server has no cluster executor")
+    return clusters
+
+
+def cluster_is_direct(ctx: AppContext, cluster_uuid: str) -> bool:
+    """Whether the cluster is in DIRECT mode, as the task engine (``ctx.tasks``) records it.
+
+    A cluster the executor does not hold raises ``LookupError``.
+    """
+    if not _clusters(ctx).executor.exists(cluster_uuid):
+        raise LookupError(cluster_uuid)
+    tasks = getattr(ctx, "tasks", None)
+    if tasks is None:
+        raise _Unavailable("Direct I/O is not available: this server has no task engine")
+    return str(tasks.mode(cluster_uuid)).upper() == "DIRECT"
+
+
+def require_direct_mode(ctx: AppContext, cluster_uuid: str) -> None:
+    """Raise 404 for an unknown cluster and 409 unless it is in DIRECT mode."""
+    try:
+        direct = cluster_is_direct(ctx, cluster_uuid)
+    except LookupError as exc:
+        raise NotFound(f"Cluster with UUID '{cluster_uuid}' not found") from exc
+    if not direct:
+        raise Conflict(
+            f"Cluster with UUID '{cluster_uuid}' is not in DIRECT mode; switch it with "
+            "PUT v1.0alpha/cluster/set_mode first"
+        )
+
+
+def batched_capabilities() -> dict[str, int]:
+    """What the init reply tells a client that asked for batched mode."""
+    return {
+        "version": BATCH_VERSION,
+        "max_in_flight": MAX_IN_FLIGHT,
+        "max_frame_bytes": MAX_FRAME_BYTES,
+        "max_samples": MAX_SAMPLES,
+    }
+
+
+async def serve_direct_io(session: WsSession, cluster_uuid: str, *, batched: bool) -> None:
+    if batched:
+        await _serve_batched(session, cluster_uuid)
+    else:
+        await _serve_compatible(session, cluster_uuid)
+
+
+def _ensure_direct(session: WsSession, cluster_uuid: str) -> ClusterRegistry:
+    """Raise :class:`WsClose` unless the cluster is (still) in DIRECT mode.
+
+    Runs on the event loop: it only looks at in-memory state (no database, no waiting).
+    """
+    try:
+        require_direct_mode(session.ctx, cluster_uuid)
+        return _clusters(session.ctx)
+    except ApiError as exc:
+        raise WsClose.from_error(exc) from exc
+
+
+_HELD_ON_LOOP: set[str] = set()
+"""Clusters whose lock an inline step holds across its reply (see :class:`_Steps`): the lock
+is re-entrant, so other steps on the event loop must not take it then."""
+
+
+class _Steps:
+    """Runs the steps of one session: inline while they are quick, else in worker threads.
+
+    A hop to a worker thread and back costs about as much as one small train step, so
+    after :data:`INLINE_AFTER` steps that each took less than :data:`INLINE_LIMIT_S`
+    (measured in a worker thread, where compilation or a first allocation does no harm),
+    steps run on the event loop. They do so only when the cluster's lock is free at that
+    moment (never waiting for an autosave or another session), and a step slower than the
+    limit sends the following ones back to worker threads.
+
+    A train step is acknowledged once its journal record is on disk. An inline step shaped
+    like the last one that succeeded (same buffer names, so it cannot be refused) is
+    acknowledged *before* its pass: the pass then overlaps with the client reading the
+    reply and writing its next message. The cluster's lock is held from the record to the
+    end of the pass, so nothing (an HTTP save, another session) comes between.
+    """
+
+    def __init__(self, session: WsSession, cluster_uuid: str, clusters: ClusterRegistry) -> None:
+        self.session = session
+        self.cluster_uuid = cluster_uuid
+        self.clusters = clusters
+        self.quick = 0
+        self.known: tuple[frozenset[str], frozenset[str]] | None = None
+
+    async def train(self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+        """One train step, and its reply (``isLast = true``) once it is durable."""
+        shape = (frozenset(inputs), frozenset(expected))
+        if shape == self.known and await self._acknowledged_first(inputs, expected):
+            return
+        await self.run(self.clusters.train_direct, self.cluster_uuid, inputs, expected)
+        self.known = shape
+        await self.session.send_bytes(_TRAIN_END)
+
+    async def _acknowledged_first(
+        self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]
+    ) -> bool:
+        """Inline: record the step durably, reply, run the pass; False if it cannot run
+        inline now."""
+        uuid = self.cluster_uuid
+        if self.quick < INLINE_AFTER or uuid in _HELD_ON_LOOP:
+            return False
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(self.clusters.executor.exclusive(uuid, 0.0))
+            except ClusterBusy:
+                return False
+            _HELD_ON_LOOP.add(uuid)
+            held.callback(_HELD_ON_LOOP.discard, uuid)
+            started = time.perf_counter()
+            with self.clusters.train_after_reply(uuid, inputs, expected):
+                await self.session.send_bytes(_TRAIN_END)
+            self._count(time.perf_counter() - started)
+        return True
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)``, a step on this session's cluster: inline if quick and free."""
+        if self.quick >= INLINE_AFTER and self.cluster_uuid not in _HELD_ON_LOOP:
+            try:
+                with self.clusters.executor.exclusive(self.cluster_uuid, 0.0):
+                    return self._timed(func, *args)
+            except ClusterBusy:  # held by an autosave or another session: wait elsewhere
+                pass
+        return await self.session.run_sync(self._timed, func, *args)
+
+    def _timed(self, func: Callable[..., T], *args: Any) -> T:
+        started = time.perf_counter()
+        result = func(*args)
+        self._count(time.perf_counter() - started)
+        return result
+
+    def _count(self, seconds: float) -> None:
+        self.quick = self.quick + 1 if seconds < INLINE_LIMIT_S else 0
+
+
+def _step_error(exc: Exception) -> ApiError | None:
+    """Map an executor failure onto an HTTP-like error (None: a server bug)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, JournalError):
+        return _Unavailable(f"Step not persisted: {exc}")
+    if isinstance(exc, LookupError):
+        detail = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else exc
+        return NotFound(f"Step failed: {detail}")
+    if isinstance(exc, ValueError | TypeError):
+        return ApiError(f"Step failed: {exc}")
+    return None
+
+
+# --------------------------------------------------------------------------- compatible
+
+
+_ACK = ClusterIO_Message(
+    isLast=False, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
+).SerializeToString()
+_TRAIN_END = ClusterIO_Message(
+    isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
+).SerializeToString()
+
+
+def _request_replies(outputs: Mapping[str, Any]) -> list[bytes]:
+    replies = []
+    for name, values in outputs.items():
+        flat = np.asarray(values, dtype=np.float32).ravel()
+        replies.append(
+            ClusterIO_Message(
+                bufferName=name,
+                isLast=False,
+                processType=REQUEST_TYPE,
+                numberOfValues=len(flat),
+                values=flat.tolist(),
+            ).SerializeToString()
+        )
+    if not replies:  # never leave a client waiting for a reply that does not come
+        replies.append(ClusterIO_Message(isLast=True, processType=REQUEST_TYPE).SerializeToString())
+    return replies
+
+
+def _parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]:
+    message = ClusterIO_Message()
+    try:
+        if isinstance(data, str):
+            raise DecodeError("text frame")
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        raise WsClose(CloseCode.BAD_REQUEST, "Got invalid ClusterIO-Message") from exc
+    if message.targetBufferType not in (INPUT_BUFFER_TYPE, EXPECTED_BUFFER_TYPE):
+        raise WsClose(
+            CloseCode.BAD_REQUEST,
+            "targetBufferType must be INPUT_BUFFER_TYPE or EXPECTED_BUFFER_TYPE",
+        )
+    if not message.bufferName:
+        raise WsClose(CloseCode.BAD_REQUEST, "bufferName is empty")
+    count = message.numberOfValues
+    if count > len(message.values):
+        raise WsClose(
+            CloseCode.BAD_REQUEST,
+            f"numberOfValues is {count} but the message holds {len(message.values)} values",
+        )
+    values = np.array(message.values, dtype=np.float32)[:count]
+    if not np.isfinite(values).all():
+        raise WsClose(CloseCode.BAD_REQUEST, f"Buffer '{message.bufferName}' holds NaN or inf")
+    return message, values
+
+
+def _check_held(inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    """Close with 4413 once the buffers held for the next step exceed the limits."""
+    count = len(inputs) + len(expected)
+    held = sum(v.nbytes for v in inputs.values()) + sum(v.nbytes for v in expected.values())
+    if count > MAX_STEP_BUFFERS or held > MAX_STEP_BYTES:
+        raise WsClose(
+            CloseCode.TOO_LARGE,
+            f"Step buffers exceed the limit: {count} buffers, {held} bytes (at most "
+            f"{MAX_STEP_BUFFERS}, {MAX_STEP_BYTES} bytes); send isLast to run the step",
+        )
+
+
+async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
+    steps = _Steps(session, cluster_uuid, _clusters(session.ctx))
+    inputs: dict[str, np.ndarray] = {}
+    expected: dict[str, np.ndarray] = {}
+    while True:
+        message, values = _parse_cluster_io(await session.receive())
+        if message.targetBufferType == EXPECTED_BUFFER_TYPE:
+            expected[message.bufferName] = values
+        else:
+            inputs[message.bufferName] = values
+        _check_held(inputs, expected)
+        if not message.isLast:
+            await session.send_bytes(_ACK)
+            continue
+        train = message.processType == TRAIN_TYPE
+        session.require_policy(*(TRAIN_POLICY if train else REQUEST_POLICY))
+        clusters = _ensure_direct(session, cluster_uuid)
+        step_inputs, step_expected = inputs, expected
+        inputs, expected = {}, {}
+        try:
+            if train:
+                await steps.train(step_inputs, step_expected)
+                continue
+            outputs = await steps.run(clusters.request_direct, cluster_uuid, step_inputs)
+        except Exception as exc:
+            error = _step_error(exc)
+            if error is None:
+                raise
+            raise WsClose.from_error(error) from exc
+        for reply in _request_replies(outputs):
+            await session.send_bytes(reply)
+
+
+# --------------------------------------------------------------------------- batched
+
+
+def _request_batch(
+    clusters: ClusterRegistry, cluster_uuid: str, batch: Batch
+) -> dict[str, np.ndarray]:
+    """Answer every sample of ``batch``: ``[samples, width]`` outputs per output hexagon."""
+    return {
+        name: np.asarray(values, dtype=np.float32).reshape(batch.samples, -1)
+        for name, values in clusters.request_direct(cluster_uuid, batch.inputs).items()
+    }
+
+
+@dataclass
+class _Closed:
+    error: BaseException
+
+
+async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
+    queue: asyncio.Queue[bytes | str | _Closed] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
+
+    async def read_ahead() -> None:
+        try:
+            while True:
+                await queue.put(await session.receive())
+        except Exception as exc:  # WsClose, WebSocketDisconnect, or a bug: end the session
+            await queue.put(_Closed(exc))
+
+    reader = asyncio.create_task(read_ahead())
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, _Closed):
+                raise item.error
+            await session.send_bytes(await _process_frame(session, cluster_uuid, item))
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+async def _process_frame(session: WsSession, cluster_uuid: str, data: bytes | str) -> bytes:
+    try:
+        batch = parse_batch(data)
+    except BatchError as exc:
+        return error_reply(exc.seq, str(exc))
+    session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
+    clusters = _ensure_direct(session, cluster_uuid)
+    outputs: dict[str, np.ndarray] = {}
+    try:
+        if batch.type == "train":  # the samples in order, row by row; answered once durable
+            await session.run_sync(
+                partial(clusters.train_direct, overlap=True),
+                cluster_uuid, batch.inputs, batch.expected,
+            )  # fmt: skip
+        else:
+            outputs = await session.run_sync(_request_batch, clusters, cluster_uuid, batch)
+    except Exception as exc:
+        error = _step_error(exc)
+        if error is None:
+            raise
+        return error_reply(batch.seq, error.message)
+    return encode_reply(batch, outputs)
