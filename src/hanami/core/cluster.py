@@ -99,7 +99,7 @@ class Cluster:
         n_hex = len(t.hexagons)
         self._rng = np.random.default_rng(t.settings.seed)
         s = st.allocate(n_hex, p.neurons_per_block, p.sections_per_block,
-                        p.synapses_per_section, nb_cap=8, cb_cap=4, hex_cap=8)  # fmt: skip
+                        p.synapses_per_section, nb_cap=8, cb_cap=1, hex_cap=8)  # fmt: skip
         s.rng[0] = np.uint64(self._rng.integers(0, 2**63))
         for k, spec in enumerate(t.inputs):
             flags = st.HX_INPUT
@@ -297,9 +297,9 @@ class Cluster:
         if want_nb > cap_nb or want_cb > cap_cb or want_hex > cap_hex:
             self._state = st.grow(
                 s, self.profile.neurons_per_block,
-                nb_cap=max(cap_nb, 2 * want_nb) if want_nb > cap_nb else cap_nb,
-                cb_cap=max(cap_cb, 2 * want_cb) if want_cb > cap_cb else cap_cb,
-                hex_cap=max(cap_hex, 2 * want_hex) if want_hex > cap_hex else cap_hex,
+                nb_cap=max(cap_nb, want_nb * 3 // 2) if want_nb > cap_nb else cap_nb,
+                cb_cap=max(cap_cb, want_cb * 3 // 2) if want_cb > cap_cb else cap_cb,
+                hex_cap=max(cap_hex, want_hex * 3 // 2) if want_hex > cap_hex else cap_hex,
             )  # fmt: skip
 
     # ------------------------------------------------------------------ learning

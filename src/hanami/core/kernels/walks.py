@@ -229,6 +229,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
             continue
         split = split_in if c_kind[slot] == 1 else split_hid
         q = p - c_low[slot]
+        covered = F0  # borders spent, for a chained section's offset (not p - q, see below)
         k = 0
         while k < syn and q > thr:
             if st_[slot, k] == UNUSED_TARGET:
@@ -256,15 +257,19 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
                     sb[slot, k] = b
                 n_in[st_[slot, k]] += sw[slot, k] * (q / b)
                 q -= b
+                covered += b
                 k += 1
                 break
             n_in[st_[slot, k]] += sw[slot, k]
             q -= b
+            covered += b
             k += 1
         c_stop[slot] = k  # the backward pass walks exactly these synapses
         if q > thr and c_next[slot] == 0:
+            # the chain starts where this section ends; p - q would lose the borders in
+            # float32 when p is huge (an outlier ×1e6 put chains inside the normal range)
             c_next[slot] = 1
-            queue_section(n_new, n_newoff, pending, meta, c_src[slot], p - q)
+            queue_section(n_new, n_newoff, pending, meta, c_src[slot], c_low[slot] + covered)
     return r
 
 
