@@ -120,17 +120,33 @@ class ClusterRegistry:
         known = set()
         for cluster_uuid, template in rows:
             known.add(cluster_uuid)
-            if self.executor.exists(cluster_uuid):
-                continue
-            digest = self._load(cluster_uuid, template)
-            if self.executor.exists(cluster_uuid):
-                self._replay(cluster_uuid, digest)
+            if not self.executor.exists(cluster_uuid):
+                self._bring_back(cluster_uuid, template)
         for suffix in (AUTOSAVE_SUFFIX, JOURNAL_SUFFIX):
             for path in self.location.glob(f"*{suffix}"):
                 if path.name.removesuffix(suffix) not in known:
                     path.unlink(missing_ok=True)
         for path in self.location.glob(".*.tmp"):  # an autosave cut short by a crash
             path.unlink(missing_ok=True)
+
+    def revive(self, cluster_uuid: str) -> None:
+        """Bring back one cluster the executor lost (its Ray node died): from its autosave,
+        its journaled steps replayed on top, as at start-up."""
+        with self.database.session() as session:
+            row = session.get(ClusterRow, cluster_uuid)
+            template = None if row is None else row.template
+        if row is None:
+            return
+        with self._save_lock:
+            journal = self._journals.pop(cluster_uuid, None)
+            if journal is not None:
+                journal.close()
+        self._bring_back(cluster_uuid, template)
+
+    def _bring_back(self, cluster_uuid: str, template: str | None) -> None:
+        digest = self._load(cluster_uuid, template)
+        if self.executor.exists(cluster_uuid):
+            self._replay(cluster_uuid, digest)
 
     def _load(self, cluster_uuid: str, template: str | None) -> bytes | None:
         """Load a cluster from its autosave, else rebuild it from its template; returns the
