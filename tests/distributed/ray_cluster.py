@@ -95,8 +95,8 @@ class RayCluster:
         first = WORKER_PORTS_FROM + WORKER_PORTS_PER_NODE * (len(self.workers) + (name != "head"))
         workers = [f"--min-worker-port={first}",
                    f"--max-worker-port={first + WORKER_PORTS_PER_NODE - 1}"]  # fmt: skip
-        command = [RAY, "start", "--block", "--disable-usage-stats",
-                   f"--object-store-memory={OBJECT_STORE_BYTES}", *ports, *sockets, *workers, *args]  # fmt: skip
+        command = [RAY, "start", "--block", "--disable-usage-stats", *ports, *sockets, *workers,
+                   f"--object-store-memory={OBJECT_STORE_BYTES}", *args]  # fmt: skip
         process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return RayNode(name, process)
 
