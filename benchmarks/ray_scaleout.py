@@ -10,8 +10,10 @@ in-process executor and one with ``HANAMI_EXECUTOR=ray``; measures on each:
 (b) ``direct``: direct-I/O train steps per second through the SDK, ping-pong (one sample per
     step) and batched (``train_batch``), as ``benchmarks/server.py`` measures them;
 
-and on the Ray server (c) ``node_loss``: a trained, autosaved cluster's worker node loses its
-raylet (``kill -9``); seconds until a direct-I/O request on that cluster answers again.
+and on the Ray server (c) ``node_loss``: the worker node of a cluster trained by direct I/O
+(its steps in the step journal) loses its raylet (``kill -9``); seconds until a direct-I/O
+request on that cluster answers again (a new actor, the autosave loaded, the journal replayed).
+Both servers keep the default settings (autosave every 300 s).
 Not part of ``make bench`` (it needs Ray and takes a few minutes); as a script it prints
 JSON::
 
@@ -106,8 +108,7 @@ def node_loss(server: Server, nodes: RayCluster, data: dict[str, np.ndarray]) ->
     y = np.eye(10, dtype=np.float32)[data["train_y"][:2000]]
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=600) as http:
         cluster = _cluster(http, "node_loss")
-    asyncio.run(_sdk_steps(server, cluster, x, y, batched=True))
-    time.sleep(3)  # autosaved (HANAMI_CLUSTER_AUTOSAVE_INTERVAL=1)
+    asyncio.run(_sdk_steps(server, cluster, x, y, batched=True))  # journaled steps
     victim = _node_of(cluster)
     nodes.workers[victim].kill_raylet()
     killed = time.perf_counter()
@@ -138,12 +139,11 @@ def main(mnist: Path, rows: int, steps: int) -> dict[str, Any]:
     result: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="hanami-ray-bench-") as folder:
         root = Path(folder)
-        (root / "ray").mkdir()
-        with ray_cluster(root / "ray", WORKERS) as nodes:
+        (root / "nodes").mkdir()
+        with ray_cluster(root / "nodes", WORKERS) as nodes:
             for name, env in (
                 ("inprocess", {}),
-                ("ray", {"HANAMI_EXECUTOR": "ray", "HANAMI_RAY_ADDRESS": nodes.address,
-                         "HANAMI_CLUSTER_AUTOSAVE_INTERVAL": "1"}),
+                ("ray", {"HANAMI_EXECUTOR": "ray", "HANAMI_RAY_ADDRESS": nodes.address}),
             ):  # fmt: skip
                 (root / name).mkdir()
                 with running_server(root / name, env) as server:
@@ -154,6 +154,7 @@ def main(mnist: Path, rows: int, steps: int) -> dict[str, Any]:
                                  log_to_driver=False, logging_level="ERROR")  # fmt: skip
                         result[name]["node_loss"] = node_loss(server, nodes, data)
                         ray.shutdown()
+                print(name, json.dumps(result[name]), file=sys.stderr, flush=True)
     inprocess, on_ray = result["inprocess"], result["ray"]
     result["ratios"] = {
         "four_tenants_ray_over_inprocess": round(

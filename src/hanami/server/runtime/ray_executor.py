@@ -182,6 +182,8 @@ class RayExecutor:
                 return _get(getattr(actor, method).remote(handle.token, *args))
             except RayActorError:
                 self._revive(uuid, handle, actor)
+                if handle.actor is None:  # deleted meanwhile (by another replica)
+                    raise ClusterNotFound(uuid) from None
                 raise ClusterLost(uuid) from None
 
     def node_of(self, uuid: str) -> str:

@@ -134,9 +134,9 @@ class ClusterRegistry:
         its journaled steps replayed on top, as at start-up."""
         with self.database.session() as session:
             row = session.get(ClusterRow, cluster_uuid)
-            template = None if row is None else row.template
-        if row is None:
-            return
+            if row is None:  # deleted meanwhile
+                return
+            template = row.template
         with self._save_lock:
             journal = self._journals.pop(cluster_uuid, None)
             if journal is not None:
