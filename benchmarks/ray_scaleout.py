@@ -79,6 +79,8 @@ def four_tenants(server: Server, mnist: Path, rows: int) -> dict[str, Any]:
             time.sleep(0.1)
         wall = time.perf_counter() - start
         total = TENANTS * rows
+        for cluster in clusters:  # each holds a CPU of the Ray cluster
+            _api(http, "DELETE", "cluster", uuid=cluster)
     return {"clusters": TENANTS, "rows_each": rows, "wall_s": round(wall, 2),
             "samples_per_s": round(total / wall)}  # fmt: skip
 
@@ -91,6 +93,9 @@ def direct(server: Server, data: dict[str, np.ndarray], steps: int) -> dict[str,
         ping, batch = _cluster(http, "ping_pong"), _cluster(http, "batched")
     ping_rate = asyncio.run(_sdk_steps(server, ping, x[:steps], y[:steps], batched=False))
     batched_rate = asyncio.run(_sdk_steps(server, batch, x, y, batched=True))
+    with httpx.Client(base_url=server.url, headers=server.headers, timeout=600) as http:
+        for cluster in (ping, batch):
+            _api(http, "DELETE", "cluster", uuid=cluster)
     return {"ping_pong_steps_per_s": round(ping_rate), "batched_samples_per_s": round(batched_rate),
             "ping_pong_steps": steps, "batched_rows": len(x)}  # fmt: skip
 

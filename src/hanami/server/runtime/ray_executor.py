@@ -52,6 +52,8 @@ MAX_CONCURRENCY = 16
 """Actor threads: a running call, ``info``/``revision`` and callers waiting for the lease."""
 INFO_TIMEOUT_S = 5.0
 """``info`` answers from its cache when the actor does not answer sooner (a lost node)."""
+PLACEMENT_TIMEOUT_S = 120.0
+"""How long a new actor may wait for a node with a free CPU (and load its checkpoint)."""
 NAME_WAIT_S = 60.0
 """How long a new actor waits for the name of a dead one to be released by Ray."""
 
@@ -137,12 +139,17 @@ class RayExecutor:
                 handle = self._handles[uuid] = _Handle()
         actor = self._spawn(uuid)
         try:
-            info = _get(getattr(actor, method).remote(argument))
-        except BaseException:
+            info = _get(getattr(actor, method).remote(argument), PLACEMENT_TIMEOUT_S)
+        except BaseException as exc:
             ray.kill(actor, no_restart=True)
             if fresh:
                 with self._lock:
                     self._handles.pop(uuid, None)
+            if isinstance(exc, GetTimeoutError):
+                raise ClusterBusy(
+                    f"no Ray node has room for cluster '{uuid}' within "
+                    f"{PLACEMENT_TIMEOUT_S:.0f} s (each takes HANAMI_RAY_ACTOR_CPUS CPUs)"
+                ) from None
             raise
         handle.actor, handle.info, handle.revision = actor, info, info.revision
         return info
