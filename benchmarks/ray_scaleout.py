@@ -17,7 +17,7 @@ Both servers keep the default settings (autosave every 300 s).
 Not part of ``make bench`` (it needs Ray and takes a few minutes); as a script it prints
 JSON::
 
-    python benchmarks/ray_scaleout.py [MNIST folder] [--rows N] [--steps N]
+    python benchmarks/ray_scaleout.py [MNIST folder] [--rows N] [--steps N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import numpy as np
 import ray
 
 from hanami.cli.bench import DEFAULT_DATA, load_mnist
-from hanami.server.runtime.ray_executor import NAMESPACE, RayExecutor
 from server import (
     Server,
     _api,
@@ -50,9 +49,8 @@ from server import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "distributed"))
-from ray_cluster import RayCluster, ray_cluster
+from ray_cluster import WORKERS, RayCluster, RayDriver, ray_cluster
 
-WORKERS = {"node_a": 2, "node_b": 2}
 TENANTS = 4
 
 
@@ -100,21 +98,16 @@ def direct(server: Server, data: dict[str, np.ndarray], steps: int) -> dict[str,
             "ping_pong_steps": steps, "batched_rows": len(x)}  # fmt: skip
 
 
-def _node_of(cluster_uuid: str) -> str:
-    actor = ray.get_actor(RayExecutor.actor_name(cluster_uuid), namespace=NAMESPACE)
-    node_id = ray.get(actor.node_id.remote())
-    node = next(n for n in ray.nodes() if n["NodeID"] == node_id)
-    return next(name for name in WORKERS if name in node["Resources"])
-
-
-def node_loss(server: Server, nodes: RayCluster, data: dict[str, np.ndarray]) -> dict[str, Any]:
+def node_loss(
+    server: Server, nodes: RayCluster, driver: RayDriver, data: dict[str, np.ndarray]
+) -> dict[str, Any]:
     """(c): kill -9 the raylet under a trained cluster; seconds until it answers again."""
     x = np.ascontiguousarray(data["train_x"][:2000])
     y = np.eye(10, dtype=np.float32)[data["train_y"][:2000]]
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=600) as http:
         cluster = _cluster(http, "node_loss")
     asyncio.run(_sdk_steps(server, cluster, x, y, batched=True))  # journaled steps
-    victim = _node_of(cluster)
+    victim = driver.node_of(cluster)
     nodes.workers[victim].kill_raylet()
     killed = time.perf_counter()
 
@@ -135,7 +128,7 @@ def node_loss(server: Server, nodes: RayCluster, data: dict[str, np.ndarray]) ->
                 raise
             time.sleep(0.1)
     seconds = time.perf_counter() - killed
-    return {"lost_node": victim, "now_on": _node_of(cluster), "seconds": round(seconds, 2)}
+    return {"lost_node": victim, "now_on": driver.node_of(cluster), "seconds": round(seconds, 2)}
 
 
 def main(mnist: Path, rows: int, steps: int) -> dict[str, Any]:
@@ -155,9 +148,8 @@ def main(mnist: Path, rows: int, steps: int) -> dict[str, Any]:
                     result[name] = {"four_tenants": four_tenants(server, mnist, 60_000),
                                     "direct": direct(server, data, steps)}  # fmt: skip
                     if name == "ray":
-                        ray.init(address=nodes.address, namespace=NAMESPACE,
-                                 log_to_driver=False, logging_level="ERROR")  # fmt: skip
-                        result[name]["node_loss"] = node_loss(server, nodes, data)
+                        driver = RayDriver(nodes.address)
+                        result[name]["node_loss"] = node_loss(server, nodes, driver, data)
                         ray.shutdown()
                 print(name, json.dumps(result[name]), file=sys.stderr, flush=True)
     inprocess, on_ray = result["inprocess"], result["ray"]
@@ -179,5 +171,10 @@ if __name__ == "__main__":
     parser.add_argument("mnist", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--rows", type=int, default=20_000, help="batched direct-I/O rows")
     parser.add_argument("--steps", type=int, default=2000, help="ping-pong direct-I/O steps")
+    parser.add_argument("--json", type=Path, help="also write the JSON here (Ray's messages "
+                        "about the lost node go to this process's output too)")  # fmt: skip
     args = parser.parse_args()
-    print(json.dumps(main(args.mnist, args.rows, args.steps), indent=2))
+    text = json.dumps(main(args.mnist, args.rows, args.steps), indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")

@@ -2,10 +2,11 @@
 
 ``ray_nodes`` starts the Ray cluster once per module (``ray_cluster.py``); ``ray_server`` is
 the real service (``python -m hanami.server``) with ``HANAMI_EXECUTOR=ray`` on it, and
-``ray_driver`` asks Ray where each cluster's actor runs. The service fixtures, the MNIST
-subset and the end-to-end workflow come from ``tests/e2e`` and ``tests/server``, loaded
-through the e2e conftest's ``load_module`` (see there why their folders stay off
-``sys.path``).
+``ray_driver`` asks Ray where each cluster's actor runs (``RayDriver``). The service
+fixtures, the MNIST subset and the end-to-end workflow come from ``tests/e2e`` and
+``tests/server``, loaded through the e2e conftest's ``load_module`` (see there why their
+folders stay off ``sys.path``). Test modules here import from ``ray_cluster`` only:
+``conftest`` is a module name every test folder has.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
-from ray_cluster import RayCluster, ray_cluster
+from ray_cluster import WORKERS, RayCluster, RayDriver, ray_cluster
 
 E2E = Path(__file__).resolve().parent.parent / "e2e"
 
@@ -37,15 +37,18 @@ def _e2e_conftest() -> ModuleType:
 
 e2e = _e2e_conftest()
 e2e.load_module("original_sdk", E2E / "original_sdk.py")
-workflow = e2e.load_module("_hanami_e2e_workflow", E2E / "test_e2e_workflow.py")
 server_process = sys.modules["server_process"]
 mnist = e2e.mnist
 RunningServer = e2e.RunningServer
 helpers = sys.modules["server_helpers"]
 
-WORKERS = {"node_a": 2, "node_b": 2}
-"""Worker node -> CPUs: two clusters fit on either node, so one survives the other's loss."""
 AUTOSAVE_S = 1
+
+
+@pytest.fixture(scope="module")
+def e2e_workflow() -> ModuleType:
+    """``tests/e2e/test_e2e_workflow.py``, whose workflow functions the tests here call."""
+    return e2e.load_module("_hanami_e2e_workflow", E2E / "test_e2e_workflow.py")
 
 
 @pytest.fixture(scope="module")
@@ -80,36 +83,10 @@ def ray_server(
         server_process.stop_server(proc)
 
 
-class RayDriver:
-    """This test process as a Ray driver: which worker node holds a cluster's actor."""
-
-    def __init__(self, ray: Any, address: str) -> None:
-        from hanami.server.runtime.ray_executor import NAMESPACE, RayExecutor
-
-        self.ray = ray
-        self.namespace = NAMESPACE
-        self.actor_name = RayExecutor.actor_name
-        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False,
-                 logging_level="ERROR")  # fmt: skip
-
-    def actor(self, cluster_uuid: str) -> Any:
-        return self.ray.get_actor(self.actor_name(cluster_uuid), namespace=self.namespace)
-
-    def node_of(self, cluster_uuid: str) -> str:
-        """The custom resource (``node_a``/``node_b``) of the node running the actor."""
-        node_id = self.ray.get(self.actor(cluster_uuid).node_id.remote(), timeout=30)
-        node = next(n for n in self.ray.nodes() if n["NodeID"] == node_id)
-        return next(name for name in WORKERS if name in node["Resources"])
-
-    def samples_trained(self, cluster_uuid: str) -> int:
-        info = self.ray.get(self.actor(cluster_uuid).info.remote(), timeout=30)
-        return int(info.metrics["samples_trained"])
-
-
 @pytest.fixture(scope="module")
 def ray_driver(ray_nodes: RayCluster) -> Iterator[RayDriver]:
     ray = pytest.importorskip("ray")
-    driver = RayDriver(ray, ray_nodes.address)
+    driver = RayDriver(ray_nodes.address)
     try:
         yield driver
     finally:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -34,6 +35,8 @@ FAST_FAILURE_DETECTION = {
     "RAY_health_check_timeout_ms": "500",
     "RAY_health_check_failure_threshold": "4",
 }
+WORKERS = {"node_a": 2, "node_b": 2}
+"""Worker node -> CPUs: two clusters fit on either node, so one survives the other's loss."""
 START_TIMEOUT_S = 120.0
 READY_LINE = b"block forever"
 _PORT_OPTIONS = ("node-manager-port", "object-manager-port", "metrics-export-port",
@@ -131,6 +134,34 @@ class RayCluster:
         for node in [*self.workers.values(), self.head]:
             if node is not None:
                 node.stop()
+
+
+class RayDriver:
+    """This test process as a Ray driver: which worker node holds a cluster's actor."""
+
+    def __init__(self, address: str) -> None:
+        import ray
+
+        from hanami.server.runtime.ray_executor import NAMESPACE, RayExecutor
+
+        self.ray = ray
+        self.namespace = NAMESPACE
+        self.actor_name = RayExecutor.actor_name
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False,
+                 logging_level="ERROR")  # fmt: skip
+
+    def actor(self, cluster_uuid: str) -> Any:
+        return self.ray.get_actor(self.actor_name(cluster_uuid), namespace=self.namespace)
+
+    def node_of(self, cluster_uuid: str) -> str:
+        """The custom resource (``node_a``/``node_b``) of the node running the actor."""
+        node_id = self.ray.get(self.actor(cluster_uuid).node_id.remote(), timeout=30)
+        node = next(n for n in self.ray.nodes() if n["NodeID"] == node_id)
+        return next(name for name in WORKERS if name in node["Resources"])
+
+    def samples_trained(self, cluster_uuid: str) -> int:
+        info = self.ray.get(self.actor(cluster_uuid).info.remote(), timeout=30)
+        return int(info.metrics["samples_trained"])
 
 
 @contextlib.contextmanager

@@ -14,8 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import WORKERS, RayDriver, workflow
-from ray_cluster import RayCluster
+from ray_cluster import WORKERS, RayCluster, RayDriver
 
 from hanami.core.templates import OPENHANAMI_MNIST
 from hanami.sdk import HanamiClient, TaskFailed
@@ -32,8 +31,10 @@ def client(server) -> HanamiClient:
     return HanamiClient(server.url, user=server.admin_id, passphrase=server.admin_passphrase)
 
 
-def test_the_original_sdk_workflow_runs_on_ray(ray_server, mnist, record_property) -> None:
-    workflow.test_workflow_through_the_sdk(ray_server, mnist, record_property)
+def test_the_original_sdk_workflow_runs_on_ray(
+    ray_server, mnist, record_property, e2e_workflow
+) -> None:
+    e2e_workflow.test_workflow_through_the_sdk(ray_server, mnist, record_property)
 
 
 def test_clusters_are_spread_over_both_worker_nodes(ray_server, ray_driver: RayDriver) -> None:
