@@ -100,7 +100,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(folder: Path) -> Iterator[Server]:
+def running_server(folder: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A fresh server in ``folder``; ``extra_env`` adds settings (e.g. the Ray executor)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
     env.update(
@@ -110,6 +111,7 @@ def running_server(folder: Path) -> Iterator[Server]:
         HANAMI_TOKEN_KEY=TOKEN_KEY,
         HANAMI_ACCESS_LOG="false",
         HANAMI_LOG_LEVEL="warning",
+        **(extra_env or {}),
     )
     command = [
         sys.executable,

@@ -211,6 +211,16 @@ class ServerSettings(BaseSettings):
     task_lease_s: float = Field(
         10.0, gt=0, description="seconds without a heartbeat before a replica's work is taken over"
     )
+    executor: Literal["inprocess", "ray"] = Field(
+        "inprocess", description="where clusters live: this process, or actors on a Ray cluster"
+    )
+    ray_address: str | None = Field(
+        None, description="host:port of the Ray cluster's head (HANAMI_EXECUTOR=ray)"
+    )
+    ray_actor_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per cluster actor")
+    ray_lease_ttl: float = Field(
+        60.0, gt=0, description="seconds an idle exclusive lease of a dead replica lasts"
+    )
     tempfile_timeout_seconds: float | None = Field(
         None, gt=0, description="idle upload timeout in seconds; overrides tempfile_timeout"
     )

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hanami.server.bootstrap import bootstrap_admin
 from hanami.server.config import ConfigError, ServerSettings
@@ -33,6 +33,9 @@ from hanami.server.runtime.uploads import UploadRegistry
 from hanami.server.security.policy import Policy
 from hanami.server.security.quotas import Quotas
 from hanami.server.security.ratelimit import LoginRateLimiter
+
+if TYPE_CHECKING:
+    from hanami.server.runtime.ray_executor import RayExecutor
 
 __all__ = ["AppContext"]
 
@@ -155,7 +158,8 @@ def _cluster_services(settings: ServerSettings, database: Database) -> dict[str,
     (nothing starts yet)."""
     assert settings.cluster_location is not None
     monitor = Monitor(energy=EnergyPolicy(settings.energy_policy))
-    executor = InProcessExecutor()
+    on_ray = _ray_executor(settings) if settings.executor == "ray" else None
+    executor: ClusterExecutor = on_ray or InProcessExecutor()
     replica_id = settings.replica_id or f"{socket.gethostname()}:{settings.port}"
     replicas = Replicas(database, replica_id, settings.task_lease_s, solo=database.is_sqlite)
     clusters = ClusterRegistry(
@@ -168,7 +172,22 @@ def _cluster_services(settings: ServerSettings, database: Database) -> dict[str,
         packages=sorted(monitor.topology.packages()) or [0],
         replicas=replicas,
     )
+    if on_ray is not None:
+        on_ray.restorer = clusters.revive
     workers = settings.task_workers or max(2, os.cpu_count() or 2)
     tasks = TaskEngine(database, executor, clusters, workers=workers, replica_id=replica_id)
     return {"executor": executor, "clusters": clusters, "tasks": tasks, "monitor": monitor,
             "replicas": replicas, "keeper": ReplicaKeeper(replicas, clusters, tasks)}  # fmt: skip
+
+
+def _ray_executor(settings: ServerSettings) -> RayExecutor:
+    """Actors on the Ray cluster at ``ray_address`` (Ray is imported only here: an extra)."""
+    if not settings.ray_address:
+        raise ConfigError("HANAMI_EXECUTOR=ray needs HANAMI_RAY_ADDRESS (host:port of the head)")
+    try:
+        from hanami.server.runtime.ray_executor import RayExecutor
+    except ImportError as exc:
+        needs = "HANAMI_EXECUTOR=ray needs Ray (pip install 'hanami[ray]')"
+        raise ConfigError(f"{needs}: {exc}") from None
+    return RayExecutor(settings.ray_address, actor_cpus=settings.ray_actor_cpus,
+                       lease_ttl=settings.ray_lease_ttl)  # fmt: skip

@@ -148,9 +148,7 @@ class ClusterRegistry:
             skip = only is not None and cluster_uuid not in only
             if skip or self.executor.exists(cluster_uuid):
                 continue
-            digest = self._load(cluster_uuid, template)
-            if self.executor.exists(cluster_uuid):
-                self._replay(cluster_uuid, digest)
+            self._bring_back(cluster_uuid, template)
         if not sweep:
             return
         for suffix in (AUTOSAVE_SUFFIX, JOURNAL_SUFFIX):
@@ -159,6 +157,25 @@ class ClusterRegistry:
                     path.unlink(missing_ok=True)
         for path in self.location.glob(".*.tmp"):  # an autosave cut short by a crash
             path.unlink(missing_ok=True)
+
+    def revive(self, cluster_uuid: str) -> None:
+        """Bring back one cluster the executor lost (its Ray node died): from its autosave,
+        its journaled steps replayed on top, as at start-up."""
+        with self.database.session() as session:
+            row = session.get(ClusterRow, cluster_uuid)
+            if row is None:  # deleted meanwhile
+                return
+            template = row.template
+        with self._save_lock:
+            journal = self._journals.pop(cluster_uuid, None)
+            if journal is not None:
+                journal.close()
+        self._bring_back(cluster_uuid, template)
+
+    def _bring_back(self, cluster_uuid: str, template: str | None) -> None:
+        digest = self._load(cluster_uuid, template)
+        if self.executor.exists(cluster_uuid):
+            self._replay(cluster_uuid, digest)
 
     def _load(self, cluster_uuid: str, template: str | None) -> bytes | None:
         """Load a cluster from its autosave, else rebuild it from its template; returns the
