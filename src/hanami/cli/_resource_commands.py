@@ -1,4 +1,5 @@
-"""``show`` and ``delete`` of an SDK resource, written once: only the resource and words differ.
+"""``show`` and ``delete`` of an SDK resource, and the commands that start a task on one
+(``cluster save``, ``cluster restore``), written once: only the resource and words differ.
 
 No ``from __future__ import annotations`` here: Typer reads the parameter types of the
 commands made below, and the identifier's type is known only when a command is made.
@@ -10,9 +11,10 @@ from typing import Any
 
 import typer
 
-from hanami.cli._app import JsonOpt
+from hanami.cli._app import JsonOpt, QuietOpt
 from hanami.cli._output import emit, emit_object
 from hanami.cli._state import state_of
+from hanami.cli._waiting import TimeoutOpt, WaitOpt, start_task
 
 __all__ = ["ResourceCommands"]
 
@@ -55,3 +57,31 @@ class ResourceCommands:
 
         delete.__doc__ = help or f"Delete a {self.title.lower()}."
         return delete
+
+    def task(self, method: str, option: Any, title: str, help: str) -> Callable[..., None]:
+        """A command calling ``client.<attribute>.<method>(identifier, option)``, which starts
+        a task, then waiting for it and printing it as every task command does."""
+        attribute = self.attribute
+
+        def start(
+            ctx: typer.Context,
+            identifier: self.argument,
+            value: option,
+            wait: WaitOpt = False,
+            timeout: TimeoutOpt = None,
+            quiet: QuietOpt = False,
+            json_: JsonOpt = False,
+        ) -> None:
+            start_task(
+                ctx,
+                json_,
+                lambda client: getattr(getattr(client, attribute), method)(identifier, value),
+                wait=wait,
+                quiet=quiet,
+                timeout=timeout,
+                title=title,
+                cluster_uuid=identifier,
+            )
+
+        start.__doc__ = help
+        return start

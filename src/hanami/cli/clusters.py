@@ -14,7 +14,6 @@ from hanami.cli._output import emit, emit_created, emit_object, emit_table
 from hanami.cli._progress import progress_bar
 from hanami.cli._resource_commands import ResourceCommands
 from hanami.cli._state import state_of
-from hanami.cli._waiting import TimeoutOpt, WaitOpt, start_task
 
 __all__ = ["checkpoint_app", "cluster_app", "host_app", "read_template"]
 
@@ -100,50 +99,22 @@ show_command(cluster_app, CLUSTER.show())
 cluster_app.command("delete")(CLUSTER.delete())
 
 
-@cluster_app.command("save")
-def cluster_save(
-    ctx: typer.Context,
-    uuid: ClusterUuid,
-    name: Annotated[str, typer.Option("--name", "-n", help="Checkpoint name.")],
-    wait: WaitOpt = False,
-    timeout: TimeoutOpt = None,
-    quiet: QuietOpt = False,
-    json_: JsonOpt = False,
-) -> None:
-    """Save a cluster as a checkpoint (the printed uuid is the checkpoint's)."""
-    start_task(
-        ctx,
-        json_,
-        lambda client: client.clusters.save(uuid, name),
-        wait=wait,
-        quiet=quiet,
-        timeout=timeout,
-        title="Checkpoint task",
-        cluster_uuid=uuid,
+cluster_app.command("save")(
+    CLUSTER.task(
+        "save",
+        Annotated[str, typer.Option("--name", "-n", help="Checkpoint name.")],
+        "Checkpoint task",
+        "Save a cluster as a checkpoint (the printed uuid is the checkpoint's).",
     )
-
-
-@cluster_app.command("restore")
-def cluster_restore(
-    ctx: typer.Context,
-    uuid: ClusterUuid,
-    checkpoint: Annotated[str, typer.Option("--checkpoint", "-c", help="Checkpoint uuid.")],
-    wait: WaitOpt = False,
-    timeout: TimeoutOpt = None,
-    quiet: QuietOpt = False,
-    json_: JsonOpt = False,
-) -> None:
-    """Restore a checkpoint into a cluster."""
-    start_task(
-        ctx,
-        json_,
-        lambda client: client.clusters.restore(uuid, checkpoint),
-        wait=wait,
-        quiet=quiet,
-        timeout=timeout,
-        title="Restore task",
-        cluster_uuid=uuid,
+)
+cluster_app.command("restore")(
+    CLUSTER.task(
+        "restore",
+        Annotated[str, typer.Option("--checkpoint", "-c", help="Checkpoint uuid.")],
+        "Restore task",
+        "Restore a checkpoint into a cluster.",
     )
+)
 
 
 @cluster_app.command("mode")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,7 +11,7 @@ from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
 from hanami.cli._output import emit, emit_object, emit_rows
 from hanami.cli._state import state_of
 from hanami.cli._waiting import TimeoutOpt, WaitOpt, start_task
-from hanami.sdk import HanamiClient, Task, TaskRow
+from hanami.sdk import Task, TaskRow
 
 __all__ = ["parse_binding", "parse_result", "task_app"]
 
@@ -96,20 +96,9 @@ def train(
     json_: JsonOpt = False,
 ) -> None:
     """Train a cluster on dataset columns (one pass over the rows unless --epochs)."""
-
-    def start(client: HanamiClient) -> Task:
-        return client.tasks.train(
-            cluster,
-            name,
-            [parse_binding(v) for v in inputs],
-            [parse_binding(v) for v in outputs],
-            time_length=time_length,
-            epochs=epochs,
-            shuffle=shuffle,
-            seed=seed,
-        )
-
-    _start(ctx, json_, start, wait=wait, quiet=quiet, timeout=timeout)
+    inputs_, outputs_ = [parse_binding(v) for v in inputs], [parse_binding(v) for v in outputs]
+    options = {"time_length": time_length, "epochs": epochs, "shuffle": shuffle, "seed": seed}
+    _queue(ctx, json_, "train", (cluster, name, inputs_, outputs_), options, wait, quiet, timeout)
 
 
 def request(
@@ -133,17 +122,30 @@ def request(
     json_: JsonOpt = False,
 ) -> None:
     """Run a cluster on dataset columns; the outputs become a dataset with the task's uuid."""
+    inputs_, results_ = [parse_binding(v) for v in inputs], [parse_result(v) for v in results]
+    options = {"time_length": time_length}
+    _queue(ctx, json_, "request", (cluster, name, inputs_, results_), options, wait, quiet, timeout)
 
-    def start(client: HanamiClient) -> Task:
-        return client.tasks.request(
-            cluster,
-            name,
-            [parse_binding(v) for v in inputs],
-            [parse_result(v) for v in results],
-            time_length=time_length,
-        )
 
-    _start(ctx, json_, start, wait=wait, quiet=quiet, timeout=timeout)
+def _queue(
+    ctx: typer.Context,
+    json_: bool,
+    kind: str,
+    args: tuple[Any, ...],
+    options: dict[str, Any],
+    wait: bool,
+    quiet: bool,
+    timeout: float | None,
+) -> None:
+    """``client.tasks.<kind>(*args, **options)``, then wait (``--wait``) and print the task."""
+    _start(
+        ctx,
+        json_,
+        lambda client: getattr(client.tasks, kind)(*args, **options),
+        wait=wait,
+        quiet=quiet,
+        timeout=timeout,
+    )
 
 
 for _app in (task_app, create_app):
