@@ -46,7 +46,7 @@ from hanami.core.interfaces import (
     encode,
     split_outputs,
 )
-from hanami.core.profiles import PROFILES, input_roots, make_params
+from hanami.core.profiles import PROFILES, hidden_roots, input_roots, make_params
 from hanami.core.template import Template, parse_template
 from hanami.core.topology import target_lists
 
@@ -206,6 +206,8 @@ class Cluster:
         s.o_idx[at : at + added] = np.arange(old_internal, internal)
         self._state = s
         self._out_n[k] = width
+        roots = hidden_roots(self.profile, int(sum(self._out_n)))
+        self._params = self._params._replace(hidden_roots=roots)
         if self.profile.rules == "default":
             self._resize_output_neurons(spec.hexagon, internal)
 
@@ -371,7 +373,8 @@ class Cluster:
             raise ValueError(f"missing arrays {sorted(missing)}")
         state = st.State(**{f.name: arrays[f.name].astype(f.dtype, copy=False)
                             for f in st.FIELDS})  # fmt: skip
-        self._params = make_params(self.profile, self.template, int(state.in_n.sum()))
+        self._params = make_params(self.profile, self.template, int(state.in_n.sum()),
+                                   int(sum(output_sizes)))  # fmt: skip
         if state.hx_flags.shape[0] != len(self.template.hexagons):
             raise ValueError("hexagon count differs from the template")
         npb = self.profile.neurons_per_block

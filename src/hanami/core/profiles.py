@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 REDUCTION_INTERVAL = 100  # training samples between two reduction cycles
 RESERVE_BLOCKS = 4  # spare blocks kept besides 2 per hexagon and half the used ones
 INPUT_FANOUT = 256  # input_roots=0: root sections of all input neurons together, about
+OUTPUTS_PER_ROOT = 12  # hidden_roots=0: one root section per hidden neuron per 12 outputs
 MAX_ROOTS = 8  # root sections per neuron, at most (chain positions follow them in n_use)
 ADAPTIVE_EPS = 1e-4  # added to the root of the running squared step (adaptive)
 SPLIT_MARGIN = 0.1  # a split happens only where the potential is inside the border's
@@ -41,7 +42,7 @@ class Profile:
     learning_rate_min: float = 0.0
     initial_weight: float = 0.1  # new synapses get |w| uniform in [0, 2 * initial_weight]
     input_roots: int = 1  # root sections per input neuron; 0: INPUT_FANOUT // inputs, 1 to 8
-    hidden_roots: int = 1  # root sections per hidden neuron (at most 8)
+    hidden_roots: int = 1  # root sections per hidden neuron; 0: outputs // 12, 1 to 8
     input_split: int = 0  # partly covered input synapse: 0 halve rule, 1 or 2 split (walks.py)
     hidden_split: int = 0  # the same for sections of hidden neurons
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
@@ -74,7 +75,7 @@ PROFILES = {
     # regression and MNIST (the measurements are in docs/engine.md).
     "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
-                      hidden_roots=4, input_split=2, hidden_split=1, first_pieces=8,
+                      hidden_roots=0, input_split=2, hidden_split=1, first_pieces=8,
                       adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
                       hidden_rate_by_roots=True, input_quantiles=(0.2, 0.5, 0.8)),
 }  # fmt: skip
@@ -126,9 +127,24 @@ def input_roots(profile: Profile, inputs: int) -> int:
     return int(min(max(INPUT_FANOUT // max(inputs, 1), 1), MAX_ROOTS))
 
 
-def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params:
+def hidden_roots(profile: Profile, outputs: int) -> int:
+    """Root sections per hidden neuron for ``outputs`` output neurons.
+
+    With ``profile.hidden_roots == 0`` a hidden neuron gets one root per
+    :data:`OUTPUTS_PER_ROOT` outputs: one code of its value is enough to tell a few classes
+    apart, and more roots cost accuracy there; fifty classes need several (docs/engine.md,
+    Hidden roots from the outputs).
+    """
+    if profile.hidden_roots:
+        return min(profile.hidden_roots, MAX_ROOTS)
+    return int(min(max(outputs // OUTPUTS_PER_ROOT, 1), MAX_ROOTS))
+
+
+def make_params(
+    profile: Profile, template: Template, inputs: int = 0, outputs: int = 0
+) -> Params:
     """The kernels' parameters for a cluster of ``template`` under ``profile`` whose input
-    interfaces have ``inputs`` neurons in all so far."""
+    interfaces have ``inputs`` neurons and output interfaces ``outputs`` in all so far."""
     settings = template.settings
     return Params(
         cooldown=float(settings.neuron_cooldown),
@@ -142,7 +158,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params
         max_sections=int(profile.max_sections_per_neuron),
         cross_entropy=bool(profile.cross_entropy),
         input_roots=input_roots(profile, inputs),
-        hidden_roots=min(int(profile.hidden_roots), MAX_ROOTS),
+        hidden_roots=hidden_roots(profile, outputs),
         input_split=int(profile.input_split),
         hidden_split=int(profile.hidden_split),
         split_margin=SPLIT_MARGIN,
