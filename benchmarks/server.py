@@ -92,7 +92,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(folder: Path, database_url: str | None = None) -> Iterator[Server]:
+def running_server(
+    folder: Path, extra_env: dict[str, str] | None = None, database_url: str | None = None
+) -> Iterator[Server]:
+    """A fresh server in ``folder``; ``extra_env`` adds settings (e.g. the Ray executor),
+    ``database_url`` its database (default: SQLite in ``folder``)."""
     port = free_port()
     database_url = database_url or f"sqlite:///{folder / 'hanami.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
@@ -103,6 +107,7 @@ def running_server(folder: Path, database_url: str | None = None) -> Iterator[Se
         HANAMI_TOKEN_KEY=TOKEN_KEY,
         HANAMI_ACCESS_LOG="false",
         HANAMI_LOG_LEVEL="warning",
+        **(extra_env or {}),
     )
     command = [
         sys.executable,
@@ -118,7 +123,8 @@ def running_server(folder: Path, database_url: str | None = None) -> Iterator[Se
         database_url,
     ]
     log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    # started here, not in ``folder``: a relative PYTHONPATH (``../src``) must find this tree
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", folder, database_url, proc)
     try:
         deadline = time.monotonic() + 120
@@ -435,7 +441,7 @@ def _get_only(data_dir: Path, database_url: str | None, seconds: float) -> dict[
     """(d) alone on a fresh server with :func:`seed_get_fixtures`."""
     with (
         tempfile.TemporaryDirectory(prefix="hanami-bench-") as folder,
-        running_server(Path(folder), database_url) as server,
+        running_server(Path(folder), database_url=database_url) as server,
     ):
         seed_get_fixtures(server, data_dir)
         return bench_get_load(server, seconds)
@@ -457,7 +463,7 @@ def main(
         warm_up(mnist_template().to_text())
         with (
             tempfile.TemporaryDirectory(prefix="hanami-bench-") as folder,
-            running_server(Path(folder), database_url) as server,
+            running_server(Path(folder), database_url=database_url) as server,
         ):
             if part == "all":
                 result["train_task"] = bench_train_task(server, data_dir, data, 1 if quick else 3)

@@ -42,6 +42,7 @@ F0, F1, TWO = f32(0.0), f32(1.0), f32(2.0)
 LOG2E = f32(1.4427)
 OUTPUT_SLOPE_MIN = f32(0.05)
 FRESH, PERSISTENT = 5, 10
+EMPTY_CYCLES = 5  # an empty chained section is freed after this many cycles
 RAND_MAX = 2147483647.0
 MASK32, MASK64 = 0xFFFFFFFF, 2**64 - 1
 
@@ -180,6 +181,7 @@ def walk_block(s: State, P: Params, h: int, i: int) -> None:
             continue
         p = s.c_pot[cb, slot]
         q = p - s.c_low[cb, slot]
+        covered = F0  # borders spent: where a chained section starts
         k = 0
         while k < syn and q > thr:
             if s.s_t[cb, slot, k] == UNUSED_TARGET:
@@ -194,15 +196,17 @@ def walk_block(s: State, P: Params, h: int, i: int) -> None:
                     s.s_b[cb, slot, k] = b
                 s.n_in[t] += s.s_w[cb, slot, k] * (q / b)
                 q -= b
+                covered += b
                 k += 1
                 break
             s.n_in[t] += s.s_w[cb, slot, k]
             q -= b
+            covered += b
             k += 1
         s.c_stop[cb, slot] = k
         if q > thr and s.c_next[cb, slot] == 0:  # out of positions: chain a section above
             s.c_next[cb, slot] = 1
-            queue(s, int(s.c_src[cb, slot]), p - q)
+            queue(s, int(s.c_src[cb, slot]), s.c_low[cb, slot] + covered)
 
 
 def new_synapse(s: State, cb: int, slot: int, k: int, q, r: int, nb_size: int, P) -> int:
@@ -375,7 +379,9 @@ def backward(s: State, P: Params) -> None:
 
 def reduce(s: State) -> None:
     """Age every synapse that is not persistent; remove those at 0, keeping the order; a
-    section that lost its last synapse frees its connection."""
+    section that lost its last synapse frees its connection. A chained section that stayed
+    empty for EMPTY_CYCLES cycles (counted at its unused first position) is freed too, and
+    the section ending where it started may chain again."""
     syn = s.s_w.shape[2]
     for cb in range(int(s.meta[M_CB])):
         if s.cb_used[cb] == 0:
@@ -383,6 +389,14 @@ def reduce(s: State) -> None:
         for slot in range(s.c_src.shape[1]):
             src = int(s.c_src[cb, slot])
             if src < 0:
+                continue
+            if s.c_low[cb, slot] > F0 and s.s_t[cb, slot, 0] == UNUSED_TARGET:
+                idle = int(s.s_cnt[cb, slot, 0]) + 1
+                s.s_cnt[cb, slot, 0] = 0 if idle >= EMPTY_CYCLES else idle
+                if idle >= EMPTY_CYCLES:
+                    low = s.c_low[cb, slot]
+                    free_section(s, cb, slot, src)
+                    rechain(s, src, low)
                 continue
             kept = []
             had = 0
@@ -404,10 +418,30 @@ def reduce(s: State) -> None:
                 s.s_t[cb, slot, k], s.s_cnt[cb, slot, k] = t, c
             if had > 0 and not kept:
                 low = s.c_low[cb, slot]
-                s.c_src[cb, slot] = -1
-                s.cb_used[cb] -= 1
-                s.hx_free[s.cb_hex[cb]] += 1
-                s.meta[M_SECTIONS] -= 1
-                s.n_use[src] = int(s.n_use[src]) & ~(1 << int(s.c_pos[cb, slot])) & 0xFF
+                free_section(s, cb, slot, src)
                 if low > F0:
                     queue(s, src, low)
+
+
+def free_section(s: State, cb: int, slot: int, src: int) -> None:
+    s.c_src[cb, slot] = -1
+    s.cb_used[cb] -= 1
+    s.hx_free[s.cb_hex[cb]] += 1
+    s.meta[M_SECTIONS] -= 1
+    s.n_use[src] = int(s.n_use[src]) & ~(1 << int(s.c_pos[cb, slot])) & 0xFF
+
+
+def rechain(s: State, src: int, low) -> None:
+    """The sections of ``src`` that end at ``low`` (borders summed in float32) may ask
+    for a chained section again."""
+    for cb in range(int(s.meta[M_CB])):
+        for slot in range(s.c_src.shape[1]):
+            if s.c_src[cb, slot] != src or s.c_next[cb, slot] == 0:
+                continue
+            end = s.c_low[cb, slot]
+            for k in range(s.s_w.shape[2]):
+                if s.s_t[cb, slot, k] == UNUSED_TARGET:
+                    break
+                end = f32(end + s.s_b[cb, slot, k])
+            if abs(end - low) <= 1e-3 * low:
+                s.c_next[cb, slot] = 0

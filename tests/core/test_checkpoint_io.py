@@ -10,7 +10,7 @@ from engine_helpers import blobs, line_template
 
 from hanami.core import CheckpointError, Cluster
 from hanami.core import checkpoint as ckpt
-from hanami.core.cluster import _decode, _encode
+from hanami.core.interfaces import decode, encode
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +79,11 @@ def test_newer_format_version(trained):
 )
 def test_output_types_encode_and_decode(kind, values):
     values = np.array(values, dtype=np.float64)
-    internal = _encode(values.astype(np.float32) if kind != "int" else values, kind)
+    internal = encode(values.astype(np.float32) if kind != "int" else values, kind)
     width = {"bool": 1, "float": 32, "int": 64}[kind]
     assert internal.shape == (1, 3 * width)
     assert set(np.unique(internal)) <= {0.0, 1.0}
-    decoded = _decode(internal, kind)
+    decoded = decode(internal, kind)
     expected = (values >= 0.5) if kind == "bool" else values
     np.testing.assert_array_equal(decoded, expected.astype(decoded.dtype))
 

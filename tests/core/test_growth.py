@@ -13,6 +13,7 @@ from engine_helpers import line_template
 from hanami.core import Cluster
 from hanami.core import kernels as K
 from hanami.core import state as st
+from hanami.core.kernels.reduction import EMPTY_CYCLES
 
 
 def _single_input(profile: str) -> Cluster:
@@ -103,6 +104,48 @@ def test_default_chains_a_new_section_when_a_section_runs_out_of_positions():
     chained = np.flatnonzero((s.c_src[cb] == s.c_src[cb, slot]) & (s.c_low[cb] > 0))
     assert len(chained) == 1
     assert s.c_low[cb, chained[0]] == pytest.approx(s.s_b[cb, slot].sum())
+
+
+def test_a_huge_value_chains_where_the_section_ends():
+    """A x1e6 outlier walks a full section; in float32 its potential minus what is left is
+    not the borders spent (each unit border is below the potential's precision), so the
+    chain must start at the borders' sum, above every normal value, or normal values
+    would grow it for good (docs/engine.md, Reduction)."""
+    c = _single_input("default")
+    syn = c.profile.synapses_per_section
+    for value in np.arange(1, syn + 1, dtype=np.float32):  # fills the section: borders 1
+        _forward(c, float(value))
+    _forward(c, 64e6)
+    s = c._state
+    cb, slot = _input_section(c)
+    chained = np.flatnonzero((s.c_src[cb] == s.c_src[cb, slot]) & (s.c_pos[cb] > 0))
+    assert len(chained) == 1
+    assert s.c_low[cb, chained[0]] == pytest.approx(s.s_b[cb, slot].sum())
+
+
+def test_an_empty_chained_section_is_freed_and_can_come_again():
+    """The chain a single outlier asked for stays empty (no later value reaches it): the
+    reduction frees it after EMPTY_CYCLES cycles, and the section below chains again when
+    a value next runs past it (docs/engine.md, Reduction)."""
+    c = _single_input("default")
+    for value in np.arange(1, c.profile.synapses_per_section + 1, dtype=np.float32):
+        _forward(c, float(value))
+    _forward(c, 64e6)
+    s = c._state
+    cb, slot = _input_section(c)
+    s.s_cnt[cb, slot, :] = 10  # the section itself is in use (persistent synapses)
+
+    def chains() -> np.ndarray:
+        return np.flatnonzero((s.c_src[cb] == s.c_src[cb, slot]) & (s.c_pos[cb] > 0))
+
+    assert len(chains()) == 1 and s.c_next[cb, slot] == 1
+    for _ in range(EMPTY_CYCLES - 1):
+        c._kernels.reduce(K.as_ref(s), c._params)
+    assert len(chains()) == 1
+    c._kernels.reduce(K.as_ref(s), c._params)
+    assert len(chains()) == 0 and s.c_next[cb, slot] == 0
+    _forward(c, 100.0)
+    assert len(chains()) == 1
 
 
 def test_request_never_grows():

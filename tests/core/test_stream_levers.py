@@ -120,8 +120,78 @@ def test_each_lever_of_the_stream_profile_matters_on_a_small_stream(monkeypatch)
     stream = prequential("stream")
     assert stream > prequential("default") + 0.05
     default = PROFILES["default"]
-    for lever in ("input_roots", "first_pieces", "adaptive", "cross_entropy"):
+    for lever in ("input_roots", "first_pieces", "adaptive", "cross_entropy", "halve_borders"):
         off = dataclasses.replace(PROFILES["stream"], **{lever: getattr(default, lever)})
         monkeypatch.setitem(PROFILES, "stream", off)
         assert prequential("stream") != stream, lever
         monkeypatch.undo()
+
+
+def test_a_walk_that_cannot_split_leaves_the_borders_alone(monkeypatch):
+    """A value that runs out near the edge of a border (no split there) must not move the
+    borders (``halve_borders`` off): moving them changes the code of every larger value,
+    and a full section would keep changing what it computes."""
+
+    def moved(profile: str) -> bool:
+        c = _single_input(profile)
+        _forward(c, 16.0)  # eight borders of 2.0
+        cb, slot = _input_section(c)
+        borders = c._state.s_b[cb, slot].copy()
+        before = [_section_input(c, cb, slot, q) for q in (3.0, 5.0, 9.0)]
+        _forward(c, 2.1)  # runs out 5 % into the second border: outside the split margin
+        after = [_section_input(c, cb, slot, q) for q in (3.0, 5.0, 9.0)]
+        kept = all(np.allclose(b, a, atol=1e-6) for b, a in zip(before, after, strict=True))
+        return not kept or not np.array_equal(borders, c._state.s_b[cb, slot])
+
+    assert not moved("stream")
+    halving = dataclasses.replace(PROFILES["stream"], halve_borders=True)
+    monkeypatch.setitem(PROFILES, "stream", halving)
+    assert moved("stream")
+
+
+def _narrow_blobs(n: int, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Four raw features (0..~120), ``classes`` Gaussian blobs: a narrow stream, so the
+    stream profile gives every input neuron eight roots."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 100, (classes, 4))
+    labels = rng.integers(0, classes, n)
+    X = np.clip(centres[labels] + rng.normal(0, 8, (n, 4)), 0, None).astype(np.float32)
+    return X, np.eye(classes, dtype=np.float32)[labels]
+
+
+def _passes(X: np.ndarray, Y: np.ndarray, seed: int, n_passes: int) -> list[float]:
+    """Prequential accuracy of each pass of one stream-profile cluster over ``(X, Y)``."""
+    c = Cluster(line_template(profile="stream"), seed=seed)
+    accuracies = []
+    for _ in range(n_passes):
+        out = c.train(X, Y, return_outputs=True).outputs
+        accuracies.append(float((out.argmax(1) == Y.argmax(1)).mean()))
+    return accuracies
+
+
+def test_more_passes_keep_what_was_learned(monkeypatch):
+    """Four inputs, ten classes, three passes: without the halving the network keeps what
+    it learned (passes 2 and 3 above 99 %); halving borders keeps rewriting the full input
+    sections and holds it near 97 %."""
+    X, Y = _narrow_blobs(3000, 10, seed=0)
+    kept = _passes(X, Y, seed=0, n_passes=3)
+    assert min(kept[1:]) > 0.99
+    halving = dataclasses.replace(PROFILES["stream"], halve_borders=True)
+    monkeypatch.setitem(PROFILES, "stream", halving)
+    assert max(_passes(X, Y, seed=0, n_passes=3)[1:]) < 0.98
+
+
+def test_hidden_synapses_learn_slower_with_more_roots(monkeypatch):
+    """Four inputs, thirty classes, one pass, three seeds: eight roots per input move eight
+    times the synapses into each hidden neuron, and dividing their rate by the roots
+    scores better than the full rate."""
+
+    def mean_accuracy() -> float:
+        runs = [_passes(*_narrow_blobs(3000, 30, seed), seed=seed, n_passes=1)[0]
+                for seed in range(3)]  # fmt: skip
+        return float(np.mean(runs))
+
+    by_roots = mean_accuracy()
+    full = dataclasses.replace(PROFILES["stream"], hidden_rate_by_roots=False)
+    monkeypatch.setitem(PROFILES, "stream", full)
+    assert by_roots > mean_accuracy() + 0.01

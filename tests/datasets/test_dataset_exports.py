@@ -31,6 +31,16 @@ def test_exported_members():
         "read_idx",
         "write_dataset",
     }
-    modules = {"checking", "convert", "csv", "errors", "fileformat", "idx", "limits"}
+    modules = {
+        "checking",
+        "convert",
+        "csv",
+        "errors",
+        "fileformat",
+        "filereader",
+        "filewriter",
+        "idx",
+        "limits",
+    }
     assert public - modules == exported
     assert issubclass(hanami.datasets.DatasetError, ValueError)

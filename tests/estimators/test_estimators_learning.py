@@ -18,6 +18,7 @@ from hanami.estimators import (
     HanamiRegressor,
     HanamiRiverClassifier,
     HanamiRiverRegressor,
+    prequential,
 )
 
 
@@ -76,6 +77,26 @@ def test_regressor_multi_output_linear():
     assert model.score(X_test, Y_test) >= 0.85
     # predictions stay inside the target range seen in training
     assert (pred >= Y.min(axis=0) - 1e-9).all() and (pred <= Y.max(axis=0) + 1e-9).all()
+
+
+def test_regressor_prequential_in_one_call_equals_row_by_row():
+    """One engine call scales every row as a row-by-row pass would (the target range known
+    up to the row), so the whole pass and the pass one row per call agree exactly."""
+    rng = np.random.default_rng(4)
+    X, y = linear(300, rng)
+    Y = np.c_[y, y**2]
+    whole, stepwise = HanamiRegressor(random_state=4), HanamiRegressor(random_state=4)
+    seen = prequential(whole, X, Y)
+    rows = np.concatenate([prequential(stepwise, X[i : i + 1], Y[i : i + 1])
+                           for i in range(len(y))])  # fmt: skip
+    np.testing.assert_allclose(seen, rows, rtol=1e-12)
+    assert (seen[0] == 0.0).all()  # nothing known before the first row
+    for name in ("y_min_", "y_max_", "y_mean_", "n_samples_seen_"):
+        np.testing.assert_allclose(getattr(whole, name), getattr(stepwise, name), rtol=1e-12)
+    assert np.abs(seen[150:] - Y[150:]).mean() < 0.5 * np.abs(Y - Y.mean(axis=0)).mean()
+    ordinary = HanamiRegressor(random_state=4)
+    ordinary.partial_fit(X, Y)
+    assert ordinary.y_mean_ == pytest.approx(whole.y_mean_)
 
 
 def test_river_classifier_separates_two_blobs():

@@ -3,9 +3,12 @@
 Networks are made dead for real: ``input_scale=1e-8`` puts every scaled feature below the
 profile's threshold (0.001 for "stream"; the largest breast-cancer feature is 4,254), so
 nothing ever reaches the outputs; a network that learned only rows of zeros never grew, so
-real rows reach nothing either.
+real rows reach nothing either. Rows without signal are rows of zeros under the plain
+coding (``plain_coding``: only positive values fire); the profiles code features around
+running quantiles (``_coding.py``), where a row of zeros fires.
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -16,6 +19,7 @@ pytest.importorskip("river")
 
 from sklearn.datasets import load_breast_cancer
 
+from hanami.core.profiles import PROFILES
 from hanami.estimators import (
     DeadNetworkWarning,
     HanamiClassifier,
@@ -27,6 +31,14 @@ from hanami.estimators import (
 from hanami.estimators._signal import DEAD_RUN, SignalWatch
 
 SILENT = 1e-8  # input_scale that keeps every breast-cancer feature below the threshold
+
+
+@pytest.fixture
+def plain_coding(monkeypatch):
+    """The profiles with features coded around 0 (positive and negative part)."""
+    for name in ("default", "stream"):
+        plain = dataclasses.replace(PROFILES[name], input_quantiles=())
+        monkeypatch.setitem(PROFILES, name, plain)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +83,7 @@ def test_a_healthy_network_does_not_warn(cancer):
     assert len(np.unique(proba, axis=0)) > 500  # no constant answer
 
 
+@pytest.mark.usefixtures("plain_coding")
 def test_a_row_without_signal_gets_the_training_prior(cancer):
     X, y = cancer
     model = HanamiClassifier(random_state=0).fit(X, y)
@@ -85,6 +98,7 @@ def test_a_row_without_signal_gets_the_training_prior(cancer):
     assert (model.predict(np.zeros((1, X.shape[1]))) == np.argmax(prior)).all()
 
 
+@pytest.mark.usefixtures("plain_coding")
 def test_partial_fit_counts_the_prior_over_batches(cancer):
     X, y = cancer
     model = HanamiClassifier(random_state=0)
@@ -96,6 +110,7 @@ def test_partial_fit_counts_the_prior_over_batches(cancer):
     np.testing.assert_allclose(proba[0], np.bincount(y) / len(y))
 
 
+@pytest.mark.usefixtures("plain_coding")
 def test_regressor_warns_when_dead_and_without_signal(cancer):
     X, _ = cancer
     y = X[:, 0]
@@ -106,6 +121,7 @@ def test_regressor_warns_when_dead_and_without_signal(cancer):
         assert model.predict(np.zeros((1, X.shape[1])))[0] == pytest.approx(y.mean())
 
 
+@pytest.mark.usefixtures("plain_coding")
 def test_river_classifier_dead_network_and_prior(cancer):
     X, y = cancer
     dead = HanamiRiverClassifier(seed=0, input_scale=SILENT)
@@ -128,6 +144,7 @@ def test_river_classifier_dead_network_and_prior(cancer):
     assert HanamiRiverClassifier().predict_proba_one({0: 1.0}) == {}  # nothing learned yet
 
 
+@pytest.mark.usefixtures("plain_coding")
 def test_river_regressor_answers_the_mean_without_signal(cancer):
     X, _ = cancer
     model = HanamiRiverRegressor(seed=0)

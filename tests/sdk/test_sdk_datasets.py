@@ -25,7 +25,7 @@ from hanami.sdk import (
     StatusError,
     UploadProgress,
 )
-from hanami.sdk._upload import CHUNK_SIZE
+from hanami.sdk._streaming import CHUNK_SIZE
 
 
 @needs_websocket

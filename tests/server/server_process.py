@@ -52,6 +52,10 @@ def server_env(
     )
     if database_url:
         env["HANAMI_DATABASE_URL"] = database_url
+    if env.get("PYTHONPATH"):  # the server runs in its data folder: relative entries would miss
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(Path(entry).resolve()) for entry in env["PYTHONPATH"].split(os.pathsep) if entry
+        )
     return env
 
 

@@ -142,3 +142,16 @@ def test_short_token_keys_are_rejected(tmp_path):
     key_file.write_text("asdf\n")
     with pytest.raises(ConfigError, match="at least 32"):
         ServerSettings(data_dir=tmp_path, token_key_path=key_file).load_token_key()
+
+
+def test_the_ray_executor_needs_the_head_address(tmp_path, monkeypatch):
+    from hanami.server.context import AppContext
+
+    monkeypatch.setenv("HANAMI_EXECUTOR", "ray")
+    settings = ServerSettings(data_dir=tmp_path, token_key="k" * 32)
+    assert settings.executor == "ray" and settings.ray_actor_cpus == 1.0
+    with pytest.raises(ConfigError, match="HANAMI_RAY_ADDRESS"):
+        AppContext.from_settings(settings)
+    monkeypatch.setenv("HANAMI_EXECUTOR", "kubernetes")
+    with pytest.raises(ValueError, match="executor"):
+        ServerSettings(data_dir=tmp_path)

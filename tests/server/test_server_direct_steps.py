@@ -4,12 +4,14 @@ and acknowledges a train step only once its journal record is on disk.
 The real executor, registry and journal; the session is a real :class:`WsSession` whose
 socket (Starlette's object, not ours) only records what is sent and how many journal
 records were on disk at that moment. The executor's ``train`` is wrapped to note the
-thread it ran on and, when asked, to take its time like a large step.
+thread it ran on and, when asked, to take its time: waiting (like a process the OS does not
+run) or working (like a large step).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -19,11 +21,11 @@ import pytest
 from cluster_helpers import TEMPLATE
 
 from hanami.server.runtime.executor import InProcessExecutor
-from hanami.server.runtime.journal import read_journal
+from hanami.server.runtime.journal import JournalSync, read_journal
 from hanami.server.runtime.registry import ClusterRegistry
-from hanami.server.websocket import direct_io
-from hanami.server.websocket.direct_io import INLINE_AFTER, INLINE_LIMIT_S, _Steps
-from hanami.server.websocket.endpoint import WsSession
+from hanami.server.websocket import direct_steps
+from hanami.server.websocket.direct_steps import INLINE_AFTER, INLINE_LIMIT_S, Steps
+from hanami.server.websocket.session import WsSession
 
 X = {"picture_hex": np.full(64, 200.0, dtype=np.float32)}
 Y = {"label_hex": np.eye(10, dtype=np.float32)[3]}
@@ -41,25 +43,34 @@ class RecordingSocket:
 class Cluster:
     """The registry's cluster "c", with a log of where its passes ran and an optional delay."""
 
-    def __init__(self, folder) -> None:
+    def __init__(self, folder, journal_sync: JournalSync = "interval") -> None:
         self.executor = InProcessExecutor()
-        self.registry = ClusterRegistry(None, self.executor, folder)  # type: ignore[arg-type]
+        self.registry = ClusterRegistry(
+            None,  # type: ignore[arg-type]
+            self.executor,
+            folder,
+            journal_sync=journal_sync,
+        )
         self.executor.create("c", TEMPLATE)
         self.executor.train("c", X, Y)  # loads the compiled kernels: later steps are quick
         self.registry.autosave("c")
         self.log: list = []
         self.records_at_send: list[int] = []
         self.delay = 0.0
+        self.work = 0.0
         train = self.executor.train
 
         def recording_train(uuid, inputs, expected, order=None):
             self.log.append(("train", threading.get_ident()))
             time.sleep(self.delay)
+            until = time.thread_time() + self.work
+            while time.thread_time() < until:
+                pass
             return train(uuid, inputs, expected, order)
 
         self.executor.train = recording_train  # type: ignore[method-assign]
         session = WsSession(RecordingSocket(self), None, "", None, None)  # type: ignore[arg-type]
-        self.steps = _Steps(session, "c", self.registry)
+        self.steps = Steps(session, "c", self.registry)
 
     def records(self) -> int:
         return len(read_journal(self.registry.journal_path("c"))[0])
@@ -87,7 +98,7 @@ class Cluster:
 @pytest.fixture
 def cluster(monkeypatch, tmp_path) -> Cluster:
     # generous: a busy machine must not make quick steps slow; still far below a frame time
-    monkeypatch.setattr(direct_io, "INLINE_LIMIT_S", 0.05)
+    monkeypatch.setattr(direct_steps, "INLINE_LIMIT_S", 0.05)
     return Cluster(tmp_path)
 
 
@@ -161,3 +172,53 @@ def test_train_steps_are_acknowledged_once_durable_known_shapes_before_their_pas
     # each reply went out with its own record (and no refused one) already in the journal
     assert cluster.records_at_send == list(range(1, steps + 1))
     assert cluster.executor.info("c").metrics["samples_trained"] == 1 + steps
+
+
+def test_inline_steps_count_their_work_and_disk_wait(cluster, tmp_path, monkeypatch):
+    """Time in which the OS ran other processes does not send a session to worker threads
+    (on a busy machine it would, and steps there cost more); work on the event loop and, with
+    ``journal_sync = always``, the wait for the sync do."""
+
+    async def scenario(cluster: Cluster) -> list[bool]:
+        here = threading.get_ident()
+
+        async def inline() -> bool:
+            await cluster.steps.train(X, Y)
+            return cluster.log[-1] == ("train", here)
+
+        assert [await inline() for _ in range(INLINE_AFTER + 1)][-1]
+        cluster.delay = 0.1  # the pass waited, as if the OS had not run the server
+        waited = [await inline(), await inline()]
+        cluster.delay, cluster.work = 0.0, 0.1  # the pass works longer than the limit
+        worked = [await inline(), await inline()]
+        cluster.work = 0.0
+        return waited + worked
+
+    assert asyncio.run(scenario(cluster)) == [True, True, True, False]
+
+    monkeypatch.setattr(direct_steps, "INLINE_AFTER", 1)
+    # a real fdatasync on a busy disk may take milliseconds: only the slowed one must count
+    monkeypatch.setattr(direct_steps, "INLINE_LIMIT_S", 0.05)
+    (tmp_path / "always").mkdir()
+    durable = Cluster(tmp_path / "always", journal_sync="always")
+    sync_delay = [0.0]
+    fdatasync = os.fdatasync
+
+    def slow_sync(fd: int) -> None:
+        time.sleep(sync_delay[0])
+        fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow_sync)
+
+    async def always() -> list[bool]:
+        here = threading.get_ident()
+
+        async def inline() -> bool:
+            await durable.steps.train(X, Y)
+            return durable.log[-1] == ("train", here)
+
+        quick = [await inline() for _ in range(3)]
+        sync_delay[0] = 0.1  # a slow disk keeps the loop waiting: to threads
+        return [*quick, await inline(), await inline()]
+
+    assert asyncio.run(always()) == [False, True, True, True, False]

@@ -1,4 +1,4 @@
-"""The step journal: record format, torn tails, group commit, and replay at start-up.
+"""The step journal: record format, torn tails, group commit, sync modes, replay at start-up.
 
 Real files in ``tmp_path``, the real executor and registry over a real SQLite database.
 A "crash" is a registry that is dropped without :meth:`ClusterRegistry.stop`: what it wrote
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -22,6 +23,7 @@ from hanami.server.runtime.executor import InProcessExecutor
 from hanami.server.runtime.journal import (
     REQUEST_STEP,
     TRAIN_STEP,
+    PeriodicSync,
     StepJournal,
     decode_step,
     read_journal,
@@ -93,15 +95,7 @@ def test_retracted_and_stale_records_are_never_replayed(tmp_path, pool):
     journal.close()
 
 
-def test_concurrent_steps_share_syncs(tmp_path, pool, monkeypatch):
-    syncs = []
-    fdatasync = os.fdatasync
-
-    def counting(fd: int) -> None:
-        syncs.append(fd)
-        fdatasync(fd)
-
-    monkeypatch.setattr(os, "fdatasync", counting)
+def test_concurrent_steps_share_syncs(tmp_path, pool, syncs):
     journal = StepJournal(tmp_path / "c.journal", DIGEST, pool)
     lock = threading.Lock()  # the cluster's lock: appends in step order
 
@@ -119,6 +113,49 @@ def test_concurrent_steps_share_syncs(tmp_path, pool, monkeypatch):
     assert len(read_journal(journal.path)[0]) == 200
     assert len(syncs) < 200  # steps in flight together shared one sync
     journal.close()
+
+
+@pytest.fixture
+def syncs(monkeypatch) -> list[int]:
+    """The descriptors ``os.fdatasync`` was called with (it still syncs)."""
+    calls: list[int] = []
+    fdatasync = os.fdatasync
+
+    def counting(fd: int) -> None:
+        calls.append(fd)
+        fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", counting)
+    return calls
+
+
+def test_interval_mode_acknowledges_written_records_and_syncs_them_soon(tmp_path, pool, syncs):
+    path = tmp_path / "c.journal"
+    journal = StepJournal(path, DIGEST, pool, mode="interval")
+    always = StepJournal(tmp_path / "d.journal", DIGEST, pool, mode="always")
+    mark = journal.append(TRAIN_STEP, *_step())
+    assert journal.commit(mark) == 0.0 and syncs == []  # acknowledged as written
+    assert len(read_journal(path)[0]) == 1  # what a process killed now leaves
+    assert os.path.getsize(path) == journal.size  # appended, no zeros written ahead
+    always.commit(always.append(TRAIN_STEP, *_step()))
+    assert len(syncs) == 1  # always: synced before the acknowledgement
+    syncs.clear()
+
+    periodic = PeriodicSync(lambda: [journal, always], 0.05)
+    periodic.start()
+    deadline = time.monotonic() + 10
+    while not syncs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # several intervals: nothing new, nothing synced again
+    assert len(syncs) == 1  # the interval journal's record; the always one was synced
+    periodic.stop()
+    journal.append(TRAIN_STEP, *_step())
+    periodic.stop()  # the thread is gone: stop() itself syncs what is left (shutdown)
+    assert len(syncs) == 2
+    journal.close()
+    always.close()
+    periodic.sync_all()  # closed journals are skipped quietly
+    assert len(syncs) == 2
 
 
 def _registry(tmp_path) -> tuple[Database, ClusterRegistry]:

@@ -31,7 +31,8 @@ from server_helpers import (
 
 from hanami.server.db import Database, Dataset, Tempfile, upgrade
 from hanami.server.errors import Conflict, NotFound
-from hanami.server.runtime.uploads import UploadError, UploadHandle, UploadRegistry
+from hanami.server.runtime.upload_handles import UploadError, UploadHandle
+from hanami.server.runtime.uploads import UploadRegistry
 from hanami.server.security.auth import Principal
 
 TIMEOUT = 1.5

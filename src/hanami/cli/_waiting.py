@@ -3,7 +3,7 @@ print the task."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import typer
@@ -11,10 +11,10 @@ from pydantic import BaseModel
 
 from hanami.cli._output import emit_created
 from hanami.cli._progress import progress_bar
-from hanami.cli._state import State
+from hanami.cli._state import State, state_of
 from hanami.sdk import HanamiClient, Task, TaskRef
 
-__all__ = ["TimeoutOpt", "WaitOpt", "finish_task"]
+__all__ = ["TimeoutOpt", "WaitOpt", "finish_task", "start_task"]
 
 WaitOpt = Annotated[
     bool, typer.Option("--wait", "-w", help="Wait for the end, with a progress bar.")
@@ -63,3 +63,22 @@ def finish_task(
     if wait:
         shown = _wait_with_progress(client, task, cluster_uuid=cluster_uuid, timeout=timeout)
     emit_created(state, quiet, shown, title=title, fields=fields)
+
+
+def start_task(
+    ctx: typer.Context,
+    json_: bool,
+    start: Callable[[HanamiClient], Task | TaskRef],
+    *,
+    wait: bool,
+    quiet: bool,
+    timeout: float | None,
+    title: str,
+    cluster_uuid: str | None = None,
+    fields: Sequence[str] | None = None,
+) -> None:
+    """Queue work with ``start(client)``, then wait and print it as :func:`finish_task` does."""
+    state = state_of(ctx, json_)
+    client = state.client(ctx)
+    task = start(client)
+    finish_task(state, client, task, wait, quiet, title, cluster_uuid, timeout, fields=fields)

@@ -8,6 +8,7 @@ import typer
 
 from hanami.cli._app import JsonOpt, new_typer, show_command
 from hanami.cli._output import emit, emit_object, emit_table
+from hanami.cli._resource_commands import ResourceCommands
 from hanami.cli._session import save_login
 from hanami.cli._state import state_of
 
@@ -29,8 +30,12 @@ API_TOKEN_FIELDS = (
     "last_used_at",
 )
 
-UserId = Annotated[str, typer.Argument(help="User id (login name).")]
-ProjectId = Annotated[str, typer.Argument(help="Project id.")]
+UserId = Annotated[str, typer.Argument(help="User id (login name).", metavar="user_id")]
+ProjectId = Annotated[str, typer.Argument(help="Project id.", metavar="project_id")]
+TokenId = Annotated[str, typer.Argument(help="Token id.", metavar="token_id")]
+USER = ResourceCommands("users", UserId, "User", key="id", fields=USER_FIELDS)
+PROJECT = ResourceCommands("projects", ProjectId, "Project", key="id", fields=PROJECT_FIELDS)
+API_TOKEN = ResourceCommands("api_tokens", TokenId, "API token", key="id", fields=API_TOKEN_FIELDS)
 
 
 # ------------------------------------------------------------------------------------- users
@@ -65,21 +70,8 @@ def user_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     )
 
 
-def _user_show(ctx: typer.Context, user_id: UserId, json_: JsonOpt = False) -> None:
-    """Show a user."""
-    state = state_of(ctx, json_)
-    emit_object(state, state.client(ctx).users.get(user_id), title="User", fields=USER_FIELDS)
-
-
-show_command(user_app, _user_show)
-
-
-@user_app.command("delete")
-def user_delete(ctx: typer.Context, user_id: UserId, json_: JsonOpt = False) -> None:
-    """Delete a user (not yourself)."""
-    state = state_of(ctx, json_)
-    state.client(ctx).users.delete(user_id)
-    emit(state, {"id": user_id, "deleted": True}, f"Deleted user {user_id}")
+show_command(user_app, USER.show())
+user_app.command("delete")(USER.delete("Delete a user (not yourself)."))
 
 
 @user_app.command("add-project")
@@ -150,22 +142,8 @@ def project_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     emit_table(state, state.client(ctx).projects.list(), columns=("id", "name", "creator_id"))
 
 
-def _project_show(ctx: typer.Context, project_id: ProjectId, json_: JsonOpt = False) -> None:
-    """Show a project."""
-    state = state_of(ctx, json_)
-    project = state.client(ctx).projects.get(project_id)
-    emit_object(state, project, title="Project", fields=PROJECT_FIELDS)
-
-
-show_command(project_app, _project_show)
-
-
-@project_app.command("delete")
-def project_delete(ctx: typer.Context, project_id: ProjectId, json_: JsonOpt = False) -> None:
-    """Delete a project."""
-    state = state_of(ctx, json_)
-    state.client(ctx).projects.delete(project_id)
-    emit(state, {"id": project_id, "deleted": True}, f"Deleted project {project_id}")
+show_command(project_app, PROJECT.show())
+project_app.command("delete")(PROJECT.delete())
 
 
 @project_app.command("switch")
@@ -211,25 +189,5 @@ def api_token_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     emit_table(state, state.client(ctx).api_tokens.list())
 
 
-@api_token_app.command("show")
-def api_token_show(
-    ctx: typer.Context,
-    token_id: Annotated[str, typer.Argument(help="Token id.")],
-    json_: JsonOpt = False,
-) -> None:
-    """Show an API token (without its secret)."""
-    state = state_of(ctx, json_)
-    token = state.client(ctx).api_tokens.get(token_id)
-    emit_object(state, token, title="API token", fields=API_TOKEN_FIELDS)
-
-
-@api_token_app.command("delete")
-def api_token_delete(
-    ctx: typer.Context,
-    token_id: Annotated[str, typer.Argument(help="Token id.")],
-    json_: JsonOpt = False,
-) -> None:
-    """Revoke an API token."""
-    state = state_of(ctx, json_)
-    state.client(ctx).api_tokens.delete(token_id)
-    emit(state, {"id": token_id, "deleted": True}, f"Revoked API token {token_id}")
+api_token_app.command("show")(API_TOKEN.show("Show an API token (without its secret)."))
+api_token_app.command("delete")(API_TOKEN.delete("Revoke an API token.", done="Revoked API token"))

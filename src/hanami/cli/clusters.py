@@ -12,8 +12,8 @@ from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
 from hanami.cli._errors import CliError
 from hanami.cli._output import emit, emit_created, emit_object, emit_table
 from hanami.cli._progress import progress_bar
+from hanami.cli._resource_commands import ResourceCommands
 from hanami.cli._state import state_of
-from hanami.cli._waiting import TimeoutOpt, WaitOpt, finish_task
 
 __all__ = ["checkpoint_app", "cluster_app", "host_app", "read_template"]
 
@@ -36,7 +36,8 @@ CLUSTER_FIELDS = (
 )
 LIST_COLUMNS = ("uuid", "name", "owner_id", "project_id", "created_at")
 
-ClusterUuid = Annotated[str, typer.Argument(help="Cluster uuid.")]
+ClusterUuid = Annotated[str, typer.Argument(help="Cluster uuid.", metavar="uuid")]
+CLUSTER = ResourceCommands("clusters", ClusterUuid, "Cluster", fields=CLUSTER_FIELDS)
 
 
 class Mode(StrEnum):
@@ -94,56 +95,26 @@ def cluster_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     emit_table(state, state.client(ctx).clusters.list(), columns=LIST_COLUMNS)
 
 
-def _cluster_show(ctx: typer.Context, uuid: ClusterUuid, json_: JsonOpt = False) -> None:
-    """Show a cluster."""
-    state = state_of(ctx, json_)
-    cluster = state.client(ctx).clusters.get(uuid)
-    emit_object(state, cluster, title="Cluster", fields=CLUSTER_FIELDS)
+show_command(cluster_app, CLUSTER.show())
+cluster_app.command("delete")(CLUSTER.delete())
 
 
-show_command(cluster_app, _cluster_show)
-
-
-@cluster_app.command("delete")
-def cluster_delete(ctx: typer.Context, uuid: ClusterUuid, json_: JsonOpt = False) -> None:
-    """Delete a cluster."""
-    state = state_of(ctx, json_)
-    state.client(ctx).clusters.delete(uuid)
-    emit(state, {"uuid": uuid, "deleted": True}, f"Deleted cluster {uuid}")
-
-
-@cluster_app.command("save")
-def cluster_save(
-    ctx: typer.Context,
-    uuid: ClusterUuid,
-    name: Annotated[str, typer.Option("--name", "-n", help="Checkpoint name.")],
-    wait: WaitOpt = False,
-    timeout: TimeoutOpt = None,
-    quiet: QuietOpt = False,
-    json_: JsonOpt = False,
-) -> None:
-    """Save a cluster as a checkpoint (the printed uuid is the checkpoint's)."""
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    ref = client.clusters.save(uuid, name)
-    finish_task(state, client, ref, wait, quiet, "Checkpoint task", uuid, timeout)
-
-
-@cluster_app.command("restore")
-def cluster_restore(
-    ctx: typer.Context,
-    uuid: ClusterUuid,
-    checkpoint: Annotated[str, typer.Option("--checkpoint", "-c", help="Checkpoint uuid.")],
-    wait: WaitOpt = False,
-    timeout: TimeoutOpt = None,
-    quiet: QuietOpt = False,
-    json_: JsonOpt = False,
-) -> None:
-    """Restore a checkpoint into a cluster."""
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    ref = client.clusters.restore(uuid, checkpoint)
-    finish_task(state, client, ref, wait, quiet, "Restore task", uuid, timeout)
+cluster_app.command("save")(
+    CLUSTER.task(
+        "save",
+        Annotated[str, typer.Option("--name", "-n", help="Checkpoint name.")],
+        "Checkpoint task",
+        "Save a cluster as a checkpoint (the printed uuid is the checkpoint's).",
+    )
+)
+cluster_app.command("restore")(
+    CLUSTER.task(
+        "restore",
+        Annotated[str, typer.Option("--checkpoint", "-c", help="Checkpoint uuid.")],
+        "Restore task",
+        "Restore a checkpoint into a cluster.",
+    )
+)
 
 
 @cluster_app.command("mode")
@@ -176,7 +147,8 @@ def cluster_switch_host(
 # ------------------------------------------------------------------------------- checkpoints
 
 
-CheckpointUuid = Annotated[str, typer.Argument(help="Checkpoint uuid.")]
+CheckpointUuid = Annotated[str, typer.Argument(help="Checkpoint uuid.", metavar="uuid")]
+CHECKPOINT = ResourceCommands("checkpoints", CheckpointUuid, "Checkpoint")
 
 
 @checkpoint_app.command("list")
@@ -186,13 +158,7 @@ def checkpoint_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     emit_table(state, state.client(ctx).checkpoints.list(), columns=LIST_COLUMNS)
 
 
-def _checkpoint_show(ctx: typer.Context, uuid: CheckpointUuid, json_: JsonOpt = False) -> None:
-    """Show a checkpoint."""
-    state = state_of(ctx, json_)
-    emit_object(state, state.client(ctx).checkpoints.get(uuid), title="Checkpoint")
-
-
-show_command(checkpoint_app, _checkpoint_show)
+show_command(checkpoint_app, CHECKPOINT.show())
 
 
 @checkpoint_app.command("download")
@@ -230,12 +196,7 @@ def checkpoint_upload(
     emit_created(state, quiet, checkpoint, title="Checkpoint")
 
 
-@checkpoint_app.command("delete")
-def checkpoint_delete(ctx: typer.Context, uuid: CheckpointUuid, json_: JsonOpt = False) -> None:
-    """Delete a checkpoint."""
-    state = state_of(ctx, json_)
-    state.client(ctx).checkpoints.delete(uuid)
-    emit(state, {"uuid": uuid, "deleted": True}, f"Deleted checkpoint {uuid}")
+checkpoint_app.command("delete")(CHECKPOINT.delete())
 
 
 # ------------------------------------------------------------------------------------- hosts

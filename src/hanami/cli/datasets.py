@@ -10,8 +10,9 @@ import typer
 
 from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
 from hanami.cli._errors import CliError
-from hanami.cli._output import emit, emit_created, emit_object, emit_table, stdout_console
+from hanami.cli._output import emit, emit_created, emit_table, stdout_console
 from hanami.cli._progress import progress_bar
+from hanami.cli._resource_commands import ResourceCommands
 from hanami.cli._state import state_of
 
 __all__ = ["dataset_app"]
@@ -34,7 +35,8 @@ DATASET_FIELDS = (
     "created_at",
 )
 
-DatasetUuid = Annotated[str, typer.Argument(help="Dataset uuid.")]
+DatasetUuid = Annotated[str, typer.Argument(help="Dataset uuid.", metavar="uuid")]
+DATASET = ResourceCommands("datasets", DatasetUuid, "Dataset", fields=DATASET_FIELDS)
 DatasetName = Annotated[str, typer.Argument(help="Name of the new dataset.")]
 MultipartOpt = Annotated[
     bool,
@@ -115,14 +117,7 @@ def dataset_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     emit_table(state, state.client(ctx).datasets.list(), columns=columns)
 
 
-def _dataset_show(ctx: typer.Context, uuid: DatasetUuid, json_: JsonOpt = False) -> None:
-    """Show a dataset and its column groups."""
-    state = state_of(ctx, json_)
-    dataset = state.client(ctx).datasets.get(uuid)
-    emit_object(state, dataset, title="Dataset", fields=DATASET_FIELDS)
-
-
-show_command(dataset_app, _dataset_show)
+show_command(dataset_app, DATASET.show("Show a dataset and its column groups."))
 
 
 @dataset_app.command("content")
@@ -217,9 +212,4 @@ def dataset_check(
     emit(state, result, ", ".join(parts) or "no result")
 
 
-@dataset_app.command("delete")
-def dataset_delete(ctx: typer.Context, uuid: DatasetUuid, json_: JsonOpt = False) -> None:
-    """Delete a dataset."""
-    state = state_of(ctx, json_)
-    state.client(ctx).datasets.delete(uuid)
-    emit(state, {"uuid": uuid, "deleted": True}, f"Deleted dataset {uuid}")
+dataset_app.command("delete")(DATASET.delete())

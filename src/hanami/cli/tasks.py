@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from typing import Annotated, Any
 
 import typer
 
 from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
 from hanami.cli._output import emit, emit_object, emit_rows
 from hanami.cli._state import state_of
-from hanami.cli._waiting import TimeoutOpt, WaitOpt, finish_task
+from hanami.cli._waiting import TimeoutOpt, WaitOpt, start_task
 from hanami.sdk import Task, TaskRow
 
 __all__ = ["parse_binding", "parse_result", "task_app"]
@@ -51,6 +52,10 @@ TimeLengthOpt = Annotated[
 ]
 
 
+_start = functools.partial(start_task, title="Task", fields=TASK_FIELDS)
+"""Start a task, then wait (``--wait``) and print it."""
+
+
 def parse_binding(value: str) -> tuple[str, str, str]:
     """``DATASET_UUID:COLUMN:HEXAGON`` -> ``(dataset_uuid, column, hexagon)``."""
     parts = value.split(":")
@@ -65,12 +70,6 @@ def parse_result(value: str) -> tuple[str, str]:
     if len(parts) != 2 or not all(parts):
         raise typer.BadParameter(f"'{value}' is not HEXAGON:COLUMN")
     return parts[0], parts[1]
-
-
-def _finish(ctx: typer.Context, json_: bool, quiet: bool, task: Task, wait: bool, timeout):
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    finish_task(state, client, task, wait, quiet, "Task", timeout=timeout, fields=TASK_FIELDS)
 
 
 def train(
@@ -97,18 +96,9 @@ def train(
     json_: JsonOpt = False,
 ) -> None:
     """Train a cluster on dataset columns (one pass over the rows unless --epochs)."""
-    state = state_of(ctx, json_)
-    task = state.client(ctx).tasks.train(
-        cluster,
-        name,
-        [parse_binding(v) for v in inputs],
-        [parse_binding(v) for v in outputs],
-        time_length=time_length,
-        epochs=epochs,
-        shuffle=shuffle,
-        seed=seed,
-    )
-    _finish(ctx, json_, quiet, task, wait, timeout)
+    inputs_, outputs_ = [parse_binding(v) for v in inputs], [parse_binding(v) for v in outputs]
+    options = {"time_length": time_length, "epochs": epochs, "shuffle": shuffle, "seed": seed}
+    _queue(ctx, json_, "train", (cluster, name, inputs_, outputs_), options, wait, quiet, timeout)
 
 
 def request(
@@ -132,15 +122,30 @@ def request(
     json_: JsonOpt = False,
 ) -> None:
     """Run a cluster on dataset columns; the outputs become a dataset with the task's uuid."""
-    state = state_of(ctx, json_)
-    task = state.client(ctx).tasks.request(
-        cluster,
-        name,
-        [parse_binding(v) for v in inputs],
-        [parse_result(v) for v in results],
-        time_length=time_length,
+    inputs_, results_ = [parse_binding(v) for v in inputs], [parse_result(v) for v in results]
+    options = {"time_length": time_length}
+    _queue(ctx, json_, "request", (cluster, name, inputs_, results_), options, wait, quiet, timeout)
+
+
+def _queue(
+    ctx: typer.Context,
+    json_: bool,
+    kind: str,
+    args: tuple[Any, ...],
+    options: dict[str, Any],
+    wait: bool,
+    quiet: bool,
+    timeout: float | None,
+) -> None:
+    """``client.tasks.<kind>(*args, **options)``, then wait (``--wait``) and print the task."""
+    _start(
+        ctx,
+        json_,
+        lambda client: getattr(client.tasks, kind)(*args, **options),
+        wait=wait,
+        quiet=quiet,
+        timeout=timeout,
     )
-    _finish(ctx, json_, quiet, task, wait, timeout)
 
 
 for _app in (task_app, create_app):
@@ -187,10 +192,14 @@ def task_wait(
     json_: JsonOpt = False,
 ) -> None:
     """Wait for a task to finish, with a progress bar (samples/s, ETA)."""
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    task = client.tasks.get(uuid, cluster)
-    _finish(ctx, json_, False, task, True, timeout)
+    _start(
+        ctx,
+        json_,
+        lambda client: client.tasks.get(uuid, cluster),
+        wait=True,
+        quiet=False,
+        timeout=timeout,
+    )
 
 
 def _task_cancel(

@@ -29,8 +29,6 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,31 +37,19 @@ import numpy as np
 from hanami.core import checkpoint
 from hanami.core import kernels as K
 from hanami.core import state as st
-from hanami.core.profiles import PROFILES, input_roots, make_params
+from hanami.core.interfaces import (
+    OUTPUT_WIDTH,
+    Columns,
+    Data,
+    TrainStats,
+    as_columns,
+    encode,
+    split_outputs,
+)
+from hanami.core.profiles import PROFILES, hidden_roots, input_roots, make_params
 from hanami.core.template import Template, parse_template
 from hanami.core.topology import target_lists
 
-ArrayLike = np.ndarray | list | tuple
-Data = ArrayLike | Mapping[str, ArrayLike]
-
-
-class _Columns(list):
-    """One float32 2-D array per interface, already checked by ``Cluster._as_columns``."""
-
-
-@dataclass(frozen=True)
-class TrainStats:
-    """How a cluster did on the rows of one :meth:`Cluster.train` call, while learning them."""
-
-    samples: int
-    mean_squared_error: float  # summed over the outputs, averaged over the rows
-    accuracy: float  # share of rows whose largest output is the expected largest one
-    outputs: np.ndarray | dict[str, np.ndarray] | None = None
-    """With ``return_outputs=True``: what each row got before it was learned, shaped as
-    :meth:`Cluster.request` returns it (prequential scoring at engine speed)."""
-
-
-OUTPUT_WIDTH = {"plain": 1, "bool": 1, "float": 32, "int": 64}
 # what a forward pass changes besides its outputs: the neurons' step-to-step state
 _DYNAMIC_STATE = ("n_in", "n_pot", "n_act", "n_refr", "c_pot", "o_val")
 
@@ -99,7 +85,7 @@ class Cluster:
         n_hex = len(t.hexagons)
         self._rng = np.random.default_rng(t.settings.seed)
         s = st.allocate(n_hex, p.neurons_per_block, p.sections_per_block,
-                        p.synapses_per_section, nb_cap=8, cb_cap=4, hex_cap=8)  # fmt: skip
+                        p.synapses_per_section, nb_cap=8, cb_cap=1, hex_cap=8)  # fmt: skip
         s.rng[0] = np.uint64(self._rng.integers(0, 2**63))
         for k, spec in enumerate(t.inputs):
             flags = st.HX_INPUT
@@ -148,36 +134,10 @@ class Cluster:
     def output_sizes(self) -> dict[str, int]:
         return dict(zip(self.output_names, self._out_n.tolist(), strict=True))
 
-    def _as_columns(self, data: Data, names: list[str], what: str) -> _Columns:
-        """One 2-D float32 array per interface, in template order."""
-        if not isinstance(data, Mapping):
-            if len(names) != 1:
-                raise ValueError(f"this cluster has {what}s {names}; pass a dict by name")
-            data = {names[0]: data}
-        unknown = set(data) - set(names)
-        if unknown:
-            raise ValueError(f"unknown {what} name(s) {sorted(unknown)}; expected {names}")
-        missing = [n for n in names if n not in data]
-        if missing:
-            raise ValueError(f"missing {what} value(s) for {missing}")
-        out = []
-        for name in names:
-            a = np.asarray(data[name], dtype=np.float32)
-            if a.ndim == 1:
-                a = a[None, :]
-            if a.ndim != 2 or a.shape[1] == 0:
-                raise ValueError(f"{what} {name!r} must be 1-D or 2-D with at least one column")
-            if not np.isfinite(a).all():
-                raise ValueError(f"{what} {name!r} contains NaN or infinite values")
-            out.append(a)
-        if len({a.shape[0] for a in out}) > 1:
-            raise ValueError(f"all {what}s need the same number of rows")
-        return _Columns(out)
-
-    def _prepare_inputs(self, data: Data | _Columns) -> np.ndarray:
+    def _prepare_inputs(self, data: Data | Columns) -> np.ndarray:
         """The kernels' input matrix; ``data`` may be columns already checked by
         :meth:`_as_columns`. Wider data widens the inputs first."""
-        cols = data if isinstance(data, _Columns) else self._as_columns(data, self.input_names,
+        cols = data if isinstance(data, Columns) else as_columns(data, self.input_names,
                                                                         "input")  # fmt: skip
         for k, a in enumerate(cols):
             if a.shape[1] > self._state.in_n[k]:
@@ -190,9 +150,9 @@ class Cluster:
             X[:, off : off + a.shape[1]] = a
         return X
 
-    def _prepare_outputs(self, data: Data | _Columns) -> np.ndarray:
+    def _prepare_outputs(self, data: Data | Columns) -> np.ndarray:
         """The kernels' expected-value matrix (internal outputs), like :meth:`_prepare_inputs`."""
-        cols = data if isinstance(data, _Columns) else self._as_columns(data, self.output_names,
+        cols = data if isinstance(data, Columns) else as_columns(data, self.output_names,
                                                                         "output")  # fmt: skip
         for k, a in enumerate(cols):
             if a.shape[1] > self._out_n[k]:
@@ -206,7 +166,7 @@ class Cluster:
             width = int(self._out_n[k])
             padded = np.zeros((a.shape[0], width), dtype=np.float32)
             padded[:, : a.shape[1]] = a
-            parts.append(_encode(padded, self.template.outputs[k].type))
+            parts.append(encode(padded, self.template.outputs[k].type))
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
     def _resize_input(self, k: int, width: int) -> None:
@@ -246,6 +206,8 @@ class Cluster:
         s.o_idx[at : at + added] = np.arange(old_internal, internal)
         self._state = s
         self._out_n[k] = width
+        roots = hidden_roots(self.profile, int(sum(self._out_n)))
+        self._params = self._params._replace(hidden_roots=roots)
         if self.profile.rules == "default":
             self._resize_output_neurons(spec.hexagon, internal)
 
@@ -297,9 +259,9 @@ class Cluster:
         if want_nb > cap_nb or want_cb > cap_cb or want_hex > cap_hex:
             self._state = st.grow(
                 s, self.profile.neurons_per_block,
-                nb_cap=max(cap_nb, 2 * want_nb) if want_nb > cap_nb else cap_nb,
-                cb_cap=max(cap_cb, 2 * want_cb) if want_cb > cap_cb else cap_cb,
-                hex_cap=max(cap_hex, 2 * want_hex) if want_hex > cap_hex else cap_hex,
+                nb_cap=max(cap_nb, want_nb * 3 // 2) if want_nb > cap_nb else cap_nb,
+                cb_cap=max(cap_cb, want_cb * 3 // 2) if want_cb > cap_cb else cap_cb,
+                hex_cap=max(cap_hex, want_hex * 3 // 2) if want_hex > cap_hex else cap_hex,
             )  # fmt: skip
 
     # ------------------------------------------------------------------ learning
@@ -319,8 +281,8 @@ class Cluster:
         ``return_outputs`` the stats also hold the outputs each row had before it was
         learned, in the order the rows were visited.
         """
-        cols_in = self._as_columns(inputs, self.input_names, "input")
-        cols_out = self._as_columns(expected, self.output_names, "output")
+        cols_in = as_columns(inputs, self.input_names, "input")
+        cols_out = as_columns(expected, self.output_names, "output")
         n_in, n_out = cols_in[0].shape[0], cols_out[0].shape[0]
         if n_in != n_out:  # checked before anything widens
             raise ValueError(f"inputs have {n_in} rows but expected values {n_out}")
@@ -332,9 +294,11 @@ class Cluster:
         seen = np.zeros((len(rows) if return_outputs else 0, total), dtype=np.float32)
         self._train_rows(X, Y, rows.astype(np.int64, copy=False), seen)
         n = max(len(rows), 1)
+        outputs = None
+        if return_outputs:
+            outputs = split_outputs(seen, self.template.outputs, self._out_n)
         return TrainStats(len(rows), float(self._state.stats[0] / n),
-                          float(self._state.stats[1] / n),
-                          self._split_outputs(seen) if return_outputs else None)  # fmt: skip
+                          float(self._state.stats[1] / n), outputs)  # fmt: skip
 
     def _train_rows(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray,
                     seen: np.ndarray) -> None:  # fmt: skip
@@ -371,16 +335,7 @@ class Cluster:
         if saved is not None:
             for name, array in zip(_DYNAMIC_STATE, saved, strict=True):
                 getattr(s, name)[:] = array
-        return self._split_outputs(raw)
-
-    def _split_outputs(self, raw: np.ndarray) -> np.ndarray | dict[str, np.ndarray]:
-        """Internal outputs ``[rows, total]`` as values per output interface."""
-        result, at = {}, 0
-        for k, spec in enumerate(self.template.outputs):
-            width = int(self._out_n[k] * OUTPUT_WIDTH[spec.type])
-            result[spec.name] = _decode(raw[:, at : at + width], spec.type)
-            at += width
-        return result[self.output_names[0]] if len(result) == 1 else result
+        return split_outputs(raw, self.template.outputs, self._out_n)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -418,7 +373,8 @@ class Cluster:
             raise ValueError(f"missing arrays {sorted(missing)}")
         state = st.State(**{f.name: arrays[f.name].astype(f.dtype, copy=False)
                             for f in st.FIELDS})  # fmt: skip
-        self._params = make_params(self.profile, self.template, int(state.in_n.sum()))
+        self._params = make_params(self.profile, self.template, int(state.in_n.sum()),
+                                   int(sum(output_sizes)))  # fmt: skip
         if state.hx_flags.shape[0] != len(self.template.hexagons):
             raise ValueError("hexagon count differs from the template")
         npb = self.profile.neurons_per_block
@@ -457,29 +413,3 @@ class Cluster:
         m = self.metrics()
         return (f"Cluster(profile={self.profile.name!r}, hexagons={len(self.template.hexagons)}, "
                 f"sections={m['sections']}, synapses={m['synapses']})")  # fmt: skip
-
-
-def _encode(values: np.ndarray, kind: str) -> np.ndarray:
-    """Expected values of one output interface as internal outputs: one per value for
-    ``plain`` and ``bool``, the bits of the big-endian float32 / int64 for ``float`` / ``int``."""
-    if kind == "plain":
-        return values
-    if kind == "bool":
-        return (values >= 0.5).astype(np.float32)
-    if kind == "float":
-        bits = values.astype(">f4").view(np.uint8)
-    else:
-        bits = np.rint(values).astype(">i8").view(np.uint8)
-    return np.unpackbits(bits.reshape(values.shape[0], -1), axis=1).astype(np.float32)
-
-
-def _decode(raw: np.ndarray, kind: str) -> np.ndarray:
-    """Internal outputs back to values: thresholded bits packed MSB first for int/float."""
-    if kind == "plain":
-        return raw
-    if kind == "bool":
-        return (raw >= 0.5).astype(np.float32)
-    packed = np.packbits((raw >= 0.5).astype(np.uint8), axis=1)
-    if kind == "float":
-        return packed.view(">f4").astype(np.float32)
-    return packed.view(">i8").astype(np.int64)

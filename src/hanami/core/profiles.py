@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 REDUCTION_INTERVAL = 100  # training samples between two reduction cycles
 RESERVE_BLOCKS = 4  # spare blocks kept besides 2 per hexagon and half the used ones
 INPUT_FANOUT = 256  # input_roots=0: root sections of all input neurons together, about
+OUTPUTS_PER_ROOT = 12  # hidden_roots=0: one root section per hidden neuron per 12 outputs
 MAX_ROOTS = 8  # root sections per neuron, at most (chain positions follow them in n_use)
 ADAPTIVE_EPS = 1e-4  # added to the root of the running squared step (adaptive)
 SPLIT_MARGIN = 0.1  # a split happens only where the potential is inside the border's
@@ -41,23 +42,32 @@ class Profile:
     learning_rate_min: float = 0.0
     initial_weight: float = 0.1  # new synapses get |w| uniform in [0, 2 * initial_weight]
     input_roots: int = 1  # root sections per input neuron; 0: INPUT_FANOUT // inputs, 1 to 8
-    hidden_roots: int = 1  # root sections per hidden neuron (at most 8)
+    hidden_roots: int = 1  # root sections per hidden neuron; 0: outputs // 12, 1 to 8
     input_split: int = 0  # partly covered input synapse: 0 halve rule, 1 or 2 split (walks.py)
     hidden_split: int = 0  # the same for sections of hidden neurons
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
     adaptive: float = 0.0  # RMSProp decay of per-synapse squared steps (0: plain step)
     leak: float = 0.0  # share of the error a silent hidden source gets (backward.py)
     mean_backprop: bool = False  # a hidden neuron's error: mean, not sum, over its synapses
+    # The estimators code each feature around these running quantiles of its values
+    # (hanami.estimators._coding); empty: around 0. The engine itself never reads it.
+    input_quantiles: tuple[float, ...] = ()
+    halve_borders: bool = True  # an oversized partly covered border gives half to the next
+    # position (walks.py); it moves the code of every larger value, so a full section keeps
+    # changing what it computes (docs/engine.md, The stream profile)
+    hidden_rate_by_roots: bool = False  # synapses into hidden neurons learn at the rate
+    # divided by the input roots per neuron (docs/engine.md, The stream profile)
 
 
 PROFILES = {
     "classic": Profile("classic", "classic", 128, 512, 128, 0.1, 0.1, 1e-5, 1),
     # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
     # 0.1 / (1 + samples / 20,000) to a floor of 0.03, and new weights 8 times smaller
-    # (|w| up to 0.025 instead of 0.2); docs/engine.md has the measurements.
+    # (|w| up to 0.025 instead of 0.2); docs/engine.md has the measurements. The
+    # estimators code features around running quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 64, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=5e-5, learning_rate_min=0.03,
-                       initial_weight=0.0125),
+                       initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8)),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons. Best on the
@@ -65,8 +75,9 @@ PROFILES = {
     # regression and MNIST (the measurements are in docs/engine.md).
     "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
-                      hidden_roots=4, input_split=2, hidden_split=1, first_pieces=8,
-                      adaptive=0.999, leak=0.1, mean_backprop=True),
+                      hidden_roots=0, input_split=2, hidden_split=1, first_pieces=8,
+                      adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
+                      hidden_rate_by_roots=True, input_quantiles=(0.2, 0.5, 0.8)),
 }  # fmt: skip
 
 
@@ -97,6 +108,8 @@ class Params(NamedTuple):
     adaptive_eps: float  # see ADAPTIVE_EPS
     leak: float  # see Profile
     mean_backprop: bool  # see Profile
+    halve_borders: bool  # see Profile
+    hidden_rate_by_roots: bool  # see Profile
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -114,9 +127,24 @@ def input_roots(profile: Profile, inputs: int) -> int:
     return int(min(max(INPUT_FANOUT // max(inputs, 1), 1), MAX_ROOTS))
 
 
-def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params:
+def hidden_roots(profile: Profile, outputs: int) -> int:
+    """Root sections per hidden neuron for ``outputs`` output neurons.
+
+    With ``profile.hidden_roots == 0`` a hidden neuron gets one root per
+    :data:`OUTPUTS_PER_ROOT` outputs: one code of its value is enough to tell a few classes
+    apart, and more roots cost accuracy there; fifty classes need several (docs/engine.md,
+    Hidden roots from the outputs).
+    """
+    if profile.hidden_roots:
+        return min(profile.hidden_roots, MAX_ROOTS)
+    return int(min(max(outputs // OUTPUTS_PER_ROOT, 1), MAX_ROOTS))
+
+
+def make_params(
+    profile: Profile, template: Template, inputs: int = 0, outputs: int = 0
+) -> Params:
     """The kernels' parameters for a cluster of ``template`` under ``profile`` whose input
-    interfaces have ``inputs`` neurons in all so far."""
+    interfaces have ``inputs`` neurons and output interfaces ``outputs`` in all so far."""
     settings = template.settings
     return Params(
         cooldown=float(settings.neuron_cooldown),
@@ -130,7 +158,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params
         max_sections=int(profile.max_sections_per_neuron),
         cross_entropy=bool(profile.cross_entropy),
         input_roots=input_roots(profile, inputs),
-        hidden_roots=min(int(profile.hidden_roots), MAX_ROOTS),
+        hidden_roots=hidden_roots(profile, outputs),
         input_split=int(profile.input_split),
         hidden_split=int(profile.hidden_split),
         split_margin=SPLIT_MARGIN,
@@ -139,6 +167,8 @@ def make_params(profile: Profile, template: Template, inputs: int = 0) -> Params
         adaptive_eps=ADAPTIVE_EPS,
         leak=float(profile.leak),
         mean_backprop=bool(profile.mean_backprop),
+        halve_borders=bool(profile.halve_borders),
+        hidden_rate_by_roots=bool(profile.hidden_rate_by_roots),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),

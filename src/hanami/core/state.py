@@ -178,23 +178,34 @@ def allocate(
     """Empty buffers for a cluster of ``n_hex`` hexagons with the given capacities."""
     sizes = {"hexagons": n_hex, "hex_cap": hex_cap, "nb_cap": nb_cap, "neurons": nb_cap * npb,
              "cb_cap": cb_cap, "spb": spb, "syn": syn, "inputs": 0, "outputs": 0}  # fmt: skip
-    return State(*(
-        np.full(tuple(sizes.get(n, n) for n in f.shape), f.fill, dtype=f.dtype) for f in FIELDS
-    ))  # fmt: skip
+    return State(*(_filled(tuple(sizes.get(n, n) for n in f.shape), f.name) for f in FIELDS))
 
 
-def _grown(array: np.ndarray, length: int, name: str) -> np.ndarray:
-    """``array`` with its first axis extended to ``length`` fresh slots."""
+def _filled(shape: tuple[int, ...], name: str) -> np.ndarray:
+    """A fresh buffer of ``shape`` for field ``name``. Zero-filled ones come from
+    ``np.zeros``, whose pages the OS maps on first touch: the spare capacity of the synapse
+    buffers (megabytes, mostly never used on a small stream) then costs nothing to allocate."""
+    fill = fill_value(name)
+    dtype = _BY_NAME[name].dtype
+    return np.zeros(shape, dtype=dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
+
+
+def _grown(array: np.ndarray, length: int, name: str, used: int | None = None) -> np.ndarray:
+    """``array`` with its first axis extended to ``length`` fresh slots; only its first
+    ``used`` entries (all by default) are copied, the rest are fresh anyway."""
     if array.shape[0] >= length:
         return array
-    out = np.full((length, *array.shape[1:]), fill_value(name), dtype=array.dtype)
-    out[: array.shape[0]] = array
+    out = _filled((length, *array.shape[1:]), name)
+    used = array.shape[0] if used is None else used
+    out[:used] = array[:used]
     return out
 
 
 def grow(state: State, npb: int, nb_cap: int, cb_cap: int, hex_cap: int) -> State:
     """Return ``state`` with capacities of at least the given sizes (nothing is copied twice).
 
+    Only the blocks in use are copied (kernels never touch the others, as :func:`trimmed`
+    relies on too), so growing costs what the network holds, not what it could hold.
     The block lists ``hx_nb`` and ``hx_cb`` are widened with -1, although they are allocated
     with 0: only their first ``hx_nnb`` / ``hx_ncb`` entries are read, and checkpoints keep
     the used columns as they are.
@@ -204,7 +215,10 @@ def grow(state: State, npb: int, nb_cap: int, cb_cap: int, hex_cap: int) -> Stat
         lengths.update(nb_cap=nb_cap, neurons=nb_cap * npb)
     if cb_cap > state.cb_hex.shape[0]:
         lengths["cb_cap"] = cb_cap
-    changes = {f.name: _grown(getattr(state, f.name), lengths[f.shape[0]], f.name)
+    nb, cb = int(state.meta[M_NB]), int(state.meta[M_CB])
+    used = {"nb_cap": nb, "neurons": nb * npb, "cb_cap": cb}
+    changes = {f.name: _grown(getattr(state, f.name), lengths[f.shape[0]], f.name,
+                              used[f.shape[0]])
                for f in FIELDS if f.shape[0] in lengths}  # fmt: skip
     if hex_cap > state.hx_nb.shape[1]:
         for f in FIELDS:

@@ -14,13 +14,9 @@ from hanami.datasets.checking import (
 from hanami.datasets.convert import convert_csv, convert_mnist
 from hanami.datasets.csv import CsvReader, CsvTable, read_csv
 from hanami.datasets.errors import ColumnNotFoundError, DatasetError, InputTooLarge, ParseStopped
-from hanami.datasets.fileformat import (
-    FORMAT_VERSION,
-    Dataset,
-    DatasetWriter,
-    open_dataset,
-    write_dataset,
-)
+from hanami.datasets.fileformat import FORMAT_VERSION
+from hanami.datasets.filereader import Dataset, open_dataset
+from hanami.datasets.filewriter import DatasetWriter, write_dataset
 from hanami.datasets.idx import IdxReader, mnist_to_columns, read_idx
 from hanami.datasets.limits import ParseLimits
 

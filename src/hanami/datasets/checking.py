@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from hanami.datasets.errors import DatasetError
-from hanami.datasets.fileformat import Dataset
+from hanami.datasets.filereader import Dataset
 
 __all__ = ["CheckReport", "check", "check_columns", "classification_accuracy", "predict_classes"]
 

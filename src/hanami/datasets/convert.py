@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from hanami.datasets.csv import CsvReader, csv_description
-from hanami.datasets.fileformat import Dataset, DatasetWriter
+from hanami.datasets.filereader import Dataset
+from hanami.datasets.filewriter import DatasetWriter
 from hanami.datasets.idx import (
     MNIST_CLASSES,
     IdxReader,

@@ -5,7 +5,9 @@ Feature encoding
     Each feature ``x`` therefore becomes two input columns, ``max(x, 0) * input_scale`` and
     ``max(-x, 0) * input_scale`` (positive and negative part, interleaved: feature ``j`` owns
     columns ``2j`` and ``2j + 1``), so that negative values carry information and new features
-    can be appended on the right without moving the old ones.
+    can be appended on the right without moving the old ones. The profiles' ``input_quantiles``
+    apply this to ``x - c`` for several running quantiles ``c`` of each feature
+    (``hanami.estimators._coding``); without them, to ``x`` itself.
 
     ``input_scale`` mostly decides which small values still count: a walk stops below the
     profile's threshold (0.01 for "default"), so with ``input_scale=1`` a feature of magnitude

@@ -3,7 +3,8 @@
 Features are mapped to input columns in the order they are first seen (features first seen
 in the same sample are ordered by name, so the order of keys in the dicts does not matter);
 a new feature widens the network's input on demand. A missing feature, ``None`` or NaN
-counts as 0, which activates nothing. New labels (classifier) widen the output on demand.
+counts as 0 (in the plain coding, that activates nothing). New labels (classifier) widen
+the output on demand.
 
 >>> import random
 >>> from hanami.estimators import HanamiRiverClassifier
@@ -32,10 +33,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(f"{ML_EXTRA_HINT} ({exc})") from exc
 
 from hanami.core import PROFILES, Cluster
+from hanami.estimators._coding import FeatureCoder
 from hanami.estimators._common import (
     DEFAULT_INPUT_SCALE,
     build_template,
-    encode_features,
     ordered_new_keys,
     request,
     scale_targets,
@@ -96,14 +97,17 @@ class _HanamiRiverBase:
             profile = self.profile or self._default_profile
             template = build_template(self.template, profile, self.hidden_hexagons)
             self._cluster = Cluster(template, seed=self.seed)
+            self._coder = FeatureCoder(PROFILES[template.settings.profile].input_quantiles,
+                                       self.input_scale)  # fmt: skip
         return self._cluster
 
     def _register(self, x: dict) -> None:
         for key in ordered_new_keys(x.keys(), self._features):
             self._features[key] = len(self._features)
 
-    def _inputs(self, x: dict) -> np.ndarray:
-        """``[1, 2 * n_known_features]`` engine inputs; unknown features are ignored."""
+    def _inputs(self, x: dict, learn: bool) -> np.ndarray:
+        """Engine inputs of ``x`` (``hanami.estimators._coding``); unknown features are
+        ignored; ``learn``: ``x`` is a training row."""
         row = np.zeros((1, len(self._features)), dtype=np.float64)
         for key, value in x.items():
             col = self._features.get(key)
@@ -117,14 +121,14 @@ class _HanamiRiverBase:
                     "(e.g. river.preprocessing.OneHotEncoder)"
                 ) from exc
             row[0, col] = v if math.isfinite(v) else 0.0
-        return encode_features(row, self.input_scale)
+        return self._coder.encode(row, learn)
 
     def _outputs(self, x: dict) -> np.ndarray | None:
         """Outputs for ``x`` (1-D float64), or None before any feature was learned;
         followed by the dead-network check."""
         if self._cluster is None or not self._features:
             return None
-        inputs = self._inputs(x)
+        inputs = self._inputs(x, learn=False)
         out = request(self._cluster, inputs)
         self._signal.answers(inputs, out)
         return out[0]
@@ -134,7 +138,7 @@ class _HanamiRiverBase:
         self._register(x)
         if not self._features:  # an empty dict: nothing to learn from
             return
-        inputs = self._inputs(x)
+        inputs = self._inputs(x, learn=True)
         expected = target.reshape(1, -1).astype(np.float32)
         seen = cluster.train(inputs, expected, return_outputs=True).outputs
         self._signal.answers(inputs, seen[:, : expected.shape[1]])

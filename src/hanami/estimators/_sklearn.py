@@ -28,10 +28,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(f"{ML_EXTRA_HINT} ({exc})") from exc
 
 from hanami.core import PROFILES, Cluster
+from hanami.estimators._coding import FeatureCoder
 from hanami.estimators._common import (
     DEFAULT_INPUT_SCALE,
     build_template,
-    encode_features,
     request,
     scale_targets,
     unscale_outputs,
@@ -87,6 +87,8 @@ class _HanamiBase(BaseEstimator):
         else:
             seed = int(check_random_state(rs).randint(0, _SEED_BOUND))
         self.cluster_ = Cluster(template, seed=seed)
+        self._coder = FeatureCoder(PROFILES[template.settings.profile].input_quantiles,
+                                   self.input_scale)  # fmt: skip
         self._shuffler = np.random.default_rng(seed)
         self._signal = SignalWatch(self._min_outputs)
 
@@ -94,13 +96,14 @@ class _HanamiBase(BaseEstimator):
         """Train ``epochs`` passes; returns the outputs ``[n, width]`` of the last pass's
         rows before each was learned (in visiting order), which also feed the dead-network
         check."""
-        inputs = encode_features(X, self.input_scale)
-        expected = np.ascontiguousarray(Y, dtype=np.float32)
         for _ in range(epochs):
-            order = self._shuffler.permutation(inputs.shape[0]) if self.shuffle else None
-            seen = self.cluster_.train(inputs, expected, order=order, return_outputs=True).outputs
+            order = self._shuffler.permutation(X.shape[0]) if self.shuffle else None
+            rows = X if order is None else X[order]
+            inputs = self._coder.encode(rows, learn=True)
+            expected = np.ascontiguousarray(Y if order is None else Y[order], dtype=np.float32)
+            seen = self.cluster_.train(inputs, expected, return_outputs=True).outputs
         seen = seen[:, : Y.shape[1]]
-        self._signal.answers(inputs if order is None else inputs[order], seen)
+        self._signal.answers(inputs, seen)
         return seen
 
     def _outputs(self, X) -> np.ndarray:
@@ -108,7 +111,7 @@ class _HanamiBase(BaseEstimator):
         dead-network check."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        inputs = encode_features(X, self.input_scale)
+        inputs = self._coder.encode(X, learn=False)
         out = request(self.cluster_, inputs)[:, : self._width]
         self._signal.answers(inputs, out)
         return out
@@ -304,21 +307,49 @@ class HanamiRegressor(RegressorMixin, _HanamiBase):
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
         """One pass over ``(X, y)``, continuing the current network (running target range)."""
+        X, Y = self._continue(X, y)
+        self._update_targets(Y)
+        self._train(X, scale_targets(Y, self.y_min_, self.y_max_), 1)
+        return self
+
+    def _continue(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """Validated ``X`` and 2-D ``Y`` for a pass that continues the network (a fresh one
+        on the first call)."""
         first = not hasattr(self, "n_outputs_")
         X, y = validate_data(self, X, y, reset=first, multi_output=True, y_numeric=True)
         if first:
             Y = self._start(y)
             self._new_cluster()
-        else:
-            Y = y.reshape(-1, 1) if y.ndim == 1 else y
-            if Y.shape[1] != self.n_outputs_ or (y.ndim == 1) != self._y_1d:
-                raise ValueError(
-                    f"y has {Y.shape[1]} output(s) ({y.ndim}-D) but the model was trained on "
-                    f"{self.n_outputs_} ({1 if self._y_1d else 2}-D)"
-                )
-        self._update_targets(Y)
-        self._train(X, scale_targets(Y, self.y_min_, self.y_max_), 1)
-        return self
+            return X, Y
+        Y = np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
+        if Y.shape[1] != self.n_outputs_ or (y.ndim == 1) != self._y_1d:
+            raise ValueError(
+                f"y has {Y.shape[1]} output(s) ({y.ndim}-D) but the model was trained on "
+                f"{self.n_outputs_} ({1 if self._y_1d else 2}-D)"
+            )
+        return X, Y
+
+    def _learn_pass(self, X, y) -> np.ndarray:
+        """One pass in one engine call; returns what each row was predicted before it was
+        learned, exactly as a :meth:`predict` then :meth:`partial_fit` per row would scale
+        it: row ``i`` learns its target in the range of the targets up to and including
+        its own, and its prediction is read in the range (and falls back to the mean) of
+        the targets before it. Before any target there is no range: the prediction is 0."""
+        X, Y = self._continue(X, y)
+        n, seen = Y.shape[0], self.n_samples_seen_
+        low = np.minimum.accumulate(np.vstack([self.y_min_, Y]), axis=0)
+        high = np.maximum.accumulate(np.vstack([self.y_max_, Y]), axis=0)
+        count = seen + np.arange(n + 1)[:, None]
+        total = np.vstack([self.y_mean_ * seen, Y]).cumsum(axis=0)
+        mean = total / np.maximum(count, 1)
+        out = self._train(X, scale_targets(Y, low[1:], high[1:]), 1)
+        known = count[:-1] > 0
+        with np.errstate(invalid="ignore"):  # rows without a range are masked below
+            pred = unscale_outputs(out, low[:-1], high[:-1], mean[:-1])
+        pred = np.where(known, pred, 0.0)
+        self.y_min_, self.y_max_, self.y_mean_ = low[-1], high[-1], mean[-1]
+        self.n_samples_seen_ = seen + n
+        return pred[:, 0] if self._y_1d else pred
 
     def _start(self, y: np.ndarray) -> np.ndarray:
         """Reset the target statistics for a new network; return y as a 2-D float array."""
@@ -356,9 +387,10 @@ def prequential(estimator, X, y, **partial_fit_params) -> np.ndarray:
     """What ``estimator`` predicted for each row of ``(X, y)`` just before learning it.
 
     Test-then-train over one pass, continuing ``estimator`` (call it on a fresh one for a
-    prequential score from the first sample on). A classifier does the whole pass inside
-    the engine, so this runs at training speed; a regressor goes row by row, because its
-    target scaling widens with every row. ``partial_fit_params`` go to ``partial_fit``
+    prequential score from the first sample on). The whole pass runs inside the engine, at
+    training speed: the outputs are those each row had in training before its weight update
+    (a regressor scales each row with the target range known up to it, as a loop of
+    ``predict`` and ``partial_fit`` would). ``partial_fit_params`` go to ``partial_fit``
     (``classes`` on a classifier's first call).
 
     >>> import numpy as np
@@ -375,12 +407,4 @@ def prequential(estimator, X, y, **partial_fit_params) -> np.ndarray:
         return estimator.classes_[np.argmax(outputs, axis=1)]
     if not isinstance(estimator, HanamiRegressor):
         raise TypeError(f"expected a Hanami estimator, got {type(estimator).__name__}")
-    X, y = np.asarray(X), np.asarray(y)
-    predictions = []
-    for i in range(X.shape[0]):
-        if hasattr(estimator, "n_outputs_"):
-            predictions.append(estimator.predict(X[i : i + 1])[0])
-        else:
-            predictions.append(np.zeros(y.shape[1:]) if y.ndim > 1 else 0.0)
-        estimator.partial_fit(X[i : i + 1], y[i : i + 1], **partial_fit_params)
-    return np.asarray(predictions)
+    return estimator._learn_pass(X, y, **partial_fit_params)

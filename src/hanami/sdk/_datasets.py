@@ -15,6 +15,7 @@ from hanami.protocol.models import (
     DatasetUpload,
     UploadProgress,
 )
+from hanami.sdk._checkpoint_transfer import download_checkpoint, upload_checkpoint
 from hanami.sdk._models import (
     CheckpointTable,
     DatasetTable,
@@ -263,9 +264,7 @@ class Checkpoints(Resource[ModeT]):
     ) -> Op[int]:
         """``GET /checkpoint/download`` (Hanami): write the checkpoint file to ``target``
         (a path or a binary file object); returns the number of bytes."""
-        from hanami.sdk import _upload
-
-        return (yield from _upload.download_checkpoint(uuid, target, progress=progress))
+        return (yield from download_checkpoint(uuid, target, progress=progress))
 
     @operation
     def upload(
@@ -273,6 +272,4 @@ class Checkpoints(Resource[ModeT]):
     ) -> Op[Checkpoint]:
         """``POST /checkpoint/upload`` (Hanami): store a checkpoint file under ``name``; the
         server verifies it. Restore it with ``clusters.restore``."""
-        from hanami.sdk import _upload
-
-        return (yield from _upload.upload_checkpoint(name, file, progress=progress))
+        return (yield from upload_checkpoint(name, file, progress=progress))

@@ -9,21 +9,14 @@ request step sends the INPUT buffers and receives one buffer per output hexagon.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hanami.protocol.batch import (
-    MAX_FRAME_BYTES,
-    MAX_HEADER_BYTES,
-    BatchError,
-    decode_batch_reply,
-    encode_batch,
-)
 from hanami.protocol.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
@@ -31,9 +24,19 @@ from hanami.protocol.proto import (
     TRAIN_TYPE,
     ClusterIO_Message,
 )
+from hanami.sdk._direct_batches import run_batches
+from hanami.sdk._direct_values import (
+    Values,
+    hexagon_names,
+    one_row,
+    reply_values,
+    row_buffers,
+    row_count,
+    sample_buffers,
+)
 from hanami.sdk._exceptions import HanamiError, StatusError, WebsocketError
 from hanami.sdk._resources import Clusters
-from hanami.sdk._upload import (
+from hanami.sdk._websocket import (
     WEBSOCKET_MIN_VALIDITY,
     check_init_reply,
     describe_ws_error,
@@ -47,14 +50,6 @@ if TYPE_CHECKING:
     from hanami.sdk._core import BaseClient
 
 __all__ = ["DirectSession"]
-
-Values = ArrayLike | Mapping[str, ArrayLike]
-
-
-def _names(value: str | Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
 
 
 class DirectSession:
@@ -85,8 +80,8 @@ class DirectSession:
     ) -> None:
         self.client = client
         self.cluster_uuid = cluster_uuid
-        self.inputs = _names(inputs)
-        self.outputs = _names(outputs)
+        self.inputs = hexagon_names(inputs)
+        self.outputs = hexagon_names(outputs)
         self.switch_mode = switch_mode
         self.timeout = timeout
         self.batch_size = max(1, batch_size)
@@ -95,7 +90,7 @@ class DirectSession:
         self.capabilities: dict[str, Any] = {}
         self.session_uuid: str | None = None
         self._ws: ClientConnection | None = None
-        self._seq = 0
+        self._seq = itertools.count()
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -178,20 +173,6 @@ class DirectSession:
 
     # ------------------------------------------------------------------------------ messages
 
-    def _named(self, values: Values, defaults: list[str], what: str) -> list[tuple[str, Any]]:
-        if isinstance(values, Mapping):
-            items = list(values.items())
-        elif len(defaults) == 1:
-            items = [(defaults[0], values)]
-        else:
-            raise ValueError(
-                f"pass a dict {{hexagon_name: values}} for the {what}s, or name the {what} "
-                f"hexagon with client.direct(..., {what}s='name')"
-            )
-        if not items:
-            raise ValueError(f"no {what} values given")
-        return [(name, np.asarray(v, dtype=np.float32).ravel()) for name, v in items]
-
     async def _recv(self) -> str | bytes:
         assert self._ws is not None
         if self.timeout is None:
@@ -246,8 +227,8 @@ class DirectSession:
 
     async def train(self, x: Values, y: Values) -> None:
         """One train step: forward and backward pass for one sample; returns when done."""
-        inputs = self._named(x, self.inputs, "input")
-        expected = self._named(y, self.outputs, "output")
+        inputs = sample_buffers(x, self.inputs, "input")
+        expected = sample_buffers(y, self.outputs, "output")
         if self.batched:
             await self._run_batches(
                 "train", {n: v[None, :] for n, v in inputs}, {n: v[None, :] for n, v in expected}
@@ -269,7 +250,7 @@ class DirectSession:
         With one output hexagon the result is an array. With several (or with ``outputs``,
         a count or the names) it is ``{hexagon_name: array}``.
         """
-        inputs = self._named(x, self.inputs, "input")
+        inputs = sample_buffers(x, self.inputs, "input")
         names = None if outputs is None or isinstance(outputs, int) else list(outputs)
         if isinstance(outputs, int):
             count, as_dict = outputs, True
@@ -290,10 +271,10 @@ class DirectSession:
                     self._message(name, values, train=False, expected=False, last=last)
                 )
             assert reply is not None
-            result[reply.bufferName] = _values(reply)
+            result[reply.bufferName] = reply_values(reply)
             for _ in range(count - 1):
                 reply = self._parse(await self._recv_checked(), type(reply))
-                result[reply.bufferName] = _values(reply)
+                result[reply.bufferName] = reply_values(reply)
         if names is not None:
             result = {name: result[name] for name in names if name in result}
         if as_dict:
@@ -309,16 +290,16 @@ class DirectSession:
     ) -> None:
         """One train step per row of ``x``/``y`` (2-D arrays, or dicts of 2-D arrays), in
         order; batched frames when the server offers them."""
-        xs = _rows(x, self.inputs, "input")
-        ys = _rows(y, self.outputs, "output")
-        n = _count(xs, "x")
-        if _count(ys, "y") != n:
+        xs = row_buffers(x, self.inputs, "input")
+        ys = row_buffers(y, self.outputs, "output")
+        n = row_count(xs, "x")
+        if row_count(ys, "y") != n:
             raise ValueError("x and y must have the same number of rows")
         if self.batched:
             await self._run_batches("train", xs, ys, progress=progress)
             return
         for i in range(n):
-            await self.train(_row(xs, i), _row(ys, i))
+            await self.train(one_row(xs, i), one_row(ys, i))
             if progress is not None:
                 progress(i + 1, n)
 
@@ -330,8 +311,8 @@ class DirectSession:
     ) -> np.ndarray | dict[str, np.ndarray]:
         """One request step per row; returns the outputs stacked to ``(rows, width)`` (a
         dict of such arrays when the cluster has several outputs)."""
-        xs = _rows(x, self.inputs, "input")
-        n = _count(xs, "x")
+        xs = row_buffers(x, self.inputs, "input")
+        n = row_count(xs, "x")
         if self.batched:
             result = await self._run_batches("request", xs, None, progress=progress)
             if len(result) == 1 and len(self.outputs) <= 1:
@@ -339,7 +320,7 @@ class DirectSession:
             return result
         outputs: list[Any] = []
         for i in range(n):
-            outputs.append(await self.request(_row(xs, i)))
+            outputs.append(await self.request(one_row(xs, i)))
             if progress is not None:
                 progress(i + 1, n)
         if not outputs:
@@ -350,14 +331,6 @@ class DirectSession:
 
     # ------------------------------------------------------------------------------- batched
 
-    def _chunk_rows(self, buffers: Mapping[str, np.ndarray]) -> int:
-        width = sum(int(a.shape[1]) for a in buffers.values()) or 1
-        frame_bytes = int(self.capabilities.get("max_frame_bytes", MAX_FRAME_BYTES))
-        max_frame = frame_bytes - MAX_HEADER_BYTES
-        by_size = max(1, max_frame // (4 * width))
-        max_samples = int(self.capabilities.get("max_samples", self.batch_size))
-        return max(1, min(self.batch_size, max_samples, by_size))
-
     async def _run_batches(
         self,
         kind: str,
@@ -366,87 +339,14 @@ class DirectSession:
         *,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Send ``[rows, width]`` buffers as batch frames, keeping up to ``max_in_flight``
-        frames unanswered; returns the outputs of a request, rows in order."""
-        buffers = {**inputs, **(expected or {})}
-        n = _count(dict(inputs), "x")
-        chunk = self._chunk_rows(buffers)
-        window = max(1, int(self.capabilities.get("max_in_flight", 1)))
-        pending: collections.deque[tuple[int, int]] = collections.deque()
-        pieces: dict[str, list[np.ndarray]] = {}
-        done = 0
-        error: str | None = None
-
-        async def receive_one() -> None:
-            nonlocal done, error
-            seq, rows = pending.popleft()
-            try:
-                header, outputs = decode_batch_reply(await self._recv_checked())
-            except BatchError as exc:
-                raise WebsocketError(f"unreadable batch answer: {exc}") from exc
-            if header.get("seq") != seq:
-                raise WebsocketError(f"batch answer {header.get('seq')} arrived for {seq}")
-            if not header.get("ok"):
-                error = error or str(header.get("error") or "unknown error")
-                return
-            for name, values in outputs.items():
-                pieces.setdefault(name, []).append(values)
-            done += rows
-            if progress is not None:
-                progress(done, n)
-
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            frame = encode_batch(
-                self._seq,
-                kind,
-                {k: v[start:stop] for k, v in inputs.items()},
-                {k: v[start:stop] for k, v in (expected or {}).items()},
-            )
-            await self._send_checked(frame)
-            pending.append((self._seq, stop - start))
-            self._seq += 1
-            while len(pending) >= window:
-                await receive_one()
-        while pending:
-            await receive_one()
-        if error is not None:
-            raise WebsocketError(f"the server refused a {kind} batch: {error}")
-        return {name: np.concatenate(parts) for name, parts in pieces.items()}
-
-
-def _values(reply: Any) -> np.ndarray:
-    values = np.asarray(reply.values, dtype=np.float32)
-    count = int(reply.numberOfValues)
-    return values[:count] if 0 < count < len(values) else values
-
-
-def _rows(
-    values: ArrayLike | Mapping[str, ArrayLike], defaults: list[str], what: str
-) -> dict[str, np.ndarray]:
-    """``{hexagon: [rows, width] float32}`` from a 2-D array or a dict of them."""
-    if not isinstance(values, Mapping):
-        if len(defaults) != 1:
-            raise ValueError(
-                f"pass a dict {{hexagon_name: rows}} for the {what}s, or name the {what} "
-                f"hexagon with client.direct(..., {what}s='name')"
-            )
-        values = {defaults[0]: values}
-    out = {}
-    for name, value in values.items():
-        array = np.asarray(value, dtype=np.float32)
-        out[name] = array.reshape(len(array), -1) if array.ndim != 2 else array
-    if not out:
-        raise ValueError(f"no {what} values given")
-    return out
-
-
-def _count(rows: dict[str, np.ndarray], what: str) -> int:
-    counts = {len(v) for v in rows.values()}
-    if len(counts) != 1:
-        raise ValueError(f"all arrays of {what} must have the same number of rows")
-    return counts.pop()
-
-
-def _row(rows: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
-    return {k: v[i] for k, v in rows.items()}
+        return await run_batches(
+            self._send_checked,
+            self._recv_checked,
+            kind,
+            inputs,
+            expected,
+            seq=self._seq,
+            capabilities=self.capabilities,
+            batch_size=self.batch_size,
+            progress=progress,
+        )

@@ -12,27 +12,31 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
-import json
-import os
 import secrets
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from hanami.protocol.models import Checkpoint, Dataset
+from hanami.protocol.models import Dataset
 from hanami.sdk._datasets import Datasets
-from hanami.sdk._exceptions import (
-    HanamiError,
-    TransportError,
-    UploadError,
-    WebsocketError,
+from hanami.sdk._exceptions import HanamiError, UploadError
+from hanami.sdk._streaming import (
+    CHUNK_SIZE,
+    counting,
+    open_source,
+    post_streamed,
+    read_exactly,
+    stream_chunks,
 )
-from hanami.sdk._wire import Blocking, Call, Op, Sleep, parse_model
+from hanami.sdk._websocket import (
+    WEBSOCKET_MIN_VALIDITY,
+    check_init_reply,
+    describe_ws_error,
+    init_message,
+    ssl_context,
+)
+from hanami.sdk._wire import Blocking, Op, Sleep
 
 if TYPE_CHECKING:
     from websockets.sync.client import ClientConnection
@@ -40,107 +44,11 @@ if TYPE_CHECKING:
     from hanami.sdk._core import BaseClient
     from hanami.sdk._datasets import FileSource, UploadProgressCallback
 
-__all__ = [
-    "CHUNK_SIZE",
-    "MULTIPART_PATH",
-    "check_init_reply",
-    "init_message",
-    "send_file",
-    "ssl_context",
-    "upload",
-]
+__all__ = ["MULTIPART_PATH", "send_file", "upload"]
 
-CHUNK_SIZE = 128 * 1024
-"""Bytes per upload chunk; the server tracks segments of exactly this size."""
-WEBSOCKET_MIN_VALIDITY = 600.0
-"""Renew the token before opening a websocket if it expires sooner (Hanami closes a
-session when its token expires)."""
-
-
-# ------------------------------------------------------------------------ websocket helpers
-
-
-def init_message(token: str, target: str, uuid: str, **extra: Any) -> str:
-    """The first message of every websocket (sent as a text frame, like the original SDKs)."""
-    return json.dumps({"token": token, "target": target, "uuid": uuid, **extra})
-
-
-def check_init_reply(raw: str | bytes) -> dict[str, Any]:
-    """Parse the server's init answer (``{"success": true, "uuid": ...}``); raises
-    WebsocketError when the server refused."""
-    try:
-        reply = json.loads(raw)
-    except ValueError as exc:
-        raise WebsocketError(f"websocket init: unexpected answer {raw[:80]!r}") from exc
-    if not isinstance(reply, dict) or not reply.get("success"):
-        error = reply.get("error") if isinstance(reply, dict) else None
-        raise WebsocketError(f"websocket init refused: {error or 'no reason given'}")
-    return reply
-
-
-def ssl_context(url: str, verify: bool) -> ssl.SSLContext | None:
-    if not url.startswith("wss:"):
-        return None
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def describe_ws_error(exc: BaseException, url: str) -> HanamiError:
-    """Turn a websockets/OS exception into an SDK error with one readable line."""
-    from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
-
-    if isinstance(exc, InvalidStatus):
-        status = exc.response.status_code
-        return WebsocketError(f"{url} refused the websocket upgrade (HTTP {status})")
-    if isinstance(exc, ConnectionClosed):
-        reason = f": {exc.rcvd.reason}" if exc.rcvd and exc.rcvd.reason else ""
-        code = exc.rcvd.code if exc.rcvd else None
-        return WebsocketError(
-            f"the server closed the websocket (code {code or 'none'}){reason}", code=code
-        )
-    if isinstance(exc, TimeoutError):
-        return TransportError(f"{url}: no websocket answer in time")
-    if isinstance(exc, WebSocketException):
-        return WebsocketError(f"websocket error: {exc}")
-    return TransportError(f"cannot reach {url}: {exc}")
-
-
-# --------------------------------------------------------------------------------- sources
-
-
-@contextlib.contextmanager
-def open_source(source: FileSource) -> Iterator[tuple[IO[bytes], int, str]]:
-    """Yield ``(binary stream, size in bytes, label)`` for an upload source."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-        yield io.BytesIO(data), len(data), "<bytes>"
-    elif isinstance(source, str | os.PathLike):
-        path = Path(source)
-        with path.open("rb") as stream:
-            yield stream, os.fstat(stream.fileno()).st_size, str(path)
-    else:
-        start = source.tell()
-        end = source.seek(0, os.SEEK_END)
-        source.seek(start)
-        yield source, end - start, str(getattr(source, "name", "<stream>"))
-
-
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
-    parts = []
-    missing = size
-    while missing > 0:
-        part = stream.read(missing)
-        if not part:
-            break
-        parts.append(part)
-        missing -= len(part)
-    return b"".join(parts)
-
-
-# ---------------------------------------------------------------------------- the protocols
+MULTIPART_PATH = "dataset/upload"
+"""Hanami's one-request upload: form fields ``name``, ``type`` (mnist/csv), files
+``input_file`` and (mnist) ``label_file``; answers like ``GET /dataset``."""
 
 
 def send_file(
@@ -172,7 +80,7 @@ def send_file(
             check_init_reply(_recv(ws, timeout))
             position = 0
             while position < size:
-                chunk = _read_exactly(stream, min(CHUNK_SIZE, size - position))
+                chunk = read_exactly(stream, min(CHUNK_SIZE, size - position))
                 if not chunk:
                     raise UploadError(f"the file ended after {position} of {size} bytes")
                 message = FileUpload_Message(position=position, data=chunk)
@@ -239,14 +147,7 @@ def upload(
             if size <= 0:
                 raise ValueError(f"{label} is empty")
         total = sum(size for _, size, _ in opened)
-        sent = 0
-
-        def on_chunk(count: int) -> None:
-            nonlocal sent
-            sent += count
-            if progress is not None:
-                progress(sent, total)
-
+        on_chunk = counting(progress, total)
         if progress is not None:
             progress(0, total)
         if transport == "multipart":
@@ -293,15 +194,6 @@ def _upload_websocket(
     return init.uuid
 
 
-# -------------------------------------------------------------------------------- multipart
-
-M = TypeVar("M", bound=BaseModel)
-
-MULTIPART_PATH = "dataset/upload"
-"""Hanami's one-request upload: form fields ``name``, ``type`` (mnist/csv), files
-``input_file`` and (mnist) ``label_file``; answers like ``GET /dataset``."""
-
-
 def _upload_multipart(
     kind: str,
     name: str,
@@ -331,10 +223,10 @@ def _upload_multipart(
             if isinstance(part, bytes):
                 yield part
             else:
-                yield from _stream(*part, on_chunk)
+                yield from stream_chunks(*part, on_chunk)
 
     return (
-        yield from _post_streamed(
+        yield from post_streamed(
             MULTIPART_PATH,
             [],
             body(),
@@ -343,92 +235,3 @@ def _upload_multipart(
             Dataset,
         )
     )
-
-
-def _post_streamed(
-    path: str,
-    params: dict[str, str],
-    body: Iterator[bytes],
-    content_type: str,
-    length: int,
-    model: type[M],
-) -> Op[M]:
-    """POST ``body`` (streamed, ``length`` bytes) and parse the answer as ``model``."""
-    headers = {"Content-Type": content_type, "Content-Length": str(length)}
-    data = yield Call("POST", path, params=params, content=body, headers=headers)
-    return parse_model(model, data)
-
-
-# ------------------------------------------------------------------------------ checkpoints
-
-
-def _stream(stream: IO[bytes], size: int, on_chunk: Callable[[int], None]) -> Iterator[bytes]:
-    left = size
-    while left > 0:
-        chunk = stream.read(min(CHUNK_SIZE, left))
-        if not chunk:
-            raise UploadError(f"the file ended {left} bytes early")
-        left -= len(chunk)
-        on_chunk(len(chunk))
-        yield chunk
-
-
-def upload_checkpoint(
-    name: str,
-    source: FileSource,
-    *,
-    progress: UploadProgressCallback | None = None,
-) -> Op[Checkpoint]:
-    """``POST /checkpoint/upload?name=`` with the raw file as the body (Hanami only)."""
-    with open_source(source) as (stream, size, label):
-        if size <= 0:
-            raise ValueError(f"{label} is empty")
-        sent = 0
-
-        def on_chunk(count: int) -> None:
-            nonlocal sent
-            sent += count
-            if progress is not None:
-                progress(sent, size)
-
-        return (yield from _post_streamed(
-            "checkpoint/upload",
-            {"name": name},
-            _stream(stream, size, on_chunk),
-            "application/octet-stream",
-            size,
-            Checkpoint,
-        ))  # fmt: skip
-
-
-def download_checkpoint(
-    uuid: str,
-    target: str | os.PathLike[str] | IO[bytes],
-    *,
-    progress: UploadProgressCallback | None = None,
-) -> Op[int]:
-    """``GET /checkpoint/download?uuid=`` into ``target`` (a path is written to a ``.part``
-    file first, renamed when complete); returns the byte count."""
-    written = 0
-    with contextlib.ExitStack() as stack:
-        if isinstance(target, str | os.PathLike):
-            path = Path(target)
-            temp = path.with_name(f".{path.name}.part")
-            out: IO[bytes] = stack.enter_context(temp.open("wb"))
-            stack.callback(temp.unlink, missing_ok=True)
-        else:
-            path = temp = None
-            out = target
-
-        def sink(chunk: bytes, total: int) -> None:
-            nonlocal written
-            out.write(chunk)
-            written += len(chunk)
-            if progress is not None:
-                progress(written, total or written)
-
-        yield Call("GET", "checkpoint/download", params={"uuid": uuid}, sink=sink)
-        if temp is not None and path is not None:
-            out.close()
-            os.replace(temp, path)
-    return written

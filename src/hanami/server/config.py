@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from hanami.datasets.limits import ParseLimits
+from hanami.server.runtime.journal import SYNC_INTERVAL_S, JournalSync
 from hanami.server.security.proxies import ForwardedHeader, IPNetwork
 
 __all__ = [
@@ -195,7 +196,31 @@ class ServerSettings(BaseSettings):
     cluster_autosave_interval: int = Field(
         300, ge=1, description="seconds between autosaves of a changed cluster"
     )
+    journal_sync: JournalSync = Field(
+        "interval",
+        description="when an acknowledged direct-I/O step reaches the disk: 'always' (fdatasync "
+        "before the answer) or 'interval' (written before the answer, synced in the background)",
+    )
+    journal_sync_interval: float = Field(
+        SYNC_INTERVAL_S, gt=0, le=60, description="seconds between syncs (journal_sync=interval)"
+    )
     task_workers: int = Field(0, ge=0, description="clusters running tasks at once; 0 = CPUs")
+    replica_id: str | None = Field(
+        None, max_length=256, description="name among replicas sharing a database; <host>:<port>"
+    )
+    task_lease_s: float = Field(
+        10.0, gt=0, description="seconds without a heartbeat before a replica's work is taken over"
+    )
+    executor: Literal["inprocess", "ray"] = Field(
+        "inprocess", description="where clusters live: this process, or actors on a Ray cluster"
+    )
+    ray_address: str | None = Field(
+        None, description="host:port of the Ray cluster's head (HANAMI_EXECUTOR=ray)"
+    )
+    ray_actor_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per cluster actor")
+    ray_lease_ttl: float = Field(
+        60.0, gt=0, description="seconds an idle exclusive lease of a dead replica lasts"
+    )
     tempfile_timeout_seconds: float | None = Field(
         None, gt=0, description="idle upload timeout in seconds; overrides tempfile_timeout"
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hanami.server.bootstrap import bootstrap_admin
 from hanami.server.config import ConfigError, ServerSettings
@@ -23,14 +24,19 @@ from hanami.server.observability.monitor import Monitor
 from hanami.server.observability.prometheus import Metrics
 from hanami.server.runtime.executor import ClusterExecutor, InProcessExecutor
 from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.replicas import Replicas
 from hanami.server.runtime.stoppable import StoppableWork
 from hanami.server.runtime.storage import sweep_storage
 from hanami.server.runtime.tasks import TaskEngine
+from hanami.server.runtime.tasks.keeper import ReplicaKeeper
 from hanami.server.runtime.uploads import UploadRegistry
 from hanami.server.security.policy import Policy
 from hanami.server.security.principals import PrincipalCache
 from hanami.server.security.quotas import Quotas
 from hanami.server.security.ratelimit import LoginRateLimiter
+
+if TYPE_CHECKING:
+    from hanami.server.runtime.ray_executor import RayExecutor
 
 __all__ = ["AppContext"]
 
@@ -51,6 +57,8 @@ class AppContext:
     clusters: ClusterRegistry
     tasks: TaskEngine
     monitor: Monitor
+    replicas: Replicas
+    keeper: ReplicaKeeper
     principals: PrincipalCache
     ready: bool = False
     work: StoppableWork = field(default_factory=StoppableWork)
@@ -104,20 +112,28 @@ class AppContext:
         upgrade(self.database)
         bootstrap_admin(self.database, self.settings)
         self.principals.start()
-        self.uploads.start()
+        alone = self.replicas.register()
+        logger.info("replica %s (%s)", self.replicas.id, "alone" if alone else "with others")
+        self.uploads.start(purge=alone)
         assert self.settings.dataset_location and self.settings.checkpoint_location
-        sweep_storage(self.database, self.settings.dataset_location,
-                      self.settings.checkpoint_location)  # fmt: skip
+        if alone:  # another replica may be writing files that have no row yet
+            sweep_storage(self.database, self.settings.dataset_location,
+                          self.settings.checkpoint_location)  # fmt: skip
         self.monitor.start()
-        self.clusters.restore_all()
+        adopted = [c for c in self.replicas.orphaned(starting=True) if self.replicas.adopt(c)]
+        self.clusters.restore_all(adopted, sweep=alone)
         self.clusters.start()
-        self.tasks.start()
+        self.tasks.start(adopted)
+        self.replicas.start()
+        self.keeper.start(adopted)
         self.ready = True
 
     def shutdown(self) -> None:
         self.ready = False
+        self.keeper.stop()
         self.tasks.stop()  # suspends running tasks between chunks
         self.clusters.stop()  # autosaves every changed cluster
+        self.replicas.stop()  # hands the clusters to the other replicas
         self.monitor.stop()
         self.uploads.stop()
         self.principals.stop()
@@ -146,17 +162,40 @@ class AppContext:
 
 
 def _cluster_services(settings: ServerSettings, database: Database) -> dict[str, Any]:
-    """Executor, cluster registry, task engine and host monitor (nothing starts yet)."""
+    """Executor, cluster registry, task engine, replica membership and host monitor
+    (nothing starts yet)."""
     assert settings.cluster_location is not None
     monitor = Monitor(energy=EnergyPolicy(settings.energy_policy))
-    executor = InProcessExecutor()
+    on_ray = _ray_executor(settings) if settings.executor == "ray" else None
+    executor: ClusterExecutor = on_ray or InProcessExecutor()
+    replica_id = settings.replica_id or f"{socket.gethostname()}:{settings.port}"
+    replicas = Replicas(database, replica_id, settings.task_lease_s, solo=database.is_sqlite)
     clusters = ClusterRegistry(
         database,
         executor,
         settings.cluster_location,
         autosave_interval=settings.cluster_autosave_interval,
+        journal_sync=settings.journal_sync,
+        journal_sync_interval=settings.journal_sync_interval,
         packages=sorted(monitor.topology.packages()) or [0],
+        replicas=replicas,
     )
+    if on_ray is not None:
+        on_ray.restorer = clusters.revive
     workers = settings.task_workers or max(2, os.cpu_count() or 2)
-    tasks = TaskEngine(database, executor, clusters, workers=workers)
-    return {"executor": executor, "clusters": clusters, "tasks": tasks, "monitor": monitor}
+    tasks = TaskEngine(database, executor, clusters, workers=workers, replica_id=replica_id)
+    return {"executor": executor, "clusters": clusters, "tasks": tasks, "monitor": monitor,
+            "replicas": replicas, "keeper": ReplicaKeeper(replicas, clusters, tasks)}  # fmt: skip
+
+
+def _ray_executor(settings: ServerSettings) -> RayExecutor:
+    """Actors on the Ray cluster at ``ray_address`` (Ray is imported only here: an extra)."""
+    if not settings.ray_address:
+        raise ConfigError("HANAMI_EXECUTOR=ray needs HANAMI_RAY_ADDRESS (host:port of the head)")
+    try:
+        from hanami.server.runtime.ray_executor import RayExecutor
+    except ImportError as exc:
+        needs = "HANAMI_EXECUTOR=ray needs Ray (pip install 'hanami[ray]')"
+        raise ConfigError(f"{needs}: {exc}") from None
+    return RayExecutor(settings.ray_address, actor_cpus=settings.ray_actor_cpus,
+                       lease_ttl=settings.ray_lease_ttl)  # fmt: skip

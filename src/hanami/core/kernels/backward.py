@@ -8,7 +8,9 @@ the synapses it reached. Input hexagons are skipped (their terms are never read)
 
 The profiles differ in the output error, in how a section's reached synapses are found,
 and in the learning rate (docs/engine.md, Profiles, and its sections on the learning rate
-and the output slope floor). Activity counters for the reduction are only kept when the
+and the output slope floor); with ``hidden_rate_by_roots`` synapses into hidden neurons
+learn at the rate divided by the input roots per neuron (docs/engine.md, The stream
+profile). Activity counters for the reduction are only kept when the
 reduction is on: a synapse whose weight sign agrees with its target's activity counts up
 (docs/engine.md, Reduction).
 """
@@ -81,6 +83,8 @@ def update_hexagon_default(S, P, h):
     forward pass."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     lr = learning_rate(S, P)
+    if P.hidden_rate_by_roots and not S.hx_flags[h] & HX_OUTPUT:
+        lr = lr / np.float32(P.input_roots)  # r roots: r times the synapses that move
     leak = np.float32(P.leak)
     adaptive = np.float32(P.adaptive)
     eps = np.float32(P.adaptive_eps)

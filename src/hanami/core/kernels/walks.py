@@ -13,11 +13,11 @@ Training walks also grow (docs/engine.md, Profiles, the rows "growth" and "long 
   window shrinks a partly covered border (and its weight) by 1.5; a section that runs out
   of positions asks for a split (``c_split``, done by ``growth.update_cluster_classic``);
 * default: an oversized border (more than twice the potential left) gives half to the next
-  position, or, with ``P.input_split``/``P.hidden_split``, the partly covered synapse is
-  split where the potential ran out (:func:`split_synapse`); a section's first synapse may
-  be created in ``P.first_pieces`` equal pieces; a section that runs out of positions asks
-  for a chained section above it (``growth.queue_section``), and the walk records how far
-  it went (``c_stop``) for the backward pass.
+  position (``P.halve_borders``), or, with ``P.input_split``/``P.hidden_split``, the partly
+  covered synapse is split where the potential ran out (:func:`split_synapse`); a section's
+  first synapse may be created in ``P.first_pieces`` equal pieces; a section that runs out
+  of positions asks for a chained section above it (``growth.queue_section``), and the walk
+  records how far it went (``c_stop``) for the backward pass.
 
 The walks run one connection block per call, with only the arrays they touch as arguments:
 a small function keeps the hot loop in registers, and one call per block (not per section)
@@ -89,7 +89,8 @@ def walk_sections_default(S, P, h, train):
                                S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
                                S.s_cnt[cb], S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending,
                                S.meta, r, i, S.nb_size[nb], thr, init, P.input_split,
-                               P.hidden_split, margin, P.first_pieces)  # fmt: skip
+                               P.hidden_split, margin, P.first_pieces,
+                               P.halve_borders)  # fmt: skip
         else:
             walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
                                  S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
@@ -209,10 +210,11 @@ def walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
 @njit
 def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc,
                        sv, n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr, init,
-                       split_in, split_hid, margin, pieces):  # fmt: skip
+                       split_in, split_hid, margin, pieces, halve):  # fmt: skip
     """Default walks: a section that runs out of positions asks for a chained section
-    above it; the partly covered synapse is halved or split (see :func:`split_synapse`);
-    a section's first synapse is created as ``pieces`` synapses of equal borders."""
+    above it; the partly covered synapse is split (see :func:`split_synapse`) or, with
+    ``halve``, halved; a section's first synapse is created as ``pieces`` synapses of
+    equal borders."""
     syn = sw.shape[1]
     spb = c_src.shape[0]
     two = np.float32(2.0)
@@ -227,6 +229,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
             continue
         split = split_in if c_kind[slot] == 1 else split_hid
         q = p - c_low[slot]
+        covered = F0  # borders spent, for a chained section's offset (not p - q, see below)
         k = 0
         while k < syn and q > thr:
             if st_[slot, k] == UNUSED_TARGET:
@@ -247,22 +250,26 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
                     r = split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init,
                                       split == 2)  # fmt: skip
                     b = q
-                elif b > two * q and k < last:  # halve rule: an oversized border (> 2q)
+                elif halve and b > two * q and k < last:  # an oversized border (> 2q)
                     half = b / two
                     sb[slot, k + 1] += half
                     b = b - half
                     sb[slot, k] = b
                 n_in[st_[slot, k]] += sw[slot, k] * (q / b)
                 q -= b
+                covered += b
                 k += 1
                 break
             n_in[st_[slot, k]] += sw[slot, k]
             q -= b
+            covered += b
             k += 1
         c_stop[slot] = k  # the backward pass walks exactly these synapses
         if q > thr and c_next[slot] == 0:
+            # the chain starts where this section ends; p - q would lose the borders in
+            # float32 when p is huge (an outlier ×1e6 put chains inside the normal range)
             c_next[slot] = 1
-            queue_section(n_new, n_newoff, pending, meta, c_src[slot], p - q)
+            queue_section(n_new, n_newoff, pending, meta, c_src[slot], c_low[slot] + covered)
     return r
 
 

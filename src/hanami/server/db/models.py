@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -49,6 +50,7 @@ __all__ = [
     "ErrorLog",
     "LoginAttempt",
     "Project",
+    "Replica",
     "ResourceMixin",
     "Task",
     "Tempfile",
@@ -148,6 +150,10 @@ class Cluster(ResourceMixin, Base):
     """Decoded cluster-template text the cluster was built from."""
     mode: Mapped[str] = mapped_column(String(16), default="TASK", server_default="TASK")
     """``TASK`` (tasks run) or ``DIRECT`` (websocket I/O; tasks wait); kept over restarts."""
+    holder: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None, index=True)
+    """The replica whose memory holds the cluster (:mod:`hanami.server.runtime.replicas`)."""
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """Widths and metrics as of the last autosave: what other replicas show of it."""
 
     tasks: Mapped[list[Task]] = relationship(
         back_populates="cluster", cascade="all, delete-orphan", passive_deletes=True
@@ -176,6 +182,10 @@ class Task(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """Task inputs as given (inputs/outputs/results bindings, checkpoint uuid and location)."""
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    """The replica that runs (or last ran) the task; its writes are fenced by this."""
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """``DELETE /task`` through a replica that does not run the task."""
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     """Queue timestamp."""
     started_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
@@ -253,6 +263,18 @@ class LoginAttempt(Base):
     user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     attempted_at: Mapped[float] = mapped_column(Float, index=True)
     """Unix time in seconds (the processes share no monotonic clock)."""
+
+
+class Replica(Base):
+    """One ``hanami serve`` process among those sharing the database: alive while its
+    heartbeat is younger than the task lease (:mod:`hanami.server.runtime.replicas`)."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+    """Unix time in seconds (replicas share no monotonic clock: keep their clocks in sync)."""
 
 
 class ApiToken(Base):

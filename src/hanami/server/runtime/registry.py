@@ -15,13 +15,20 @@ an *autosave* checkpoint ``<cluster_location>/<uuid>.ckpt``:
 Direct-I/O steps go through :meth:`ClusterRegistry.train_direct` and
 :meth:`ClusterRegistry.request_direct`: each is recorded in the cluster's step journal
 (:mod:`hanami.server.runtime.journal`, ``<cluster_location>/<uuid>.journal``); a train step
-returns once its record is on disk. Every autosave empties the journal.
+returns once its record is written (``journal_sync = interval``: a background thread syncs
+the journals every ``journal_sync_interval`` seconds) or on disk (``always``). Every
+autosave empties the journal.
 
-At start-up every row is loaded from its autosave and its journal is replayed on top; a
-row without a readable autosave is rebuilt from its template (an untrained cluster) and a
-warning is logged. A cluster whose journal held steps that could not be replayed (the
-autosave they build on is gone) is listed in :attr:`ClusterRegistry.damaged`. Autosaves
-and journals without a row, and temp files of autosaves cut short by a crash, are removed.
+At start-up every row (with API replicas: every row this replica adopts, see
+:mod:`hanami.server.runtime.replicas`) is loaded from its autosave and its journal is
+replayed on top; a row without a readable autosave is rebuilt from its template (an
+untrained cluster) and a warning is logged. A cluster whose journal held steps that could
+not be replayed (the autosave they build on is gone) is listed in
+:attr:`ClusterRegistry.damaged`. Autosaves
+and journals without a row, and temp files of autosaves cut short by a crash, are removed
+(only by a replica that starts alone: another one may be writing them). Every autosave
+also stores the cluster's widths and metrics with its row, for the replicas that do not
+hold it (:meth:`ClusterRegistry.info`).
 
 The registry also keeps the logical hosts (one ``cpu`` host per CPU package, random uuids
 per process, as the original) and which host each hexagon was moved to by ``switch_host``.
@@ -34,7 +41,7 @@ import logging
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +59,16 @@ from hanami.server.runtime.executor import (
     ClusterInfo,
     ClusterNotFound,
 )
-from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, StepJournal, replayable
+from hanami.server.runtime.journal import (
+    REQUEST_STEP,
+    SYNC_INTERVAL_S,
+    TRAIN_STEP,
+    JournalSync,
+    PeriodicSync,
+    StepJournal,
+    replayable,
+)
+from hanami.server.runtime.replicas import Replicas
 
 __all__ = ["AUTOSAVE_SUFFIX", "JOURNAL_LIMIT", "JOURNAL_SUFFIX", "ClusterRegistry", "Host"]
 
@@ -85,8 +101,12 @@ class ClusterRegistry:
         *,
         autosave_interval: float = 300.0,
         packages: list[int] | None = None,
+        replicas: Replicas | None = None,
+        journal_sync: JournalSync = "interval",
+        journal_sync_interval: float = SYNC_INTERVAL_S,
     ) -> None:
         self.database = database
+        self.replicas = replicas
         self.executor = executor
         self.location = location
         self.autosave_interval = autosave_interval
@@ -101,8 +121,12 @@ class ClusterRegistry:
         self._thread: threading.Thread | None = None
         self._journals: dict[str, StepJournal] = {}
         self._sync_pool = ThreadPoolExecutor(JOURNAL_SYNC_THREADS, "JournalSync")
+        self.journal_sync = journal_sync
+        self._periodic_sync = PeriodicSync(lambda: list(self._journals.values()),
+                                           journal_sync_interval)  # fmt: skip
         self.damaged: set[str] = set()
         """Clusters that lost journaled (acknowledged) steps at start-up."""
+        self._disowned: set[str] = set()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -112,25 +136,46 @@ class ClusterRegistry:
     def journal_path(self, cluster_uuid: str) -> Path:
         return self.location / f"{cluster_uuid}{JOURNAL_SUFFIX}"
 
-    def restore_all(self) -> None:
-        """Bring every ``clusters`` row back into the executor (start-up)."""
+    def restore_all(self, only: Collection[str] | None = None, *, sweep: bool = True) -> None:
+        """Bring the ``clusters`` rows (``only`` these) back into the executor (start-up,
+        adoption); ``sweep``: remove files no row refers to."""
         self.location.mkdir(parents=True, exist_ok=True)
         with self.database.session() as session:
             rows = [(c.uuid, c.template) for c in session.scalars(select(ClusterRow))]
         known = set()
         for cluster_uuid, template in rows:
             known.add(cluster_uuid)
-            if self.executor.exists(cluster_uuid):
+            skip = only is not None and cluster_uuid not in only
+            if skip or self.executor.exists(cluster_uuid):
                 continue
-            digest = self._load(cluster_uuid, template)
-            if self.executor.exists(cluster_uuid):
-                self._replay(cluster_uuid, digest)
+            self._bring_back(cluster_uuid, template)
+        if not sweep:
+            return
         for suffix in (AUTOSAVE_SUFFIX, JOURNAL_SUFFIX):
             for path in self.location.glob(f"*{suffix}"):
                 if path.name.removesuffix(suffix) not in known:
                     path.unlink(missing_ok=True)
         for path in self.location.glob(".*.tmp"):  # an autosave cut short by a crash
             path.unlink(missing_ok=True)
+
+    def revive(self, cluster_uuid: str) -> None:
+        """Bring back one cluster the executor lost (its Ray node died): from its autosave,
+        its journaled steps replayed on top, as at start-up."""
+        with self.database.session() as session:
+            row = session.get(ClusterRow, cluster_uuid)
+            if row is None:  # deleted meanwhile
+                return
+            template = row.template
+        with self._save_lock:
+            journal = self._journals.pop(cluster_uuid, None)
+            if journal is not None:
+                journal.close()
+        self._bring_back(cluster_uuid, template)
+
+    def _bring_back(self, cluster_uuid: str, template: str | None) -> None:
+        digest = self._load(cluster_uuid, template)
+        if self.executor.exists(cluster_uuid):
+            self._replay(cluster_uuid, digest)
 
     def _load(self, cluster_uuid: str, template: str | None) -> bytes | None:
         """Load a cluster from its autosave, else rebuild it from its template; returns the
@@ -184,10 +229,16 @@ class ClusterRegistry:
         if applied or other or digest is None or cluster_uuid in self.damaged:
             self.autosave(cluster_uuid, force=True)
         else:
-            self._journals[cluster_uuid] = StepJournal(path, digest, self._sync_pool, end=end)
+            self._journals[cluster_uuid] = self._open_journal(cluster_uuid, digest, end)
+
+    def _open_journal(self, cluster_uuid: str, digest: bytes, end: int = 0) -> StepJournal:
+        path = self.journal_path(cluster_uuid)
+        return StepJournal(path, digest, self._sync_pool, end=end, mode=self.journal_sync)
 
     def start(self) -> None:
-        """Start the periodic autosave thread."""
+        """Start the periodic autosave thread (and the journal sync thread: ``interval``)."""
+        if self.journal_sync == "interval":
+            self._periodic_sync.start()
         if self._thread is not None:
             return
         self._stop.clear()
@@ -201,6 +252,7 @@ class ClusterRegistry:
             self._thread.join(30)
             self._thread = None
         self.save_changed(wait=True)
+        self._periodic_sync.stop()  # what no autosave took is synced
         with self._save_lock:
             for journal in self._journals.values():
                 journal.close()
@@ -222,32 +274,42 @@ class ClusterRegistry:
         return info
 
     def info(self, cluster_uuid: str) -> ClusterInfo | None:
+        """The cluster as the executor holds it; held by another replica: as of its last
+        autosave."""
         try:
             return self.executor.info(cluster_uuid)
         except ClusterNotFound:
-            return None
+            return self.replicas.stored_info(cluster_uuid) if self.replicas else None
 
     def add_delete_listener(self, listener: Callable[[str], None]) -> None:
         """``listener(cluster_uuid)`` runs after a cluster was deleted (e.g. detach websockets)."""
         self._delete_listeners.append(listener)
 
-    def delete(self, cluster_uuid: str) -> None:
-        """Free the cluster (waits for the call in progress) and remove its autosave."""
+    def delete(self, cluster_uuid: str, *, keep_files: bool = False) -> None:
+        """Free the cluster (waits for the call in progress) and remove its autosave
+        (``keep_files``: another replica adopted it and uses them now)."""
         with contextlib.suppress(ClusterNotFound):
             self.executor.delete(cluster_uuid)
         with self._save_lock:
             self._saved.pop(cluster_uuid, None)
-            self.path_of(cluster_uuid).unlink(missing_ok=True)
             journal = self._journals.pop(cluster_uuid, None)
             if journal is not None:
-                journal.close(remove=True)
-            self.journal_path(cluster_uuid).unlink(missing_ok=True)
+                journal.close(remove=not keep_files)
+            if not keep_files:
+                self.path_of(cluster_uuid).unlink(missing_ok=True)
+                self.journal_path(cluster_uuid).unlink(missing_ok=True)
+            self._disowned.discard(cluster_uuid)
         self.hexagon_hosts.pop(cluster_uuid, None)
         for listener in list(self._delete_listeners):
             try:
                 listener(cluster_uuid)
             except Exception:
                 logger.exception("cluster delete listener failed for %s", cluster_uuid)
+
+    def disown(self, cluster_uuid: str) -> None:
+        """Never autosave this cluster again (until :meth:`delete`): its row went away or
+        names another replica."""
+        self._disowned.add(cluster_uuid)
 
     # ------------------------------------------------------------------ autosave
 
@@ -270,6 +332,8 @@ class ClusterRegistry:
         journal; False if busy or gone."""
         if not force and not self.is_changed(cluster_uuid):
             return True
+        if cluster_uuid in self._disowned or (self.replicas and not self.replicas.fresh()):
+            return False  # another replica may have adopted it: its files are not ours
         path = self.path_of(cluster_uuid)
         try:
             with self.executor.exclusive(cluster_uuid, timeout), self._save_lock:
@@ -280,12 +344,14 @@ class ClusterRegistry:
                 digest = read_digest(path)
                 journal = self._journals.get(cluster_uuid)
                 if journal is None:
-                    journal = StepJournal(self.journal_path(cluster_uuid), digest,
-                                          self._sync_pool)  # fmt: skip
+                    journal = self._open_journal(cluster_uuid, digest)
                     self._journals[cluster_uuid] = journal
                 journal.reset(digest)
+                info = self.executor.info(cluster_uuid)
         except (ClusterBusy, ClusterNotFound):
             return False
+        if self.replicas is not None:
+            self.replicas.store_info(info)
         logger.debug("cluster %s autosaved (revision %d)", cluster_uuid, revision)
         return True
 
@@ -326,9 +392,9 @@ class ClusterRegistry:
     ) -> None:
         """A train step, journaled: when this returns, it may be acknowledged.
 
-        The record is written before the pass and synced after it, outside the cluster's
-        lock, so steps of other sessions can share the sync. ``overlap`` (a long pass):
-        start the sync in the background before the pass."""
+        The record is written before the pass and committed after it, outside the
+        cluster's lock, so steps of other sessions can share a sync. ``overlap`` (a long
+        pass): start the sync in the background before the pass."""
         with self.executor.exclusive(cluster_uuid):
             journal = self._journal(cluster_uuid)
             mark = journal.append(TRAIN_STEP, inputs, expected)
@@ -339,7 +405,7 @@ class ClusterRegistry:
             except BaseException:
                 journal.retract(mark)
                 raise
-        journal.sync(mark.seq)
+        journal.commit(mark)
 
     @contextlib.contextmanager
     def train_after_reply(
@@ -347,15 +413,16 @@ class ClusterRegistry:
         cluster_uuid: str,
         inputs: Mapping[str, np.ndarray],
         expected: Mapping[str, np.ndarray],
-    ) -> Iterator[None]:
-        """A train step whose record is durable when the block starts (it may be
-        acknowledged there) and whose pass runs when the block ends, whatever happened in
-        it. The caller holds the cluster for all of it; the step must not be refusable."""
+    ) -> Iterator[float]:
+        """A train step whose record is committed when the block starts (it may be
+        acknowledged there; the block gets the seconds the commit waited for the disk) and
+        whose pass runs when the block ends, whatever happened in it. The caller holds the
+        cluster for all of it; the step must not be refusable."""
         journal = self._journal(cluster_uuid)
         mark = journal.append(TRAIN_STEP, inputs, expected)
-        journal.sync(mark.seq)
+        waited = journal.commit(mark)
         try:
-            yield
+            yield waited
         finally:
             try:
                 self.executor.train(cluster_uuid, inputs, expected)

@@ -2,27 +2,19 @@
 
 ``POST dataset/upload/{mnist,csv}`` allocates one tempfile per file (a sparse file of the
 declared size under ``tempfile_location`` plus a ``tempfiles`` row); the websocket upload
-protocol (:mod:`hanami.server.websocket.endpoint`, spec 3.3) writes chunks into it; the finalize
-endpoint converts the complete files into a dataset and removes the tempfiles.
+protocol (:mod:`hanami.server.websocket.file_upload`, spec 3.3) writes chunks into it; the
+finalize endpoint converts the complete files into a dataset and removes the tempfiles.
 
-What is tracked in memory (:class:`UploadHandle`, one server process) and why:
-
-- the byte ranges received so far, exactly (the original tracked 128 KiB segments and
-  never the last partial one, B9), so ``dataset/progress`` is only ``complete`` when every
-  byte has arrived;
-- the time of the last activity: a sweeper thread removes tempfiles idle for longer than
-  the configured timeout (the original never started its clean-up thread, B9), together
-  with the upload's dataset row when the dataset was never finalized;
-- whether a websocket is attached (one writer at a time) and whether a finalize has
-  claimed the handle (no writes or expiry while it converts).
-
-Upload progress does not survive a restart, so start-up removes every tempfile left from
-a previous run (rows and files) and the unfinalized upload datasets they belonged to.
+Each tempfile's state lives in memory, in one server process
+(:mod:`hanami.server.runtime.upload_handles`). A sweeper thread removes tempfiles idle for
+longer than the configured timeout (the original never started its clean-up thread, B9),
+together with the upload's dataset row when the dataset was never finalized. Upload
+progress does not survive a restart, so start-up removes every tempfile left from a
+previous run (rows and files) and the unfinalized upload datasets they belonged to.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import logging
 import os
@@ -30,7 +22,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -39,71 +30,16 @@ from sqlalchemy.orm import Session
 from hanami.server.db.models import Dataset, Tempfile
 from hanami.server.db.session import Database
 from hanami.server.errors import Conflict, NotFound
+from hanami.server.runtime.upload_handles import UploadError, UploadHandle
 from hanami.server.security.auth import Principal
 from hanami.server.security.tenancy import owner_fields
 
-__all__ = [
-    "CHUNK_SIZE",
-    "UPLOAD_KINDS",
-    "UploadError",
-    "UploadHandle",
-    "UploadRegistry",
-    "dataset_is_finalized",
-]
+__all__ = ["UPLOAD_KINDS", "UploadRegistry", "dataset_is_finalized"]
 
 logger = logging.getLogger("hanami.server.runtime.uploads")
 
-CHUNK_SIZE = 128 * 1024
-"""Chunk size the SDKs send; any other size and order is accepted as well."""
 UPLOAD_KINDS = ("mnist", "csv")
 """``datasets.kind`` values of datasets created by an upload (swept when abandoned)."""
-
-
-class UploadError(Exception):
-    """A chunk that cannot be written; the message is meant for the client."""
-
-
-@dataclass(eq=False)
-class UploadHandle:
-    """In-memory state of one tempfile."""
-
-    uuid: str
-    dataset_uuid: str
-    owner_id: str
-    project_id: str
-    size: int
-    path: Path
-    last_activity: float
-    attached: bool = False
-    claimed: bool = False
-    removed: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _starts: list[int] = field(default_factory=list, repr=False)
-    _ends: list[int] = field(default_factory=list, repr=False)
-    _received: int = field(default=0, repr=False)
-
-    @property
-    def received(self) -> int:
-        """Number of distinct bytes written so far."""
-        return self._received
-
-    @property
-    def complete(self) -> bool:
-        return self.received == self.size
-
-    def mark(self, start: int, end: int) -> None:
-        """Merge the byte range ``[start, end)`` into the sorted disjoint received ranges."""
-        if end <= start:
-            return
-        lo = bisect.bisect_left(self._ends, start)
-        hi = bisect.bisect_right(self._starts, end)
-        covered = sum(self._ends[i] - self._starts[i] for i in range(lo, hi))
-        if lo < hi:
-            start = min(start, self._starts[lo])
-            end = max(end, self._ends[hi - 1])
-        self._starts[lo:hi] = [start]
-        self._ends[lo:hi] = [end]
-        self._received += (end - start) - covered
 
 
 def dataset_is_finalized(dataset: Dataset) -> bool:
@@ -164,9 +100,11 @@ class UploadRegistry:
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> None:
-        """Remove what a previous run left behind, then start the sweeper thread."""
-        self.purge_stale()
+    def start(self, *, purge: bool = True) -> None:
+        """Remove what a previous run left behind (``purge``: not while other replicas may
+        be receiving uploads), then start the sweeper thread."""
+        if purge:
+            self.purge_stale()
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._run, name="hanami-tempfile-sweeper", daemon=True

@@ -66,7 +66,8 @@ def create(
         ctx.clusters.create(cluster_uuid, text)
     except ValueError as exc:
         raise BadRequest(f"Uploaded template is not a valid cluster-template: {exc}") from None
-    cluster = Cluster(uuid=cluster_uuid, name=name, template=text, **owner_fields(user))
+    cluster = Cluster(uuid=cluster_uuid, name=name, template=text, holder=ctx.replicas.id,
+                      **owner_fields(user))  # fmt: skip
     session.add(cluster)
     try:
         ctx.quotas.check(session, user.project_id, clusters=True)

@@ -19,7 +19,8 @@ from hanami.server.context import AppContext
 from hanami.server.db.models import Dataset, Tempfile
 from hanami.server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from hanami.server.runtime.stoppable import run_stoppable
-from hanami.server.runtime.uploads import UploadHandle, dataset_is_finalized
+from hanami.server.runtime.upload_handles import UploadHandle
+from hanami.server.runtime.uploads import dataset_is_finalized
 from hanami.server.security.auth import Principal
 from hanami.server.security.tenancy import get_in_scope, owner_fields
 from hanami.server.services.datasets import clean_paths, dataset_info, dataset_public

@@ -1,2 +1,3 @@
-"""The websocket endpoint (``endpoint``: init, file upload) and direct cluster I/O
-(``direct_io``: the compatible ping-pong and the batched extension)."""
+"""The websocket endpoint (``endpoint``) admitting a session (``admission``, ``session``) to
+the file upload (``file_upload``) or direct cluster I/O (``direct_io``: the compatible
+ping-pong and the batched extension)."""

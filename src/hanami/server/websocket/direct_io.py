@@ -6,9 +6,11 @@ A cluster in DIRECT mode (``PUT cluster/set_mode``, recorded by the task engine
 ``train_direct(uuid, inputs, expected)`` and ``request_direct(uuid, inputs) -> {output
 name: values}``, both blocking, serialised per cluster and run here in worker threads so
 the event loop stays free (compatible-mode steps that prove quick run on the event loop
-instead, see :class:`_Steps`: the thread hop would cost as much as the step). Every train
+instead, :mod:`~hanami.server.websocket.direct_steps`: the hop would cost as much as the
+step). Every train
 step is recorded in the cluster's step journal (:mod:`hanami.server.runtime.journal`) and
-``train_direct`` returns once the record is on disk: then it is acknowledged.
+``train_direct`` returns once the record is committed (written, or on disk with
+``journal_sync = always``): then it is acknowledged.
 
 **Compatible mode** (what the SDKs speak): strict ping-pong of ``ClusterIO_Message``.
 
@@ -17,7 +19,7 @@ step is recorded in the cluster's step journal (:mod:`hanami.server.runtime.jour
   ``numberOfValues = 1``, ``values = [0]``, ``isLast = false`` and an empty name.
 - A message with ``isLast = true`` stores its buffer and runs the step; its
   ``processType`` decides which. Train: after the pass, once the step's journal record is
-  durable, the server sends ``isLast = true``, ``processType = TRAIN``, ``values = [0]``.
+  committed, the server sends ``isLast = true``, ``processType = TRAIN``, ``values = [0]``.
   Request: one message per output hexagon, in the executor's order, back to back
   (``bufferName``, ``processType = REQUEST``, ``isLast = false``, the values); the
   original held all but the first back until the next client message.
@@ -38,11 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -66,10 +67,11 @@ from hanami.protocol.proto import (
 )
 from hanami.server.context import AppContext
 from hanami.server.errors import ApiError, Conflict, NotFound
-from hanami.server.runtime.executor import ClusterBusy
 from hanami.server.runtime.journal import JournalError
 from hanami.server.runtime.registry import ClusterRegistry
-from hanami.server.websocket.endpoint import CloseCode, WsClose, WsSession
+from hanami.server.runtime.tasks.remote import held_elsewhere
+from hanami.server.websocket.direct_steps import Steps
+from hanami.server.websocket.session import CloseCode, WsClose, WsSession
 
 __all__ = [
     "MAX_IN_FLIGHT",
@@ -81,15 +83,10 @@ __all__ = [
 
 MAX_IN_FLIGHT = 8
 """Frames a batched client may send before it waits for the first answer."""
-INLINE_LIMIT_S = 0.002
-"""Compatible mode: steps quicker than this run on the event loop (see :class:`_Steps`)."""
-INLINE_AFTER = 3
 MAX_STEP_BUFFERS = 256
 MAX_STEP_BYTES = 64 * 1024 * 1024
 """Compatible mode: what the buffers of one step (held until its ``isLast`` message) may
 add up to; more closes the socket with 4413 (buffers under new names used to pile up)."""
-
-T = TypeVar("T")
 
 TRAIN_POLICY = ("v1.0alpha/task/train", "POST")
 REQUEST_POLICY = ("v1.0alpha/task/request", "POST")
@@ -124,6 +121,10 @@ def require_direct_mode(ctx: AppContext, cluster_uuid: str) -> None:
     try:
         direct = cluster_is_direct(ctx, cluster_uuid)
     except LookupError as exc:
+        clusters = _clusters(ctx)
+        if clusters.replicas is not None and clusters.info(cluster_uuid) is not None:
+            # the row is there, the cluster lives in another replica's memory
+            raise Conflict(held_elsewhere(clusters.database, cluster_uuid)) from exc
         raise NotFound(f"Cluster with UUID '{cluster_uuid}' not found") from exc
     if not direct:
         raise Conflict(
@@ -161,85 +162,6 @@ def _ensure_direct(session: WsSession, cluster_uuid: str) -> ClusterRegistry:
         raise WsClose.from_error(exc) from exc
 
 
-_HELD_ON_LOOP: set[str] = set()
-"""Clusters whose lock an inline step holds across its reply (see :class:`_Steps`): the lock
-is re-entrant, so other steps on the event loop must not take it then."""
-
-
-class _Steps:
-    """Runs the steps of one session: inline while they are quick, else in worker threads.
-
-    A hop to a worker thread and back costs about as much as one small train step, so
-    after :data:`INLINE_AFTER` steps that each took less than :data:`INLINE_LIMIT_S`
-    (measured in a worker thread, where compilation or a first allocation does no harm),
-    steps run on the event loop. They do so only when the cluster's lock is free at that
-    moment (never waiting for an autosave or another session), and a step slower than the
-    limit sends the following ones back to worker threads.
-
-    A train step is acknowledged once its journal record is on disk. An inline step shaped
-    like the last one that succeeded (same buffer names, so it cannot be refused) is
-    acknowledged *before* its pass: the pass then overlaps with the client reading the
-    reply and writing its next message. The cluster's lock is held from the record to the
-    end of the pass, so nothing (an HTTP save, another session) comes between.
-    """
-
-    def __init__(self, session: WsSession, cluster_uuid: str, clusters: ClusterRegistry) -> None:
-        self.session = session
-        self.cluster_uuid = cluster_uuid
-        self.clusters = clusters
-        self.quick = 0
-        self.known: tuple[frozenset[str], frozenset[str]] | None = None
-
-    async def train(self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
-        """One train step, and its reply (``isLast = true``) once it is durable."""
-        shape = (frozenset(inputs), frozenset(expected))
-        if shape == self.known and await self._acknowledged_first(inputs, expected):
-            return
-        await self.run(self.clusters.train_direct, self.cluster_uuid, inputs, expected)
-        self.known = shape
-        await self.session.send_bytes(_TRAIN_END)
-
-    async def _acknowledged_first(
-        self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]
-    ) -> bool:
-        """Inline: record the step durably, reply, run the pass; False if it cannot run
-        inline now."""
-        uuid = self.cluster_uuid
-        if self.quick < INLINE_AFTER or uuid in _HELD_ON_LOOP:
-            return False
-        with contextlib.ExitStack() as held:
-            try:
-                held.enter_context(self.clusters.executor.exclusive(uuid, 0.0))
-            except ClusterBusy:
-                return False
-            _HELD_ON_LOOP.add(uuid)
-            held.callback(_HELD_ON_LOOP.discard, uuid)
-            started = time.perf_counter()
-            with self.clusters.train_after_reply(uuid, inputs, expected):
-                await self.session.send_bytes(_TRAIN_END)
-            self._count(time.perf_counter() - started)
-        return True
-
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
-        """``func(*args)``, a step on this session's cluster: inline if quick and free."""
-        if self.quick >= INLINE_AFTER and self.cluster_uuid not in _HELD_ON_LOOP:
-            try:
-                with self.clusters.executor.exclusive(self.cluster_uuid, 0.0):
-                    return self._timed(func, *args)
-            except ClusterBusy:  # held by an autosave or another session: wait elsewhere
-                pass
-        return await self.session.run_sync(self._timed, func, *args)
-
-    def _timed(self, func: Callable[..., T], *args: Any) -> T:
-        started = time.perf_counter()
-        result = func(*args)
-        self._count(time.perf_counter() - started)
-        return result
-
-    def _count(self, seconds: float) -> None:
-        self.quick = self.quick + 1 if seconds < INLINE_LIMIT_S else 0
-
-
 def _step_error(exc: Exception) -> ApiError | None:
     """Map an executor failure onto an HTTP-like error (None: a server bug)."""
     if isinstance(exc, ApiError):
@@ -259,9 +181,6 @@ def _step_error(exc: Exception) -> ApiError | None:
 
 _ACK = ClusterIO_Message(
     isLast=False, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
-).SerializeToString()
-_TRAIN_END = ClusterIO_Message(
-    isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
 ).SerializeToString()
 
 
@@ -323,7 +242,7 @@ def _check_held(inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) 
 
 
 async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
-    steps = _Steps(session, cluster_uuid, _clusters(session.ctx))
+    steps = Steps(session, cluster_uuid, _clusters(session.ctx))
     inputs: dict[str, np.ndarray] = {}
     expected: dict[str, np.ndarray] = {}
     while True:
@@ -405,7 +324,7 @@ async def _process_frame(session: WsSession, cluster_uuid: str, data: bytes | st
     clusters = _ensure_direct(session, cluster_uuid)
     outputs: dict[str, np.ndarray] = {}
     try:
-        if batch.type == "train":  # the samples in order, row by row; answered once durable
+        if batch.type == "train":  # the samples in order, row by row; answered once committed
             await session.run_sync(
                 partial(clusters.train_direct, overlap=True),
                 cluster_uuid, batch.inputs, batch.expected,

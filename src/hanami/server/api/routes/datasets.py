@@ -4,7 +4,7 @@ Two ways to upload an MNIST (IDX image + label file) or CSV dataset:
 
 1. The original protocol (spec 3.3): ``POST dataset/upload/{mnist,csv}`` with the byte
    sizes allocates one tempfile per file, the client sends the chunks over websockets
-   (:mod:`hanami.server.websocket.endpoint`), polls ``GET dataset/progress`` and finalizes with
+   (:mod:`hanami.server.websocket.file_upload`), polls ``GET dataset/progress`` and finalizes with
    ``PUT dataset/upload/{mnist,csv}``.
 2. New: one ``POST dataset/upload`` with ``multipart/form-data`` fields ``name``, ``type``
    (``mnist`` or ``csv``), ``input_file`` and, for MNIST, ``label_file``. IDX files may be

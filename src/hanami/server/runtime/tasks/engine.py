@@ -23,6 +23,11 @@ check the task's cancel and suspend flags.
 
 **Restarts.** :mod:`hanami.server.runtime.tasks.recovery` says what becomes of the tasks
 a shutdown or a crash interrupted.
+
+**Replicas.** Only the replica holding a cluster (:mod:`hanami.server.runtime.replicas`)
+runs its lane; a claim records the replica in ``tasks.claimed_by`` and every later write of
+the task is fenced on it. :mod:`hanami.server.runtime.tasks.keeper` adopts the clusters of
+dead replicas and picks up the tasks that other replicas queued.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +48,7 @@ from hanami.server.db.session import Database
 from hanami.server.errors import Conflict
 from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
 from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.tasks import queue
 from hanami.server.runtime.tasks.progress import (
     Control,
     Runner,
@@ -52,6 +59,13 @@ from hanami.server.runtime.tasks.progress import (
     error_text,
 )
 from hanami.server.runtime.tasks.recovery import discard_side_effects, recover, samples_learned
+from hanami.server.runtime.tasks.remote import (
+    INLINE_WAIT_S,
+    fenced,
+    held_elsewhere,
+    holder_of,
+    wait_until_done,
+)
 from hanami.server.runtime.tasks.states import (
     ABORTED,
     ACTIVE,
@@ -88,6 +102,7 @@ class TaskEngine:
         *,
         workers: int = 4,
         runners: dict[str, Runner] | None = None,
+        replica_id: str | None = None,
     ) -> None:
         from hanami.server.runtime.tasks.runners import RUNNERS
 
@@ -96,6 +111,7 @@ class TaskEngine:
         self.registry = registry
         self.workers = max(1, workers)
         self.runners = runners or RUNNERS
+        self.replica_id = replica_id
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._lanes: dict[str, _Lane] = {}
@@ -105,21 +121,29 @@ class TaskEngine:
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> None:
-        """Fail the tasks a crash interrupted, then start the lanes with queued tasks."""
+    def start(self, clusters: Collection[str] | None = None) -> None:
+        """Start the pool, then :meth:`adopt` the clusters (default: all)."""
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="HanamiTask")
         self._stopping = False
-        recover(self.database, self.executor, self.registry)
+        self.adopt(clusters)
+
+    def adopt(self, clusters: Collection[str] | None = None) -> None:
+        """Deal with the tasks a crash interrupted on these clusters (just loaded), restore
+        their modes, then start the lanes with queued tasks."""
+        recover(self.database, self.executor, self.registry, clusters)
         with self.database.session() as session:
-            direct = session.scalars(select(Cluster.uuid).where(Cluster.mode == MODE_DIRECT))
+            query = select(Cluster.uuid, Cluster.mode)
+            if clusters is not None:
+                query = query.where(Cluster.uuid.in_(list(clusters)))
             with self._lock:
-                for cluster_uuid in direct:
-                    self._lane(cluster_uuid).mode = MODE_DIRECT
-            clusters = session.scalars(
+                for cluster_uuid, mode in session.execute(query):
+                    self._lane(cluster_uuid).mode = mode
+            queued = session.scalars(
                 select(Task.cluster_uuid).where(Task.state == QUEUED).distinct()
             ).all()
-        for cluster_uuid in clusters:
-            self.kick(cluster_uuid)
+        for cluster_uuid in queued:
+            if clusters is None or cluster_uuid in clusters:
+                self.kick(cluster_uuid)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Suspend running tasks between chunks and wait for the lanes (graceful shutdown)."""
@@ -147,6 +171,10 @@ class TaskEngine:
 
     def submit(self, task_uuid: str, cluster_uuid: str, *, inline: bool = False) -> None:
         """Start the cluster's lane for a newly queued task (inline: run it in this thread)."""
+        if inline and self.elsewhere(cluster_uuid):
+            # another replica holds the cluster: it runs the task; answer when it is done
+            wait_until_done(self.database, task_uuid, INLINE_WAIT_S)
+            return
         if inline:
             with self._lock:
                 lane = self._lane(cluster_uuid)
@@ -165,12 +193,14 @@ class TaskEngine:
                         self._execute(snapshot)
                 finally:
                     self._release(cluster_uuid)
-                if snapshot is not None and not self._has_queued(cluster_uuid):
+                if snapshot is not None and not queue.has_queued(self.database, cluster_uuid):
                     return  # a lane started for nothing would refuse set_mode DIRECT (409)
         self.kick(cluster_uuid)
 
     def kick(self, cluster_uuid: str) -> None:
         """Make sure the lane runs if it has queued tasks."""
+        if self.elsewhere(cluster_uuid):
+            return  # another replica holds it and runs its tasks
         with self._lock:
             lane = self._lane(cluster_uuid)
             if lane.deleted or lane.mode != MODE_TASK or self._stopping or self._pool is None:
@@ -184,6 +214,12 @@ class TaskEngine:
             pool.submit(self._drain, cluster_uuid)
         except RuntimeError:  # shutting down
             self._release(cluster_uuid)
+
+    def elsewhere(self, cluster_uuid: str) -> bool:
+        """Whether another replica holds the cluster (and runs its tasks)."""
+        if self.replica_id is None or self.executor.exists(cluster_uuid):
+            return False
+        return holder_of(self.database, cluster_uuid) != self.replica_id
 
     def _release(self, cluster_uuid: str) -> None:
         with self._idle:
@@ -215,39 +251,16 @@ class TaskEngine:
     def _claim(self, cluster_uuid: str, only: str | None = None) -> TaskSnapshot | None:
         """Mark the oldest queued task of the cluster active (if it is ``only``, when given)."""
         with self.database.session() as session:
-            task = session.scalars(
-                select(Task)
-                .where(Task.cluster_uuid == cluster_uuid, Task.state == QUEUED)
-                .order_by(Task.created_at, Task.uuid)
-                .limit(1)
-            ).first()
+            task = queue.oldest_queued(session, cluster_uuid)
             if task is None or (only is not None and task.uuid != only):
                 return None
-            control = Control(task.uuid, cluster_uuid)
-            with self._lock:
-                self._controls[task.uuid] = control
-            claimed = session.execute(
-                update(Task)
-                .where(Task.uuid == task.uuid, Task.state == QUEUED)
-                .values(state=ACTIVE, started_at=utcnow(), error_message=None)
-            ).rowcount
-            session.commit()
-            if claimed != 1:
+            with self._lock:  # before the claim: a delete during it finds the control
+                self._controls[task.uuid] = Control(task.uuid, cluster_uuid)
+            if not queue.claim(session, task.uuid, self.replica_id):
                 with self._lock:
                     self._controls.pop(task.uuid, None)
                 return None
-            return TaskSnapshot(
-                uuid=task.uuid,
-                cluster_uuid=task.cluster_uuid,
-                name=task.name,
-                task_type=task.task_type,
-                owner_id=task.owner_id,
-                project_id=task.project_id,
-                time_length=task.time_length,
-                current_cycle=task.current_cycle,
-                total_number_of_cycles=task.total_number_of_cycles,
-                parameters=dict(task.parameters or {}),
-            )
+            return queue.snapshot(task)
 
     # ------------------------------------------------------------------ running
 
@@ -298,7 +311,7 @@ class TaskEngine:
             values["finished_at"] = utcnow()
         try:
             with self.database.session() as session:
-                session.execute(update(Task).where(Task.uuid == task.uuid).values(**values))
+                session.execute(fenced(update(Task), task.uuid, self.replica_id).values(**values))
                 session.commit()
         except Exception:
             logger.exception("could not record the end of task %s", task.uuid)
@@ -335,6 +348,12 @@ class TaskEngine:
         if control is not None:
             control.cancel.set()
             control.done.wait(wait)
+        else:  # another replica runs it: it sees the request at its next progress write
+            with self.database.session() as session:
+                session.execute(update(Task).where(Task.uuid == task_uuid, Task.state == ACTIVE)
+                                .values(cancel_requested=True))  # fmt: skip
+                session.commit()
+            wait_until_done(self.database, task_uuid, wait)
 
     def remove_cluster(self, cluster_uuid: str, *, timeout: float = 60.0) -> None:
         """Stop the cluster's lane for good: cancel its running task and wait for it."""
@@ -366,6 +385,8 @@ class TaskEngine:
         """Switch TASK <-> DIRECT; 409 unless coming from the other mode (DIRECT: lane idle).
 
         The mode is stored with the cluster's row and restored by :meth:`start`."""
+        if self.elsewhere(cluster_uuid):
+            raise Conflict(held_elsewhere(self.database, cluster_uuid))
         with self._lock:
             lane = self._lane(cluster_uuid)
             allowed = (
@@ -375,24 +396,9 @@ class TaskEngine:
             )
             if not allowed:
                 raise Conflict(f"Can not switch cluster to '{mode}'")
-            with self.database.session() as session:  # first, so a restart keeps the mode
-                row = session.get(Cluster, cluster_uuid)
-                if row is not None:
-                    row.mode = mode
-                    session.commit()
+            queue.store_mode(self.database, cluster_uuid, mode)  # first: a restart keeps it
             lane.mode = mode
-        if mode == MODE_TASK and self._has_queued(cluster_uuid):
+        if mode == MODE_TASK and queue.has_queued(self.database, cluster_uuid):
             # only then: a lane started for nothing would make the next inline save wait
             # (answered "queued") and a switch back to DIRECT fail (409)
             self.kick(cluster_uuid)
-
-    def _has_queued(self, cluster_uuid: str) -> bool:
-        with self.database.session() as session:
-            return (
-                session.scalar(
-                    select(Task.uuid)
-                    .where(Task.cluster_uuid == cluster_uuid, Task.state == QUEUED)
-                    .limit(1)
-                )
-                is not None
-            )

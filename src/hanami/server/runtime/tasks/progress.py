@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from hanami.core import TrainStats
 from hanami.server.db.models import Task
 from hanami.server.runtime.executor import ClusterNotFound
+from hanami.server.runtime.tasks.remote import fenced
 
 if TYPE_CHECKING:
     from hanami.server.runtime.tasks.engine import TaskEngine
@@ -141,10 +142,18 @@ class TaskRun:
             self.check()
 
     def write_progress(self, cycle: int) -> None:
+        """Store the cycle; a task whose row is gone, was taken over by another replica, or
+        whose cancellation another replica requested is cancelled."""
+        replica_id = self.engine.replica_id
         with self.database.session() as session:
-            session.execute(update(Task).where(Task.uuid == self.task.uuid).values(
-                current_cycle=cycle))  # fmt: skip
+            row = fenced(update(Task), self.task.uuid, replica_id)
+            written = session.execute(row.values(current_cycle=cycle)).rowcount
+            cancel = session.scalar(
+                select(Task.cancel_requested).where(Task.uuid == self.task.uuid)
+            )
             session.commit()
+        if not written or cancel:
+            self.control.cancel.set()
         self._written_cycle = cycle
         self._last_write = time.monotonic()
 
@@ -152,8 +161,9 @@ class TaskRun:
         self.params = {**self.params, **values}
         with self.database.session() as session:
             session.execute(
-                update(Task).where(Task.uuid == self.task.uuid).values(parameters=self.params)
-            )
+                fenced(update(Task), self.task.uuid, self.engine.replica_id).values(
+                    parameters=self.params)
+            )  # fmt: skip
             session.commit()
 
 

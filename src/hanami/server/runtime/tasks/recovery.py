@@ -13,11 +13,15 @@ with an explanation (its client saw the request fail), or ``finished`` when its 
 row was committed. Queued tasks simply run, except the checkpoint saves of a cluster that
 lost direct-I/O steps acknowledged before the crash (:attr:`ClusterRegistry.damaged`: its
 journal could not be replayed): they are ``failed``, never ``finished`` without the steps.
+
+With API replicas a replica that adopts the clusters of a dead one applies the same crash
+rules to their tasks (the dead replica's last autosave is the crash state).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +52,21 @@ CRASH_RESUMES = 2
 task that itself brings the server down must not do so forever)."""
 
 
-def recover(database: Database, executor: ClusterExecutor, registry: ClusterRegistry) -> None:
-    """Deal with the tasks a crash interrupted (see the module docstring)."""
+def recover(
+    database: Database,
+    executor: ClusterExecutor,
+    registry: ClusterRegistry,
+    clusters: Collection[str] | None = None,
+) -> None:
+    """Deal with the tasks a crash interrupted (see the module docstring) on ``clusters``
+    (default: all), just loaded by this replica: whoever ran them is gone."""
     with database.session() as session:
-        interrupted = session.scalars(select(Task).where(Task.state == ACTIVE)).all()
+        query = select(Task).where(Task.state == ACTIVE)
+        if clusters is not None:
+            query = query.where(Task.cluster_uuid.in_(list(clusters)))
+        interrupted = session.scalars(query).all()
         for task in interrupted:
+            task.claimed_by = None  # whoever ran it is gone: its late writes miss
             if task.task_type == CHECKPOINT_SAVE and session.get(Checkpoint, task.uuid):
                 # the crash came after the checkpoint row was committed: it is complete
                 task.finished_at = utcnow()

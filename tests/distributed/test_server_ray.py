@@ -1,0 +1,99 @@
+"""The service with ``HANAMI_EXECUTOR=ray`` on a real Ray cluster (head + two worker nodes).
+
+The whole workflow of the original SDK test runs through it (``tests/e2e``); clusters land
+on both worker nodes; and when a worker node's raylet is killed (``kill -9``) during a train
+task, the cluster comes back on the other node from its autosave, the task ends ``failed``
+with a text saying so, and nothing acknowledged (datasets, a checkpoint) is lost.
+Skipped where Ray is not installed (``make test`` installs it: the ``ray`` extra of ``dev``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+from ray_cluster import WORKERS, RayCluster, RayDriver
+
+from hanami.core.templates import OPENHANAMI_MNIST
+from hanami.sdk import HanamiClient, TaskFailed
+
+pytest.importorskip("ray")
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+FAULT_EPOCHS = 40
+"""Passes of the fault test's train task: far longer than the test waits before the kill."""
+
+
+def client(server) -> HanamiClient:
+    return HanamiClient(server.url, user=server.admin_id, passphrase=server.admin_passphrase)
+
+
+def test_the_original_sdk_workflow_runs_on_ray(
+    ray_server, mnist, record_property, e2e_workflow
+) -> None:
+    e2e_workflow.test_workflow_through_the_sdk(ray_server, mnist, record_property)
+
+
+def test_clusters_are_spread_over_both_worker_nodes(ray_server, ray_driver: RayDriver) -> None:
+    with client(ray_server) as c:
+        clusters = [c.clusters.create(f"spread_{i}", OPENHANAMI_MNIST) for i in range(2)]
+        try:
+            assert {ray_driver.node_of(cluster.uuid) for cluster in clusters} == set(WORKERS)
+        finally:
+            for cluster in clusters:
+                c.clusters.delete(cluster.uuid)
+
+
+def _five_steps(c: HanamiClient, cluster_uuid: str, five: np.ndarray) -> np.ndarray:
+    async def steps() -> np.ndarray:
+        label = np.eye(10, dtype=np.float32)[5]
+        async with c.direct(cluster_uuid, inputs="picture_hex", outputs="label_hex") as d:
+            for _ in range(20):
+                await d.train(five, label)
+            return await d.request(five)
+
+    return asyncio.run(steps())
+
+
+def test_a_lost_node_brings_the_cluster_back_from_its_autosave(
+    ray_server, ray_nodes: RayCluster, ray_driver: RayDriver, mnist
+) -> None:
+    with client(ray_server) as c:
+        train = c.datasets.upload_mnist(
+            "fault_train", mnist.path("train_images"), mnist.path("train_labels")
+        )
+        cluster = c.clusters.create("fault_cluster", OPENHANAMI_MNIST)
+        checkpoint = c.clusters.save(cluster.uuid, "fault_checkpoint")
+        assert c.wait(checkpoint.uuid, timeout=60).state == "finished"  # acknowledged
+        task = c.tasks.train(cluster.uuid, "fault_task", epochs=FAULT_EPOCHS,
+                             inputs=[(train.uuid, "picture", "picture_hex")],
+                             outputs=[(train.uuid, "label", "label_hex")])  # fmt: skip
+        victim = ray_driver.node_of(cluster.uuid)
+        deadline = time.monotonic() + 120
+        while ray_driver.samples_trained(cluster.uuid) < 2 * len(mnist.train_labels):
+            assert time.monotonic() < deadline, "the train task does not progress"
+            time.sleep(0.5)
+        time.sleep(2.5)  # at least two autosaves of the trained state
+        ray_nodes.workers[victim].kill_raylet()
+        killed = time.monotonic()
+
+        with pytest.raises(TaskFailed) as failed:
+            c.wait(task, timeout=120, interval=0.2)
+        assert "Ray node running cluster" in str(failed.value)
+        answered = c.clusters.get(cluster.uuid)
+        print(f"\nnode loss: the cluster answered again after {time.monotonic() - killed:.1f} s")
+        assert answered.uuid == cluster.uuid
+        survivor = next(name for name in WORKERS if name != victim)
+        assert ray_driver.node_of(cluster.uuid) == survivor
+        assert ray_driver.samples_trained(cluster.uuid) >= 2 * len(mnist.train_labels)
+
+        assert int(np.argmax(_five_steps(c, cluster.uuid, mnist.five))) == 5
+        assert train.uuid in c.datasets.list().column("uuid")
+        assert c.datasets.content(train.uuid, "label", number_of_rows=3).shape == (3, 10)
+        c.wait(c.clusters.restore(cluster.uuid, checkpoint.uuid).uuid, timeout=60)
+        assert ray_driver.samples_trained(cluster.uuid) == 0  # the state saved before training
+        c.clusters.delete(cluster.uuid)
+        c.datasets.delete(train.uuid)

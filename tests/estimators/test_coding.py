@@ -1,0 +1,110 @@
+"""Features coded around running quantiles (``hanami.estimators._coding``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from hanami.core.profiles import PROFILES
+from hanami.estimators import HanamiClassifier, HanamiRegressor, prequential
+from hanami.estimators._coding import EVERY, WINDOW, FeatureCoder
+from hanami.estimators._common import encode_features
+
+QUANTILES = (0.2, 0.5, 0.8)
+
+
+def test_batches_and_single_rows_give_the_same_codes():
+    X = np.random.default_rng(0).normal(size=(WINDOW + 3 * EVERY + 7, 3))
+    whole = FeatureCoder(QUANTILES, 10.0).encode(X, learn=True)
+    single = FeatureCoder(QUANTILES, 10.0)
+    rows = np.vstack([single.encode(X[i : i + 1], learn=True) for i in range(len(X))])
+    np.testing.assert_array_equal(whole, rows)
+    assert whole.shape == (len(X), 3 * 2 * len(QUANTILES))
+    plain = encode_features(X[:1], 10.0).reshape(3, 1, 2)  # row 0: every centre is 0
+    np.testing.assert_array_equal(whole[0].reshape(3, 3, 2), np.broadcast_to(plain, (3, 3, 2)))
+
+
+def test_a_row_is_coded_with_centres_of_earlier_rows_only():
+    X = np.arange(1.0, 9.0)[:, None]
+    codes = FeatureCoder((0.5,), 1.0).encode(X, learn=True)
+    # centres: 0 for row 0, then the median of rows 0 (row 1), 0-1 (rows 2-3), 0-3 (rows 4-7)
+    centre = np.array([0.0, 1.0, 1.5, 1.5, 2.5, 2.5, 2.5, 2.5])
+    np.testing.assert_allclose(codes[:, 0], X[:, 0] - centre)
+    np.testing.assert_array_equal(codes[:, 1], 0.0)
+
+
+def test_requests_leave_the_centres_alone():
+    coder = FeatureCoder(QUANTILES, 1.0)
+    coder.encode(np.random.default_rng(1).normal(size=(100, 2)), learn=True)
+    before = coder.centres.copy()
+    coder.encode(np.full((5, 2), 1e6), learn=False)
+    np.testing.assert_array_equal(coder.centres, before)
+
+
+def test_outliers_move_no_centre_and_a_range_change_is_followed():
+    rng = np.random.default_rng(2)
+    clean = rng.uniform(0.0, 1.0, size=(2 * WINDOW, 1))
+    coder = FeatureCoder(QUANTILES, 1.0)
+    coder.encode(clean, learn=True)
+    settled = coder.centres.copy()
+    coder.encode(1e6 * clean[:10], learn=True)  # ten x1e6 samples
+    assert np.abs(coder.centres - settled).max() < 0.05
+    coder.encode(10.0 * clean[: WINDOW], learn=True)  # the range grows tenfold
+    np.testing.assert_allclose(coder.centres[:, 0], 10.0 * np.array(QUANTILES), atol=0.6)
+
+
+def test_new_features_widen_the_coder_on_the_right():
+    coder = FeatureCoder(QUANTILES, 1.0)
+    first = coder.encode(np.ones((4, 1)), learn=True)
+    wider = coder.encode(np.ones((1, 2)), learn=False)
+    np.testing.assert_array_equal(wider[:, : first.shape[1]], first[-1:])
+    assert wider.shape[1] == 2 * coder.width
+
+
+def test_quantile_coding_learns_a_band_far_from_zero(monkeypatch):
+    """Class 1 is a band of width 1.4 around 1,000: the plain code (from 0) hardly resolves
+    it in 300 rows; the code around running quantiles does (measured: 0.73-0.75 plain,
+    0.96-0.98 with quantiles, seeds 0-2)."""
+
+    def accuracy() -> float:
+        scores = []
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            X = 1000.0 + rng.normal(size=(600, 2))
+            y = (np.abs(X[:, 0] - 1000.0) < 0.7).astype(int)
+            seen = prequential(HanamiClassifier(random_state=seed), X, y, classes=[0, 1])
+            scores.append(float((seen[300:] == y[300:]).mean()))
+        return min(scores)
+
+    assert PROFILES["stream"].input_quantiles == QUANTILES
+    assert accuracy() > 0.93
+    monkeypatch.setitem(PROFILES, "stream",
+                        dataclasses.replace(PROFILES["stream"], input_quantiles=()))  # fmt: skip
+    assert accuracy() < 0.8
+
+
+def test_quantile_coding_learns_a_parabola_far_from_zero(monkeypatch):
+    """The regressor ("default" profile) on y = (x - 1000)²: mean absolute error relative to
+    always answering the mean (measured, seeds 0-2: 0.90-0.96 plain, 0.41-0.72 with
+    quantiles)."""
+
+    def relative_errors() -> list[float]:
+        errors = []
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            X = 1000.0 + rng.normal(size=(800, 1))
+            y = (X[:, 0] - 1000.0) ** 2
+            model = HanamiRegressor(random_state=seed, epochs=3).fit(X[:600], y[:600])
+            error = np.abs(model.predict(X[600:]) - y[600:]).mean()
+            errors.append(float(error / np.abs(y[600:] - y[:600].mean()).mean()))
+        return errors
+
+    assert PROFILES["default"].input_quantiles == QUANTILES
+    assert max(relative_errors()) < 0.8
+    monkeypatch.setitem(PROFILES, "default",
+                        dataclasses.replace(PROFILES["default"], input_quantiles=()))  # fmt: skip
+    assert min(relative_errors()) > 0.85
