@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench chaos soak clean
+.PHONY: install run test lint bench profile chaos soak clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -43,6 +43,10 @@ lint: install
 
 bench: install
 	cd benchmarks && ../$(BIN)/python run_all.py --output ../BENCHMARKS.md --data ../../shared/data/mnist
+
+# flame graphs (py-spy) of the server answering the GET mix of benchmarks/server.py
+profile: install
+	cd benchmarks && ../$(BIN)/python profile_get.py ../docs/performance/get-after.svg ../../shared/data/mnist
 
 # kill -9 trials over a mixed workload, SQLite and PostgreSQL: nothing acknowledged is lost
 CHAOS_TRIALS ?= 30

@@ -1,7 +1,7 @@
 """Server benchmarks: what the service adds on top of the engine.
 
-Starts a real server (``python -m hanami.server``, SQLite, loopback) in a fresh folder and
-measures, in one run on the same machine:
+Starts a real server (``python -m hanami.server``, SQLite unless ``--database-url``, loopback)
+in a fresh folder and measures, in one run on the same machine:
 
 (a) ``train_task``: a 60,000-row MNIST train task through the REST API (dataset uploaded
     from the MNIST folder), wall time from ``POST task/train`` until ``GET task`` says
@@ -14,31 +14,36 @@ measures, in one run on the same machine:
 (c) ``direct_batched``: the batched websocket mode through the SDK
     (``client.direct(batched=True).train_batch``): samples per second (target >= 20,000/s),
     next to the engine's own samples per second;
-(d) ``get_load``: 100 concurrent keep-alive clients (a minimal asyncio HTTP/1.1 client)
-    on GET endpoints for 30 s, each pacing itself to ``GET_RATE`` requests per second:
-    errors and p50/p99 latency (target zero errors, p99 <= 50 ms); plus a short
-    closed-loop run (no pauses) for the saturation throughput.
+(d) ``get_load``: the GET mix (list and detail endpoints) from a minimal asyncio client
+    (:mod:`get_load`): 100 keep-alive clients that each send one GET a second (errors,
+    p50/p99 latency; target zero errors, p99 <= 20 ms), then closed-loop rounds of 20
+    clients on our server and, alternating with it, on two anchors (:mod:`anchors`: bare
+    FastAPI, and FastAPI + PyJWT + SQLAlchemy ``Session.get``): the server CPU per GET and
+    its ratio to each anchor (targets <= 0.5 ms and <= 0.5x the second).
 
 Where the machine is shared, the server's own CPU time per request or step (from
 ``/proc/<pid>/stat``) is reported too: it says what the server costs, whatever the load.
 
 ``main(data_dir) -> dict`` (called by run_all.py); as a script it prints the JSON::
 
-    python benchmarks/server.py [MNIST folder] [--quick] [--direct]
+    python benchmarks/server.py [MNIST folder] [--quick] [--direct | --get]
+        [--database-url URL] [--postgres]
 
-``--direct`` runs only (b) and (c), the direct-I/O rates.
+``--direct`` runs only (b) and (c), the direct-I/O rates; ``--get`` only (d), on a few
+clusters, one dataset, one task and one checkpoint made for it. ``--database-url`` puts the
+server (and the SQLAlchemy anchor) on that database. ``--postgres`` also runs (d) on the
+test suite's private PostgreSQL server (``tests/server/postgres.py``), as
+``get_load_postgresql``, with its CPU per GET as a ratio to the first run's.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
 import json
 import os
-import random
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,7 +56,9 @@ from typing import Any
 
 import httpx
 import numpy as np
+from sqlalchemy import create_engine, text
 
+from get_load import Target, compare, free_port, process_cpu
 from hanami.cli.bench import DEFAULT_DATA, load_mnist, warm_up
 from hanami.core import Cluster
 from hanami.core.templates import mnist_template
@@ -60,33 +67,18 @@ ADMIN_ID, ADMIN_PASSPHRASE = "bench_admin", "bench passphrase"
 TOKEN_KEY = "benchmark-token-key-" + "x" * 40
 RAW_RUNS = 3
 """Ping-pong runs on fresh clusters; the best counts (a busy host only ever slows a run)."""
-CLIENTS = 100
 GET_SECONDS = 30.0
-GET_RATE = 1.0  # requests per second per client (100/s offered in all)
+"""Seconds of the paced GET load (the closed-loop rounds take a sixth of it each)."""
 
 
 # --------------------------------------------------------------------------- the server
-
-
-def _process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by process ``pid`` (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
 class Server:
     url: str
     data_dir: Path
+    database_url: str
     proc: subprocess.Popen[bytes]
     token: str = ""
 
@@ -100,9 +92,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(folder: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """A fresh server in ``folder``; ``extra_env`` adds settings (e.g. the Ray executor)."""
-    port = _free_port()
+def running_server(
+    folder: Path, extra_env: dict[str, str] | None = None, database_url: str | None = None
+) -> Iterator[Server]:
+    """A fresh server in ``folder``; ``extra_env`` adds settings (e.g. the Ray executor),
+    ``database_url`` its database (default: SQLite in ``folder``)."""
+    port = free_port()
+    database_url = database_url or f"sqlite:///{folder / 'hanami.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
     env.update(
         HANAMI_ADMIN_USER_ID=ADMIN_ID,
@@ -123,11 +119,13 @@ def running_server(folder: Path, extra_env: dict[str, str] | None = None) -> Ite
         "127.0.0.1",
         "--port",
         str(port),
+        "--database-url",
+        database_url,
     ]
     log = (folder / "server.log").open("wb")
     # started here, not in ``folder``: a relative PYTHONPATH (``../src``) must find this tree
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", folder, proc)
+    server = Server(f"http://127.0.0.1:{port}", folder, database_url, proc)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -219,11 +217,15 @@ def _train_task(
         if state["state"] in ("failed", "aborted"):
             raise RuntimeError(f"train task {state}")
         time.sleep(0.05)
-    with contextlib.closing(sqlite3.connect(server.data_dir / "hanami.db")) as db:
+    engine = create_engine(server.database_url)
+    with engine.connect() as db:
         created, finished = db.execute(
-            "SELECT created_at, finished_at FROM tasks WHERE uuid = ?", (task,)
-        ).fetchone()
-    recorded = datetime.fromisoformat(finished) - datetime.fromisoformat(created)
+            text("SELECT created_at, finished_at FROM tasks WHERE uuid = :uuid"), {"uuid": task}
+        ).one()
+    engine.dispose()
+    if isinstance(created, str):  # SQLite keeps ISO text
+        created, finished = datetime.fromisoformat(created), datetime.fromisoformat(finished)
+    recorded = finished - created
     return wall, recorded.total_seconds()
 
 
@@ -349,20 +351,20 @@ def bench_direct(
         raw_clusters = [_cluster(http, f"direct_raw_{run}") for run in range(RAW_RUNS)]
         sdk_cluster = _cluster(http, "direct_sdk")
         batched_cluster = _cluster(http, "direct_batched")
-        cpu = _process_cpu(server.proc.pid)
+        cpu = process_cpu(server.proc.pid)
         raw_runs = []
         for raw_cluster in raw_clusters:  # each on a fresh cluster: growth included
             _api(http, "PUT", "cluster/set_mode", {"uuid": raw_cluster, "new_state": "DIRECT"})
             raw_runs.append(asyncio.run(_compatible_raw(server, raw_cluster, x, y, steps)))
-        raw_cpu = (_process_cpu(server.proc.pid) - cpu) / (RAW_RUNS * (steps + 50))
+        raw_cpu = (process_cpu(server.proc.pid) - cpu) / (RAW_RUNS * (steps + 50))
     sdk = asyncio.run(
         _sdk_steps(server, sdk_cluster, x[: steps // 2], y[: steps // 2], batched=False)
     )
-    cpu = _process_cpu(server.proc.pid)
+    cpu = process_cpu(server.proc.pid)
     batched = asyncio.run(
         _sdk_steps(server, batched_cluster, x[:batched_rows], y[:batched_rows], batched=True)
     )
-    batched_cpu = (_process_cpu(server.proc.pid) - cpu) / (batched_rows + 2048)
+    batched_cpu = (process_cpu(server.proc.pid) - cpu) / (batched_rows + 2048)
     # the engine alone on the same rows, same fresh-cluster start, for comparison
     cluster = Cluster(mnist_template())
     cluster.train({"picture_hex": x[:2048]}, {"label_hex": y[:2048]})
@@ -391,85 +393,18 @@ def bench_direct(
 # --------------------------------------------------------------------------- (d) GET load
 
 
-async def _get_load(
-    server: Server, paths: list[str], clients: int, seconds: float, rate: float | None
-) -> dict[str, Any]:
-    """``clients`` keep-alive HTTP/1.1 connections, each sending one GET at a time (paced to
-    ``rate`` per second, or back to back with ``rate=None``).
-
-    A minimal asyncio client (request line, headers, ``Content-Length`` body): httpx spends
-    about a millisecond of CPU per request, which on a small machine takes the CPU from the
-    server being measured.
-    """
-    host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
-
-    def error(key: str) -> None:
-        errors[key] = errors.get(key, 0) + 1
-
-    async def client(n: int) -> None:
-        rng = random.Random(n)
-        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        if rate:
-            await asyncio.sleep(rng.random() / rate)  # spread the starts
-        while (now := time.perf_counter()) < stop:
-            path = paths[rng.randrange(len(paths))]
-            start = time.perf_counter()
-            try:
-                if connection is None:
-                    connection = await asyncio.open_connection(host, port)
-                reader, writer = connection
-                writer.write(
-                    f"GET /v1.0alpha/{path} HTTP/1.1\r\nHost: {host}\r\n"
-                    f"X-Auth-Token: {server.token}\r\n\r\n".encode()
-                )
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                await asyncio.wait_for(reader.readexactly(length), 30)
-                status = int(head.split(b" ", 2)[1])
-                if status != 200:
-                    error(f"{path.split('?')[0]}: {status}")
-            except (OSError, asyncio.IncompleteReadError, TimeoutError, StopIteration) as exc:
-                error(f"{path.split('?')[0]}: {type(exc).__name__}")
-                if connection is not None:
-                    connection[1].close()
-                connection = None
-            latencies.append(time.perf_counter() - start)
-            if rate:  # one request every 1/rate s on average (jittered), minus the time taken
-                pause = rng.uniform(0.5, 1.5) / rate - (time.perf_counter() - now)
-                await asyncio.sleep(max(0.0, pause))
-        if connection is not None:
-            connection[1].close()
-
-    cpu = _process_cpu(server.proc.pid)
-    started = time.perf_counter()
-    stop = started + seconds
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    elapsed = time.perf_counter() - started
-    server_cpu = _process_cpu(server.proc.pid) - cpu
-    ms = np.asarray(latencies) * 1000
-    return {
-        "clients": clients,
-        "seconds": round(elapsed, 1),
-        "offered_per_s": None if rate is None else clients * rate,
-        "requests": len(latencies),
-        "requests_per_s": round(len(latencies) / elapsed, 1),
-        "errors": sum(errors.values()),
-        "error_kinds": errors,
-        "p50_ms": round(float(np.percentile(ms, 50)), 1),
-        "p90_ms": round(float(np.percentile(ms, 90)), 1),
-        "p99_ms": round(float(np.percentile(ms, 99)), 1),
-        "max_ms": round(float(ms.max()), 1),
-        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, len(latencies)), 2),
-    }
+def seed_get_fixtures(server: Server, mnist: Path) -> None:
+    """What the GET mix reads when (a) to (c) did not run: one dataset, a few clusters, a
+    finished train task and a checkpoint."""
+    with httpx.Client(base_url=server.url, headers=server.headers, timeout=600) as http:
+        dataset = _upload(http, mnist, "mnist_test", "t10k")
+        clusters = [_cluster(http, f"get_{i}") for i in range(4)]
+        _train_task(server, http, clusters[0], dataset, "get_train")
+        _api(http, "POST", "cluster/save", {"cluster_uuid": clusters[0], "name": "get_save"})
 
 
-def bench_get_load(server: Server, seconds: float) -> dict[str, Any]:
+def bench_paths(server: Server) -> list[str]:
+    """The GET mix: every list endpoint, and the detail endpoints of the first rows."""
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as http:
         clusters = _api(http, "GET", "cluster/all")["body"]
         datasets = _api(http, "GET", "dataset/all")["body"]
@@ -488,40 +423,85 @@ def bench_get_load(server: Server, seconds: float) -> dict[str, Any]:
     ]
     if tasks:
         paths.append(f"task?uuid={tasks[0][0]}&cluster_uuid={cluster}")
-    paced = asyncio.run(_get_load(server, paths, CLIENTS, seconds, GET_RATE))
-    closed = asyncio.run(_get_load(server, paths, CLIENTS, min(seconds, 5.0), None))
-    return {
-        "endpoints": sorted({p.split("?")[0] for p in paths}),
-        "paced": {**paced, "target_errors": 0, "target_p99_ms": 50},
-        "closed_loop": closed,
-    }
+    return paths
+
+
+def bench_get_load(server: Server, seconds: float) -> dict[str, Any]:
+    paths = bench_paths(server)
+    ours = Target(int(server.url.rsplit(":", 1)[1]), server.proc.pid, server.token)
+    database_url = None if server.database_url.startswith("sqlite") else server.database_url
+    return compare(ours, paths, server.data_dir, database_url=database_url, token_key=TOKEN_KEY,
+                   user_id=ADMIN_ID, seconds=seconds / 6, paced_seconds=seconds)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- main
 
 
-def main(data_dir: Path, *, quick: bool = False, direct_only: bool = False) -> dict[str, Any]:
-    """Run (a) to (d) (only (b) and (c) with ``direct_only``) against a fresh server;
-    ``data_dir`` is the MNIST folder."""
-    data = load_mnist(data_dir)
-    warm_up(mnist_template().to_text())
-    result: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()}
+def _get_only(data_dir: Path, database_url: str | None, seconds: float) -> dict[str, Any]:
+    """(d) alone on a fresh server with :func:`seed_get_fixtures`."""
     with (
         tempfile.TemporaryDirectory(prefix="hanami-bench-") as folder,
-        running_server(Path(folder)) as server,
+        running_server(Path(folder), database_url=database_url) as server,
     ):
-        if not direct_only:
-            result["train_task"] = bench_train_task(server, data_dir, data, 1 if quick else 3)
-        steps, rows = (2000, 20_000) if quick else (5000, 60_000)
-        result.update(bench_direct(server, data, steps, rows))
-        if not direct_only:
-            result["get_load"] = bench_get_load(server, 10.0 if quick else GET_SECONDS)
+        seed_get_fixtures(server, data_dir)
+        return bench_get_load(server, seconds)
+
+
+def main(
+    data_dir: Path, *, quick: bool = False, part: str = "all", database_url: str | None = None,
+    postgres: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Run (a) to (d) (only (b) and (c) with ``part="direct"``, only (d) with ``"get"``)
+    against a fresh server; ``data_dir`` is the MNIST folder. ``postgres``: (d) once more on
+    a private PostgreSQL server."""
+    result: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()}
+    seconds = 10.0 if quick else GET_SECONDS
+    if part == "get":
+        result["get_load"] = _get_only(data_dir, database_url, seconds)
+    else:
+        data = load_mnist(data_dir)
+        warm_up(mnist_template().to_text())
+        with (
+            tempfile.TemporaryDirectory(prefix="hanami-bench-") as folder,
+            running_server(Path(folder), database_url=database_url) as server,
+        ):
+            if part == "all":
+                result["train_task"] = bench_train_task(server, data_dir, data, 1 if quick else 3)
+            steps, rows = (2000, 20_000) if quick else (5000, 60_000)
+            result.update(bench_direct(server, data, steps, rows))
+            if part == "all":
+                result["get_load"] = bench_get_load(server, seconds)
+    if postgres and "get_load" in result:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
+        from postgres import private_postgres
+
+        with private_postgres() as url:
+            on_postgres = _get_only(data_dir, url, seconds)
+        cpu = on_postgres["closed_loop"]["server_cpu_ms_per_request"]
+        on_postgres["cpu_ratio_to_first_run"] = round(
+            cpu / result["get_load"]["closed_loop"]["server_cpu_ms_per_request"], 2
+        )
+        on_postgres["target_cpu_ratio_to_first_run"] = 1.5
+        result["get_load_postgresql"] = on_postgres
     result["load_average_after"] = os.getloadavg()
     return result
 
 
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="MNIST folder")
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parts = parser.add_mutually_exclusive_group()
+    parts.add_argument("--direct", dest="part", action="store_const", const="direct")
+    parts.add_argument("--get", dest="part", action="store_const", const="get")
+    parser.add_argument("--database-url", help="SQLAlchemy URL of the server's database")
+    parser.add_argument("--postgres", action="store_true",
+                        help="(d) also on a private PostgreSQL server")  # fmt: skip
+    return parser.parse_args()
+
+
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
-    folder = Path(arguments[0]) if arguments else DEFAULT_DATA
-    print(json.dumps(main(folder, quick="--quick" in sys.argv,
-                          direct_only="--direct" in sys.argv), indent=2))  # fmt: skip
+    args = _arguments()
+    results = main(args.data, quick=args.quick, part=args.part or "all",
+                   database_url=args.database_url, postgres=args.postgres)  # fmt: skip
+    print(json.dumps(results, indent=2))

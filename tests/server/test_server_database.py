@@ -37,7 +37,7 @@ def _assert_schema_matches_models(database: Database) -> None:
 def test_migrations_match_models_on_sqlite(sqlite_db):
     _assert_schema_matches_models(sqlite_db)
     upgrade(sqlite_db)  # idempotent
-    assert current_revision(sqlite_db) == "0004"
+    assert current_revision(sqlite_db) == "0005"
     with sqlite_db.engine.connect() as connection:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -55,7 +55,7 @@ def test_upgrade_keeps_the_rows_of_an_older_schema(tmp_path):
                 )
             )
         upgrade(database)
-        assert current_revision(database) == "0004"
+        assert current_revision(database) == "0005"
         _assert_schema_matches_models(database)
         with database.session() as session:
             assert session.get(Cluster, "c1").mode == "TASK"  # 0002: clusters remember a mode

@@ -31,6 +31,7 @@ from hanami.server.runtime.tasks import TaskEngine
 from hanami.server.runtime.tasks.keeper import ReplicaKeeper
 from hanami.server.runtime.uploads import UploadRegistry
 from hanami.server.security.policy import Policy
+from hanami.server.security.principals import PrincipalCache
 from hanami.server.security.quotas import Quotas
 from hanami.server.security.ratelimit import LoginRateLimiter
 
@@ -58,6 +59,7 @@ class AppContext:
     monitor: Monitor
     replicas: Replicas
     keeper: ReplicaKeeper
+    principals: PrincipalCache
     ready: bool = False
     work: StoppableWork = field(default_factory=StoppableWork)
 
@@ -92,8 +94,12 @@ class AppContext:
                 database,
                 settings.tempfile_timeout_seconds or settings.tempfile_timeout * 60,
             ),
+            principals=PrincipalCache(database, token_key),
             **_cluster_services(settings, database),
         )
+        ctx.principals.track(database.sessionmaker)
+        if database.reader is not database.sessionmaker:
+            ctx.principals.track(database.reader)
         ctx.metrics.watch(ctx.executor, database)
         ctx.metrics.watch_host(ctx.monitor)
         return ctx
@@ -105,6 +111,7 @@ class AppContext:
         logger.info("database %s", self.database.display_url)
         upgrade(self.database)
         bootstrap_admin(self.database, self.settings)
+        self.principals.start()
         alone = self.replicas.register()
         logger.info("replica %s (%s)", self.replicas.id, "alone" if alone else "with others")
         self.uploads.start(purge=alone)
@@ -129,6 +136,7 @@ class AppContext:
         self.replicas.stop()  # hands the clusters to the other replicas
         self.monitor.stop()
         self.uploads.stop()
+        self.principals.stop()
         self.database.dispose()
 
     def record_error(

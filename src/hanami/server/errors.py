@@ -36,6 +36,7 @@ __all__ = [
     "PayloadTooLarge",
     "TooManyRequests",
     "Unauthorized",
+    "api_error_response",
     "install_error_handlers",
     "openapi_errors",
 ]
@@ -211,13 +212,18 @@ def redact(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: ("***" if k in REDACTED_KEYS else v) for k, v in values.items()}
 
 
+def api_error_response(request: Request, exc: ApiError, forbidden_status: int) -> Response:
+    """How an :class:`ApiError` is answered (a 403 with ``forbidden_status``)."""
+    status = forbidden_status if isinstance(exc, Forbidden) else exc.status_code
+    return error_response(request, status, exc.message, exc.headers)
+
+
 def install_error_handlers(app: FastAPI, *, forbidden_status: int = 403) -> None:
     """Render :class:`ApiError`, FastAPI validation errors and routing errors as text."""
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        status = forbidden_status if isinstance(exc, Forbidden) else exc.status_code
-        return error_response(request, status, exc.message, exc.headers)
+        return api_error_response(request, exc, forbidden_status)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -31,7 +31,7 @@ from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog
 from hanami.server.errors import Forbidden, Unauthorized
 from hanami.server.routing import route_template
-from hanami.server.security.auth import Principal, authenticate
+from hanami.server.security.auth import Principal
 
 __all__ = [
     "AdminUser",
@@ -104,37 +104,50 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def get_current_user(
+async def get_current_user(
     request: Request,
     ctx: ContextDep,
-    session: SessionDep,
     x_auth_token: Annotated[str | None, Security(_token_header)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Principal:
-    """Authenticate, apply the policy for (endpoint, method, role), audit non-GET requests."""
+    """Authenticate, apply the policy for (endpoint, method, role), audit non-GET requests.
+
+    A token verified a moment ago is answered from memory
+    (:class:`~hanami.server.security.principals.PrincipalCache`); the database is asked,
+    in a worker thread, only for other tokens and for the audit row of a change.
+    """
     token = x_auth_token or (bearer.credentials if bearer else None)
     if not token:
         raise Unauthorized(
             "Missing token: send it in the 'X-Auth-Token' header or as 'Authorization: Bearer'"
         )
-    principal = authenticate(session, ctx.token_key, token)
-    request.state.principal = principal
     key, method = endpoint_key(request), request.method
+    audit = None
+    if method != "GET":
+        audit = AuditLog(endpoint=key, request_type=method, client_address=client_address(request))
+    principal = ctx.principals.get(token)
+    if principal is None or audit is not None:
+        principal = await anyio.to_thread.run_sync(_authenticate, ctx, token, principal, audit)
+    request.state.principal = principal
     if not ctx.policy.allows(key, method, principal.role):
         raise Forbidden(f"Access denied by policy: role '{principal.role}' may not {method} {key}")
-    if method != "GET":
-        session.add(
-            AuditLog(
-                user_id=principal.user_id,
-                endpoint=key,
-                request_type=method,
-                client_address=client_address(request),
-            )
-        )
-    # End the transaction: the pooled connection goes back before the route waits for a
-    # worker thread (holding it across that wait deadlocks under load: every worker then
-    # waits for a connection held by a request that waits for a worker).
-    session.commit()
+    return principal
+
+
+def _authenticate(
+    ctx: AppContext, token: str, principal: Principal | None, audit: AuditLog | None
+) -> Principal:
+    """The database half of :func:`get_current_user`: resolve the token unless ``principal``
+    is known already, and write the ``audit`` row if there is one (when the policy lets the
+    request through or not, as before)."""
+    with ctx.database.session() as session:
+        if principal is None:
+            principal = ctx.principals.authenticate(session, token)
+        if audit is not None and ctx.policy.allows(audit.endpoint, audit.request_type,
+                                                   principal.role):  # fmt: skip
+            audit.user_id = principal.user_id
+            session.add(audit)
+        session.commit()
     return principal
 
 

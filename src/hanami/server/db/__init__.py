@@ -4,6 +4,7 @@ from hanami.server.db.migrate import upgrade
 from hanami.server.db.models import (
     ApiToken,
     AuditLog,
+    AuthState,
     Base,
     Checkpoint,
     Cluster,
@@ -22,6 +23,7 @@ from hanami.server.db.session import Database
 __all__ = [
     "ApiToken",
     "AuditLog",
+    "AuthState",
     "Base",
     "Checkpoint",
     "Cluster",

@@ -42,6 +42,7 @@ from hanami.protocol.timestamps import utcnow
 __all__ = [
     "ApiToken",
     "AuditLog",
+    "AuthState",
     "Base",
     "Checkpoint",
     "Cluster",
@@ -290,3 +291,14 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+
+class AuthState(Base):
+    """One row (``id`` 1) whose ``generation`` moves with every committed change to users,
+    projects, project assignments and API tokens: servers that keep verified principals for
+    a while poll it (:mod:`hanami.server.security.principals`)."""
+
+    __tablename__ = "auth_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -59,6 +59,14 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.reader = self.sessionmaker
+        """Sessions for requests that only read. On PostgreSQL each statement is its own
+        transaction, which is what READ COMMITTED gives a statement anyway, without the
+        round trips of BEGIN and ROLLBACK. (pysqlite runs reads outside transactions
+        already; switching its isolation level per checkout costs more than it saves.)"""
+        if not self.is_sqlite:
+            autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.reader = sessionmaker(autocommit, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:

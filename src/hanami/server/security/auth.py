@@ -5,13 +5,14 @@ handlers (pass the token from the init message to :func:`authenticate`).
 
 Every call re-reads the user, its project assignment and (for API tokens) the token row,
 so deleting a user, unassigning a project, changing a role or revoking an API token takes
-effect on the next request.
+effect on the next request. The HTTP API keeps what this returns for a short while
+(:mod:`hanami.server.security.principals`), dropped whenever such a change is committed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
@@ -32,6 +33,7 @@ __all__ = [
     "Principal",
     "authenticate",
     "principal_for",
+    "resolve",
 ]
 
 ADMIN_PROJECT = "admin"
@@ -91,6 +93,12 @@ def principal_for(
 
 def authenticate(session: Session, token_key: bytes, token: str) -> Principal:
     """Resolve a JWT or an API token (``hnm_...``); raises :class:`Unauthorized`."""
+    return resolve(session, token_key, token)[0]
+
+
+def resolve(session: Session, token_key: bytes, token: str) -> tuple[Principal, float | None]:
+    """:func:`authenticate`, and the Unix time at which the credential itself expires
+    (``None``: never), for callers that keep the principal for a while."""
     if token.startswith(API_TOKEN_PREFIX):
         return _authenticate_api_token(session, token)
     try:
@@ -103,10 +111,10 @@ def authenticate(session: Session, token_key: bytes, token: str) -> Principal:
         raise Unauthorized(
             "Failed to validate JWT-Token: the user no longer exists or the token was revoked"
         )
-    return principal_for(session, user, claims.project_id)
+    return principal_for(session, user, claims.project_id), float(claims.expires_at)
 
 
-def _authenticate_api_token(session: Session, token: str) -> Principal:
+def _authenticate_api_token(session: Session, token: str) -> tuple[Principal, float | None]:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_api_token(token)))
     now = utcnow()
     if row is None:
@@ -120,4 +128,5 @@ def _authenticate_api_token(session: Session, token: str) -> Principal:
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.commit()
-    return principal
+    expires = None if row.expires_at is None else row.expires_at.replace(tzinfo=UTC).timestamp()
+    return principal, expires

@@ -17,9 +17,10 @@ A row outside the scope behaves exactly like a missing row: :func:`get_in_scope`
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select, true
 from sqlalchemy.orm import Session
 
 from hanami.server.db.models import ResourceMixin
@@ -52,7 +53,7 @@ def get_in_scope(
     session: Session, principal: Principal, model: type[R], uuid: str, label: str | None = None
 ) -> R:
     """Load ``model`` by primary key or raise 404 "<label> with uuid 'X' not found"."""
-    row = session.get(model, uuid)
+    row = session.execute(_by_uuid(model), {"uuid": uuid}).scalar_one_or_none()
     if row is None or not in_scope(principal, row):
         raise NotFound(f"{label or model.__name__} with uuid '{uuid}' not found")
     return row
@@ -65,3 +66,10 @@ def owner_fields(principal: Principal) -> dict[str, Any]:
         "project_id": principal.project_id,
         "visibility": "private",
     }
+
+
+@cache
+def _by_uuid(model: type[R]) -> Select[tuple[R]]:
+    """``SELECT model WHERE uuid = :uuid``, built once: ``session.get`` builds its statement
+    anew every time, which costs more than running it."""
+    return select(model).where(model.uuid == bindparam("uuid"))

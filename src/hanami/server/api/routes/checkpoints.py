@@ -20,14 +20,14 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from hanami.core import CheckpointError, Cluster
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp, utcnow
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.listing import resource_table
+from hanami.server.api.schemas import Empty, Table
 from hanami.server.api.schemas.checkpoints import (
     CheckpointRef,
     CheckpointUpload,
@@ -36,13 +36,12 @@ from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint
 from hanami.server.errors import BadRequest, Conflict, PayloadTooLarge, format_validation_errors
 from hanami.server.security.auth import Principal
-from hanami.server.security.tenancy import get_in_scope, owner_fields, scope_filter
+from hanami.server.security.tenancy import get_in_scope, owner_fields
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["checkpoint"], route_class=PayloadRoute)
 
-CHECKPOINT_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
 MAX_CHECKPOINT_BYTES = 4 << 30
 """Largest accepted checkpoint upload (4 GiB)."""
 
@@ -72,19 +71,7 @@ def get_checkpoint(user: CurrentUser, data: Payload[CheckpointRef], session: Ses
 
 @router.get("/checkpoint/all", response_model=Table, summary="List checkpoints")
 def list_checkpoints(user: CurrentUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    rows = session.scalars(
-        select(Checkpoint)
-        .where(scope_filter(user, Checkpoint))
-        .order_by(Checkpoint.created_at, Checkpoint.uuid)
-    )
-    return table(
-        CHECKPOINT_LIST_HEADER,
-        (
-            [format_timestamp(c.created_at), c.uuid, c.project_id, c.owner_id, c.visibility,
-             c.name]
-            for c in rows
-        ),
-    )  # fmt: skip
+    return resource_table(session, user, Checkpoint)
 
 
 @router.delete("/checkpoint", response_model=Empty, summary="Delete checkpoint")

@@ -19,7 +19,8 @@ from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.listing import resource_table
+from hanami.server.api.schemas import Empty, Table
 from hanami.server.api.schemas.clusters import (
     ClusterCreate,
     ClusterLoad,
@@ -31,14 +32,12 @@ from hanami.server.api.schemas.clusters import (
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.errors import Conflict, NotFound
 from hanami.server.runtime.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
-from hanami.server.security.tenancy import get_in_scope, scope_filter
+from hanami.server.security.tenancy import get_in_scope
 from hanami.server.services import clusters, tasks
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["cluster"], route_class=PayloadRoute)
-
-CLUSTER_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
 
 
 # --------------------------------------------------------------------------- CRUD
@@ -62,17 +61,7 @@ def get_cluster(
 
 @router.get("/cluster/all", response_model=Table, summary="List clusters")
 def list_clusters(user: CurrentUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    rows = session.scalars(
-        select(Cluster).where(scope_filter(user, Cluster)).order_by(Cluster.created_at)
-    )
-    return table(
-        CLUSTER_LIST_HEADER,
-        (
-            [format_timestamp(c.created_at), c.uuid, c.project_id, c.owner_id, c.visibility,
-             c.name]
-            for c in rows
-        ),
-    )  # fmt: skip
+    return resource_table(session, user, Cluster)
 
 
 @router.delete("/cluster", response_model=Empty, summary="Delete cluster")

@@ -34,11 +34,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from hanami.protocol import models as wire
-from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.listing import resource_table
 from hanami.server.api.multipart import Form, receive_form
-from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.schemas import Empty, Table
 from hanami.server.api.schemas.datasets import (
     MAX_MULTIPART_BYTES,
     CheckInput,
@@ -55,7 +55,7 @@ from hanami.server.api.schemas.datasets import (
 from hanami.server.db.models import Dataset, Tempfile
 from hanami.server.errors import BadRequest, format_validation_errors
 from hanami.server.runtime.stoppable import run_stoppable
-from hanami.server.security.tenancy import get_in_scope, scope_filter
+from hanami.server.security.tenancy import get_in_scope
 from hanami.server.services import dataset_uploads as uploads
 from hanami.server.services import datasets
 from hanami.server.services.dataset_uploads import FILE_FIELDS
@@ -63,8 +63,6 @@ from hanami.server.services.dataset_uploads import FILE_FIELDS
 __all__ = ["router"]
 
 router = APIRouter(tags=["dataset"], route_class=PayloadRoute)
-
-DATASET_LIST_HEADER = ("created_at", "uuid", "project_id", "owner_id", "visibility", "name")
 
 
 # --------------------------------------------------------------------------- upload
@@ -219,25 +217,7 @@ def get_dataset(user: CurrentUser, data: Payload[DatasetRef], session: SessionDe
 
 @router.get("/dataset/all", response_model=Table, summary="List datasets")
 def list_datasets(user: CurrentUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    rows = session.scalars(
-        select(Dataset)
-        .where(scope_filter(user, Dataset))
-        .order_by(Dataset.created_at, Dataset.uuid)
-    )
-    return table(
-        DATASET_LIST_HEADER,
-        (
-            [
-                format_timestamp(d.created_at),
-                d.uuid,
-                d.project_id,
-                d.owner_id,
-                d.visibility,
-                d.name,
-            ]
-            for d in rows
-        ),
-    )
+    return resource_table(session, user, Dataset)
 
 
 @router.get("/dataset/content", response_model=Content, summary="Read rows of a column group")

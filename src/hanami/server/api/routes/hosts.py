@@ -41,8 +41,9 @@ HOST_LIST_HEADER = ("uuid", "type")
 
 
 @router.get("/host/all", response_model=Table, summary="List hosts")
-def list_hosts(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
-    """One ``cpu`` host per CPU package; uuids are new at every start (as the original)."""
+async def list_hosts(user: CurrentUser, data: Payload[NoInput], ctx: ContextDep) -> Any:
+    """One ``cpu`` host per CPU package; uuids are new at every start (as the original).
+    (``async``: the answer is in memory, so no worker thread.)"""
     return table(HOST_LIST_HEADER, ([host.uuid, host.type] for host in ctx.clusters.hosts))
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, Payload, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
-from hanami.server.api.schemas import Empty, Table, table
+from hanami.server.api.listing import project_table
+from hanami.server.api.schemas import Empty, Table
 from hanami.server.api.schemas.projects import (
     ProjectCreate,
     ProjectRef,
@@ -24,8 +24,6 @@ from hanami.server.security.auth import ADMIN_PROJECT
 __all__ = ["router"]
 
 router = APIRouter(tags=["project"], route_class=PayloadRoute)
-
-PROJECT_LIST_HEADER = ("created_at", "id", "name", "creator_id")
 
 
 def project_public(project: Project) -> dict[str, Any]:
@@ -63,11 +61,7 @@ def get_project(admin: AdminUser, data: Payload[ProjectRef], session: SessionDep
 
 @router.get("/project/all", response_model=Table, summary="List projects")
 def list_projects(admin: AdminUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    projects = session.scalars(select(Project).order_by(Project.created_at, Project.id))
-    return table(
-        PROJECT_LIST_HEADER,
-        ([format_timestamp(p.created_at), p.id, p.name, p.creator_id] for p in projects),
-    )
+    return project_table(session)
 
 
 @router.delete("/project", response_model=Empty, summary="Delete project")

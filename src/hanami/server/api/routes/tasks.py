@@ -21,7 +21,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hanami.protocol import models as wire
@@ -147,8 +147,17 @@ def create_request_task(
     return tasks.task_public(task)
 
 
+_TASK = select(Task).where(Task.uuid == bindparam("uuid"))
+_CLUSTER_TASKS = (
+    select(Task)
+    .where(Task.cluster_uuid == bindparam("cluster"))
+    .order_by(Task.created_at, Task.uuid)
+)
+"""Built once (see :mod:`hanami.server.api.listing`)."""
+
+
 def _task_in_cluster(session: Session, task_uuid: str, cluster_uuid: str) -> Task:
-    task = session.get(Task, task_uuid)
+    task = session.execute(_TASK, {"uuid": task_uuid}).scalar_one_or_none()
     if task is None or task.cluster_uuid != cluster_uuid:
         raise NotFound(f"Task with uuid '{task_uuid}' not found")
     return task
@@ -168,9 +177,7 @@ def get_task(
 def list_tasks(user: CurrentUser, data: Payload[ClusterTasks], session: SessionDep) -> Any:
     """All tasks of the cluster, oldest first; every value a string, percentage a fraction."""
     cluster = get_in_scope(session, user, Cluster, data.cluster_uuid, "Cluster")
-    rows = session.scalars(
-        select(Task).where(Task.cluster_uuid == cluster.uuid).order_by(Task.created_at, Task.uuid)
-    )
+    rows = session.scalars(_CLUSTER_TASKS, {"cluster": cluster.uuid})
     return table(
         TASK_LIST_HEADER,
         (

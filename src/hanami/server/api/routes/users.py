@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,10 +13,10 @@ from hanami.protocol.patterns import MIN_PASSPHRASE_LENGTH
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.deps import AdminUser, CurrentUser, Payload, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
+from hanami.server.api.listing import user_table
 from hanami.server.api.schemas import (
     Empty,
     Table,
-    table,
 )
 from hanami.server.api.schemas.users import (
     UserCreate,
@@ -35,8 +34,6 @@ from hanami.server.security.credentials import decode_passphrase, hash_password,
 __all__ = ["router", "user_public"]
 
 router = APIRouter(tags=["user"], route_class=PayloadRoute)
-
-USER_LIST_HEADER = ("created_at", "id", "name", "creator_id", "projects", "is_admin")
 
 
 def user_public(user: User) -> dict[str, Any]:
@@ -95,21 +92,7 @@ def get_user(admin: AdminUser, data: Payload[UserRef], session: SessionDep) -> A
 
 @router.get("/user/all", response_model=Table, summary="List users")
 def list_users(admin: AdminUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    users = session.scalars(select(User).order_by(User.created_at, User.id))
-    return table(
-        USER_LIST_HEADER,
-        (
-            [
-                format_timestamp(u.created_at),
-                u.id,
-                u.name,
-                u.creator_id,
-                [a.as_dict() for a in u.projects],
-                u.is_admin,
-            ]
-            for u in users
-        ),
-    )
+    return user_table(session)
 
 
 @router.delete("/user", response_model=Empty, summary="Delete user")

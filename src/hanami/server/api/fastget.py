@@ -1,0 +1,211 @@
+"""The hot path of GET requests: the same endpoints, without FastAPI's per-request machinery.
+
+Routing through the included routers, solving a dozen dependencies, the worker thread of the
+endpoint and another one for validating its result cost most of a GET's CPU once the caller
+is known from memory (``docs/performance.md``). For a GET route whose parameters are all
+the service's own dependencies (the caller, ``Payload[...]``, a session, the context, the
+settings), :class:`FastGetMiddleware` answers the request itself when it is on the happy
+path: the token is one the principal cache knows, the policy lets the role in, an
+admin-only route has an admin, the input validates. It then calls the very endpoint with
+the same arguments and validates and serialises its result with the route's response
+model, all in one worker thread (in the event loop for an ``async def`` endpoint).
+
+Everything else goes on to FastAPI unchanged and is answered as before: other methods and
+routes, tokens the cache does not know (answering them fills it), refusals, invalid input.
+An :class:`~hanami.server.errors.ApiError` raised by the endpoint is rendered by the same
+function as FastAPI's handler; anything else reaches the error boundary as before.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import TypeAdapter
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hanami.server.api.deps import (
+    get_context,
+    get_current_user,
+    get_session,
+    get_settings,
+    require_admin,
+)
+from hanami.server.api.inputs import InputParser
+from hanami.server.context import AppContext
+from hanami.server.errors import ApiError, api_error_response
+from hanami.server.routing import iter_route_contexts
+from hanami.server.security.auth import Principal
+
+__all__ = ["FastGetMiddleware"]
+
+WORKERS = 4
+"""Worker threads of the hot path at once: on a small machine more only take turns at the
+GIL (``docs/performance.md``, GET mix with 20 closed-loop clients)."""
+
+_KINDS: dict[Callable[..., Any], str] = {
+    get_current_user: "user",
+    require_admin: "admin",
+    get_session: "session",
+    get_context: "ctx",
+    get_settings: "settings",
+}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to call one GET endpoint: ``(name, kind, parser)`` per parameter."""
+
+    route: Any
+    key: str
+    endpoint: Callable[..., Any]
+    is_async: bool
+    params: tuple[tuple[str, str, InputParser | None], ...]
+    adapter: TypeAdapter[Any]
+    status: int
+
+
+def _plan(route: Any) -> _Plan | None:
+    """The plan of ``route``, or ``None`` where FastAPI must answer (not a protected JSON
+    GET route, or a parameter this module does not provide)."""
+    dependant = getattr(route, "dependant", None)
+    response_model = getattr(route, "response_model", None)
+    response_class = getattr(getattr(route, "response_class", None), "value", None)
+    if (getattr(route, "methods", None) != {"GET"} or dependant is None
+            or response_model is None or response_class is not JSONResponse
+            or "{" in route.path_format):  # fmt: skip
+        return None
+    own = (dependant.path_params, dependant.query_params, dependant.header_params,
+           dependant.cookie_params, dependant.body_params)  # fmt: skip
+    if any(own) or dependant.request_param_name:
+        return None
+    params: list[tuple[str, str, InputParser | None]] = []
+    authenticated = False
+    for dependency in dependant.dependencies:
+        call = dependency.call
+        kind = "input" if isinstance(call, InputParser) else _KINDS.get(call)  # type: ignore[arg-type]
+        if kind is None:
+            return None
+        authenticated |= kind in ("user", "admin")
+        if dependency.name is not None:
+            params.append((dependency.name, kind, call if kind == "input" else None))
+        elif kind != "user":
+            return None
+    if not authenticated:
+        return None
+    return _Plan(route, route.path_format.lstrip("/"), route.endpoint,
+                 inspect.iscoroutinefunction(route.endpoint), tuple(params),
+                 TypeAdapter(response_model), route.status_code or 200)  # fmt: skip
+
+
+def _token(scope: Scope) -> str | None:
+    """The token as ``get_current_user`` gets it: ``X-Auth-Token``, else a bearer token."""
+    headers = Headers(scope=scope)
+    if token := headers.get("x-auth-token"):
+        return token
+    scheme, credentials = get_authorization_scheme_param(headers.get("authorization"))
+    return credentials if scheme.lower() == "bearer" and credentials else None
+
+
+class FastGetMiddleware:
+    """Answers the happy path of protected GET routes (see the module docstring)."""
+
+    def __init__(
+        self, app: ASGIApp, *, ctx: AppContext, routes: Callable[[], Sequence[BaseRoute]],
+        forbidden_status: int,
+    ) -> None:  # fmt: skip
+        self.app = app
+        self.ctx = ctx
+        self.routes = routes
+        self.forbidden_status = forbidden_status
+        self._plans: dict[str, _Plan] | None = None
+        self._limiter = anyio.CapacityLimiter(WORKERS)
+
+    def plans(self) -> dict[str, _Plan]:
+        """Path -> plan of every route it can answer (built on the first request, when every
+        route exists)."""
+        if self._plans is None:
+            plans = (_plan(route) for route in iter_route_contexts(self.routes()))
+            self._plans = {p.route.path_format: p for p in plans if p is not None}
+        return self._plans
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        plan = None
+        if scope["type"] == "http" and scope["method"] == "GET":
+            plan = self.plans().get(scope["path"])
+        token = None if plan is None else _token(scope)
+        principal = None if token is None else self.ctx.principals.get(token)
+        if principal is None or not self.ctx.policy.allows(plan.key, "GET", principal.role):  # type: ignore[union-attr]
+            await self.app(scope, receive, send)
+            return
+        assert plan is not None
+        request = Request(scope, receive)
+        request.state.principal = principal  # for the error boundary, as get_current_user
+        arguments = await self._arguments(plan, request, principal)
+        if arguments is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = plan.route  # the route template for the metrics
+        try:
+            if plan.is_async:
+                response = self._render(plan, await plan.endpoint(**arguments))
+            else:
+                response = await anyio.to_thread.run_sync(
+                    self._call, plan, arguments, limiter=self._limiter
+                )
+        except ApiError as exc:
+            response = api_error_response(request, exc, self.forbidden_status)
+        await response(scope, receive, send)
+
+    async def _arguments(
+        self, plan: _Plan, request: Request, principal: Principal
+    ) -> dict[str, Any] | None:
+        """The endpoint's arguments but its sessions, or ``None`` where FastAPI answers."""
+        arguments: dict[str, Any] = {}
+        for name, kind, parser in plan.params:
+            if kind == "user":
+                arguments[name] = principal
+            elif kind == "admin":
+                if not principal.is_admin:
+                    return None
+                arguments[name] = principal
+            elif kind == "input":
+                assert parser is not None
+                try:
+                    arguments[name] = await parser(request)
+                except ApiError:
+                    return None
+            elif kind == "ctx":
+                arguments[name] = self.ctx
+            elif kind == "settings":
+                arguments[name] = self.ctx.settings
+        return arguments
+
+    def _call(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
+        """In a worker thread: open the sessions, call the endpoint, render its result."""
+        sessions = [name for name, kind, _ in plan.params if kind == "session"]
+        opened = [self.ctx.database.reader() for _ in sessions]  # a GET only reads
+        try:
+            result = plan.endpoint(**arguments, **dict(zip(sessions, opened, strict=True)))
+        finally:
+            for session in opened:
+                session.close()
+        return self._render(plan, result)
+
+    @staticmethod
+    def _render(plan: _Plan, result: Any) -> Response:
+        """The result validated and serialised by the response model, as FastAPI does."""
+        if isinstance(result, Response):
+            return result
+        value = plan.adapter.validate_python(result, from_attributes=True)
+        return Response(plan.adapter.dump_json(value, by_alias=True), plan.status,
+                        media_type="application/json")  # fmt: skip
