@@ -49,10 +49,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from hanami.core import CheckpointError
 from hanami.core.checkpoint import read_digest
 from hanami.server.db.models import Cluster as ClusterRow
 from hanami.server.db.session import Database
+from hanami.server.runtime.cluster_files import load_cluster, replay_journal
 from hanami.server.runtime.executor import (
     ClusterBusy,
     ClusterExecutor,
@@ -66,7 +66,6 @@ from hanami.server.runtime.journal import (
     JournalSync,
     PeriodicSync,
     StepJournal,
-    replayable,
 )
 from hanami.server.runtime.replicas import Replicas
 
@@ -180,56 +179,24 @@ class ClusterRegistry:
     def _load(self, cluster_uuid: str, template: str | None) -> bytes | None:
         """Load a cluster from its autosave, else rebuild it from its template; returns the
         autosave's SHA-256 (None: not loaded from it)."""
-        path = self.path_of(cluster_uuid)
-        if path.is_file():
-            try:
-                digest = read_digest(path)
-                info = self.executor.load(cluster_uuid, path)
-                self._saved[cluster_uuid] = (info.revision, time.monotonic())
-                logger.info("cluster %s restored from %s", cluster_uuid, path)
-                return digest
-            except (CheckpointError, OSError, ValueError) as exc:
-                logger.error("cluster %s: autosave %s unreadable: %s", cluster_uuid, path, exc)
-        if template is None:
-            logger.error("cluster %s has neither an autosave nor a template", cluster_uuid)
+        loaded = load_cluster(self.executor, cluster_uuid, self.path_of(cluster_uuid), template)
+        if loaded is None:
             return None
-        try:
-            self.executor.create(cluster_uuid, template)
-        except ValueError as exc:
-            logger.error("cluster %s: template does not build: %s", cluster_uuid, exc)
-            return None
-        logger.warning(
-            "cluster %s had no autosave; rebuilt untrained from its template", cluster_uuid
-        )
-        return None
+        digest, revision = loaded
+        self._saved[cluster_uuid] = (revision, time.monotonic())
+        return digest
 
     def _replay(self, cluster_uuid: str, digest: bytes | None) -> None:
         """Apply the journaled steps on top of the autosave with SHA-256 ``digest``, then
         autosave (emptying the journal) or reopen the journal past its intact records."""
-        path = self.journal_path(cluster_uuid)
-        steps, other, end = replayable(path, digest)
-        applied = 0
-        try:
-            for step in steps:
-                if step.kind == TRAIN_STEP:
-                    self.executor.train(cluster_uuid, step.inputs, step.expected)
-                else:
-                    self.executor.request(cluster_uuid, step.inputs)
-                applied += 1
-        except Exception as exc:  # a bad record must not keep the server from starting
-            logger.error("cluster %s: journal step %d cannot be replayed: %s", cluster_uuid,
-                         applied + 1, exc)  # fmt: skip
+        replay = replay_journal(self.executor, cluster_uuid, self.journal_path(cluster_uuid),
+                                digest)  # fmt: skip
+        if replay.damaged:
             self.damaged.add(cluster_uuid)
-        if other and digest is None:
-            logger.error("cluster %s: %d journaled steps lost with the autosave they built on",
-                         cluster_uuid, other)  # fmt: skip
-            self.damaged.add(cluster_uuid)
-        if applied:
-            logger.info("cluster %s: %d journaled steps replayed", cluster_uuid, applied)
-        if applied or other or digest is None or cluster_uuid in self.damaged:
+        if replay.applied or replay.other or digest is None or cluster_uuid in self.damaged:
             self.autosave(cluster_uuid, force=True)
         else:
-            self._journals[cluster_uuid] = self._open_journal(cluster_uuid, digest, end)
+            self._journals[cluster_uuid] = self._open_journal(cluster_uuid, digest, replay.end)
 
     def _open_journal(self, cluster_uuid: str, digest: bytes, end: int = 0) -> StepJournal:
         path = self.journal_path(cluster_uuid)
