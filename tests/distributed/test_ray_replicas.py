@@ -11,6 +11,7 @@ shows is the one in the cluster's row. Clusters land on both worker nodes.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ pytest.importorskip("ray")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 DIRECT_STEPS = 20
+WAITS_S = 1.5
 
 
 def _client(server) -> HanamiClient:
@@ -78,18 +80,26 @@ def test_the_workflow_through_both_replicas_on_ray(
         accuracy = a.datasets.check(request.uuid, request_set.uuid).accuracy
         assert accuracy is not None and accuracy > e2e_workflow.ACCURACY_THRESHOLD
 
-        # direct I/O through A, which did not create the cluster; B sees the row's mode
-        async def direct() -> np.ndarray:
+        # direct I/O through A, which did not create the cluster; B sees the row's mode and
+        # does not start a task while the cluster is DIRECT
+        async def direct() -> tuple[np.ndarray, Any]:
             label = np.asarray(e2e_workflow.five_label(), dtype=np.float32)
             async with a.direct(cluster.uuid, inputs="picture_hex", outputs="label_hex") as d:
                 assert b.clusters.get(cluster.uuid).mode == "DIRECT"
+                waiting = b.tasks.train(cluster.uuid, "rr_after_direct",
+                                        inputs=[(train.uuid, "picture", "picture_hex")],
+                                        outputs=[(train.uuid, "label", "label_hex")])  # fmt: skip
                 for _ in range(DIRECT_STEPS):
                     await d.train(mnist.five, label)
-                return await d.request(mnist.five)
+                await asyncio.sleep(WAITS_S)  # B's lane had its chance: the row says DIRECT
+                assert b.tasks.get(waiting.uuid, cluster.uuid).state == "queued"
+                return await d.request(mnist.five), waiting
 
-        assert int(np.argmax(asyncio.run(direct()))) == 5
+        output, waiting = asyncio.run(direct())
+        assert int(np.argmax(output)) == 5
         assert b.clusters.get(cluster.uuid).mode == "TASK"
-        assert _row(url, Cluster, cluster.uuid).holder == "a"
+        assert a.wait(waiting, timeout=120, interval=0.2).state == "finished"
+        assert _row(url, Task, waiting.uuid).claimed_by == "a"  # A switched back: it kicked
 
         # a second cluster, through the other replica: both worker nodes are used
         other = a.clusters.create("rr_other", OPENHANAMI_MNIST)

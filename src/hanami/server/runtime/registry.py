@@ -34,7 +34,10 @@ With a shared executor (Ray) every replica reaches every cluster, but only its h
 writes the autosave and the journal: the periodic autosave skips the clusters held
 elsewhere, and a direct-I/O step through another replica first makes that replica the
 holder (:meth:`Replicas.take`); the former holder then lets go of the files, not of the
-actor (:meth:`ClusterRegistry.release`).
+actor (:meth:`ClusterRegistry.release`), at its next keeper tick (at most a second). The new
+holder starts a new journal file, so a step the former one journals meanwhile (two direct
+sessions on one cluster through two replicas) lands in the unlinked file: it is in the
+actor's state, but only durable once the new holder's next autosave has run.
 
 The registry also keeps the logical hosts (one ``cpu`` host per CPU package, random uuids
 per process, as the original) and which host each hexagon was moved to by ``switch_host``.
@@ -364,6 +367,9 @@ class ClusterRegistry:
                 digest = read_digest(path)
                 journal = self._journals.get(cluster_uuid)
                 if journal is None:
+                    # a new file, not the old one cut: a former holder (shared executor)
+                    # may still write through its descriptor until it lets go
+                    self.journal_path(cluster_uuid).unlink(missing_ok=True)
                     journal = self._open_journal(cluster_uuid, digest)
                     self._journals[cluster_uuid] = journal
                 journal.reset(digest)
