@@ -2,7 +2,9 @@
 
 ``ray_nodes`` starts the Ray cluster once per module (``ray_cluster.py``); ``ray_server`` is
 the real service (``python -m hanami.server``) with ``HANAMI_EXECUTOR=ray`` on it, and
-``ray_driver`` asks Ray where each cluster's actor runs (``RayDriver``). The service
+``ray_driver`` asks Ray where each cluster's actor runs (``RayDriver``); ``ray_replicas`` is
+two such services, API replicas ``a`` and ``b`` on one PostgreSQL database (the suite's
+private server, ``postgres_url``) and one data folder. The service
 fixtures, the MNIST subset and the end-to-end workflow come from ``tests/e2e`` and
 ``tests/server``, loaded through the e2e conftest's ``load_module`` (see there why their
 folders stay off ``sys.path``). Test modules here import from ``ray_cluster`` only:
@@ -16,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import pytest
 from ray_cluster import WORKERS, RayCluster, RayDriver, ray_cluster
@@ -38,11 +41,14 @@ def _e2e_conftest() -> ModuleType:
 e2e = _e2e_conftest()
 e2e.load_module("original_sdk", E2E / "original_sdk.py")
 server_process = sys.modules["server_process"]
+new_database = sys.modules["postgres"].new_database
 mnist = e2e.mnist
+postgres_url = e2e.postgres_url
 RunningServer = e2e.RunningServer
 helpers = sys.modules["server_helpers"]
 
 AUTOSAVE_S = 1
+REPLICA_LEASE_S = 3
 
 
 @pytest.fixture(scope="module")
@@ -57,30 +63,67 @@ def ray_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
         yield cluster
 
 
+def _ray_env(ray_nodes: RayCluster, database_url: str | None = None,
+             **extra: str) -> dict[str, str]:  # fmt: skip
+    return server_process.server_env(
+        admin_id=helpers.ADMIN_ID,
+        admin_name=helpers.ADMIN_NAME,
+        admin_passphrase=helpers.ADMIN_PASSPHRASE,
+        token_key=helpers.TOKEN_KEY,
+        database_url=database_url,
+        extra={
+            "HANAMI_EXECUTOR": "ray",
+            "HANAMI_RAY_ADDRESS": ray_nodes.address,
+            "HANAMI_CLUSTER_AUTOSAVE_INTERVAL": str(AUTOSAVE_S),
+            **extra,
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def ray_server(
     ray_nodes: RayCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     """The service on the Ray cluster; autosaves every second (the fault test's checkpoint)."""
     data_dir = tmp_path_factory.mktemp("server-ray")
-    env = server_process.server_env(
-        admin_id=helpers.ADMIN_ID,
-        admin_name=helpers.ADMIN_NAME,
-        admin_passphrase=helpers.ADMIN_PASSPHRASE,
-        token_key=helpers.TOKEN_KEY,
-        extra={
-            "HANAMI_EXECUTOR": "ray",
-            "HANAMI_RAY_ADDRESS": ray_nodes.address,
-            "HANAMI_CLUSTER_AUTOSAVE_INTERVAL": str(AUTOSAVE_S),
-        },
-    )
     port = server_process.free_port()
-    proc = server_process.start_server(data_dir, port, env, timeout=120)
+    proc = server_process.start_server(data_dir, port, _ray_env(ray_nodes), timeout=120)
     try:
         yield RunningServer(url=f"http://127.0.0.1:{port}", backend="sqlite+ray",
                             data_dir=data_dir, log_file=data_dir / "server.log")  # fmt: skip
     finally:
         server_process.stop_server(proc)
+
+
+class RayReplicas(NamedTuple):
+    a: RunningServer
+    b: RunningServer
+    database_url: str
+
+
+@pytest.fixture(scope="module")
+def ray_replicas(
+    ray_nodes: RayCluster, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RayReplicas]:
+    """Replicas ``a`` and ``b`` on the Ray cluster, one database, one data folder (and log)."""
+    data_dir = tmp_path_factory.mktemp("replicas-ray")
+    database_url = new_database(postgres_url)
+    replicas: dict[str, RunningServer] = {}
+    procs = []
+    try:
+        for name in ("a", "b"):
+            env = _ray_env(ray_nodes, database_url, HANAMI_REPLICA_ID=name,
+                           HANAMI_TASK_LEASE_S=str(REPLICA_LEASE_S))  # fmt: skip
+            port = server_process.free_port()
+            procs.append(server_process.start_server(data_dir, port, env, append_log=True,
+                                                     timeout=120))  # fmt: skip
+            replicas[name] = RunningServer(url=f"http://127.0.0.1:{port}",
+                                           backend="postgresql+ray", data_dir=data_dir,
+                                           log_file=data_dir / "server.log")  # fmt: skip
+        yield RayReplicas(replicas["a"], replicas["b"], database_url)
+    finally:
+        for proc in procs:
+            server_process.stop_server(proc)
 
 
 @pytest.fixture(scope="module")

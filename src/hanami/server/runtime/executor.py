@@ -110,6 +110,9 @@ class ClusterInfo:
 class ClusterExecutor(Protocol):
     """Runs clusters by uuid; see the module docstring for the contract."""
 
+    shared: bool
+    """Whether every API replica reaches every cluster (Ray), not only the one holding it."""
+
     def create(self, uuid: str, template_text: str) -> ClusterInfo: ...
 
     def load(self, uuid: str, path: PathLike) -> ClusterInfo: ...
@@ -168,6 +171,8 @@ def _info_of(uuid: str, cluster: Cluster, revision: int) -> ClusterInfo:
 
 class InProcessExecutor:
     """Clusters in this process, one re-entrant lock each (see the module docstring)."""
+
+    shared = False
 
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}

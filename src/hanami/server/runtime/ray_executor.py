@@ -94,6 +94,8 @@ def _get(ref: Any, timeout: float | None = None) -> Any:
 class RayExecutor:
     """Clusters as Ray actors; connects to the Ray cluster at ``address`` (``host:port``)."""
 
+    shared = True
+
     def __init__(self, address: str, *, actor_cpus: float = 1.0, lease_ttl: float = 60.0) -> None:
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False,
                  ignore_reinit_error=True, logging_level=logging.WARNING)  # fmt: skip

@@ -30,6 +30,15 @@ and journals without a row, and temp files of autosaves cut short by a crash, ar
 also stores the cluster's widths and metrics with its row, for the replicas that do not
 hold it (:meth:`ClusterRegistry.info`).
 
+With a shared executor (Ray) every replica reaches every cluster, but only its holder
+writes the autosave and the journal: the periodic autosave skips the clusters held
+elsewhere, and a direct-I/O step through another replica first makes that replica the
+holder (:meth:`Replicas.take`); the former holder then lets go of the files, not of the
+actor (:meth:`ClusterRegistry.release`), at its next keeper tick (at most a second). The new
+holder starts a new journal file, so a step the former one journals meanwhile (two direct
+sessions on one cluster through two replicas) lands in the unlinked file: it is in the
+actor's state, but only durable once the new holder's next autosave has run.
+
 The registry also keeps the logical hosts (one ``cpu`` host per CPU package, random uuids
 per process, as the original) and which host each hexagon was moved to by ``switch_host``.
 """
@@ -273,6 +282,20 @@ class ClusterRegistry:
             except Exception:
                 logger.exception("cluster delete listener failed for %s", cluster_uuid)
 
+    def release(self, cluster_uuid: str) -> None:
+        """Shared executor: another replica became the holder; stop writing the cluster's
+        files (kept for it) but leave the cluster itself running."""
+        self.disown(cluster_uuid)
+        with self._save_lock:
+            self._saved.pop(cluster_uuid, None)
+            journal = self._journals.pop(cluster_uuid, None)
+            if journal is not None:
+                journal.close()
+
+    def own(self, cluster_uuid: str) -> None:
+        """This replica became the holder again: its autosaves are allowed."""
+        self._disowned.discard(cluster_uuid)
+
     def disown(self, cluster_uuid: str) -> None:
         """Never autosave this cluster again (until :meth:`delete`): its row went away or
         names another replica."""
@@ -311,6 +334,9 @@ class ClusterRegistry:
                 digest = read_digest(path)
                 journal = self._journals.get(cluster_uuid)
                 if journal is None:
+                    # a new file, not the old one cut: a former holder (shared executor)
+                    # may still write through its descriptor until it lets go
+                    self.journal_path(cluster_uuid).unlink(missing_ok=True)
                     journal = self._open_journal(cluster_uuid, digest)
                     self._journals[cluster_uuid] = journal
                 journal.reset(digest)
@@ -325,7 +351,10 @@ class ClusterRegistry:
     def save_changed(self, *, wait: bool, min_age: float = 0.0) -> None:
         """Autosave every changed cluster (journals past :data:`JOURNAL_LIMIT`: whatever
         their age); without ``wait`` busy clusters are skipped."""
-        for cluster_uuid in self.executor.uuids():
+        uuids = self.executor.uuids()
+        if self.executor.shared and self.replicas is not None:
+            uuids = sorted(self.replicas.held().intersection(uuids))
+        for cluster_uuid in uuids:
             journal = self._journals.get(cluster_uuid)
             full = journal is not None and journal.size >= JOURNAL_LIMIT
             if not full and self.seconds_since_save(cluster_uuid) < min_age:
@@ -343,6 +372,9 @@ class ClusterRegistry:
         """The cluster's journal, once its records would replay on top of the autosave (call
         it holding the cluster: a change made outside the journal is autosaved first)."""
         journal = self._journals.get(cluster_uuid)
+        if journal is None and self.executor.shared and self.replicas is not None:
+            self.replicas.take(cluster_uuid)  # the holder writes the journal
+            self.own(cluster_uuid)
         if journal is None or (journal.size == 0 and self.is_changed(cluster_uuid)):
             if not self.autosave(cluster_uuid, force=True):
                 raise ClusterNotFound(cluster_uuid)

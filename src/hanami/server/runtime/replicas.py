@@ -13,6 +13,10 @@ reach, the process was frozen) may have been taken over: :meth:`Replicas.fresh` 
 and it stops writing autosaves until its next heartbeat, and the task engine fences the
 writes of its tasks on ``tasks.claimed_by``.
 
+With a shared executor (Ray) every replica reaches every cluster; the holder is then the
+replica that last claimed one of its tasks, switched its mode or opened its journal for
+direct I/O, and only the writing of its autosave and journal stays with one replica.
+
 A *solo* server (SQLite: one process by definition) treats every other holder as gone at
 start-up and runs no heartbeat.
 """
@@ -156,6 +160,15 @@ class Replicas:
         if won and holder not in (None, self.id):
             logger.warning("replica %s adopted cluster %s from %s", self.id, cluster_uuid, holder)
         return bool(won)
+
+    def take(self, cluster_uuid: str) -> None:
+        """Shared executor (Ray): become the cluster's holder now, whoever held it (the
+        former holder lets go of its files at its next keeper tick)."""
+        with self.database.session() as session:
+            session.execute(update(Cluster).where(Cluster.uuid == cluster_uuid,
+                                                  Cluster.holder.is_distinct_from(self.id))
+                            .values(holder=self.id))  # fmt: skip
+            session.commit()
 
     # ------------------------------------------------------------------ what others see
 

@@ -28,6 +28,13 @@ a shutdown or a crash interrupted.
 runs its lane; a claim records the replica in ``tasks.claimed_by`` and every later write of
 the task is fenced on it. :mod:`hanami.server.runtime.tasks.keeper` adopts the clusters of
 dead replicas and picks up the tasks that other replicas queued.
+
+**Shared executor (Ray).** Every replica reaches every cluster, so any replica takes mode
+switches, direct I/O and tasks. The cluster's row is then the one truth: its ``mode`` (not a
+lane of this process) says TASK or DIRECT, a claim locks the row and is refused while the
+cluster is in DIRECT mode or another task of it is active (on any replica), and the replica
+that claims (or switches the mode) becomes the holder, the replica that writes its autosave
+and journal. The actor's lease still serialises each task and each direct-I/O step.
 """
 
 from __future__ import annotations
@@ -137,7 +144,8 @@ class TaskEngine:
                 query = query.where(Cluster.uuid.in_(list(clusters)))
             with self._lock:
                 for cluster_uuid, mode in session.execute(query):
-                    self._lane(cluster_uuid).mode = mode
+                    # shared: the row's mode is read where needed, lanes stay TASK
+                    self._lane(cluster_uuid).mode = MODE_TASK if self.executor.shared else mode
             queued = session.scalars(
                 select(Task.cluster_uuid).where(Task.state == QUEUED).distinct()
             ).all()
@@ -216,8 +224,9 @@ class TaskEngine:
             self._release(cluster_uuid)
 
     def elsewhere(self, cluster_uuid: str) -> bool:
-        """Whether another replica holds the cluster (and runs its tasks)."""
-        if self.replica_id is None or self.executor.exists(cluster_uuid):
+        """Whether another replica holds the cluster (and runs its tasks): never with a
+        shared executor, where any replica may claim them."""
+        if self.replica_id is None or self.executor.shared or self.executor.exists(cluster_uuid):
             return False
         return holder_of(self.database, cluster_uuid) != self.replica_id
 
@@ -251,6 +260,9 @@ class TaskEngine:
     def _claim(self, cluster_uuid: str, only: str | None = None) -> TaskSnapshot | None:
         """Mark the oldest queued task of the cluster active (if it is ``only``, when given)."""
         with self.database.session() as session:
+            if self.executor.shared and not queue.take_for_task(session, cluster_uuid,
+                                                                self.replica_id):  # fmt: skip
+                return None
             task = queue.oldest_queued(session, cluster_uuid)
             if task is None or (only is not None and task.uuid != only):
                 return None
@@ -260,7 +272,9 @@ class TaskEngine:
                 with self._lock:
                     self._controls.pop(task.uuid, None)
                 return None
-            return queue.snapshot(task)
+        if self.executor.shared:
+            self.registry.own(cluster_uuid)
+        return queue.snapshot(task)
 
     # ------------------------------------------------------------------ running
 
@@ -377,6 +391,8 @@ class TaskEngine:
             return lane is not None and lane.running
 
     def mode(self, cluster_uuid: str) -> str:
+        if self.executor.shared:
+            return queue.stored_mode(self.database, cluster_uuid)
         with self._lock:
             lane = self._lanes.get(cluster_uuid)
             return lane.mode if lane is not None else MODE_TASK
@@ -387,6 +403,18 @@ class TaskEngine:
         The mode is stored with the cluster's row and restored by :meth:`start`."""
         if self.elsewhere(cluster_uuid):
             raise Conflict(held_elsewhere(self.database, cluster_uuid))
+        if self.executor.shared:
+            if not queue.switch_mode(self.database, cluster_uuid, mode, self.replica_id):
+                raise Conflict(f"Can not switch cluster to '{mode}'")
+            self.registry.own(cluster_uuid)
+        else:
+            self._switch_lane(cluster_uuid, mode)
+        if mode == MODE_TASK and queue.has_queued(self.database, cluster_uuid):
+            # only then: a lane started for nothing would make the next inline save wait
+            # (answered "queued") and a switch back to DIRECT fail (409)
+            self.kick(cluster_uuid)
+
+    def _switch_lane(self, cluster_uuid: str, mode: str) -> None:
         with self._lock:
             lane = self._lane(cluster_uuid)
             allowed = (
@@ -398,7 +426,3 @@ class TaskEngine:
                 raise Conflict(f"Can not switch cluster to '{mode}'")
             queue.store_mode(self.database, cluster_uuid, mode)  # first: a restart keeps it
             lane.mode = mode
-        if mode == MODE_TASK and queue.has_queued(self.database, cluster_uuid):
-            # only then: a lane started for nothing would make the next inline save wait
-            # (answered "queued") and a switch back to DIRECT fail (409)
-            self.kick(cluster_uuid)

@@ -4,7 +4,9 @@ Every :data:`TICK_S` (at most a quarter of the lease) it
 
 1. lets go of the clusters whose row no longer names it: deleted through another replica,
    or adopted by another replica while this one's heartbeat lagged (its task is cancelled,
-   nothing of it is autosaved over the adopter's files);
+   nothing of it is autosaved over the adopter's files); with a shared executor (Ray) the
+   holder also moves to whichever replica claims a task or opens the journal, and the
+   former one only stops writing the cluster's files;
 2. adopts the clusters of dead replicas (:meth:`Replicas.orphaned`): loads them from their
    autosave and journal, applies the crash rules to their interrupted tasks, starts their
    lanes;
@@ -89,6 +91,10 @@ class ReplicaKeeper:
     def _let_go(self, cluster_uuid: str) -> None:
         with self.replicas.database.session() as session:
             deleted = session.get(Cluster, cluster_uuid) is None
+        if self.registry.executor.shared and not deleted:
+            self.registry.release(cluster_uuid)  # the actor stays: the new holder uses it
+            self.engine.remove_cluster(cluster_uuid)  # a task of ours only if we lagged
+            return
         if not deleted:
             logger.warning("replica %s lost cluster %s to another replica", self.replicas.id,
                            cluster_uuid)  # fmt: skip

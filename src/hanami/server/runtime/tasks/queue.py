@@ -1,19 +1,33 @@
 """What the ``tasks`` table says about a cluster's queue, apart from the engine's threads:
 its oldest queued task, the claim that makes it active (fenced by replica), whether any
-task waits, and the mode stored with the cluster."""
+task waits, and the mode stored with the cluster.
+
+With a shared executor (Ray) the cluster's row is what every replica agrees on: claims and
+mode switches lock it (``SELECT ... FOR UPDATE``; SQLite has one writer anyway), so a task
+never starts on one replica while another switched the cluster to DIRECT or runs a task of
+it, and the replica that wins becomes the cluster's holder."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from hanami.protocol.timestamps import utcnow
 from hanami.server.db.models import Cluster, Task
 from hanami.server.db.session import Database
 from hanami.server.runtime.tasks.progress import TaskSnapshot
-from hanami.server.runtime.tasks.states import ACTIVE, QUEUED
+from hanami.server.runtime.tasks.states import ACTIVE, MODE_DIRECT, MODE_TASK, QUEUED
 
-__all__ = ["claim", "has_queued", "oldest_queued", "snapshot", "store_mode"]
+__all__ = [
+    "claim",
+    "has_queued",
+    "oldest_queued",
+    "snapshot",
+    "store_mode",
+    "stored_mode",
+    "switch_mode",
+    "take_for_task",
+]
 
 
 def oldest_queued(session: Session, cluster_uuid: str) -> Task | None:
@@ -70,3 +84,52 @@ def store_mode(database: Database, cluster_uuid: str, mode: str) -> None:
         if row is not None:
             row.mode = mode
             session.commit()
+
+
+def stored_mode(database: Database, cluster_uuid: str) -> str:
+    """The mode in the cluster's row (TASK for a cluster without one)."""
+    with database.session() as session:
+        mode = session.scalar(select(Cluster.mode).where(Cluster.uuid == cluster_uuid))
+    return str(mode or MODE_TASK)
+
+
+def _locked(session: Session, cluster_uuid: str) -> tuple[Cluster | None, bool]:
+    """The cluster's row, locked until the session ends, and whether a task of it is active."""
+    row = session.scalar(select(Cluster).where(Cluster.uuid == cluster_uuid).with_for_update())
+    active = session.scalar(
+        select(exists().where(Task.cluster_uuid == cluster_uuid, Task.state == ACTIVE))
+    )
+    return row, bool(active)
+
+
+def take_for_task(session: Session, cluster_uuid: str, replica_id: str | None) -> bool:
+    """Shared executor: lock the cluster's row for a claim in this session and make this
+    replica its holder; False (nothing changed) in DIRECT mode or while a task of it is
+    active on any replica."""
+    row, active = _locked(session, cluster_uuid)
+    if row is None or row.mode != MODE_TASK or active:
+        session.rollback()
+        return False
+    if replica_id is not None:
+        row.holder = replica_id
+    return True
+
+
+def switch_mode(database: Database, cluster_uuid: str, mode: str, replica_id: str | None) -> bool:
+    """Shared executor: TASK <-> DIRECT in the cluster's row (DIRECT: no task active on any
+    replica), this replica becoming its holder; False if not allowed."""
+    with database.session() as session:
+        row, active = _locked(session, cluster_uuid)
+        current = None if row is None else row.mode
+        if mode == MODE_DIRECT:
+            allowed = current == MODE_TASK and not active
+        else:
+            allowed = current == MODE_DIRECT
+        if row is None or not allowed:
+            session.rollback()
+            return False
+        row.mode = mode
+        if replica_id is not None:
+            row.holder = replica_id
+        session.commit()
+    return True
