@@ -241,7 +241,9 @@ class ServerProcess:
             admin_passphrase=ADMIN_PASSPHRASE,
             token_key=TOKEN_KEY,
             database_url=self.database_url,
-            extra=self.env_extra,
+            # one name over restarts (on new ports): the restarted server takes its clusters
+            # back at once, as a replica restarted under its name does (docs/deploy.md)
+            extra={"HANAMI_REPLICA_ID": f"test-{id(self)}", **self.env_extra},
         )
         self.proc = start_server(self.data_dir, self.port, env, append_log=True, timeout=timeout)
 

@@ -391,7 +391,9 @@ class TaskEngine:
             return lane is not None and lane.running
 
     def mode(self, cluster_uuid: str) -> str:
-        if self.executor.shared:
+        """The lane's mode; the row's where the lane is not here (a shared executor, or a
+        cluster another replica holds)."""
+        if self.executor.shared or not self.executor.exists(cluster_uuid):
             return queue.stored_mode(self.database, cluster_uuid)
         with self._lock:
             lane = self._lanes.get(cluster_uuid)
