@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from server_helpers import ADMIN_ID, ADMIN_NAME, ADMIN_PASSPHRASE, TOKEN_KEY, Api, free_port
 from server_process import server_env, start_server
 
@@ -234,7 +235,6 @@ class ServerProcess:
         return Target(self.data_dir, server_database_url(self.data_dir, self.database_url))
 
     def start(self, timeout: float = 60.0) -> None:
-        self.port = free_port()
         env = server_env(
             admin_id=ADMIN_ID,
             admin_name=ADMIN_NAME,
@@ -245,7 +245,16 @@ class ServerProcess:
             # back at once, as a replica restarted under its name does (docs/deploy.md)
             extra={"HANAMI_REPLICA_ID": f"test-{id(self)}", **self.env_extra},
         )
-        self.proc = start_server(self.data_dir, self.port, env, append_log=True, timeout=timeout)
+        for attempt in range(3):  # a free port may be taken by another process before we bind
+            self.port = free_port()
+            try:
+                self.proc = start_server(
+                    self.data_dir, self.port, env, append_log=True, timeout=timeout
+                )
+                return
+            except pytest.fail.Exception as exc:
+                if "address already in use" not in str(exc) or attempt == 2:
+                    raise
 
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM and wait: the graceful path (tasks suspended, clusters autosaved)."""
