@@ -13,11 +13,15 @@ in-process executor and one with ``HANAMI_EXECUTOR=ray``; measures on each:
 and on the Ray server (c) ``node_loss``: the worker node of a cluster trained by direct I/O
 (its steps in the step journal) loses its raylet (``kill -9``); seconds until a direct-I/O
 request on that cluster answers again (a new actor, the autosave loaded, the journal replayed).
-Both servers keep the default settings (autosave every 300 s).
+Both servers keep the default settings (autosave every 300 s). (d) ``actor_calls`` (from this
+process, no server): blocking round trips per second to a cluster's actor (``revision``, no
+work), and one-row train steps per second through :class:`RayExecutor` (``exclusive`` and
+``train``) and through :class:`InProcessExecutor`.
 Not part of ``make bench`` (it needs Ray and takes a few minutes); as a script it prints
 JSON::
 
     python benchmarks/ray_scaleout.py [MNIST folder] [--rows N] [--steps N] [--json PATH]
+                                      [--parts four_tenants direct actor_calls node_loss]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,9 @@ import numpy as np
 import ray
 
 from hanami.cli.bench import DEFAULT_DATA, load_mnist
+from hanami.core.templates import OPENHANAMI_MNIST
+from hanami.server.runtime.executor import InProcessExecutor
+from hanami.server.runtime.ray_executor import NAMESPACE, RayExecutor
 from server import (
     Server,
     _api,
@@ -131,7 +139,43 @@ def node_loss(
     return {"lost_node": victim, "now_on": driver.node_of(cluster), "seconds": round(seconds, 2)}
 
 
-def main(mnist: Path, rows: int, steps: int) -> dict[str, Any]:
+PARTS = ("four_tenants", "direct", "actor_calls", "node_loss")
+ACTOR_CALLS = 1000
+
+
+def actor_calls(address: str) -> dict[str, Any]:
+    """(d): what one blocking actor call costs, against a whole in-process step."""
+    x = np.random.default_rng(0).random((1, 784), dtype=np.float32)
+    step = ({"picture_hex": x}, {"label_hex": np.eye(10, dtype=np.float32)[[3]]})
+    on_ray, local = RayExecutor(address), InProcessExecutor()
+
+    def rate(call: Callable[[], Any]) -> int:
+        for _ in range(50):
+            call()
+        start = time.perf_counter()
+        for _ in range(ACTOR_CALLS):
+            call()
+        return round(ACTOR_CALLS / (time.perf_counter() - start))
+
+    def train(executor: RayExecutor | InProcessExecutor) -> None:
+        with executor.exclusive("calls"):
+            executor.train("calls", *step)
+
+    for executor in (on_ray, local):
+        executor.create("calls", OPENHANAMI_MNIST)
+    try:
+        actor = ray.get_actor(RayExecutor.actor_name("calls"), namespace=NAMESPACE)
+        return {
+            "round_trips_per_s": rate(lambda: ray.get(actor.revision.remote())),
+            "ray_steps_per_s": rate(lambda: train(on_ray)),
+            "inprocess_steps_per_s": rate(lambda: train(local)),
+        }
+    finally:
+        on_ray.delete("calls")
+        on_ray.close()
+
+
+def main(mnist: Path, rows: int, steps: int, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
     data = load_mnist(mnist)
     data = {"train_x": data["train_x"][:rows], "train_y": data["train_y"][:rows]}
     result: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()}
@@ -145,23 +189,29 @@ def main(mnist: Path, rows: int, steps: int) -> dict[str, Any]:
             ):  # fmt: skip
                 (root / name).mkdir()
                 with running_server(root / name, env) as server:
-                    result[name] = {"four_tenants": four_tenants(server, mnist, 60_000),
-                                    "direct": direct(server, data, steps)}  # fmt: skip
-                    if name == "ray":
+                    result[name] = {}
+                    if "four_tenants" in parts:
+                        result[name]["four_tenants"] = four_tenants(server, mnist, 60_000)
+                    if "direct" in parts:
+                        result[name]["direct"] = direct(server, data, steps)
+                    if name == "ray" and "actor_calls" in parts:
+                        result[name]["actor_calls"] = actor_calls(nodes.address)
+                    if name == "ray" and "node_loss" in parts:
                         driver = RayDriver(nodes.address)
                         result[name]["node_loss"] = node_loss(server, nodes, driver, data)
                         ray.shutdown()
                 print(name, json.dumps(result[name]), file=sys.stderr, flush=True)
     inprocess, on_ray = result["inprocess"], result["ray"]
+    ratios = {
+        "four_tenants_ray_over_inprocess": ("four_tenants", "samples_per_s"),
+        "ping_pong": ("direct", "ping_pong_steps_per_s"),
+        "batched": ("direct", "batched_samples_per_s"),
+    }
     result["ratios"] = {
-        "four_tenants_ray_over_inprocess": round(
-            on_ray["four_tenants"]["samples_per_s"] / inprocess["four_tenants"]["samples_per_s"], 2
-        ),
-        "ping_pong": round(on_ray["direct"]["ping_pong_steps_per_s"]
-                           / inprocess["direct"]["ping_pong_steps_per_s"], 2),
-        "batched": round(on_ray["direct"]["batched_samples_per_s"]
-                         / inprocess["direct"]["batched_samples_per_s"], 2),
-    }  # fmt: skip
+        ratio: round(on_ray[part][key] / inprocess[part][key], 2)
+        for ratio, (part, key) in ratios.items()
+        if part in parts
+    }
     result["load_average_after"] = os.getloadavg()
     return result
 
@@ -173,8 +223,10 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=2000, help="ping-pong direct-I/O steps")
     parser.add_argument("--json", type=Path, help="also write the JSON here (Ray's messages "
                         "about the lost node go to this process's output too)")  # fmt: skip
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS,
+                        help="what to measure (default: all)")  # fmt: skip
     args = parser.parse_args()
-    text = json.dumps(main(args.mnist, args.rows, args.steps), indent=2)
+    text = json.dumps(main(args.mnist, args.rows, args.steps, tuple(args.parts)), indent=2)
     print(text)
     if args.json:
         args.json.write_text(text + "\n")

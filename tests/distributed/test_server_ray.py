@@ -58,6 +58,40 @@ def _five_steps(c: HanamiClient, cluster_uuid: str, five: np.ndarray) -> np.ndar
     return asyncio.run(steps())
 
 
+def test_a_lease_is_kept_for_the_next_step_then_given_back(
+    ray_nodes: RayCluster, ray_driver: RayDriver
+) -> None:
+    """Two executors as two API replicas: the one that ran a step keeps the actor's lease
+    for its next step (no call to take it again), the other gets it once it is given back
+    and then sees the first one's changes, and the first one sees the other's."""
+    from hanami.server.runtime.executor import ClusterBusy
+    from hanami.server.runtime.ray_executor import LINGER_S, RayExecutor
+
+    mine, other = RayExecutor(ray_nodes.address), RayExecutor(ray_nodes.address)
+    rng = np.random.default_rng(0)
+    step = ({"picture_hex": rng.random((2, 784), dtype=np.float32)},
+            {"label_hex": np.eye(10, dtype=np.float32)[[3, 5]]})  # fmt: skip
+    uuid = "lease-kept-0000-0000-000000000000"
+    mine.create(uuid, OPENHANAMI_MNIST)
+    try:
+        with mine.exclusive(uuid):
+            mine.train(uuid, *step)
+        assert other.exists(uuid)
+        with pytest.raises(ClusterBusy), other.exclusive(uuid, 0.0):
+            pass  # kept for mine's next step
+        with mine.exclusive(uuid, 0.0):
+            mine.train(uuid, *step)
+        started = time.monotonic()
+        with other.exclusive(uuid, 10.0):
+            waited = time.monotonic() - started
+            assert other.revision(uuid) == mine.revision(uuid)
+            other.train(uuid, *step)
+        assert waited < LINGER_S + 1.0
+        assert mine.revision(uuid) == other.revision(uuid)  # asked, not remembered
+    finally:
+        mine.delete(uuid)
+
+
 def test_a_lost_node_brings_the_cluster_back_from_its_autosave(
     ray_server, ray_nodes: RayCluster, ray_driver: RayDriver, mnist
 ) -> None:

@@ -8,7 +8,10 @@ writes checkpoints itself, so ``HANAMI_DATA_DIR`` must be storage every node sha
 
 **Exclusive.** Calls on one cluster from this process are serialised by a re-entrant lock
 per cluster, as in-process; ``exclusive`` also takes the actor's lease, so a sequence is
-not interleaved with another API replica's either (see :mod:`.ray_actor`). Actors are
+not interleaved with another API replica's either (see :mod:`.ray_actor`). The lease is
+kept :data:`LINGER_S` after the sequence ends: a direct-I/O session's next step, a few
+milliseconds later, then reuses it and costs one actor call instead of two (take the lease,
+train); another replica waits at most that long more for it. Actors are
 named (``cluster-<uuid>`` in the ``hanami`` namespace) and detached: another replica, or
 this server after a restart, finds a running cluster by its uuid.
 
@@ -56,6 +59,11 @@ PLACEMENT_TIMEOUT_S = 120.0
 """How long a new actor may wait for a node with a free CPU (and load its checkpoint)."""
 NAME_WAIT_S = 60.0
 """How long a new actor waits for the name of a dead one to be released by Ray."""
+LINGER_S = 0.5
+"""How long a lease is kept after ``exclusive`` ends, for the next sequence of this process.
+
+Capped at a quarter of the lease's ttl, so a kept lease never expires on the actor while
+it is reused."""
 
 
 class ClusterLost(ConnectionError):
@@ -77,8 +85,16 @@ class _Handle:
     depth: int = 0
     """``exclusive`` nesting of the thread that holds ``lock``."""
     token: str | None = None
-    """The actor lease held while ``depth`` > 0."""
+    """The actor lease: held while ``depth`` > 0, and kept until ``kept_until`` after."""
+    leased_from: Any = None
+    """The actor that granted ``token`` (a kept lease of a lost actor is not reused)."""
+    kept_until: float = 0.0
+    timer: threading.Timer | None = None
+    """Gives the kept lease back once ``kept_until`` has passed."""
     revision: int = 0
+
+    def holds_lease(self) -> bool:
+        return self.token is not None and self.leased_from is self.actor
 
 
 def _get(ref: Any, timeout: float | None = None) -> Any:
@@ -109,6 +125,7 @@ class RayExecutor:
             "scheduling_strategy": "SPREAD",
         }
         self._lease_ttl = lease_ttl
+        self._linger = min(LINGER_S, lease_ttl / 4)
         self._handles: dict[str, _Handle] = {}
         self._lock = threading.Lock()
         self.restorer: Callable[[str], None] | None = None
@@ -258,7 +275,7 @@ class RayExecutor:
         handle = self._handle(uuid)
         if handle.lock.acquire(blocking=False):
             try:
-                if handle.depth:  # we hold the lease: nobody else changes it
+                if handle.holds_lease():  # nobody else changes the cluster
                     return handle.revision
             finally:
                 handle.lock.release()
@@ -308,7 +325,7 @@ class RayExecutor:
         if not handle.lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
             raise ClusterBusy(f"cluster '{uuid}' is busy")
         try:
-            if handle.depth == 0:
+            if handle.depth == 0 and not handle.holds_lease():
                 self._lease(uuid, handle, deadline)
             handle.depth += 1
             try:
@@ -316,11 +333,42 @@ class RayExecutor:
             finally:
                 handle.depth -= 1
                 if handle.depth == 0:
-                    token, handle.token = handle.token, None
-                    if handle.actor is not None and token is not None:
-                        handle.actor.release.remote(token)  # nobody waits for the answer
+                    self._keep(handle)
         finally:
             handle.lock.release()
+
+    def _keep(self, handle: _Handle) -> None:
+        """Keep the lease :data:`LINGER_S` for this process's next sequence (held lock); one
+        granted by an actor lost meanwhile is given back to its successor at once."""
+        if not handle.holds_lease():
+            self._release(handle)
+            return
+        handle.kept_until = time.monotonic() + self._linger
+        if handle.timer is None:
+            self._arm(handle, self._linger)
+
+    def _arm(self, handle: _Handle, seconds: float) -> None:
+        handle.timer = threading.Timer(seconds, self._give_back, (handle,))
+        handle.timer.daemon = True
+        handle.timer.start()
+
+    def _give_back(self, handle: _Handle) -> None:
+        """The timer of a kept lease: release it unless it was used again meanwhile."""
+        with handle.lock:
+            handle.timer = None
+            if handle.depth or handle.token is None:
+                return  # in use: its ``exclusive`` keeps it again at the end
+            left = handle.kept_until - time.monotonic()
+            if left > 0:
+                self._arm(handle, left)
+            else:
+                self._release(handle)
+
+    @staticmethod
+    def _release(handle: _Handle) -> None:
+        token, handle.token = handle.token, None
+        if handle.actor is not None and token is not None:
+            handle.actor.release.remote(token)  # nobody waits for the answer
 
     def _lease(self, uuid: str, handle: _Handle, deadline: float | None) -> None:
         """Take the actor's lease (a lost actor is revived first)."""
@@ -337,12 +385,17 @@ class RayExecutor:
                 continue
             if revision is None:
                 raise ClusterBusy(f"cluster '{uuid}' is busy")
-            handle.token, handle.revision = token, revision
+            handle.token, handle.revision, handle.leased_from = token, revision, actor
             return
         raise ClusterLost(uuid)
 
     def close(self) -> None:
         """Disconnect; the detached actors keep running for other replicas and restarts."""
         with self._lock:
-            self._handles.clear()
+            handles, self._handles = list(self._handles.values()), {}
+        for handle in handles:
+            if handle.timer is not None:
+                handle.timer.cancel()
+            if handle.depth == 0:
+                self._release(handle)
         ray.shutdown()
