@@ -76,6 +76,7 @@ from hanami.server.runtime.journal import (
     PeriodicSync,
     StepJournal,
 )
+from hanami.server.runtime.periodic import Periodic
 from hanami.server.runtime.replicas import Replicas
 
 __all__ = ["AUTOSAVE_SUFFIX", "JOURNAL_LIMIT", "JOURNAL_SUFFIX", "ClusterRegistry", "Host"]
@@ -125,8 +126,12 @@ class ClusterRegistry:
         self._saved: dict[str, tuple[int, float]] = {}  # uuid -> (revision, monotonic time)
         self._save_lock = threading.Lock()
         self._delete_listeners: list[Callable[[str], None]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._autosaver = Periodic(
+            "ClusterAutosave",
+            min(max(autosave_interval / 4, 0.5), 1.0),
+            lambda: self.save_changed(wait=False, min_age=self.autosave_interval),
+            logger,
+        )
         self._journals: dict[str, StepJournal] = {}
         self._sync_pool = ThreadPoolExecutor(JOURNAL_SYNC_THREADS, "JournalSync")
         self.journal_sync = journal_sync
@@ -215,32 +220,17 @@ class ClusterRegistry:
         """Start the periodic autosave thread (and the journal sync thread: ``interval``)."""
         if self.journal_sync == "interval":
             self._periodic_sync.start()
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="ClusterAutosave", daemon=True)
-        self._thread.start()
+        self._autosaver.start()
 
     def stop(self) -> None:
         """Stop the autosave thread and save every changed cluster (graceful shutdown)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
+        self._autosaver.stop()
         self.save_changed(wait=True)
         self._periodic_sync.stop()  # what no autosave took is synced
         with self._save_lock:
             for journal in self._journals.values():
                 journal.close()
             self._journals.clear()
-
-    def _run(self) -> None:
-        period = min(max(self.autosave_interval / 4, 0.5), 1.0)
-        while not self._stop.wait(period):
-            try:
-                self.save_changed(wait=False, min_age=self.autosave_interval)
-            except Exception:
-                logger.exception("cluster autosave failed")
 
     # ------------------------------------------------------------------ clusters
 

@@ -24,7 +24,6 @@ start-up and runs no heartbeat.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from sqlalchemy import delete, false, or_, select, update
@@ -34,6 +33,7 @@ from hanami.core import parse_template
 from hanami.server.db.models import Cluster, Replica
 from hanami.server.db.session import Database
 from hanami.server.runtime.executor import ClusterInfo
+from hanami.server.runtime.periodic import Periodic
 
 __all__ = ["Replicas"]
 
@@ -49,8 +49,7 @@ class Replicas:
         self.lease = lease
         self.solo = solo
         self._beaten = time.monotonic()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._heart = Periodic("ReplicaHeartbeat", self.lease / 3, self.beat, logger)
 
     # ------------------------------------------------------------------ heartbeat
 
@@ -74,18 +73,8 @@ class Replicas:
 
     def start(self) -> None:
         """Start the heartbeat thread (not for a solo server)."""
-        if self.solo or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="ReplicaHeartbeat", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.lease / 3):
-            try:
-                self.beat()
-            except Exception:
-                logger.exception("replica %s: heartbeat failed", self.id)
+        if not self.solo:
+            self._heart.start()
 
     def beat(self) -> None:
         started = time.monotonic()
@@ -103,10 +92,7 @@ class Replicas:
     def stop(self) -> None:
         """Stop beating, hand every held cluster back and remove the row (graceful
         shutdown, after the clusters were autosaved): others adopt them at once."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        self._heart.stop(5)
         with self.database.session() as session:
             session.execute(update(Cluster).where(Cluster.holder == self.id).values(holder=None))
             session.execute(delete(Replica).where(Replica.id == self.id))

@@ -16,12 +16,12 @@ Every :data:`TICK_S` (at most a quarter of the lease) it
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Collection
 
 from sqlalchemy import select
 
 from hanami.server.db.models import Cluster, Task
+from hanami.server.runtime.periodic import Periodic
 from hanami.server.runtime.registry import ClusterRegistry
 from hanami.server.runtime.replicas import Replicas
 from hanami.server.runtime.tasks.engine import TaskEngine
@@ -42,31 +42,16 @@ class ReplicaKeeper:
         self.registry = registry
         self.engine = engine
         self._held: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Periodic("ReplicaKeeper", min(TICK_S, replicas.lease / 4), self.tick, logger)
 
     def start(self, held: Collection[str]) -> None:
         """Start ticking (not for a solo server), knowing the clusters adopted at start-up."""
         self._held = set(held)
-        if self.replicas.solo or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="ReplicaKeeper", daemon=True)
-        self._thread.start()
+        if not self.replicas.solo:
+            self._ticker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _run(self) -> None:
-        period = min(TICK_S, self.replicas.lease / 4)
-        while not self._stop.wait(period):
-            try:
-                self.tick()
-            except Exception:
-                logger.exception("replica %s: keeper tick failed", self.replicas.id)
+        self._ticker.stop()
 
     def tick(self) -> None:
         held = self.replicas.held()
