@@ -149,10 +149,9 @@ def hidden_roots(profile: Profile, outputs: int) -> int:
 def hidden_fields(profile: Profile, outputs: int) -> dict[str, int]:
     """The parameters that follow the number of outputs: the hidden roots, and the hidden
     split rule, which runs only where a hidden neuron has ``profile.hidden_split_roots``
-    roots or more. A split adds a step with a random target to a hidden neuron's code; with
-    one root per neuron (a few classes) those steps cost more than they tell, with several
-    (fifty classes) they are what lets a value reach many outputs (docs/engine.md, The
-    stream profile)."""
+    roots or more: on the stream suite the splits cost accuracy where hidden neurons have
+    one root (a few classes) and gain where they have four (fifty classes; docs/engine.md,
+    Wide inputs and hidden splits)."""
     roots = hidden_roots(profile, outputs)
     split = profile.hidden_split if roots >= profile.hidden_split_roots else 0
     return {"hidden_roots": roots, "hidden_split": int(split)}
