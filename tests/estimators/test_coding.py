@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+from test_wide_inputs import one_pass_accuracies
+
 from hanami.core.profiles import PROFILES
 from hanami.estimators import HanamiClassifier, HanamiRegressor, _coding, prequential
 from hanami.estimators._coding import EVERY, WINDOW, FeatureCoder
@@ -137,15 +139,7 @@ def test_zero_one_features_around_zero_learn_sparse_bits_better(monkeypatch):
     around their quantiles (which code a often-on bit by its "off" state) on each of three
     seeds."""
 
-    def accuracies() -> list[float]:
-        scores = []
-        for seed in range(3):
-            X, y = _sparse_bits(400, seed)
-            p = prequential(HanamiClassifier(random_state=seed), X, y, classes=np.arange(8))
-            scores.append(float(np.mean(p == y)))
-        return scores
-
-    around_zero = accuracies()
+    around_zero = one_pass_accuracies(_sparse_bits)
     monkeypatch.setattr(_coding, "BINARY_AROUND_ZERO", False)
-    quantiles = accuracies()
+    quantiles = one_pass_accuracies(_sparse_bits)
     assert all(a > b for a, b in zip(around_zero, quantiles, strict=True)), (around_zero, quantiles)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -20,6 +21,18 @@ def test_wide_inputs_get_at_least_the_floor_of_roots():
     assert input_roots(PROFILES["default"], 4704) == 1
 
 
+def one_pass_accuracies(data: Callable[[int, int], tuple[np.ndarray, np.ndarray]],
+                        rows: int = 400) -> list[float]:  # fmt: skip
+    """Prequential accuracy of one pass of ``HanamiClassifier(random_state=seed)`` over
+    ``data(rows, seed)``, seeds 0-2 (the classes are those the rows hold)."""
+    scores = []
+    for seed in range(3):
+        X, y = data(rows, seed)
+        p = prequential(HanamiClassifier(random_state=seed), X, y, classes=np.unique(y))
+        scores.append(float(np.mean(p == y)))
+    return scores
+
+
 def _noisy_bits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """100 binary features, eight classes: each row is its class's random bit pattern with
     30 % of the bits flipped. Coded around three quantiles that is 600 engine inputs, so
@@ -35,16 +48,8 @@ def test_three_roots_per_input_learn_wide_binary_rows_better_than_one(monkeypatc
     """One pass over the noisy bit patterns: the floor of three roots per input neuron
     scores higher than one root on each of three seeds."""
 
-    def accuracies() -> list[float]:
-        scores = []
-        for seed in range(3):
-            X, y = _noisy_bits(400, seed)
-            p = prequential(HanamiClassifier(random_state=seed), X, y, classes=np.arange(8))
-            scores.append(float(np.mean(p == y)))
-        return scores
-
-    floor = accuracies()
+    floor = one_pass_accuracies(_noisy_bits)
     monkeypatch.setitem(PROFILES, "stream",
                         dataclasses.replace(PROFILES["stream"], min_input_roots=1))  # fmt: skip
-    one = accuracies()
+    one = one_pass_accuracies(_noisy_bits)
     assert all(a > b for a, b in zip(floor, one, strict=True)), (floor, one)
