@@ -27,9 +27,9 @@ def test_a_cluster_resolves_its_hidden_roots_when_outputs_arrive():
     rng = np.random.default_rng(0)
     X = rng.uniform(0, 10, (20, 4)).astype(np.float32)
     c.train(X, np.eye(50, dtype=np.float32)[np.arange(20) % 50])
-    assert c._params.hidden_roots == 4
+    assert (c._params.hidden_roots, c._params.hidden_split) == (4, 1)
     again = Cluster.from_bytes(c.to_bytes())
-    assert again._params.hidden_roots == 4
+    assert (again._params.hidden_roots, again._params.hidden_split) == (4, 1)
 
 
 def _rings(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
