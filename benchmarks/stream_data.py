@@ -40,6 +40,7 @@ class Stream(NamedTuple):
     y: np.ndarray
     kind: str  # "classification" or "regression"
     bayes_hits: np.ndarray | None = None  # per row: the Bayes-optimal classifier is right
+    test: tuple[np.ndarray, np.ndarray] | None = None  # held-out rows, scored after the pass
 
 
 def _classification(X, y) -> Stream:
@@ -109,9 +110,12 @@ def mnist_arrays(directory: Path) -> dict[str, np.ndarray]:
 
 
 def mnist_binary(seed: int, directory: Path = MNIST_DIR) -> Stream:
-    """The 60,000 training images in file order, pixels above 127 -> 1.0, others 0.0."""
+    """The 60,000 training images in file order, pixels above 127 -> 1.0, others 0.0; the
+    10,000 test images, binarised the same way, are the held-out test."""
     data = mnist_arrays(directory)
-    return Stream((data["train_x"] > 127).astype(np.float64), data["train_y"], "classification")
+    test = ((data["test_x"] > 127).astype(np.float64), data["test_y"])
+    return Stream((data["train_x"] > 127).astype(np.float64), data["train_y"], "classification",
+                  test=test)  # fmt: skip
 
 
 def blobs(n_classes: int, seed: int, n: int = BLOB_SAMPLES) -> Stream:

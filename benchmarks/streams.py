@@ -57,7 +57,9 @@ RUN_ONCE = "same data, no random state: run once"
 # ---------------------------------------------------------------- running
 
 
-def hanami(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> Run:
+def hanami_trained(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int):
+    """Hanami's prequential pass: predictions, seconds, and the trained estimator (for a
+    held-out test after the pass)."""
     from hanami.estimators import HanamiClassifier, HanamiRegressor, prequential
 
     if n_classes:
@@ -66,7 +68,12 @@ def hanami(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> Run:
         model, params = HanamiRegressor(random_state=seed), {}
     start = time.perf_counter()
     predicted = prequential(model, X, y, **params)
-    return np.asarray(predicted), time.perf_counter() - start
+    return np.asarray(predicted), time.perf_counter() - start, model
+
+
+def hanami(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> Run:
+    predicted, seconds, _ = hanami_trained(X, y, n_classes, seed)
+    return predicted, seconds
 
 
 def warm_up() -> None:
@@ -85,11 +92,24 @@ def score(kind: str, predicted: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(predicted, dtype=np.float64) - y)))
 
 
-def run_one(system: str, X: np.ndarray, y: np.ndarray, kind: str, seed: int) -> dict:
+def run_one(
+    system: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    kind: str,
+    seed: int,
+    test: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
+    """One prequential pass; Hanami with a ``test`` set also scores it after the pass."""
     n_classes = int(y.max()) + 1 if kind == "classification" else 0
-    fn = hanami if system == "hanami" else PEERS[system].run
-    predicted, seconds = fn(X, y, n_classes, seed)
-    return {"score": score(kind, predicted, y), "us_per_sample": 1e6 * seconds / len(y)}
+    if system == "hanami":
+        predicted, seconds, model = hanami_trained(X, y, n_classes, seed)
+    else:
+        predicted, seconds = PEERS[system].run(X, y, n_classes, seed)
+    result = {"score": score(kind, predicted, y), "us_per_sample": 1e6 * seconds / len(y)}
+    if test is not None and system == "hanami":
+        result["test"] = score(kind, model.predict(test[0]), test[1])
+    return result
 
 
 def fingerprint(X: np.ndarray, y: np.ndarray) -> str:
@@ -133,8 +153,10 @@ def run_stream(name, loader, systems, seeds, max_rows, cache: dict, log) -> dict
                               **({"notes": notes} if notes else {})}  # fmt: skip
             runs.setdefault(system, []).append(result)
         if rows < total and "hanami" in systems:
-            full.append(run_one("hanami", stream.X[:total], stream.y[:total], stream.kind, seed))
-            log(f"{name} seed {seed} hanami, all {total} rows: {full[-1]['score']:.3f}")
+            full.append(run_one("hanami", stream.X[:total], stream.y[:total], stream.kind, seed,
+                                stream.test))  # fmt: skip
+            held_out = f", held-out test {full[-1]['test']:.3f}" if "test" in full[-1] else ""
+            log(f"{name} seed {seed} hanami, all {total} rows: {full[-1]['score']:.3f}{held_out}")
     out = {**info, "seeds": list(seeds), "systems": {}}
     for system, results in runs.items():
         out["systems"][system] = {
@@ -147,6 +169,8 @@ def run_stream(name, loader, systems, seeds, max_rows, cache: dict, log) -> dict
     if full:
         out["hanami_full"] = {"rows": info["rows_total"], "scores": [r["score"] for r in full],
                               "us_per_sample": [r["us_per_sample"] for r in full]}  # fmt: skip
+        if all("test" in r for r in full):
+            out["hanami_full"]["test_scores"] = [r["test"] for r in full]
     return out
 
 
@@ -297,9 +321,12 @@ def kind_tables(results: dict, kind: str, title: str, names: list[str]) -> list[
         parts = []
         for n in full:
             s = streams[n]
+            whole = s["hanami_full"]
             bayes = f", Bayes {spread(s['bayes_full'])}" if "bayes_full" in s else ""
-            parts.append(f"{n}, all {s['hanami_full']['rows']:,} rows: "
-                         f"{spread(s['hanami_full']['scores'], digits)}{bayes}")  # fmt: skip
+            test = (f", then its held-out test set {spread(whole['test_scores'], digits)}"
+                    if "test_scores" in whole else "")  # fmt: skip
+            parts.append(f"{n}, all {whole['rows']:,} rows: "
+                         f"{spread(whole['scores'], digits)}{bayes}{test}")  # fmt: skip
         lines += ["Hanami on the whole stream (the table compares the first rows only): "
                   + "; ".join(parts) + ".", ""]  # fmt: skip
     lines += [f"Seed spread, {title.lower()} (max - min over the seeds; * = same data and no "

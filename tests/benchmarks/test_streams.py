@@ -133,3 +133,11 @@ def test_reduced_robustness_run():
                 assert set(o["synapses"]) == {"701", "710", "1200"}
     report = "\n".join(stream_robustness.markdown(r))
     assert "| Hanami (reduction on) |" in report and "| on |" in report
+
+
+def test_hanami_scores_a_held_out_test_set_after_its_pass():
+    s = stream_data.blobs(10, 0, n=600)
+    test = (s.X[400:], s.y[400:])
+    result = streams.run_one("hanami", s.X[:400], s.y[:400], s.kind, 0, test)
+    assert 50.0 < result["test"] <= 100.0  # ten classes: chance is 10 %
+    assert "test" not in streams.run_one("hanami", s.X[:400], s.y[:400], s.kind, 0)

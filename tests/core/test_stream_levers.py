@@ -20,7 +20,7 @@ def test_input_roots_scale_with_the_number_of_inputs():
     stream = PROFILES["stream"]
     assert input_roots(stream, 4) == 8  # at most MAX_ROOTS
     assert input_roots(stream, 64) == 4
-    assert input_roots(stream, 784) == 1
+    assert input_roots(stream, 784) == 3  # min_input_roots
     assert input_roots(PROFILES["default"], 4) == 1
 
 
@@ -109,21 +109,24 @@ def test_state_saved_before_the_levers_still_loads():
 
 def test_each_lever_of_the_stream_profile_matters_on_a_small_stream(monkeypatch):
     """One pass over raw 8-feature blobs: the stream profile beats the default one, and
-    turning any one lever back to the default's value costs accuracy or changes it."""
+    turning any one lever back to the default's value changes what it predicts (the blobs
+    are easy: two settings can score the same accuracy with different outputs)."""
     X, Y = blobs(1500, seed=7)
 
-    def prequential(profile: str) -> float:
+    def prequential(profile: str) -> np.ndarray:
         c = Cluster(line_template(profile=profile), seed=3)
-        out = c.train(X, Y, return_outputs=True).outputs
-        return float((out.argmax(1) == Y.argmax(1)).mean())
+        return c.train(X, Y, return_outputs=True).outputs
+
+    def accuracy(outputs: np.ndarray) -> float:
+        return float((outputs.argmax(1) == Y.argmax(1)).mean())
 
     stream = prequential("stream")
-    assert stream > prequential("default") + 0.05
+    assert accuracy(stream) > accuracy(prequential("default")) + 0.05
     default = PROFILES["default"]
     for lever in ("input_roots", "first_pieces", "adaptive", "cross_entropy", "halve_borders"):
         off = dataclasses.replace(PROFILES["stream"], **{lever: getattr(default, lever)})
         monkeypatch.setitem(PROFILES, "stream", off)
-        assert prequential("stream") != stream, lever
+        assert not np.allclose(prequential("stream"), stream, atol=0.01), lever
         monkeypatch.undo()
 
 
@@ -171,14 +174,15 @@ def _passes(X: np.ndarray, Y: np.ndarray, seed: int, n_passes: int) -> list[floa
 
 def test_more_passes_keep_what_was_learned(monkeypatch):
     """Four inputs, ten classes, three passes: without the halving the network keeps what
-    it learned (passes 2 and 3 above 99 %); halving borders keeps rewriting the full input
-    sections and holds it near 97 %."""
+    it learned (passes 2 and 3 at 98.8-98.9 %, above 99 % while hidden sections of one
+    root still split); halving borders keeps rewriting the full input sections and holds
+    it near 96.5 %."""
     X, Y = _narrow_blobs(3000, 10, seed=0)
     kept = _passes(X, Y, seed=0, n_passes=3)
-    assert min(kept[1:]) > 0.99
+    assert min(kept[1:]) > 0.985
     halving = dataclasses.replace(PROFILES["stream"], halve_borders=True)
     monkeypatch.setitem(PROFILES, "stream", halving)
-    assert max(_passes(X, Y, seed=0, n_passes=3)[1:]) < 0.98
+    assert max(_passes(X, Y, seed=0, n_passes=3)[1:]) < 0.975
 
 
 def test_hidden_synapses_learn_slower_with_more_roots(monkeypatch):

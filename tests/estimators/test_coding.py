@@ -9,8 +9,10 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+from test_wide_inputs import one_pass_accuracies
+
 from hanami.core.profiles import PROFILES
-from hanami.estimators import HanamiClassifier, HanamiRegressor, prequential
+from hanami.estimators import HanamiClassifier, HanamiRegressor, _coding, prequential
 from hanami.estimators._coding import EVERY, WINDOW, FeatureCoder
 from hanami.estimators._common import encode_features
 
@@ -108,3 +110,36 @@ def test_quantile_coding_learns_a_parabola_far_from_zero(monkeypatch):
     monkeypatch.setitem(PROFILES, "default",
                         dataclasses.replace(PROFILES["default"], input_quantiles=()))  # fmt: skip
     assert min(relative_errors()) > 0.85
+
+
+def test_a_zero_one_feature_is_coded_around_zero():
+    """A column with only 0 and 1 in the window gets every centre at 0 (its "on" state once
+    per centre); a column with 0, 1 and 2 keeps its quantiles."""
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 1.0]])
+    coder = FeatureCoder(QUANTILES, 1.0)
+    coder.encode(X, learn=True)
+    assert coder.centres[:, 0].tolist() == [0.0, 0.0, 0.0]
+    assert coder.centres[:, 1].tolist() == pytest.approx(np.quantile(X[:, 1], QUANTILES))
+    codes = coder.encode(np.array([[1.0, 1.0], [0.0, 1.0]]), learn=False)
+    assert codes[:, :6].tolist() == [[1, 0, 1, 0, 1, 0], [0, 0, 0, 0, 0, 0]]
+
+
+def _sparse_bits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """100 binary features, eight classes, about 30 % of the bits on (as in binarised
+    digits): each row is its class's random pattern with 15 % of the bits flipped."""
+    rng = np.random.default_rng(seed)
+    patterns = (rng.random((8, 100)) < 0.3).astype(int)
+    y = rng.integers(0, 8, n)
+    flipped = rng.random((n, 100)) < 0.15
+    return np.where(flipped, 1 - patterns[y], patterns[y]).astype(np.float64), y
+
+
+def test_zero_one_features_around_zero_learn_sparse_bits_better(monkeypatch):
+    """One pass over the sparse bit patterns: 0/1 columns coded around 0 score higher than
+    around their quantiles (which code a often-on bit by its "off" state) on each of three
+    seeds."""
+
+    around_zero = one_pass_accuracies(_sparse_bits)
+    monkeypatch.setattr(_coding, "BINARY_AROUND_ZERO", False)
+    quantiles = one_pass_accuracies(_sparse_bits)
+    assert all(a > b for a, b in zip(around_zero, quantiles, strict=True)), (around_zero, quantiles)

@@ -46,7 +46,7 @@ from hanami.core.interfaces import (
     encode,
     split_outputs,
 )
-from hanami.core.profiles import PROFILES, hidden_roots, input_roots, make_params
+from hanami.core.profiles import PROFILES, hidden_fields, input_roots, make_params
 from hanami.core.template import Template, parse_template
 from hanami.core.topology import target_lists
 
@@ -206,8 +206,8 @@ class Cluster:
         s.o_idx[at : at + added] = np.arange(old_internal, internal)
         self._state = s
         self._out_n[k] = width
-        roots = hidden_roots(self.profile, int(sum(self._out_n)))
-        self._params = self._params._replace(hidden_roots=roots)
+        hidden = hidden_fields(self.profile, int(sum(self._out_n)))
+        self._params = self._params._replace(**hidden)
         if self.profile.rules == "default":
             self._resize_output_neurons(spec.hexagon, internal)
 

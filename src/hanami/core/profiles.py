@@ -42,9 +42,11 @@ class Profile:
     learning_rate_min: float = 0.0
     initial_weight: float = 0.1  # new synapses get |w| uniform in [0, 2 * initial_weight]
     input_roots: int = 1  # root sections per input neuron; 0: INPUT_FANOUT // inputs, 1 to 8
+    min_input_roots: int = 1  # input_roots=0: at least this many, however wide the input
     hidden_roots: int = 1  # root sections per hidden neuron; 0: outputs // 12, 1 to 8
     input_split: int = 0  # partly covered input synapse: 0 halve rule, 1 or 2 split (walks.py)
     hidden_split: int = 0  # the same for sections of hidden neurons
+    hidden_split_roots: int = 1  # ... only where hidden neurons have at least this many roots
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
     adaptive: float = 0.0  # RMSProp decay of per-synapse squared steps (0: plain step)
     leak: float = 0.0  # share of the error a silent hidden source gets (backward.py)
@@ -75,7 +77,8 @@ PROFILES = {
     # regression and MNIST (the measurements are in docs/engine.md).
     "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
-                      hidden_roots=0, input_split=2, hidden_split=1, first_pieces=8,
+                      min_input_roots=3, hidden_roots=0, input_split=2, hidden_split=1,
+                      hidden_split_roots=2, first_pieces=8,
                       adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
                       hidden_rate_by_roots=True, input_quantiles=(0.2, 0.5, 0.8)),
 }  # fmt: skip
@@ -101,7 +104,7 @@ class Params(NamedTuple):
     input_roots: int  # root sections per input neuron (resolved: at least 1)
     hidden_roots: int  # root sections per hidden neuron
     input_split: int  # see Profile
-    hidden_split: int  # see Profile
+    hidden_split: int  # see Profile (resolved: 0 below hidden_split_roots roots)
     split_margin: float  # see SPLIT_MARGIN
     first_pieces: int  # see Profile
     adaptive: float  # see Profile
@@ -120,11 +123,14 @@ def input_roots(profile: Profile, inputs: int) -> int:
 
     With ``profile.input_roots == 0`` a narrow input gets several sections per neuron, each
     its own random thermometer code into a random hexagon, so four inputs reach about as
-    many hidden neurons as hundreds of pixels do (docs/engine.md, Input roots).
+    many hidden neurons as hundreds of pixels do (docs/engine.md, Input roots); a wide input
+    still gets ``profile.min_input_roots`` codes per neuron, where one alone left each pixel
+    a single coarse code (docs/engine.md, The stream profile).
     """
     if profile.input_roots:
         return min(profile.input_roots, MAX_ROOTS)
-    return int(min(max(INPUT_FANOUT // max(inputs, 1), 1), MAX_ROOTS))
+    fanout = max(INPUT_FANOUT // max(inputs, 1), profile.min_input_roots, 1)
+    return int(min(fanout, MAX_ROOTS))
 
 
 def hidden_roots(profile: Profile, outputs: int) -> int:
@@ -138,6 +144,17 @@ def hidden_roots(profile: Profile, outputs: int) -> int:
     if profile.hidden_roots:
         return min(profile.hidden_roots, MAX_ROOTS)
     return int(min(max(outputs // OUTPUTS_PER_ROOT, 1), MAX_ROOTS))
+
+
+def hidden_fields(profile: Profile, outputs: int) -> dict[str, int]:
+    """The parameters that follow the number of outputs: the hidden roots, and the hidden
+    split rule, which runs only where a hidden neuron has ``profile.hidden_split_roots``
+    roots or more: on the stream suite the splits cost accuracy where hidden neurons have
+    one root (a few classes) and gain where they have four (fifty classes; docs/engine.md,
+    Wide inputs and hidden splits)."""
+    roots = hidden_roots(profile, outputs)
+    split = profile.hidden_split if roots >= profile.hidden_split_roots else 0
+    return {"hidden_roots": roots, "hidden_split": int(split)}
 
 
 def make_params(
@@ -158,9 +175,8 @@ def make_params(
         max_sections=int(profile.max_sections_per_neuron),
         cross_entropy=bool(profile.cross_entropy),
         input_roots=input_roots(profile, inputs),
-        hidden_roots=hidden_roots(profile, outputs),
         input_split=int(profile.input_split),
-        hidden_split=int(profile.hidden_split),
+        **hidden_fields(profile, outputs),
         split_margin=SPLIT_MARGIN,
         first_pieces=int(profile.first_pieces),
         adaptive=float(profile.adaptive),

@@ -6,7 +6,9 @@ feature's information lies in where 0 falls within its values. With a profile's
 running quantiles of the values seen: per centre ``c`` two input columns
 ``max(x - c, 0) * input_scale`` and ``max(c - x, 0) * input_scale``. Every feature then
 fires on both sides of the places where its values actually lie, whatever its offset and
-range; a binary feature (centres 0 and 1) gets an "on" and an "off" column.
+range. A 0/1 feature (0 and 1 in the window, nothing else) is coded around 0 on every
+centre: its "on" state, once per centre, and no "off" column (docs/engine.md, Binary
+features).
 
 The quantiles are those of a window of the last :data:`WINDOW` training rows, recomputed
 after training rows 1, 2, 4, ... and then every :data:`EVERY` rows: a row is always coded
@@ -26,6 +28,7 @@ __all__ = ["EVERY", "WINDOW", "FeatureCoder"]
 
 WINDOW = 512  # training rows whose quantiles are the centres
 EVERY = 128  # once the window is full, rows between two recomputations
+BINARY_AROUND_ZERO = True  # a feature with 0 and 1 and nothing else in the window: centres 0
 
 
 class FeatureCoder:
@@ -88,4 +91,13 @@ class FeatureCoder:
         n = self.seen
         if (n & (n - 1) == 0) if n <= WINDOW else (n - WINDOW) % EVERY == 0:
             filled = self.window[: min(self.seen, WINDOW)]
-            self.centres = np.quantile(filled, self.quantiles, axis=0)
+            centres = np.quantile(filled, self.quantiles, axis=0)
+            if BINARY_AROUND_ZERO:
+                centres[:, _zero_one(filled)] = 0.0
+            self.centres = centres
+
+
+def _zero_one(window: np.ndarray) -> np.ndarray:
+    """Per column: holds both 0 and 1 and nothing else (a constant 1 is not binary yet)."""
+    zero, one = window == 0, window == 1
+    return np.all(zero | one, axis=0) & zero.any(axis=0) & one.any(axis=0)
