@@ -61,7 +61,7 @@ from sqlalchemy import select
 from hanami.core.checkpoint import read_digest
 from hanami.server.db.models import Cluster as ClusterRow
 from hanami.server.db.session import Database
-from hanami.server.runtime.cluster_files import load_cluster, replay_journal
+from hanami.server.runtime.cluster_files import catch_up, load_cluster, replay_journal
 from hanami.server.runtime.executor import (
     ClusterBusy,
     ClusterExecutor,
@@ -158,8 +158,10 @@ class ClusterRegistry:
         known = set()
         for cluster_uuid, template in rows:
             known.add(cluster_uuid)
-            skip = only is not None and cluster_uuid not in only
-            if skip or self.executor.exists(cluster_uuid):
+            if only is not None and cluster_uuid not in only:
+                continue
+            if self.executor.exists(cluster_uuid):  # an actor that outlived its replica
+                self._catch_up(cluster_uuid)
                 continue
             self._bring_back(cluster_uuid, template)
         if not sweep:
@@ -211,6 +213,14 @@ class ClusterRegistry:
             self.autosave(cluster_uuid, force=True)
         else:
             self._journals[cluster_uuid] = self._open_journal(cluster_uuid, digest, replay.end)
+
+    def _catch_up(self, cluster_uuid: str) -> None:
+        """Apply the steps its former holder journaled but did not send (it died), then
+        autosave, which takes the journal over."""
+        with self.executor.exclusive(cluster_uuid):
+            if catch_up(self.executor, cluster_uuid, self.journal_path(cluster_uuid),
+                        self.path_of(cluster_uuid)):  # fmt: skip
+                self.autosave(cluster_uuid, force=True)
 
     def _open_journal(self, cluster_uuid: str, digest: bytes, end: int = 0) -> StepJournal:
         path = self.journal_path(cluster_uuid)
@@ -365,6 +375,8 @@ class ClusterRegistry:
         if journal is None and self.executor.shared and self.replicas is not None:
             self.replicas.take(cluster_uuid)  # the holder writes the journal
             self.own(cluster_uuid)
+            self._catch_up(cluster_uuid)
+            journal = self._journals.get(cluster_uuid)
         if journal is None or (journal.size == 0 and self.is_changed(cluster_uuid)):
             if not self.autosave(cluster_uuid, force=True):
                 raise ClusterNotFound(cluster_uuid)
@@ -390,7 +402,7 @@ class ClusterRegistry:
             if overlap:
                 journal.start_sync()
             try:
-                self.executor.train(cluster_uuid, inputs, expected)
+                self.executor.queue_train(cluster_uuid, inputs, expected, mark.position)
             except BaseException:
                 journal.retract(mark)
                 raise
@@ -414,7 +426,7 @@ class ClusterRegistry:
             yield waited
         finally:
             try:
-                self.executor.train(cluster_uuid, inputs, expected)
+                self.executor.queue_train(cluster_uuid, inputs, expected, mark.position)
             except BaseException:
                 journal.retract(mark)
                 raise
