@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from hanami.server.runtime.ray_actor import QueuedStep
@@ -34,6 +35,10 @@ WINDOW_STEPS = 64
 """Most steps queued or in flight per cluster."""
 WINDOW_BYTES = 64 * 1024 * 1024
 """Most bytes of step data queued or in flight per cluster (a larger step goes alone)."""
+GATHER_S = 0.005
+"""How long the thread lets steps gather before it sends them, unless somebody waits for
+them (:meth:`StepPipe.drain`) or half the window is full: fewer, larger calls, whose cost
+(CPU on both sides) bounds the ping-pong rate on a busy machine."""
 
 
 class PipeBroken(ConnectionError):
@@ -55,6 +60,7 @@ class StepPipe:
         self._generation = 0  # bumped by reset: the answer of an older call is ignored
         self._broken: PipeBroken | None = None
         self._closed = False
+        self._flush = False  # somebody waits in drain: send without gathering
         self._thread = threading.Thread(target=self._run, name=f"StepPipe-{name}", daemon=True)
         self._thread.start()
 
@@ -79,6 +85,8 @@ class StepPipe:
     def drain(self) -> PipeBroken | None:
         """Wait until every step was applied; the failure of a call, if one failed."""
         with self._cond:
+            self._flush = True
+            self._cond.notify_all()
             while self._broken is None and self._steps:
                 self._cond.wait()
             return self._broken
@@ -104,9 +112,11 @@ class StepPipe:
             with self._cond:
                 while not self._queue and not self._closed:
                     self._cond.wait()
+                self._gather()
                 if self._closed:
                     return
                 batch, self._queue = self._queue, []
+                self._flush = False
                 generation = self._generation
             broken = self._call([step for step, _ in batch])
             with self._cond:
@@ -119,6 +129,17 @@ class StepPipe:
                     self._queue.clear()
                     self._steps = self._bytes = 0
                 self._cond.notify_all()
+
+    def _gather(self) -> None:
+        """Wait :data:`GATHER_S` for more steps (holding the condition)."""
+        deadline = time.monotonic() + GATHER_S
+        while not (self._flush or self._closed) and (
+            2 * self._steps < WINDOW_STEPS and 2 * self._bytes < WINDOW_BYTES
+        ):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
     def _call(self, batch: list[QueuedStep]) -> PipeBroken | None:
         try:
