@@ -15,11 +15,16 @@ train); another replica waits at most that long more for it. Actors are
 named (``cluster-<uuid>`` in the ``hanami`` namespace) and detached: another replica, or
 this server after a restart, finds a running cluster by its uuid.
 
+**Queued steps.** ``queue_train`` (a journaled direct-I/O step) does not wait for the
+actor: the step goes through the cluster's :class:`~.ray_pipe.StepPipe`, and every other
+call first waits until the pipe is empty (``_drain``), as does giving the lease back.
+
 **Failure.** When the actor or its node dies (``RayActorError``), the executor drops it and
 calls :attr:`RayExecutor.restorer` (the registry's :meth:`revive`: a new actor from the
 cluster's autosave, its step journal replayed on top), which Ray places on a live node. A
 call that was running on the lost actor raises :class:`ClusterLost`, whose text a failed
 task shows; ``info``, ``revision`` and a new ``exclusive`` simply go on with the new actor.
+Queued steps whose call failed are dropped from the pipe: the journal replay brings them.
 """
 
 from __future__ import annotations
@@ -182,11 +187,10 @@ class RayExecutor:
         """Wait until the queued steps were applied (held lock); when a call of the pipe
         failed, rebuild the cluster from its autosave and journal, which hold them."""
         broken = None if handle.pipe is None else handle.pipe.drain()
-        if broken is not None:
+        if broken is not None and handle.pipe is not None:
             logger.error("cluster %s: sending queued steps failed: %r", uuid, broken.__cause__)
+            handle.pipe.reset()  # before the restorer queues the journal's steps again
             self._revive(uuid, handle, broken.args[0] or handle.actor)
-            if handle.pipe is not None:
-                handle.pipe.reset()
             if handle.actor is None:
                 raise ClusterNotFound(uuid)
 
