@@ -15,7 +15,7 @@ Interface (every method is safe to call from any thread)::
     revision(uuid: str) -> int                                    # bumped by every state change
     train(uuid: str, inputs: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
           order: np.ndarray | None = None) -> None
-    queue_train(uuid: str, inputs, expected, position: Position) -> None  # see below
+    queue_train(uuid: str, inputs, expected, at: Position) -> None  # see below
     journal_position(uuid: str) -> Position | None
     request(uuid: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     save(uuid: str, path: str | PathLike) -> int                  # atomic; returns the revision
@@ -32,7 +32,7 @@ uuid, ``ValueError`` for bad data (wrong names, NaN, a request before any traini
 :class:`ClusterBusy` when ``exclusive`` times out.
 
 **Queued train steps.** ``queue_train`` is a journaled direct-I/O train step
-(:mod:`hanami.server.runtime.journal`; ``position`` names its record). It checks the data
+(:mod:`hanami.server.runtime.journal`; ``at`` names its record). It checks the data
 (``ValueError``) and may return before the pass ran: every other call on the cluster comes
 after it, so only a crash can tell. In process it is ``train``; the Ray executor sends the
 steps to the actor without waiting (:mod:`hanami.server.runtime.ray_pipe`). The cluster
@@ -80,6 +80,8 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+Buffers = Mapping[str, np.ndarray]
+"""Hexagon name -> values: the inputs or the expected values of a step."""
 _METRICS_REFRESH_S = 1.0
 
 
@@ -146,13 +148,7 @@ class ClusterExecutor(Protocol):
         order: np.ndarray | None = None,
     ) -> TrainStats: ...
 
-    def queue_train(
-        self,
-        uuid: str,
-        inputs: Mapping[str, np.ndarray],
-        expected: Mapping[str, np.ndarray],
-        position: Position,
-    ) -> None: ...
+    def queue_train(self, uuid: str, inputs: Buffers, expected: Buffers, at: Position) -> None: ...
 
     def journal_position(self, uuid: str) -> Position | None: ...
 
@@ -291,20 +287,14 @@ class InProcessExecutor:
             finally:
                 self._refresh(uuid, entry, force=False)
 
-    def queue_train(
-        self,
-        uuid: str,
-        inputs: Mapping[str, np.ndarray],
-        expected: Mapping[str, np.ndarray],
-        position: Position,
-    ) -> None:
-        """``train`` now, unless the cluster already applied the step at ``position``."""
+    def queue_train(self, uuid: str, inputs: Buffers, expected: Buffers, at: Position) -> None:
+        """``train`` now, unless the cluster already applied the step at ``at``."""
         with self._held(uuid) as entry:
             last = entry.position
-            if last is not None and last[0] == position[0] and position[1] <= last[1]:
+            if last is not None and last[0] == at[0] and at[1] <= last[1]:
                 return
             self.train(uuid, inputs, expected)
-            entry.position = position
+            entry.position = at
 
     def journal_position(self, uuid: str) -> Position | None:
         return self._entry(uuid).position

@@ -44,6 +44,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 
 from hanami.core import TrainStats
 from hanami.server.runtime.executor import (
+    Buffers,
     ClusterBusy,
     ClusterInfo,
     ClusterNotFound,
@@ -303,18 +304,12 @@ class RayExecutor:
         self._remember(uuid, revision)
         return stats
 
-    def queue_train(
-        self,
-        uuid: str,
-        inputs: Mapping[str, np.ndarray],
-        expected: Mapping[str, np.ndarray],
-        position: Position,
-    ) -> None:
+    def queue_train(self, uuid: str, inputs: Buffers, expected: Buffers, at: Position) -> None:
         """Check the step and queue it for the actor (:mod:`.ray_pipe`)."""
         handle = self._handle(uuid)
         with handle.lock:
             info = handle.info or self.info(uuid)
-            step = checked_step(info, inputs, expected, position)
+            step = checked_step(info, inputs, expected, at)
             if handle.pipe is None:
                 handle.pipe = StepPipe(uuid, partial(self._send, uuid, handle))
             try:
