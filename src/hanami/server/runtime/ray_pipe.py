@@ -80,7 +80,8 @@ class StepPipe:
             self._queue.append((step, size))
             self._steps += 1
             self._bytes += size
-            self._cond.notify_all()
+            if len(self._queue) == 1 or self._half_full():  # else let the thread gather
+                self._cond.notify_all()
 
     def drain(self) -> PipeBroken | None:
         """Wait until every step was applied; the failure of a call, if one failed."""
@@ -133,13 +134,14 @@ class StepPipe:
     def _gather(self) -> None:
         """Wait :data:`GATHER_S` for more steps (holding the condition)."""
         deadline = time.monotonic() + GATHER_S
-        while not (self._flush or self._closed) and (
-            2 * self._steps < WINDOW_STEPS and 2 * self._bytes < WINDOW_BYTES
-        ):
+        while not (self._flush or self._closed or self._half_full()):
             left = deadline - time.monotonic()
             if left <= 0:
                 return
             self._cond.wait(left)
+
+    def _half_full(self) -> bool:
+        return 2 * self._steps >= WINDOW_STEPS or 2 * self._bytes >= WINDOW_BYTES
 
     def _call(self, batch: list[QueuedStep]) -> PipeBroken | None:
         try:
