@@ -41,9 +41,11 @@ class Actor:
         self.calls: list[list[int]] = []
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()
         self.fail = False
 
     def send(self, steps: list[QueuedStep]) -> None:
+        self.entered.set()
         self.gate.wait(10)
         if self.fail:
             raise PipeBroken("actor")
@@ -149,4 +151,26 @@ def test_gathering_waits_less_than_the_window_fills(monkeypatch) -> None:
     started = time.monotonic()
     assert pipe.drain() is None
     assert time.monotonic() - started < 0.4 and actor.calls == [[1]]
+    pipe.close()
+
+
+def test_reset_waits_for_the_call_in_flight() -> None:
+    """The cluster is rebuilt after the reset: a call still on its way must not reach the
+    new actor after the journal's steps."""
+    actor = Actor()
+    actor.gate.clear()
+    pipe = StepPipe("reset", actor.send)
+    pipe.put(_step(1))
+    pipe.put(_step(2))
+    assert actor.entered.wait(5)  # the call with step 1 (and perhaps 2) is in flight
+    reset = threading.Thread(target=pipe.reset)
+    reset.start()
+    reset.join(0.3)
+    assert reset.is_alive()
+    actor.gate.set()
+    reset.join(5)
+    assert not reset.is_alive()
+    pipe.put(_step(3))
+    assert pipe.drain() is None
+    assert actor.calls[-1] == [3]
     pipe.close()

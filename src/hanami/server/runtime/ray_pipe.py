@@ -57,7 +57,7 @@ class StepPipe:
         self._queue: list[tuple[QueuedStep, int]] = []
         self._steps = 0  # queued or in flight
         self._bytes = 0
-        self._generation = 0  # bumped by reset: the answer of an older call is ignored
+        self._sending = False  # a call is in flight
         self._broken: PipeBroken | None = None
         self._closed = False
         self._flush = False  # somebody waits in drain: send without gathering
@@ -93,10 +93,12 @@ class StepPipe:
             return self._broken
 
     def reset(self) -> None:
-        """Forget the queued steps and the failure: the cluster was rebuilt from its
-        autosave and journal, which hold them."""
+        """Forget the queued steps and the failure: the cluster is being rebuilt from its
+        autosave and journal, which hold them. Waits for the call in flight, so that no
+        older step reaches the new actor after the journal's."""
         with self._cond:
-            self._generation += 1
+            while self._sending:
+                self._cond.wait()
             self._queue.clear()
             self._steps = self._bytes = 0
             self._broken = None
@@ -117,12 +119,10 @@ class StepPipe:
                 if self._closed:
                     return
                 batch, self._queue = self._queue, []
-                self._flush = False
-                generation = self._generation
+                self._flush, self._sending = False, True
             broken = self._call([step for step, _ in batch])
             with self._cond:
-                if generation != self._generation:
-                    continue
+                self._sending = False
                 self._steps -= len(batch)
                 self._bytes -= sum(size for _, size in batch)
                 if broken is not None:
