@@ -23,8 +23,9 @@ TEMPLATE_JS = Path(__file__).resolve().parents[2] / "src/hanami/dashboard/static
 
 NODE_SCRIPT = r"""
 const fs = require("fs");
-const src = fs.readFileSync(process.argv[1], "utf8");
-import("data:text/javascript;base64," + Buffer.from(src).toString("base64")).then((m) => {
+const { pathToFileURL } = require("url");
+// by its file URL, so that its own imports (template-lexer.js) resolve
+import(pathToFileURL(process.argv[1]).href).then((m) => {
   const cases = JSON.parse(fs.readFileSync(0, "utf8"));
   const out = cases.map((text) => {
     const r = m.validateTemplate(text);

@@ -11,6 +11,11 @@ marks it for the tests, and is invisible in the rendered Markdown:
   ``http://127.0.0.1:11418`` by the test server's address and ``../shared/data/mnist`` by
   a folder holding an MNIST subset (10,000 training and 1,000 test images, gzip-compressed,
   original file names). Every ``accuracy: X %`` the examples print must be above 80.
+- The accuracies README.md states in a comment on the line that prints one (``# 94.77 %``,
+  ``# about 94 %``) are what its runs print on the whole of ``../shared/data/mnist``: within
+  :data:`STATED_TOLERANCE` of a figure given to two decimals (the engine is deterministic
+  for a seed), within :data:`ABOUT_TOLERANCE` of an "about" figure (a server cluster gets a
+  random seed). Those runs take minutes: marked ``slow`` and ``mnist``.
 - ``<!-- test: template -->``: the block is a cluster template that
   ``hanami.core.parse_template`` accepts; ``<!-- test: template-error TEXT -->``: one it
   rejects with a ``TemplateError`` whose message contains TEXT.
@@ -32,6 +37,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import e2e_data
 import pytest
 import sdk_server
 from e2e_data import ACCURACY_THRESHOLD
@@ -47,6 +53,14 @@ RUN_LANGUAGES = {"python": "python", "py": "python", "sh": "sh", "bash": "sh", "
 DEFAULT_ADDRESS = "http://127.0.0.1:11418"
 MNIST_PATH = "../shared/data/mnist"
 ACCURACY_RE = re.compile(r"accuracy: ([0-9.]+) %")
+STATED_RE = re.compile(
+    r"#\s*(?:accuracy:\s*)?(?P<about>about\s+)?(?P<figure>[0-9]+(?:\.[0-9]+)?) %$"
+)
+"""A comment that states an accuracy: ``# 94.77 %``, ``# accuracy: about 94 %``."""
+STATED_TOLERANCE = 0.1
+"""Percentage points between a figure stated to two decimals and the printed one."""
+ABOUT_TOLERANCE = 1.0
+"""Percentage points between an "about" figure and the printed one."""
 RUN_TIMEOUT = 300
 PRINTED_ACCURACIES = {("README.md", "sh"): 1, ("README.md", "python"): 2, ("api.md", "sh"): 1}
 """How many ``accuracy: X %`` lines the runs print (the tours grade what they trained)."""
@@ -177,13 +191,18 @@ def test_template_blocks(block: Block) -> None:
 @pytest.fixture
 def docs_env(docs_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """The environment the examples run in (also set in this process for Python blocks)."""
+    return server_env(docs_server, monkeypatch, tmp_path)
+
+
+def server_env(server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """The environment of examples run against ``server`` (set in this process as well)."""
     for key in list(os.environ):
         if key.startswith("HANAMI_"):
             monkeypatch.delenv(key)
     env = {
-        "HANAMI_ADDRESS": docs_server.url,
-        "HANAMI_USER": docs_server.admin_id,
-        "HANAMI_PASSPHRASE": docs_server.admin_passphrase,
+        "HANAMI_ADDRESS": server.url,
+        "HANAMI_USER": server.admin_id,
+        "HANAMI_PASSPHRASE": server.admin_passphrase,
         "HANAMI_CONFIG_DIR": str(tmp_path / "config"),
         "HANAMI_TOKEN_CACHE": str(tmp_path / "config" / "tokens.json"),
     }
@@ -221,6 +240,55 @@ def test_examples_run(
     assert len(accuracies) == PRINTED_ACCURACIES.get((path.name, language), 0), output
     if logins is not None:  # counting logs in once more itself: one row after ``before``
         assert count_admin_logins(docs_server) - before == logins + 1
+
+
+def stated_accuracies(blocks: list[Block]) -> list[tuple[float, float]]:
+    """(figure, tolerance) of each accuracy the blocks state in a comment, in order."""
+    return [
+        (float(m["figure"]), ABOUT_TOLERANCE if m["about"] else STATED_TOLERANCE)
+        for block in blocks
+        for line in block.code.splitlines()
+        if (m := STATED_RE.search(line))
+    ]
+
+
+def test_stated_accuracies_are_read_from_the_comments() -> None:
+    code = (
+        "hanami dataset check $R -r $T   # accuracy: about 94 %\n"
+        'print(f"accuracy: {a:.2f} %")  # 94.77 %\n'
+        'print(f"accuracy: {a:.2f} %")\n'
+    )
+    block = Block(REPO / "README.md", 1, "sh", code, "run", "")
+    assert stated_accuracies([block]) == [(94.0, ABOUT_TOLERANCE), (94.77, STATED_TOLERANCE)]
+    readme = [b for language in ("sh", "python") for b in run_blocks(REPO / "README.md", language)]
+    assert len(stated_accuracies(readme)) == 3  # the CLI tour, the SDK tour, the engine
+
+
+@pytest.mark.slow
+@pytest.mark.mnist
+@pytest.mark.parametrize("language", ["sh", "python"])
+def test_readme_figures_on_the_whole_of_mnist(
+    language: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not (e2e_data.MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST not found in {e2e_data.MNIST_DIR}")
+    blocks = run_blocks(REPO / "README.md", language)
+    work, folder = tmp_path / "work", tmp_path / "server"
+    work.mkdir()
+    folder.mkdir()
+    # a server of its own: the tours create clusters by name, once per server
+    with sdk_server.running_server(folder) as server:
+        env = server_env(server, monkeypatch, tmp_path)
+        if language == "sh":
+            output = _run_shell(blocks, server.url, e2e_data.MNIST_DIR, env, work)
+        else:
+            monkeypatch.chdir(work)
+            output = _run_python(blocks, server.url, e2e_data.MNIST_DIR)
+    printed = [float(v) for v in ACCURACY_RE.findall(output)]
+    stated = stated_accuracies(blocks)
+    assert len(printed) == len(stated), output
+    for value, (figure, tolerance) in zip(printed, stated, strict=True):
+        assert abs(value - figure) <= tolerance, f"README.md states {figure} %, printed {value} %"
 
 
 def count_admin_logins(server) -> int:

@@ -11,10 +11,10 @@ from typing import Any
 
 import typer
 
-from hanami.cli._app import JsonOpt, QuietOpt
+from hanami.cli._app import JsonOpt
+from hanami.cli._commands import Starter, task_command
 from hanami.cli._output import emit, emit_object
 from hanami.cli._state import state_of
-from hanami.cli._waiting import TimeoutOpt, WaitOpt, start_task
 
 __all__ = ["ResourceCommands"]
 
@@ -63,25 +63,8 @@ class ResourceCommands:
         a task, then waiting for it and printing it as every task command does."""
         attribute = self.attribute
 
-        def start(
-            ctx: typer.Context,
-            identifier: self.argument,
-            value: option,
-            wait: WaitOpt = False,
-            timeout: TimeoutOpt = None,
-            quiet: QuietOpt = False,
-            json_: JsonOpt = False,
-        ) -> None:
-            start_task(
-                ctx,
-                json_,
-                lambda client: getattr(getattr(client, attribute), method)(identifier, value),
-                wait=wait,
-                quiet=quiet,
-                timeout=timeout,
-                title=title,
-                cluster_uuid=identifier,
-            )
+        def start(identifier: self.argument, value: option) -> Starter:
+            return lambda client: getattr(getattr(client, attribute), method)(identifier, value)
 
         start.__doc__ = help
-        return start
+        return task_command(title, cluster_param="identifier")(start)

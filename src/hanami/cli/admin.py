@@ -36,6 +36,13 @@ TokenId = Annotated[str, typer.Argument(help="Token id.", metavar="token_id")]
 USER = ResourceCommands("users", UserId, "User", key="id", fields=USER_FIELDS)
 PROJECT = ResourceCommands("projects", ProjectId, "Project", key="id", fields=PROJECT_FIELDS)
 API_TOKEN = ResourceCommands("api_tokens", TokenId, "API token", key="id", fields=API_TOKEN_FIELDS)
+DisplayNameOpt = Annotated[str, typer.Option("--name", "-n", help="Display name.")]
+TokenProjectOpt = Annotated[
+    str | None, typer.Option("--project", "-p", help="Project (default: the current one).")
+]
+ExpiresInOpt = Annotated[
+    int | None, typer.Option("--expires-in", help="Lifetime in seconds (default: none).")
+]
 
 
 # ------------------------------------------------------------------------------------- users
@@ -45,7 +52,7 @@ API_TOKEN = ResourceCommands("api_tokens", TokenId, "API token", key="id", field
 def user_create(
     ctx: typer.Context,
     user_id: UserId,
-    name: Annotated[str, typer.Option("--name", "-n", help="Display name.")],
+    name: DisplayNameOpt,
     passphrase: Annotated[
         str | None,
         typer.Option("--passphrase", "-p", help="Passphrase (prompted twice if not given)."),
@@ -126,7 +133,7 @@ def user_projects(
 def project_create(
     ctx: typer.Context,
     project_id: ProjectId,
-    name: Annotated[str, typer.Option("--name", "-n", help="Display name.")],
+    name: DisplayNameOpt,
     json_: JsonOpt = False,
 ) -> None:
     """Create a project."""
@@ -168,12 +175,8 @@ def project_switch(ctx: typer.Context, project_id: ProjectId, json_: JsonOpt = F
 def api_token_create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A name to recognise the token by.")],
-    project: Annotated[
-        str | None, typer.Option("--project", "-p", help="Project (default: the current one).")
-    ] = None,
-    expires_in: Annotated[
-        int | None, typer.Option("--expires-in", help="Lifetime in seconds (default: none).")
-    ] = None,
+    project: TokenProjectOpt = None,
+    expires_in: ExpiresInOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Create an API token; its secret is printed once."""

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
+from hanami.cli._commands import transfer
 from hanami.cli._errors import CliError
 from hanami.cli._output import emit, emit_created, emit_object, emit_table
-from hanami.cli._progress import progress_bar
 from hanami.cli._resource_commands import ResourceCommands
 from hanami.cli._state import state_of
 
@@ -148,6 +148,7 @@ def cluster_switch_host(
 
 
 CheckpointUuid = Annotated[str, typer.Argument(help="Checkpoint uuid.", metavar="uuid")]
+CheckpointName = Annotated[str, typer.Argument(help="Name of the new checkpoint.")]
 CHECKPOINT = ResourceCommands("checkpoints", CheckpointUuid, "Checkpoint")
 
 
@@ -169,10 +170,9 @@ def checkpoint_download(
     json_: JsonOpt = False,
 ) -> None:
     """Save a checkpoint file locally (Hanami)."""
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    with progress_bar(f"Downloading {uuid}", total=None) as update:
-        size = client.checkpoints.download(uuid, output, progress=update)
+    state, size = transfer(
+        ctx, json_, f"Downloading {uuid}", lambda c: c.checkpoints.download, uuid, output
+    )
     data = {"uuid": uuid, "output": str(output), "size": size}
     emit(state, data, f"Saved checkpoint {uuid} ({size} bytes) to {output}")
 
@@ -180,7 +180,7 @@ def checkpoint_download(
 @checkpoint_app.command("upload")
 def checkpoint_upload(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Name of the new checkpoint.")],
+    name: CheckpointName,
     file: Annotated[
         Path,
         typer.Option("--input", "-i", help="Checkpoint file.", exists=True, dir_okay=False),
@@ -189,10 +189,9 @@ def checkpoint_upload(
     json_: JsonOpt = False,
 ) -> None:
     """Upload a checkpoint file (Hanami); restore it with 'hanami cluster restore'."""
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    with progress_bar(f"Uploading {name}", total=None) as update:
-        checkpoint = client.checkpoints.upload(name, file, progress=update)
+    state, checkpoint = transfer(
+        ctx, json_, f"Uploading {name}", lambda c: c.checkpoints.upload, name, file
+    )
     emit_created(state, quiet, checkpoint, title="Checkpoint")
 
 

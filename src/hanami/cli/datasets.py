@@ -9,9 +9,9 @@ import numpy as np
 import typer
 
 from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
+from hanami.cli._commands import transfer
 from hanami.cli._errors import CliError
 from hanami.cli._output import emit, emit_created, emit_table, stdout_console
-from hanami.cli._progress import progress_bar
 from hanami.cli._resource_commands import ResourceCommands
 from hanami.cli._state import state_of
 
@@ -38,6 +38,18 @@ DATASET_FIELDS = (
 DatasetUuid = Annotated[str, typer.Argument(help="Dataset uuid.", metavar="uuid")]
 DATASET = ResourceCommands("datasets", DatasetUuid, "Dataset", fields=DATASET_FIELDS)
 DatasetName = Annotated[str, typer.Argument(help="Name of the new dataset.")]
+FirstColumnOpt = Annotated[
+    str | None, typer.Option("--column", "-c", help="Column group (default: the first).")
+]
+ResultColumnOpt = Annotated[
+    str | None, typer.Option("--result-column", help="Column group of the result.")
+]
+ReferenceColumnOpt = Annotated[
+    str | None, typer.Option("--reference-column", help="Column group of the reference.")
+]
+CheckModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="auto, classification or regression.")
+]
 MultipartOpt = Annotated[
     bool,
     typer.Option(
@@ -56,18 +68,15 @@ def _upload(
     files: list[Path],
     multipart: bool,
 ) -> None:
-    state = state_of(ctx, json_)
-    client = state.client(ctx)
-    transport = "multipart" if multipart else "websocket"
-    with progress_bar(f"Uploading {name}", total=None) as update:
-        if kind == "mnist":
-            dataset = client.datasets.upload_mnist(
-                name, files[0], files[1], progress=update, transport=transport
-            )
-        else:
-            dataset = client.datasets.upload_csv(
-                name, files[0], progress=update, transport=transport
-            )
+    state, dataset = transfer(
+        ctx,
+        json_,
+        f"Uploading {name}",
+        lambda c: c.datasets.upload_mnist if kind == "mnist" else c.datasets.upload_csv,
+        name,
+        *files,
+        transport="multipart" if multipart else "websocket",
+    )
     emit_created(state, quiet, dataset, title="Dataset", fields=DATASET_FIELDS)
 
 
@@ -149,18 +158,16 @@ def dataset_download(
     ctx: typer.Context,
     uuid: DatasetUuid,
     output: Annotated[Path, typer.Option("--output", "-o", help="Target .npy or .csv file.")],
-    column: Annotated[
-        str | None, typer.Option("--column", "-c", help="Column group (default: the first).")
-    ] = None,
+    column: FirstColumnOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Save all rows of one column group as .npy or .csv."""
-    state = state_of(ctx, json_)
     if output.suffix.lower() not in (".npy", ".csv"):
         raise CliError(f"{output}: the output file must end in .npy or .csv")
-    client = state.client(ctx)
-    with progress_bar(f"Downloading {uuid}", total=None, kind="samples") as update:
-        data = client.datasets.download(uuid, column, progress=update)
+    state, data = transfer(
+        ctx, json_, f"Downloading {uuid}", lambda c: c.datasets.download, uuid, column,
+        kind="samples",
+    )  # fmt: skip
     if output.suffix.lower() == ".npy":
         np.save(output, data)
     else:
@@ -180,15 +187,9 @@ def dataset_check(
     reference: Annotated[
         str, typer.Option("--reference", "-r", help="Labelled reference dataset uuid.")
     ],
-    result_column: Annotated[
-        str | None, typer.Option("--result-column", help="Column group of the result.")
-    ] = None,
-    reference_column: Annotated[
-        str | None, typer.Option("--reference-column", help="Column group of the reference.")
-    ] = None,
-    mode: Annotated[
-        str | None, typer.Option("--mode", help="auto, classification or regression.")
-    ] = None,
+    result_column: ResultColumnOpt = None,
+    reference_column: ReferenceColumnOpt = None,
+    mode: CheckModeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Grade a request result against a labelled dataset (accuracy in %)."""

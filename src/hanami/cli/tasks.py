@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from hanami.cli._app import JsonOpt, QuietOpt, new_typer, show_command
+from hanami.cli._app import JsonOpt, new_typer, show_command
+from hanami.cli._commands import Starter, task_command
 from hanami.cli._output import emit, emit_object, emit_rows
 from hanami.cli._state import state_of
-from hanami.cli._waiting import TimeoutOpt, WaitOpt, start_task
+from hanami.cli._waiting import TimeoutOpt, start_task
 from hanami.sdk import Task, TaskRow
 
 __all__ = ["parse_binding", "parse_result", "task_app"]
@@ -20,21 +20,10 @@ create_app = new_typer("Create a task (same as 'hanami task train|request').")
 task_app.add_typer(create_app, name="create", hidden=True)  # hanamictl's spelling
 
 TASK_FIELDS = (
-    "uuid",
-    "name",
-    "type",
-    "state",
-    "error",
-    "current_cycle",
-    "total_number_of_cycles",
-    "epoch",
-    "epochs",
-    "samples_per_second",
-    "queue_timestamp",
-    "start_timestamp",
-    "end_timestamp",
-    "cluster_uuid",
-)
+    "uuid", "name", "type", "state", "error",
+    "current_cycle", "total_number_of_cycles", "epoch", "epochs", "samples_per_second",
+    "queue_timestamp", "start_timestamp", "end_timestamp", "cluster_uuid",
+)  # fmt: skip
 
 LIST_HEADER = ("uuid", "name", "kind", "state", "done", "queued", "started", "ended")
 """``task list``'s table; its JSON stays the server's list (uuid, state, fraction, times)."""
@@ -50,10 +39,6 @@ InputsOpt = Annotated[
 TimeLengthOpt = Annotated[
     int, typer.Option("--time-length", "-t", help="Rows per step (sliding window).", min=1)
 ]
-
-
-_start = functools.partial(start_task, title="Task", fields=TASK_FIELDS)
-"""Start a task, then wait (``--wait``) and print it."""
 
 
 def parse_binding(value: str) -> tuple[str, str, str]:
@@ -72,8 +57,11 @@ def parse_result(value: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+_task_command = task_command("Task", fields=TASK_FIELDS)
+
+
+@_task_command
 def train(
-    ctx: typer.Context,
     name: TaskName,
     cluster: ClusterOpt,
     inputs: InputsOpt,
@@ -90,19 +78,15 @@ def train(
         typer.Option("--shuffle/--no-shuffle", help="New random row order per epoch (Hanami)."),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the shuffle.")] = None,
-    wait: WaitOpt = False,
-    timeout: TimeoutOpt = None,
-    quiet: QuietOpt = False,
-    json_: JsonOpt = False,
-) -> None:
+) -> Starter:
     """Train a cluster on dataset columns (one pass over the rows unless --epochs)."""
     inputs_, outputs_ = [parse_binding(v) for v in inputs], [parse_binding(v) for v in outputs]
     options = {"time_length": time_length, "epochs": epochs, "shuffle": shuffle, "seed": seed}
-    _queue(ctx, json_, "train", (cluster, name, inputs_, outputs_), options, wait, quiet, timeout)
+    return lambda client: client.tasks.train(cluster, name, inputs_, outputs_, **options)
 
 
+@_task_command
 def request(
-    ctx: typer.Context,
     name: TaskName,
     cluster: ClusterOpt,
     inputs: InputsOpt,
@@ -116,35 +100,11 @@ def request(
         ),
     ],
     time_length: TimeLengthOpt = 1,
-    wait: WaitOpt = False,
-    timeout: TimeoutOpt = None,
-    quiet: QuietOpt = False,
-    json_: JsonOpt = False,
-) -> None:
+) -> Starter:
     """Run a cluster on dataset columns; the outputs become a dataset with the task's uuid."""
     inputs_, results_ = [parse_binding(v) for v in inputs], [parse_result(v) for v in results]
-    options = {"time_length": time_length}
-    _queue(ctx, json_, "request", (cluster, name, inputs_, results_), options, wait, quiet, timeout)
-
-
-def _queue(
-    ctx: typer.Context,
-    json_: bool,
-    kind: str,
-    args: tuple[Any, ...],
-    options: dict[str, Any],
-    wait: bool,
-    quiet: bool,
-    timeout: float | None,
-) -> None:
-    """``client.tasks.<kind>(*args, **options)``, then wait (``--wait``) and print the task."""
-    _start(
-        ctx,
-        json_,
-        lambda client: getattr(client.tasks, kind)(*args, **options),
-        wait=wait,
-        quiet=quiet,
-        timeout=timeout,
+    return lambda client: client.tasks.request(
+        cluster, name, inputs_, results_, time_length=time_length
     )
 
 
@@ -192,14 +152,8 @@ def task_wait(
     json_: JsonOpt = False,
 ) -> None:
     """Wait for a task to finish, with a progress bar (samples/s, ETA)."""
-    _start(
-        ctx,
-        json_,
-        lambda client: client.tasks.get(uuid, cluster),
-        wait=True,
-        quiet=False,
-        timeout=timeout,
-    )
+    start_task(ctx, json_, lambda client: client.tasks.get(uuid, cluster), wait=True,
+               quiet=False, timeout=timeout, title="Task", fields=TASK_FIELDS)  # fmt: skip
 
 
 def _task_cancel(

@@ -66,6 +66,18 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}"
 
 
+_APP_OPTIONS: dict[str, Any] = {
+    **_NO_TELEMETRY,
+    "title": "Hanami",
+    "version": __version__,
+    "description": DESCRIPTION,
+    "generate_unique_id_function": _operation_id,
+    "docs_url": None,  # served by hanami.server.apidocs, from vendored assets
+    "redoc_url": None,
+}
+"""What the FastAPI application is built with, besides its lifespan."""
+
+
 def _landing_page() -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><title>Hanami</title><h1>Hanami</h1>"
@@ -88,16 +100,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             await ctx.work.drain(DRAIN_SECONDS)
             ctx.shutdown()
 
-    app = FastAPI(
-        **_NO_TELEMETRY,
-        title="Hanami",
-        version=__version__,
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        generate_unique_id_function=_operation_id,
-        docs_url=None,
-        redoc_url=None,
-    )
+    app = FastAPI(**_APP_OPTIONS, lifespan=lifespan)
     app.state.ctx = ctx
     install_error_handlers(app, forbidden_status=settings.forbidden_status)
     install_openapi(app, settings)

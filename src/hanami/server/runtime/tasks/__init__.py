@@ -1,7 +1,7 @@
 """Task engine: persistent per-cluster queues, runners for the four task types.
 
-See :mod:`hanami.server.runtime.tasks.engine` for lanes and cancellation, ``recovery`` for
-restarts, ``progress`` for what a runner sees, and
+See :mod:`hanami.server.runtime.tasks.engine` for lanes and cancellation, ``execution`` for
+one task's run, ``recovery`` for restarts, ``progress`` for what a runner sees, and
 :mod:`hanami.server.runtime.tasks.data` for how ``time_length`` windows are read.
 """
 

@@ -19,7 +19,8 @@ A running task holds :meth:`ClusterExecutor.exclusive` for its whole duration.
 
 **Cancellation and progress.** Runners work in chunks of rows sized to take about
 :data:`CHUNK_SECONDS`; between chunks they record the progress (rows per second, ETA) and
-check the task's cancel and suspend flags.
+check the task's cancel and suspend flags. :mod:`hanami.server.runtime.tasks.execution` runs
+one claimed task and records how it ended.
 
 **Restarts.** :mod:`hanami.server.runtime.tasks.recovery` says what becomes of the tasks
 a shutdown or a crash interrupted.
@@ -45,45 +46,25 @@ import time
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from hanami.protocol.timestamps import utcnow
 from hanami.server.db.models import Cluster, Task
 from hanami.server.db.session import Database
 from hanami.server.errors import Conflict
-from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
+from hanami.server.runtime.executor import ClusterExecutor
 from hanami.server.runtime.registry import ClusterRegistry
 from hanami.server.runtime.tasks import queue
-from hanami.server.runtime.tasks.progress import (
-    Control,
-    Runner,
-    TaskCancelled,
-    TaskRun,
-    TaskSnapshot,
-    TaskSuspended,
-    error_text,
-)
-from hanami.server.runtime.tasks.recovery import discard_side_effects, recover, samples_learned
+from hanami.server.runtime.tasks.execution import execute
+from hanami.server.runtime.tasks.progress import Control, Runner, TaskSnapshot
+from hanami.server.runtime.tasks.recovery import discard_side_effects, recover
 from hanami.server.runtime.tasks.remote import (
     INLINE_WAIT_S,
-    fenced,
     held_elsewhere,
     holder_of,
     wait_until_done,
 )
-from hanami.server.runtime.tasks.states import (
-    ABORTED,
-    ACTIVE,
-    CHECKPOINT_RESTORE,
-    FAILED,
-    FINISHED,
-    MODE_DIRECT,
-    MODE_TASK,
-    QUEUED,
-    TRAIN,
-)
+from hanami.server.runtime.tasks.states import ACTIVE, MODE_DIRECT, MODE_TASK, QUEUED
 
 __all__ = ["TaskEngine"]
 
@@ -280,61 +261,12 @@ class TaskEngine:
 
     def _execute(self, task: TaskSnapshot) -> None:
         control = self._controls[task.uuid]
-        run = TaskRun(self, task, control)
-        state, error, cycle = FINISHED, None, None
-        changes_cluster = task.task_type in (TRAIN, CHECKPOINT_RESTORE)
         try:
-            runner = self.runners.get(task.task_type)
-            if runner is None:
-                raise ValueError(f"unknown task type {task.task_type!r}")
-            with self.executor.exclusive(task.cluster_uuid):
-                run.check()
-                if task.task_type == TRAIN:  # for a crash: see recover()
-                    run.update_parameters(
-                        started_at_cycle=task.current_cycle,
-                        started_at_samples=samples_learned(self.executor, task.cluster_uuid),
-                    )
-                runner(run)
-        except TaskCancelled:
-            state, cycle = ABORTED, run.cycle  # how far it got
-        except TaskSuspended:
-            state, cycle = QUEUED, run.cycle if task.task_type == TRAIN else 0
-        except ClusterNotFound:
-            state, error = FAILED, "the cluster was deleted or could not be restored"
-        except Exception as exc:
-            state, error = FAILED, error_text(exc)
-            logger.warning("task %s (%s) failed: %s", task.uuid, task.task_type, error,
-                           exc_info=not isinstance(exc, ValueError | OSError))  # fmt: skip
-        if changes_cluster and self.executor.exists(task.cluster_uuid):
-            try:
-                saved = self.registry.autosave(task.cluster_uuid)
-            except Exception as exc:
-                logger.exception("autosave after task %s failed", task.uuid)
-                saved = False
-                if state == QUEUED:
-                    error = f"could not save the cluster at shutdown: {error_text(exc)}"
-            if state == QUEUED and not saved:
-                state = FAILED
-                error = error or "could not save the cluster at shutdown; run the task again"
-        values: dict[str, Any] = {"state": state, "error_message": error}
-        if cycle is not None:
-            values["current_cycle"] = cycle
-        if state == QUEUED:
-            values["started_at"] = None
-        else:
-            values["finished_at"] = utcnow()
-        try:
-            with self.database.session() as session:
-                session.execute(fenced(update(Task), task.uuid, self.replica_id).values(**values))
-                session.commit()
-        except Exception:
-            logger.exception("could not record the end of task %s", task.uuid)
+            execute(self, task, control)
         finally:
             with self._lock:
                 self._controls.pop(task.uuid, None)
             control.done.set()
-        logger.info("task %s (%s) on cluster %s: %s", task.uuid, task.task_type,
-                    task.cluster_uuid, state)  # fmt: skip
 
     # ------------------------------------------------------------------ control
 

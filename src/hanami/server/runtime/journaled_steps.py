@@ -1,0 +1,109 @@
+"""The journaled direct-I/O steps of :class:`~hanami.server.runtime.registry.ClusterRegistry`.
+
+A mixin of their own because a direct-I/O step is a job apart from keeping the clusters:
+the record is written before the pass and committed (synced) around it, so that an
+acknowledged step survives a crash (see :mod:`hanami.server.runtime.journal`). The registry
+supplies the executor, the open journals and the autosave that starts a journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+
+import numpy as np
+
+from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
+from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, StepJournal
+from hanami.server.runtime.replicas import Replicas
+
+__all__ = ["JournaledSteps"]
+
+
+class JournaledSteps:
+    """``train_direct``, ``train_after_reply`` and ``request_direct`` for the registry."""
+
+    # supplied by ClusterRegistry
+    executor: ClusterExecutor
+    replicas: Replicas | None
+    _journals: dict[str, StepJournal]
+    own: Callable[[str], None]
+    is_changed: Callable[[str], bool]
+    autosave: Callable[..., bool]
+    _catch_up: Callable[[str], None]
+
+    def _journal(self, cluster_uuid: str) -> StepJournal:
+        """The cluster's journal, once its records would replay on top of the autosave (call
+        it holding the cluster: a change made outside the journal is autosaved first)."""
+        journal = self._journals.get(cluster_uuid)
+        if journal is None and self.executor.shared and self.replicas is not None:
+            self.replicas.take(cluster_uuid)  # the holder writes the journal
+            self.own(cluster_uuid)
+            self._catch_up(cluster_uuid)  # what a former holder journaled but never sent
+            journal = self._journals.get(cluster_uuid)
+        if journal is None or (journal.size == 0 and self.is_changed(cluster_uuid)):
+            if not self.autosave(cluster_uuid, force=True):
+                raise ClusterNotFound(cluster_uuid)
+            journal = self._journals[cluster_uuid]
+        return journal
+
+    def train_direct(
+        self,
+        cluster_uuid: str,
+        inputs: Mapping[str, np.ndarray],
+        expected: Mapping[str, np.ndarray],
+        *,
+        overlap: bool = False,
+    ) -> None:
+        """A train step, journaled: when this returns, it may be acknowledged.
+
+        The record is written before the pass and committed after it, outside the
+        cluster's lock, so steps of other sessions can share a sync. ``overlap`` (a long
+        pass): start the sync in the background before the pass."""
+        with self.executor.exclusive(cluster_uuid):
+            journal = self._journal(cluster_uuid)
+            mark = journal.append(TRAIN_STEP, inputs, expected)
+            if overlap:
+                journal.start_sync()
+            try:
+                self.executor.queue_train(cluster_uuid, inputs, expected, mark.position)
+            except BaseException:
+                journal.retract(mark)
+                raise
+        journal.commit(mark)
+
+    @contextlib.contextmanager
+    def train_after_reply(
+        self,
+        cluster_uuid: str,
+        inputs: Mapping[str, np.ndarray],
+        expected: Mapping[str, np.ndarray],
+    ) -> Iterator[float]:
+        """A train step whose record is committed when the block starts (it may be
+        acknowledged there; the block gets the seconds the commit waited for the disk) and
+        whose pass runs when the block ends, whatever happened in it. The caller holds the
+        cluster for all of it; the step must not be refusable."""
+        journal = self._journal(cluster_uuid)
+        mark = journal.append(TRAIN_STEP, inputs, expected)
+        waited = journal.commit(mark)
+        try:
+            yield waited
+        finally:
+            try:
+                self.executor.queue_train(cluster_uuid, inputs, expected, mark.position)
+            except BaseException:
+                journal.retract(mark)
+                raise
+
+    def request_direct(
+        self, cluster_uuid: str, inputs: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """A request step; journaled when it changed the cluster (its inputs grew), so that
+        the train steps after it replay on the same state (their sync covers it)."""
+        with self.executor.exclusive(cluster_uuid):
+            journal = self._journal(cluster_uuid)
+            revision = self.executor.revision(cluster_uuid)
+            outputs = self.executor.request(cluster_uuid, inputs)
+            if self.executor.revision(cluster_uuid) != revision:
+                journal.append(REQUEST_STEP, inputs, {})
+        return outputs
