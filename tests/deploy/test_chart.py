@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -179,6 +180,11 @@ def test_bundled_postgresql_and_ray_cluster() -> None:
     (workers,) = ray["spec"]["workerGroupSpecs"]
     volumes = workers["template"]["spec"]["volumes"]
     assert volumes[0]["persistentVolumeClaim"]["claimName"] == f"{RELEASE}-hanami"
+    try:  # the pods run the Ray the project installs (the ray extra), not an older one
+        installed = importlib.metadata.version("ray")
+    except importlib.metadata.PackageNotFoundError:
+        return
+    assert ray["spec"]["rayVersion"] == installed
 
 
 def test_given_credentials_are_used_and_an_existing_secret_replaces_them() -> None:

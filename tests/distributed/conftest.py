@@ -14,6 +14,7 @@ folders stay off ``sys.path``). Test modules here import from ``ray_cluster`` on
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,35 @@ def ray_server(
                             data_dir=data_dir, log_file=data_dir / "server.log")  # fmt: skip
     finally:
         server_process.stop_server(proc)
+
+
+class RayServers:
+    """Services on the Ray cluster that a test starts and kills itself (``start``); those
+    still running at the end are stopped."""
+
+    def __init__(self, nodes: RayCluster) -> None:
+        self.nodes = nodes
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, data_dir: Path, **extra: str) -> tuple[subprocess.Popen[bytes], RunningServer]:
+        """A service on ``data_dir`` (its log appended to ``server.log`` there)."""
+        port = server_process.free_port()
+        proc = server_process.start_server(data_dir, port, _ray_env(self.nodes, **extra),
+                                           append_log=True, timeout=120)  # fmt: skip
+        self.procs.append(proc)
+        return proc, RunningServer(url=f"http://127.0.0.1:{port}", backend="sqlite+ray",
+                                   data_dir=data_dir, log_file=data_dir / "server.log")  # fmt: skip
+
+
+@pytest.fixture
+def ray_servers(ray_nodes: RayCluster) -> Iterator[RayServers]:
+    servers = RayServers(ray_nodes)
+    try:
+        yield servers
+    finally:
+        for proc in servers.procs:
+            if proc.poll() is None:
+                server_process.stop_server(proc)
 
 
 class RayReplicas(NamedTuple):

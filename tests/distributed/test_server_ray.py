@@ -10,6 +10,7 @@ Skipped where Ray is not installed (``make test`` installs it: the ``ray`` extra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import numpy as np
@@ -25,6 +26,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 FAULT_EPOCHS = 40
 """Passes of the fault test's train task: far longer than the test waits before the kill."""
+QUEUED_ROWS, QUEUED_FRAME_ROWS = 6_000, 100
+"""The kill test's direct-I/O rows, in frames small enough that many wait in the pipe."""
+LEASE_TTL_S = "2"
+"""The kill test's actor lease: how long the restarted server waits for the dead one's."""
 
 
 def client(server) -> HanamiClient:
@@ -131,3 +136,49 @@ def test_a_lost_node_brings_the_cluster_back_from_its_autosave(
         assert ray_driver.samples_trained(cluster.uuid) == 0  # the state saved before training
         c.clusters.delete(cluster.uuid)
         c.datasets.delete(train.uuid)
+
+
+def test_steps_on_their_way_to_the_actor_survive_kill_9_of_the_server(
+    ray_servers, ray_driver: RayDriver, mnist, tmp_path
+) -> None:
+    """Batched direct-I/O steps are acknowledged once journaled and reach the actor later
+    (the pipe); ``kill -9`` of the server right after the last acknowledgement leaves some
+    unsent. The actor lives on, and the restarted server applies exactly those from the
+    journal: every acknowledged row trained once."""
+    proc, server = ray_servers.start(tmp_path, HANAMI_RAY_LEASE_TTL=LEASE_TTL_S)
+    rows = np.resize(mnist.train_images.reshape(len(mnist.train_images), -1),
+                     (QUEUED_ROWS, 784)).astype(np.float32) / 255  # fmt: skip
+    labels = np.eye(10, dtype=np.float32)[np.resize(mnist.train_labels, QUEUED_ROWS)]
+    with client(server) as c:
+        cluster = c.clusters.create("kill_cluster", OPENHANAMI_MNIST)
+
+        async def train_then_kill() -> None:
+            session = c.direct(cluster.uuid, inputs="picture_hex", outputs="label_hex",
+                               batched=True, batch_size=QUEUED_FRAME_ROWS)  # fmt: skip
+            with contextlib.suppress(Exception):  # leaving the session needs the server
+                async with session as d:
+                    await d.train_batch(rows, labels)  # every frame acknowledged
+                    proc.kill()  # SIGKILL
+
+        asyncio.run(train_then_kill())
+    proc.wait()
+    assert proc.returncode == -9
+    left = _settled(ray_driver, cluster.uuid)
+    assert left < QUEUED_ROWS, "no step was still on its way: the test proves nothing"
+
+    _, server = ray_servers.start(tmp_path, HANAMI_RAY_LEASE_TTL=LEASE_TTL_S)
+    assert ray_driver.samples_trained(cluster.uuid) == QUEUED_ROWS
+    assert "acknowledged steps caught up from its journal" in server.log_file.read_text()
+    with client(server) as c:
+        c.clusters.delete(cluster.uuid)
+
+
+def _settled(driver: RayDriver, cluster_uuid: str) -> int:
+    """The rows the actor trained, once the call in flight at the kill has ended."""
+    seen, since = -1, time.monotonic()
+    while time.monotonic() - since < 2.0:
+        now = driver.samples_trained(cluster_uuid)
+        if now != seen:
+            seen, since = now, time.monotonic()
+        time.sleep(0.2)
+    return seen

@@ -1,6 +1,8 @@
 """How a cluster comes back from its files after a restart, an adoption or a lost Ray node:
-its autosave (else its template, untrained), then the steps of its journal replayed on top.
-The registry decides what happens next (autosave or keep journaling)."""
+its autosave (else its template, untrained), then the steps of its journal replayed on top;
+and how a cluster that outlived the replica journaling its steps (a Ray actor) gets the
+steps it had not received yet. The registry decides what happens next (autosave or keep
+journaling)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from pathlib import Path
 from hanami.core import CheckpointError
 from hanami.core.checkpoint import read_digest
 from hanami.server.runtime.executor import ClusterExecutor
-from hanami.server.runtime.journal import TRAIN_STEP, replayable
+from hanami.server.runtime.journal import TRAIN_STEP, base_of, replayable
 
-__all__ = ["Replay", "load_cluster", "replay_journal"]
+__all__ = ["Replay", "catch_up", "load_cluster", "replay_journal"]
 
 logger = logging.getLogger("hanami.server.clusters")
 
@@ -58,9 +60,9 @@ def replay_journal(
     steps, other, end = replayable(path, digest)
     applied, damaged = 0, False
     try:
-        for step in steps:
-            if step.kind == TRAIN_STEP:
-                executor.train(cluster_uuid, step.inputs, step.expected)
+        for step, position in steps:
+            if step.kind == TRAIN_STEP:  # the position lets a later catch_up skip it
+                executor.queue_train(cluster_uuid, step.inputs, step.expected, position)
             else:
                 executor.request(cluster_uuid, step.inputs)
             applied += 1
@@ -75,3 +77,26 @@ def replay_journal(
     if applied:
         logger.info("cluster %s: %d journaled steps replayed", cluster_uuid, applied)
     return Replay(applied, other, end, damaged)
+
+
+def catch_up(executor: ClusterExecutor, cluster_uuid: str, path: Path, autosave: Path) -> int:
+    """Queue the journaled train steps the cluster has not applied (past its
+    ``journal_position``) and return how many: the replica that acknowledged them died
+    before its pipe sent them (:mod:`hanami.server.runtime.ray_pipe`). Request steps are
+    never behind: they run before their record is written. Call it holding the cluster."""
+    try:
+        digest = read_digest(autosave)
+    except (CheckpointError, OSError):
+        return 0  # no autosave, no journal on top of it
+    last = executor.journal_position(cluster_uuid)
+    done = last[1] if last is not None and last[0] == base_of(digest) else 0
+    steps, _, _ = replayable(path, digest)
+    queued = 0
+    for step, position in steps:
+        if step.kind == TRAIN_STEP and position[1] > done:
+            executor.queue_train(cluster_uuid, step.inputs, step.expected, position)
+            queued += 1
+    if queued:
+        logger.warning("cluster %s: %d acknowledged steps caught up from its journal",
+                       cluster_uuid, queued)  # fmt: skip
+    return queued

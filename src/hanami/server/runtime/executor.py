@@ -15,6 +15,8 @@ Interface (every method is safe to call from any thread)::
     revision(uuid: str) -> int                                    # bumped by every state change
     train(uuid: str, inputs: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
           order: np.ndarray | None = None) -> None
+    queue_train(uuid: str, inputs, expected, at: Position) -> None  # see below
+    journal_position(uuid: str) -> Position | None
     request(uuid: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     save(uuid: str, path: str | PathLike) -> int                  # atomic; returns the revision
     restore(uuid: str, path: str | PathLike) -> ClusterInfo       # state replaced by the file
@@ -28,6 +30,14 @@ every output) of the template must be given. ``train`` learns the rows one by on
 for every output hexagon. Errors: :class:`ClusterNotFound` (``KeyError``) for an unknown
 uuid, ``ValueError`` for bad data (wrong names, NaN, a request before any training), and
 :class:`ClusterBusy` when ``exclusive`` times out.
+
+**Queued train steps.** ``queue_train`` is a journaled direct-I/O train step
+(:mod:`hanami.server.runtime.journal`; ``at`` names its record). It checks the data
+(``ValueError``) and may return before the pass ran: every other call on the cluster comes
+after it, so only a crash can tell. In process it is ``train``; the Ray executor sends the
+steps to the actor without waiting (:mod:`hanami.server.runtime.ray_pipe`). The cluster
+remembers the position of the last queued step it applied (``journal_position``) and skips
+a step at or before it, so replaying a journal past it never applies a step twice.
 
 **One writer per cluster, clusters in parallel.** Each cluster has its own re-entrant
 lock: every call holds it, so calls on one cluster run one after the other, while calls on
@@ -59,6 +69,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from hanami.core import Cluster, TrainStats
+from hanami.server.runtime.journal import Position
 
 __all__ = [
     "ClusterBusy",
@@ -69,6 +80,8 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+Buffers = Mapping[str, np.ndarray]
+"""Hexagon name -> values: the inputs or the expected values of a step."""
 _METRICS_REFRESH_S = 1.0
 
 
@@ -135,6 +148,10 @@ class ClusterExecutor(Protocol):
         order: np.ndarray | None = None,
     ) -> TrainStats: ...
 
+    def queue_train(self, uuid: str, inputs: Buffers, expected: Buffers, at: Position) -> None: ...
+
+    def journal_position(self, uuid: str) -> Position | None: ...
+
     def request(self, uuid: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
     def save(self, uuid: str, path: PathLike) -> int: ...
@@ -156,6 +173,7 @@ class _Entry:
     revision: int = 0
     metrics_at: float = 0.0
     deleted: bool = False
+    position: Position | None = None
 
 
 def _info_of(uuid: str, cluster: Cluster, revision: int) -> ClusterInfo:
@@ -268,6 +286,18 @@ class InProcessExecutor:
                 return entry.cluster.train(dict(inputs), dict(expected), order=order)
             finally:
                 self._refresh(uuid, entry, force=False)
+
+    def queue_train(self, uuid: str, inputs: Buffers, expected: Buffers, at: Position) -> None:
+        """``train`` now, unless the cluster already applied the step at ``at``."""
+        with self._held(uuid) as entry:
+            last = entry.position
+            if last is not None and last[0] == at[0] and at[1] <= last[1]:
+                return
+            self.train(uuid, inputs, expected)
+            entry.position = at
+
+    def journal_position(self, uuid: str) -> Position | None:
+        return self._entry(uuid).position
 
     def request(self, uuid: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         with self._held(uuid) as entry:

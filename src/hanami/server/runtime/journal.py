@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import os
 import struct
@@ -62,6 +63,7 @@ from typing import Literal, get_args
 import numpy as np
 
 __all__ = [
+    "FRAME_BYTES",
     "PREALLOCATE",
     "REQUEST_STEP",
     "SYNC_INTERVAL_S",
@@ -71,6 +73,7 @@ __all__ = [
     "JournalSync",
     "Mark",
     "PeriodicSync",
+    "Position",
     "Step",
     "StepJournal",
     "base_of",
@@ -85,6 +88,7 @@ logger = logging.getLogger("hanami.server.runtime.journal")
 TRAIN_STEP, REQUEST_STEP = 1, 2
 """Record kinds: a train step; a request step that changed the cluster (inputs grew)."""
 _FRAME = struct.Struct("<II8s")
+FRAME_BYTES = _FRAME.size
 _STEP = struct.Struct("<BH")  # kind, buffer count
 _BUFFER = struct.Struct("<BHB")  # role (0 input, 1 expected), name length, ndim
 _MAX_RECORD = 1 << 31
@@ -92,6 +96,8 @@ PREALLOCATE = 4 * 1024 * 1024
 JournalSync = Literal["always", "interval"]
 """When an acknowledged step reaches the disk (see the module docstring)."""
 SYNC_MODES: tuple[str, ...] = get_args(JournalSync)
+Position = tuple[bytes, int]
+"""A journal record as (base, offset where it ends): the steps before it are the file's."""
 SYNC_INTERVAL_S = 0.2
 """``interval`` mode: the default time between two syncs of a journal with new records."""
 
@@ -110,10 +116,11 @@ class Step:
 @dataclass(frozen=True)
 class Mark:
     """Where :meth:`StepJournal.append` put a record: ``seq`` to wait for, ``offset`` to
-    retract it."""
+    retract it, ``position`` (base, end offset) that names it to an executor."""
 
     seq: int
     offset: int
+    position: Position
 
 
 def base_of(digest: bytes) -> bytes:
@@ -262,7 +269,7 @@ class StepJournal:
             self._size = offset + written
             self._allocated = max(self._allocated, self._size)
             self._appended += 1
-            return Mark(self._appended, offset)
+            return Mark(self._appended, offset, (self._base, self._size))
 
     def retract(self, mark: Mark) -> None:
         """Drop the last record again (its step failed); under the same cluster lock."""
@@ -386,11 +393,15 @@ class PeriodicSync:
             self.sync_all()
 
 
-def replayable(path: Path, digest: bytes | None) -> tuple[Iterator[Step], int, int]:
+def replayable(
+    path: Path, digest: bytes | None
+) -> tuple[Iterator[tuple[Step, Position]], int, int]:
     """What to replay on top of the autosave with SHA-256 ``digest`` (None: none loaded):
-    the steps, the count of intact records whose base is another one (stale, or lost with
-    the autosave), and where the intact records end."""
+    the steps with their positions, the count of intact records whose base is another one
+    (stale, or lost with the autosave), and where the intact records end."""
     records, end = read_journal(path)
-    base = None if digest is None else base_of(digest)
-    matching = [payload for record_base, payload in records if record_base == base]
-    return (decode_step(p) for p in matching), len(records) - len(matching), end
+    base = b"" if digest is None else base_of(digest)
+    ends = itertools.accumulate(FRAME_BYTES + len(payload) for _, payload in records)
+    matching = [(p, at) for (b, p), at in zip(records, ends, strict=True) if b == base]
+    steps = ((decode_step(p), (base, at)) for p, at in matching)
+    return steps, len(records) - len(matching), end

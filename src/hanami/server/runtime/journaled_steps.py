@@ -30,6 +30,7 @@ class JournaledSteps:
     own: Callable[[str], None]
     is_changed: Callable[[str], bool]
     autosave: Callable[..., bool]
+    _catch_up: Callable[[str], None]
 
     def _journal(self, cluster_uuid: str) -> StepJournal:
         """The cluster's journal, once its records would replay on top of the autosave (call
@@ -38,6 +39,8 @@ class JournaledSteps:
         if journal is None and self.executor.shared and self.replicas is not None:
             self.replicas.take(cluster_uuid)  # the holder writes the journal
             self.own(cluster_uuid)
+            self._catch_up(cluster_uuid)  # what a former holder journaled but never sent
+            journal = self._journals.get(cluster_uuid)
         if journal is None or (journal.size == 0 and self.is_changed(cluster_uuid)):
             if not self.autosave(cluster_uuid, force=True):
                 raise ClusterNotFound(cluster_uuid)
@@ -63,7 +66,7 @@ class JournaledSteps:
             if overlap:
                 journal.start_sync()
             try:
-                self.executor.train(cluster_uuid, inputs, expected)
+                self.executor.queue_train(cluster_uuid, inputs, expected, mark.position)
             except BaseException:
                 journal.retract(mark)
                 raise
@@ -87,7 +90,7 @@ class JournaledSteps:
             yield waited
         finally:
             try:
-                self.executor.train(cluster_uuid, inputs, expected)
+                self.executor.queue_train(cluster_uuid, inputs, expected, mark.position)
             except BaseException:
                 journal.retract(mark)
                 raise

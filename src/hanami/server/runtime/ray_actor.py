@@ -24,8 +24,12 @@ import numpy as np
 
 from hanami.core import TrainStats
 from hanami.server.runtime.executor import ClusterInfo, InProcessExecutor
+from hanami.server.runtime.journal import Position
 
-__all__ = ["ClusterActor", "Lease"]
+QueuedStep = tuple[dict[str, np.ndarray], dict[str, np.ndarray], Position]
+"""A direct-I/O train step on its way to the actor: inputs, expected values, position."""
+
+__all__ = ["ClusterActor", "Lease", "QueuedStep"]
 
 WAKE_S = 0.5
 """How often a waiting caller looks again whether an idle lease has expired."""
@@ -122,6 +126,23 @@ class ClusterActor:
         with self.lease.call(token):
             stats = self.clusters.train(self.uuid, inputs, expected, order)
             return stats, self.clusters.revision(self.uuid)
+
+    def train_steps(self, token: str | None, steps: list[QueuedStep]) -> tuple[int, list[str]]:
+        """Queued direct-I/O steps in order (:mod:`.ray_pipe`); the revision after them and
+        why steps failed. A failed step is skipped: it was checked before it was
+        acknowledged, so none should, and the steps after it must still be applied."""
+        failures = []
+        with self.lease.call(token):
+            for inputs, expected, position in steps:
+                try:
+                    self.clusters.queue_train(self.uuid, inputs, expected, position)
+                except ValueError as exc:
+                    failures.append(str(exc))
+            return self.clusters.revision(self.uuid), failures
+
+    def journal_position(self, token: str | None) -> Position | None:
+        with self.lease.call(token):
+            return self.clusters.journal_position(self.uuid)
 
     def request(
         self, token: str | None, inputs: Mapping[str, np.ndarray]

@@ -15,11 +15,16 @@ train); another replica waits at most that long more for it. Actors are
 named (``cluster-<uuid>`` in the ``hanami`` namespace) and detached: another replica, or
 this server after a restart, finds a running cluster by its uuid.
 
+**Queued steps.** ``queue_train`` (a journaled direct-I/O step) does not wait for the
+actor: the step goes through the cluster's :class:`~.ray_pipe.StepPipe`, and every other
+call first waits until the pipe is empty (``_drain``), as does giving the lease back.
+
 **Failure.** When the actor or its node dies (``RayActorError``), the executor drops it and
 calls :attr:`RayExecutor.restorer` (the registry's :meth:`revive`: a new actor from the
 cluster's autosave, its step journal replayed on top), which Ray places on a live node. A
 call that was running on the lost actor raises :class:`ClusterLost`, whose text a failed
 task shows; ``info``, ``revision`` and a new ``exclusive`` simply go on with the new actor.
+Queued steps whose call failed are dropped from the pipe: the journal replay brings them.
 """
 
 from __future__ import annotations
@@ -30,23 +35,28 @@ import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import GetTimeoutError, RayActorError
 
 from hanami.core import TrainStats
 from hanami.server.runtime.executor import (
+    Buffers,
     ClusterBusy,
     ClusterInfo,
     ClusterNotFound,
     PathLike,
 )
-from hanami.server.runtime.ray_actor import ClusterActor
+from hanami.server.runtime.journal import Position
+from hanami.server.runtime.ray_actor import ClusterActor, QueuedStep
+from hanami.server.runtime.ray_calls import ActorHandle, ClusterLost, checked_step
+from hanami.server.runtime.ray_calls import get as _get
+from hanami.server.runtime.ray_pipe import PipeBroken, StepPipe
 
-__all__ = ["ClusterLost", "RayExecutor"]
+__all__ = ["ClusterLost", "RayExecutor"]  # ClusterLost: from .ray_calls, where it is raised
 
 logger = logging.getLogger("hanami.server.ray")
 
@@ -64,47 +74,6 @@ LINGER_S = 0.5
 
 Capped at a quarter of the lease's ttl, so a kept lease never expires on the actor while
 it is reused."""
-
-
-class ClusterLost(ConnectionError):
-    """The actor or node holding the cluster died during the call; the cluster was brought
-    back from its last autosave (and step journal) on another node."""
-
-    def __str__(self) -> str:
-        return (
-            f"the Ray node running cluster '{self.args[0]}' was lost during this call; the "
-            "cluster was restored from its last autosave on another node"
-        )
-
-
-@dataclass
-class _Handle:
-    actor: Any = None
-    info: ClusterInfo | None = None
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    depth: int = 0
-    """``exclusive`` nesting of the thread that holds ``lock``."""
-    token: str | None = None
-    """The actor lease: held while ``depth`` > 0, and kept until ``kept_until`` after."""
-    leased_from: Any = None
-    """The actor that granted ``token`` (a kept lease of a lost actor is not reused)."""
-    kept_until: float = 0.0
-    timer: threading.Timer | None = None
-    """Gives the kept lease back once ``kept_until`` has passed."""
-    revision: int = 0
-
-    def holds_lease(self) -> bool:
-        return self.token is not None and self.leased_from is self.actor
-
-
-def _get(ref: Any, timeout: float | None = None) -> Any:
-    """``ray.get``, raising the actor's own exception (its text, not Ray's traceback)."""
-    try:
-        return ray.get(ref, timeout=timeout)
-    except RayTaskError as exc:
-        if isinstance(exc.cause, Exception):
-            raise exc.cause from None
-        raise
 
 
 class RayExecutor:
@@ -126,7 +95,7 @@ class RayExecutor:
         }
         self._lease_ttl = lease_ttl
         self._linger = min(LINGER_S, lease_ttl / 4)
-        self._handles: dict[str, _Handle] = {}
+        self._handles: dict[str, ActorHandle] = {}
         self._lock = threading.Lock()
         self.restorer: Callable[[str], None] | None = None
         """Rebuilds a lost cluster through ``load``/``create`` (+ replayed steps)."""
@@ -155,7 +124,7 @@ class RayExecutor:
                 raise ValueError(f"cluster '{uuid}' already exists")
             fresh = handle is None
             if handle is None:
-                handle = self._handles[uuid] = _Handle()
+                handle = self._handles[uuid] = ActorHandle()
         actor = self._spawn(uuid)
         try:
             info = _get(getattr(actor, method).remote(argument), PLACEMENT_TIMEOUT_S)
@@ -173,7 +142,7 @@ class RayExecutor:
         handle.actor, handle.info, handle.revision = actor, info, info.revision
         return info
 
-    def _handle(self, uuid: str) -> _Handle:
+    def _handle(self, uuid: str) -> ActorHandle:
         handle = self._handles.get(uuid)
         if handle is None and self.exists(uuid):
             handle = self._handles.get(uuid)
@@ -181,12 +150,14 @@ class RayExecutor:
             raise ClusterNotFound(uuid)
         return handle
 
-    def _revive(self, uuid: str, handle: _Handle, dead: Any) -> None:
+    def _revive(self, uuid: str, handle: ActorHandle, dead: Any) -> None:
         """Replace the lost actor ``dead`` (unless another thread already did)."""
         with handle.lock:
             if handle.actor is not dead:
                 return
             handle.actor = None
+            if handle.pipe is not None:  # the journal replayed by the restorer has them
+                handle.pipe.reset()
             logger.warning("cluster %s: its Ray actor was lost; restoring it", uuid)
             with suppress(Exception):
                 ray.kill(dead, no_restart=True)
@@ -201,6 +172,7 @@ class RayExecutor:
         """One compute call under the cluster's lock, with this thread's lease if any."""
         handle = self._handle(uuid)
         with handle.lock:
+            self._drain(uuid, handle)
             actor = handle.actor
             if actor is None:
                 raise ClusterNotFound(uuid)
@@ -211,6 +183,30 @@ class RayExecutor:
                 if handle.actor is None:  # deleted meanwhile (by another replica)
                     raise ClusterNotFound(uuid) from None
                 raise ClusterLost(uuid) from None
+
+    def _drain(self, uuid: str, handle: ActorHandle) -> None:
+        """Wait until the queued steps were applied (held lock); when a call of the pipe
+        failed, rebuild the cluster from its autosave and journal, which hold them."""
+        broken = None if handle.pipe is None else handle.pipe.drain()
+        if broken is not None and handle.pipe is not None:
+            logger.error("cluster %s: sending queued steps failed: %r", uuid, broken.__cause__)
+            handle.pipe.reset()  # before the restorer queues the journal's steps again
+            self._revive(uuid, handle, broken.args[0] or handle.actor)
+            if handle.actor is None:
+                raise ClusterNotFound(uuid)
+
+    def _send(self, uuid: str, handle: ActorHandle, steps: list[QueuedStep]) -> None:
+        """One call of the pipe's thread: ``steps`` applied by the actor, in order."""
+        actor = handle.actor
+        if actor is None:  # being rebuilt (the journal has the steps) or deleted
+            return
+        try:
+            revision, failures = _get(actor.train_steps.remote(handle.token, steps))
+        except Exception as exc:
+            raise PipeBroken(actor) from exc
+        handle.revision = revision
+        for failure in failures:
+            logger.error("cluster %s: an acknowledged step failed: %s", uuid, failure)
 
     def node_of(self, uuid: str) -> str:
         """The Ray node id of the cluster's actor."""
@@ -227,6 +223,9 @@ class RayExecutor:
     def delete(self, uuid: str) -> None:
         handle = self._handle(uuid)
         with self.exclusive(uuid):
+            self._drain(uuid, handle)
+            if handle.pipe is not None:
+                handle.pipe.close()
             actor, handle.actor = handle.actor, None
             with self._lock:
                 self._handles.pop(uuid, None)
@@ -243,7 +242,7 @@ class RayExecutor:
         except ValueError:
             return False
         with self._lock:
-            self._handles.setdefault(uuid, _Handle(actor=actor))
+            self._handles.setdefault(uuid, ActorHandle(actor=actor))
         return True
 
     def uuids(self) -> list[str]:
@@ -252,6 +251,11 @@ class RayExecutor:
 
     def info(self, uuid: str) -> ClusterInfo:
         handle = self._handle(uuid)
+        if handle.lock.acquire(blocking=False):  # queued steps first, unless it is busy
+            try:
+                self._drain(uuid, handle)
+            finally:
+                handle.lock.release()
         actor = handle.actor
         if actor is None:
             raise ClusterNotFound(uuid)
@@ -275,6 +279,7 @@ class RayExecutor:
         handle = self._handle(uuid)
         if handle.lock.acquire(blocking=False):
             try:
+                self._drain(uuid, handle)
                 if handle.holds_lease():  # nobody else changes the cluster
                     return handle.revision
             finally:
@@ -298,6 +303,24 @@ class RayExecutor:
         stats, revision = self._call(uuid, "train", dict(inputs), dict(expected), order)
         self._remember(uuid, revision)
         return stats
+
+    def queue_train(self, uuid: str, inputs: Buffers, expected: Buffers, at: Position) -> None:
+        """Check the step and queue it for the actor (:mod:`.ray_pipe`)."""
+        handle = self._handle(uuid)
+        with handle.lock:
+            info = handle.info or self.info(uuid)
+            step = checked_step(info, inputs, expected, at)
+            if handle.pipe is None:
+                handle.pipe = StepPipe(uuid, partial(self._send, uuid, handle))
+            try:
+                handle.pipe.put(step)
+            except PipeBroken:
+                self._drain(uuid, handle)  # rebuilt from the journal, this step included
+                raise ClusterLost(uuid) from None
+
+    def journal_position(self, uuid: str) -> Position | None:
+        position: Position | None = self._call(uuid, "journal_position")
+        return position
 
     def request(self, uuid: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs, revision = self._call(uuid, "request", dict(inputs))
@@ -333,44 +356,11 @@ class RayExecutor:
             finally:
                 handle.depth -= 1
                 if handle.depth == 0:
-                    self._keep(handle)
+                    handle.keep(self._linger)
         finally:
             handle.lock.release()
 
-    def _keep(self, handle: _Handle) -> None:
-        """Keep the lease :data:`LINGER_S` for this process's next sequence (held lock); one
-        granted by an actor lost meanwhile is given back to its successor at once."""
-        if not handle.holds_lease():
-            self._release(handle)
-            return
-        handle.kept_until = time.monotonic() + self._linger
-        if handle.timer is None:
-            self._arm(handle, self._linger)
-
-    def _arm(self, handle: _Handle, seconds: float) -> None:
-        handle.timer = threading.Timer(seconds, self._give_back, (handle,))
-        handle.timer.daemon = True
-        handle.timer.start()
-
-    def _give_back(self, handle: _Handle) -> None:
-        """The timer of a kept lease: release it unless it was used again meanwhile."""
-        with handle.lock:
-            handle.timer = None
-            if handle.depth or handle.token is None:
-                return  # in use: its ``exclusive`` keeps it again at the end
-            left = handle.kept_until - time.monotonic()
-            if left > 0:
-                self._arm(handle, left)
-            else:
-                self._release(handle)
-
-    @staticmethod
-    def _release(handle: _Handle) -> None:
-        token, handle.token = handle.token, None
-        if handle.actor is not None and token is not None:
-            handle.actor.release.remote(token)  # nobody waits for the answer
-
-    def _lease(self, uuid: str, handle: _Handle, deadline: float | None) -> None:
+    def _lease(self, uuid: str, handle: ActorHandle, deadline: float | None) -> None:
         """Take the actor's lease (a lost actor is revived first)."""
         token = uuid_module.uuid4().hex
         for _ in range(2):
@@ -397,5 +387,7 @@ class RayExecutor:
             if handle.timer is not None:
                 handle.timer.cancel()
             if handle.depth == 0:
-                self._release(handle)
+                handle.release()
+            if handle.pipe is not None:
+                handle.pipe.close()
         ray.shutdown()

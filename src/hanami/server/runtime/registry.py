@@ -60,7 +60,7 @@ from sqlalchemy import select
 from hanami.core.checkpoint import read_digest
 from hanami.server.db.models import Cluster as ClusterRow
 from hanami.server.db.session import Database
-from hanami.server.runtime.cluster_files import load_cluster, replay_journal
+from hanami.server.runtime.cluster_files import catch_up, load_cluster, replay_journal
 from hanami.server.runtime.executor import (
     ClusterBusy,
     ClusterExecutor,
@@ -156,8 +156,10 @@ class ClusterRegistry(JournaledSteps):
         known = set()
         for cluster_uuid, template in rows:
             known.add(cluster_uuid)
-            skip = only is not None and cluster_uuid not in only
-            if skip or self.executor.exists(cluster_uuid):
+            if only is not None and cluster_uuid not in only:
+                continue
+            if self.executor.exists(cluster_uuid):  # an actor that outlived its replica
+                self._catch_up(cluster_uuid)
                 continue
             self._bring_back(cluster_uuid, template)
         if not sweep:
@@ -209,6 +211,14 @@ class ClusterRegistry(JournaledSteps):
             self.autosave(cluster_uuid, force=True)
         else:
             self._journals[cluster_uuid] = self._open_journal(cluster_uuid, digest, replay.end)
+
+    def _catch_up(self, cluster_uuid: str) -> None:
+        """Apply the steps its former holder journaled but did not send (it died), then
+        autosave, which takes the journal over."""
+        with self.executor.exclusive(cluster_uuid):
+            if catch_up(self.executor, cluster_uuid, self.journal_path(cluster_uuid),
+                        self.path_of(cluster_uuid)):  # fmt: skip
+                self.autosave(cluster_uuid, force=True)
 
     def _open_journal(self, cluster_uuid: str, digest: bytes, end: int = 0) -> StepJournal:
         path = self.journal_path(cluster_uuid)

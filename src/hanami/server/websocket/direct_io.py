@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -81,6 +82,8 @@ __all__ = [
     "serve_direct_io",
 ]
 
+MODE_RECHECK_S = 0.25
+"""Shared executor: how long a direct-I/O session trusts the DIRECT mode it read."""
 MAX_IN_FLIGHT = 8
 """Frames a batched client may send before it waits for the first answer."""
 MAX_STEP_BUFFERS = 256
@@ -150,16 +153,32 @@ async def serve_direct_io(session: WsSession, cluster_uuid: str, *, batched: boo
         await _serve_compatible(session, cluster_uuid)
 
 
-def _ensure_direct(session: WsSession, cluster_uuid: str) -> ClusterRegistry:
-    """Raise :class:`WsClose` unless the cluster is (still) in DIRECT mode.
+class _DirectCheck:
+    """Raises :class:`WsClose` unless the session's cluster is (still) in DIRECT mode.
 
-    Runs on the event loop: it only looks at in-memory state (no database, no waiting).
+    Runs on the event loop before every step. In process it only looks at memory; with a
+    shared executor the mode is in the database, and a query per step would cost more than
+    the step: it looks again at most every :data:`MODE_RECHECK_S` (a switch by another
+    replica ends the session that much later; its task waits for the cluster meanwhile).
     """
-    try:
-        require_direct_mode(session.ctx, cluster_uuid)
-        return _clusters(session.ctx)
-    except ApiError as exc:
-        raise WsClose.from_error(exc) from exc
+
+    def __init__(self, session: WsSession, cluster_uuid: str) -> None:
+        self.session = session
+        self.cluster_uuid = cluster_uuid
+        self._until = 0.0
+
+    def __call__(self) -> ClusterRegistry:
+        clusters = _clusters(self.session.ctx)
+        now = time.monotonic()
+        if now < self._until:
+            return clusters
+        try:
+            require_direct_mode(self.session.ctx, self.cluster_uuid)
+        except ApiError as exc:
+            raise WsClose.from_error(exc) from exc
+        if clusters.executor.shared:
+            self._until = now + MODE_RECHECK_S
+        return clusters
 
 
 def _step_error(exc: Exception) -> ApiError | None:
@@ -243,6 +262,7 @@ def _check_held(inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) 
 
 async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
     steps = Steps(session, cluster_uuid, _clusters(session.ctx))
+    direct = _DirectCheck(session, cluster_uuid)
     inputs: dict[str, np.ndarray] = {}
     expected: dict[str, np.ndarray] = {}
     while True:
@@ -257,7 +277,7 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
             continue
         train = message.processType == TRAIN_TYPE
         session.require_policy(*(TRAIN_POLICY if train else REQUEST_POLICY))
-        clusters = _ensure_direct(session, cluster_uuid)
+        clusters = direct()
         step_inputs, step_expected = inputs, expected
         inputs, expected = {}, {}
         try:
@@ -294,6 +314,7 @@ class _Closed:
 
 async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
     queue: asyncio.Queue[bytes | str | _Closed] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
+    direct = _DirectCheck(session, cluster_uuid)
 
     async def read_ahead() -> None:
         try:
@@ -308,20 +329,20 @@ async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
             item = await queue.get()
             if isinstance(item, _Closed):
                 raise item.error
-            await session.send_bytes(await _process_frame(session, cluster_uuid, item))
+            await session.send_bytes(await _process_frame(session, direct, item))
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
 
 
-async def _process_frame(session: WsSession, cluster_uuid: str, data: bytes | str) -> bytes:
+async def _process_frame(session: WsSession, direct: _DirectCheck, data: bytes | str) -> bytes:
     try:
         batch = parse_batch(data)
     except BatchError as exc:
         return error_reply(exc.seq, str(exc))
     session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
-    clusters = _ensure_direct(session, cluster_uuid)
+    clusters, cluster_uuid = direct(), direct.cluster_uuid
     outputs: dict[str, np.ndarray] = {}
     try:
         if batch.type == "train":  # the samples in order, row by row; answered once committed
