@@ -11,7 +11,7 @@ import pytest
 from engine_helpers import blobs, line_template
 from test_growth import _forward, _input_section, _single_input
 
-from hanami.core import Cluster
+from hanami.core import Cluster, checkpoint
 from hanami.core import state as st
 from hanami.core.profiles import PROFILES, input_roots
 
@@ -101,8 +101,8 @@ def test_state_saved_before_the_levers_still_loads():
     c.train(X, Y)
     arrays = {name: np.array(a) for name, a in c._state._asdict().items() if name != "s_v"}
     arrays["n_use"] = arrays["n_use"].astype(np.uint8)
-    old = Cluster._restore(c.template.to_text(), [int(n) for n in c._out_n],
-                           c._rng.bit_generator.state, arrays)  # fmt: skip
+    old = checkpoint.restore(c.template.to_text(), [int(n) for n in c._out_n],
+                             c._rng.bit_generator.state, arrays)  # fmt: skip
     assert old._state.n_use.dtype == np.uint32
     assert np.array_equal(old.request(X), c.request(X))
 
