@@ -24,7 +24,7 @@ JIT = {"nogil": True, "cache": True, "boundscheck": False, "error_model": "numpy
 
 _CORE = Path(__file__).resolve().parent
 ENGINE_SOURCES = (
-    _CORE / "_jit.py", _CORE / "state.py", _CORE / "profiles.py",
+    _CORE / "_jit.py", _CORE / "state.py", _CORE / "profiles.py", _CORE / "topology.py",
     *sorted((_CORE / "kernels").glob("*.py")),
 )  # fmt: skip
 

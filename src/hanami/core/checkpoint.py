@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hanami.core import state as st
+from hanami.core.profiles import PROFILES, make_params
+from hanami.core.template import parse_template
 
 if TYPE_CHECKING:
     from hanami.core.cluster import Cluster
@@ -100,8 +102,6 @@ def load(path: str | os.PathLike[str]) -> Cluster:
 
 def from_bytes(data: bytes, *, source: str = "checkpoint") -> Cluster:
     """Rebuild a cluster from checkpoint bytes, verifying size, checksum and contents."""
-    from hanami.core.cluster import Cluster
-
     if len(data) < _PREFIX.size:
         raise CheckpointError(f"{source}: {len(data)} bytes is too short for a checkpoint")
     magic, version, hlen, plen, digest = _PREFIX.unpack_from(data)
@@ -128,10 +128,42 @@ def from_bytes(data: bytes, *, source: str = "checkpoint") -> Cluster:
             arrays[entry["name"]] = np.frombuffer(
                 payload[start : start + size], dtype=np.dtype(entry["dtype"])
             ).reshape(entry["shape"]).copy()
-        cluster = Cluster._restore(header["template"], header["output_sizes"],
-                                   header["python_rng"], arrays)  # fmt: skip
+        cluster = restore(header["template"], header["output_sizes"], header["python_rng"],
+                          arrays)  # fmt: skip
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{source}: inconsistent checkpoint contents ({exc})") from exc
+    return cluster
+
+
+def restore(template_text: str, output_sizes: list[int], rng_state: dict,
+            arrays: dict[str, np.ndarray]) -> Cluster:  # fmt: skip
+    """A cluster with the saved buffers (capacity re-created, no re-initialisation)."""
+    from hanami.core.cluster import Cluster
+
+    cluster = Cluster.__new__(Cluster)
+    cluster.template = parse_template(template_text)
+    cluster.profile = PROFILES[cluster.template.settings.profile]
+    cluster._rng = np.random.default_rng()
+    cluster._rng.bit_generator.state = rng_state
+    if "s_v" not in arrays and "s_w" in arrays:  # written before adaptive steps existed
+        arrays["s_v"] = np.zeros_like(arrays["s_w"])
+    missing = set(st.State._fields) - set(arrays)
+    if missing:
+        raise ValueError(f"missing arrays {sorted(missing)}")
+    state = st.State(**{f.name: arrays[f.name].astype(f.dtype, copy=False)
+                        for f in st.FIELDS})  # fmt: skip
+    cluster._params = make_params(cluster.profile, cluster.template, int(state.in_n.sum()),
+                                  int(sum(output_sizes)))  # fmt: skip
+    if state.hx_flags.shape[0] != len(cluster.template.hexagons):
+        raise ValueError("hexagon count differs from the template")
+    npb = cluster.profile.neurons_per_block
+    if state.n_in.shape[0] != state.nb_hex.shape[0] * npb:
+        raise ValueError("neuron buffers do not match the profile's block size")
+    cluster._state = st.grow(state, npb, nb_cap=max(state.nb_hex.shape[0], 1),
+                             cb_cap=max(state.cb_hex.shape[0], 1),
+                             hex_cap=max(state.hx_nb.shape[1], 1))  # fmt: skip
+    cluster._out_n = np.asarray(output_sizes, dtype=np.int64)
+    cluster._grow()
     return cluster

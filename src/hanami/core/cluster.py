@@ -357,36 +357,6 @@ class Cluster:
         """Inverse of :meth:`to_bytes`."""
         return checkpoint.from_bytes(data)
 
-    @classmethod
-    def _restore(cls, template_text: str, output_sizes: list[int], rng_state: dict,
-                 arrays: dict[str, np.ndarray]) -> Cluster:  # fmt: skip
-        """A cluster with the saved buffers (capacity re-created, no re-initialisation)."""
-        self = cls.__new__(cls)
-        self.template = parse_template(template_text)
-        self.profile = PROFILES[self.template.settings.profile]
-        self._rng = np.random.default_rng()
-        self._rng.bit_generator.state = rng_state
-        if "s_v" not in arrays and "s_w" in arrays:  # written before adaptive steps existed
-            arrays["s_v"] = np.zeros_like(arrays["s_w"])
-        missing = set(st.State._fields) - set(arrays)
-        if missing:
-            raise ValueError(f"missing arrays {sorted(missing)}")
-        state = st.State(**{f.name: arrays[f.name].astype(f.dtype, copy=False)
-                            for f in st.FIELDS})  # fmt: skip
-        self._params = make_params(self.profile, self.template, int(state.in_n.sum()),
-                                   int(sum(output_sizes)))  # fmt: skip
-        if state.hx_flags.shape[0] != len(self.template.hexagons):
-            raise ValueError("hexagon count differs from the template")
-        npb = self.profile.neurons_per_block
-        if state.n_in.shape[0] != state.nb_hex.shape[0] * npb:
-            raise ValueError("neuron buffers do not match the profile's block size")
-        self._state = st.grow(state, npb, nb_cap=max(state.nb_hex.shape[0], 1),
-                              cb_cap=max(state.cb_hex.shape[0], 1),
-                              hex_cap=max(state.hx_nb.shape[1], 1))  # fmt: skip
-        self._out_n = np.asarray(output_sizes, dtype=np.int64)
-        self._grow()
-        return self
-
     # ------------------------------------------------------------------ inspection
 
     def metrics(self) -> dict[str, int]:

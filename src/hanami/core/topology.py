@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hanami.core._jit import njit
 from hanami.core.state import TARGET_LIST_LEN
 
 FORWARD_SIDES = (9, 3, 1, 4, 11, 5, 2)
@@ -31,32 +32,55 @@ def target_lists(
     first. Input hexagons are never targets: they are not processed as section targets.
     """
     n_hex = len(neighbors)
-    out = np.full((n_hex, TARGET_LIST_LEN), -1, dtype=np.int32)
     draws = rng.integers(0, 2**31, size=(n_hex, TARGET_LIST_LEN, 3 * (max_distance + 2)))
+    return _target_lists(np.array(neighbors, dtype=np.int64).reshape(n_hex, -1),
+                         np.array(axon_target, dtype=np.int64),
+                         np.array(is_input, dtype=np.bool_), max_distance, draws,
+                         faithful)  # fmt: skip
+
+
+@njit
+def _target_lists(neighbors, axon_target, is_input, max_distance, draws, faithful):
+    """:func:`target_lists` in compiled code: 86 walks per hexagon are a fixed cost of
+    every new cluster, which in Python took most of its construction."""
+    n_hex = neighbors.shape[0]
+    out = np.full((n_hex, TARGET_LIST_LEN), -1, dtype=np.int32)
     for h in range(n_hex):
         for j in range(TARGET_LIST_LEN):
-            t = _walk(h, neighbors, axon_target, max_distance, iter(draws[h, j]), faithful)
+            t = _walk(h, neighbors, axon_target, max_distance, draws[h, j], faithful)
             if t != h and t >= 0 and not is_input[t]:
                 out[h, j] = t
     return out
 
 
-def _walk(h, neighbors, axon_target, max_distance, draws, faithful) -> int:
+@njit
+def _walk(h, neighbors, axon_target, max_distance, draws, faithful):
+    """Where one walk from hexagon ``h`` ends, reading ``draws`` in order."""
     cur = axon_target[h]
     length = max_distance if faithful or cur != h else max_distance + 1
+    d = 0
     while True:
         length -= 1
         if length <= 0 and cur != h:
             return cur
-        if cur != h and next(draws, 0) % 1000 < 500:
-            return cur
-        start = FORWARD_SIDES[next(draws, 0) % 7]
+        if cur != h:
+            d += 1
+            if _draw(draws, d - 1) % 1000 < 500:
+                return cur
+        d += 1
+        start = FORWARD_SIDES[_draw(draws, d - 1) % 7]
         step = -1
         for i in range(7):
             side = FORWARD_SIDES[(i + start) % 7]
-            if neighbors[cur][side] >= 0:
-                step = neighbors[cur][side]
+            if neighbors[cur, side] >= 0:
+                step = neighbors[cur, side]
                 break
         if step < 0:
             return cur
         cur = step
+
+
+@njit
+def _draw(draws, i):
+    """Draw ``i`` of a walk, 0 once they ran out."""
+    return draws[i] if i < draws.shape[0] else 0

@@ -5,9 +5,9 @@ synapse starts with an activity counter of 5; the backward pass counts it up whi
 sign of its weight agrees with its target's activity, and at 10 it is persistent. Each
 cycle lowers every other counter by 1 and removes the synapses that reach 0.
 
-Removal compacts the section (later synapses move one position down, keeping their
-order), and a section left without synapses frees its connection, so its neuron gets a new
-section the next time it needs one. What freeing means differs by profile: a classic
+Removal compacts the section (the synapses after a removed one move down, keeping
+their order), and a section left without synapses frees its connection, so its neuron gets
+a new section the next time it needs one. What freeing means differs by profile: a classic
 neuron owns one section; a default neuron owns a chain, and a freed link above potential 0
 is queued to be created again.
 
@@ -102,34 +102,40 @@ def _rechain(S, src, low):
 def age_section(S, cb, slot):
     """Age the synapses of one section and remove those whose counter reaches 0; returns
     whether this removed its last synapse (a fresh section without synapses stays)."""
-    syn = S.s_w.shape[2]
+    return _age(S.s_w[cb, slot], S.s_b[cb, slot], S.s_t[cb, slot], S.s_cnt[cb, slot],
+                S.s_v[cb, slot], S.meta)  # fmt: skip
+
+
+@njit
+def _age(sw, sb, st_, sc, sv, meta):
+    """:func:`age_section` on the section's synapse rows: the survivors move down over
+    the removed ones in one pass, keeping their order, and the positions left at the end
+    get the values of unused ones."""
+    syn = sw.shape[0]
     n = 0
-    while n < syn and S.s_t[cb, slot, n] != UNUSED_TARGET:
+    while n < syn and st_[n] != UNUSED_TARGET:
         n += 1
-    had = n
-    k = 0
-    while k < n:
-        c = S.s_cnt[cb, slot, k]
+    kept = 0
+    for k in range(n):
+        c = sc[k]
         if c < PERSISTENT_COUNTER:
             c -= 1
-            S.s_cnt[cb, slot, k] = c
             if c == 0:
-                for j in range(k, n - 1):
-                    S.s_w[cb, slot, j] = S.s_w[cb, slot, j + 1]
-                    S.s_b[cb, slot, j] = S.s_b[cb, slot, j + 1]
-                    S.s_t[cb, slot, j] = S.s_t[cb, slot, j + 1]
-                    S.s_cnt[cb, slot, j] = S.s_cnt[cb, slot, j + 1]
-                    S.s_v[cb, slot, j] = S.s_v[cb, slot, j + 1]
-                n -= 1
-                S.s_w[cb, slot, n] = F0
-                S.s_b[cb, slot, n] = F0
-                S.s_t[cb, slot, n] = UNUSED_TARGET
-                S.s_cnt[cb, slot, n] = 0
-                S.s_v[cb, slot, n] = F0
-                S.meta[M_REMOVED] += 1
                 continue
-        k += 1
-    return n == 0 and had > 0
+        sw[kept] = sw[k]
+        sb[kept] = sb[k]
+        st_[kept] = st_[k]
+        sc[kept] = c
+        sv[kept] = sv[k]
+        kept += 1
+    for k in range(kept, n):
+        sw[k] = F0
+        sb[k] = F0
+        st_[k] = UNUSED_TARGET
+        sc[k] = 0
+        sv[k] = F0
+    meta[M_REMOVED] += n - kept
+    return kept == 0 and n > 0
 
 
 @njit

@@ -277,7 +277,9 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
 def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep):
     """Split synapse ``k`` of a section where the potential ``q`` ran out inside it: ``k``
     keeps the border ``q`` and a new synapse at ``k + 1`` takes the rest (later synapses
-    move up one position; the caller checked that the last one is free).
+    move up one position; the caller checked that the last one is free, and positions
+    above the first free one are free too: synapses are created in order and the
+    reduction compacts them).
 
     With ``keep`` the new synapse has the same target and the weight is shared in
     proportion to the borders, so the section's function is unchanged and the two parts
@@ -285,7 +287,10 @@ def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep)
     so the thermometer code gains a step where values actually fall.
     """
     b = sb[slot, k]
-    for m in range(sw.shape[1] - 1, k + 1, -1):
+    end = k + 1  # the first free position: the ones above it stay free (as they were)
+    while st_[slot, end] != UNUSED_TARGET:
+        end += 1
+    for m in range(end, k + 1, -1):
         sw[slot, m] = sw[slot, m - 1]
         sb[slot, m] = sb[slot, m - 1]
         st_[slot, m] = st_[slot, m - 1]
