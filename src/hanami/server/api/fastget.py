@@ -8,7 +8,8 @@ settings), :class:`FastGetMiddleware` answers the request itself when it is on t
 path: the token is one the principal cache knows, the policy lets the role in, an
 admin-only route has an admin, the input validates. It then calls the very endpoint with
 the same arguments and validates and serialises its result with the route's response
-model, all in one worker thread (in the event loop for an ``async def`` endpoint).
+model, all in one of its own worker threads (in the event loop for an ``async def``
+endpoint).
 
 Everything else goes on to FastAPI unchanged and is answered as before: other methods and
 routes, tokens the cache does not know (answering them fills it), refusals, invalid input.
@@ -18,13 +19,13 @@ function as FastAPI's handler; anything else reaches the error boundary as befor
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import TypeAdapter
 from starlette.datastructures import Headers
@@ -49,8 +50,12 @@ from hanami.server.security.auth import Principal
 __all__ = ["FastGetMiddleware"]
 
 WORKERS = 4
-"""Worker threads of the hot path at once: on a small machine more only take turns at the
-GIL (``docs/performance.md``, GET mix with 20 closed-loop clients)."""
+"""Worker threads of the hot path: on a small machine more only take turns at the GIL
+(``docs/performance.md``, GET mix with 20 closed-loop clients)."""
+
+_POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="HanamiGet")
+"""The hot path's own threads, one pool per process: handing a call to an executor costs
+less than anyio's ``to_thread`` (a capacity limiter, a cancel scope and a queue per call)."""
 
 _KINDS: dict[Callable[..., Any], str] = {
     get_current_user: "user",
@@ -128,7 +133,6 @@ class FastGetMiddleware:
         self.routes = routes
         self.forbidden_status = forbidden_status
         self._plans: dict[str, _Plan] | None = None
-        self._limiter = anyio.CapacityLimiter(WORKERS)
 
     def plans(self) -> dict[str, _Plan]:
         """Path -> plan of every route it can answer (built on the first request, when every
@@ -159,9 +163,8 @@ class FastGetMiddleware:
             if plan.is_async:
                 response = self._render(plan, await plan.endpoint(**arguments))
             else:
-                response = await anyio.to_thread.run_sync(
-                    self._call, plan, arguments, limiter=self._limiter
-                )
+                loop = asyncio.get_running_loop()
+                response = await loop.run_in_executor(_POOL, self._call, plan, arguments)
         except ApiError as exc:
             response = api_error_response(request, exc, self.forbidden_status)
         await response(scope, receive, send)
