@@ -17,7 +17,7 @@ from hanami.server.db.migrate import current_revision
 from hanami.server.errors import NotFound
 from hanami.server.security.auth import Principal
 from hanami.server.security.credentials import verify_password
-from hanami.server.security.tenancy import get_in_scope, in_scope, scope_filter
+from hanami.server.security.tenancy import get_in_scope, in_scope, row_in_scope, scope_filter
 
 
 @pytest.fixture
@@ -166,3 +166,8 @@ def test_scope_filter(sqlite_db):
         assert get_in_scope(session, _principal("alice", "p1"), Cluster, "c1").name == "c1"
         with pytest.raises(NotFound, match="Cluster with uuid 'c2' not found"):
             get_in_scope(session, _principal("alice", "p1"), Cluster, "c2", "Cluster")
+    with sqlite_db.read() as connection:
+        assert row_in_scope(connection, _principal("alice", "p1"), Cluster, "c1").name == "c1"
+        for uuid in ("c2", "c9"):  # out of scope, missing: the same 404
+            with pytest.raises(NotFound, match=f"Cluster with uuid '{uuid}' not found"):
+                row_in_scope(connection, _principal("alice", "p1"), Cluster, uuid, "Cluster")

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hanami.server.api.deps import (
     get_context,
     get_current_user,
+    get_reader,
     get_session,
     get_settings,
     require_admin,
@@ -61,6 +62,7 @@ _KINDS: dict[Callable[..., Any], str] = {
     get_current_user: "user",
     require_admin: "admin",
     get_session: "session",
+    get_reader: "reader",
     get_context: "ctx",
     get_settings: "settings",
 }
@@ -172,7 +174,8 @@ class FastGetMiddleware:
     async def _arguments(
         self, plan: _Plan, request: Request, principal: Principal
     ) -> dict[str, Any] | None:
-        """The endpoint's arguments but its sessions, or ``None`` where FastAPI answers."""
+        """The endpoint's arguments but its database handles, or ``None`` where FastAPI
+        answers."""
         arguments: dict[str, Any] = {}
         for name, kind, parser in plan.params:
             if kind == "user":
@@ -194,14 +197,20 @@ class FastGetMiddleware:
         return arguments
 
     def _call(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
-        """In a worker thread: open the sessions, call the endpoint, render its result."""
-        sessions = [name for name, kind, _ in plan.params if kind == "session"]
-        opened = [self.ctx.database.reader() for _ in sessions]  # a GET only reads
+        """In a worker thread: open the sessions and connections, call the endpoint, render
+        its result."""
+        database = self.ctx.database
+        handles: dict[str, Any] = {}
         try:
-            result = plan.endpoint(**arguments, **dict(zip(sessions, opened, strict=True)))
+            for name, kind, _ in plan.params:  # a GET only reads
+                if kind == "session":
+                    handles[name] = database.reader()
+                elif kind == "reader":
+                    handles[name] = database.read()
+            result = plan.endpoint(**arguments, **handles)
         finally:
-            for session in opened:
-                session.close()
+            for handle in handles.values():
+                handle.close()
         return self._render(plan, result)
 
     @staticmethod

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -64,9 +64,10 @@ class Database:
         transaction, which is what READ COMMITTED gives a statement anyway, without the
         round trips of BEGIN and ROLLBACK. (pysqlite runs reads outside transactions
         already; switching its isolation level per checkout costs more than it saves.)"""
+        self._read_engine = self.engine
         if not self.is_sqlite:
-            autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self.reader = sessionmaker(autocommit, expire_on_commit=False)
+            self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.reader = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,6 +83,11 @@ class Database:
         """A session that is closed (and rolled back if not committed) on exit."""
         with self.sessionmaker() as session:
             yield session
+
+    def read(self) -> Connection:
+        """A connection for a request that only reads with Core statements (autocommit on
+        PostgreSQL, as :attr:`reader`); close it when done."""
+        return self._read_engine.connect()
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
