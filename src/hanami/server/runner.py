@@ -71,7 +71,7 @@ def freeze_grown_state(phase: str, info: dict[str, Any]) -> None:
     """A ``gc`` callback: freeze what survived a full collection once it is more than
     :data:`REFREEZE_OBJECTS` objects. State made after start-up (numba's compiled kernels and
     the modules imported at the first task, the validators of the GET hot path: about 80,000
-    objects after the GET benchmark's fixtures) made every full collection cost 35-45 ms of
+    objects after the GET benchmark's fixtures) made every full collection cost 32-45 ms of
     CPU, a stall of every request in flight (docs/performance.md, the paced p99). What a
     full collection leaves is live; a freeze only happens after that much growth, so the
     cycles that were live then and die later, which the collector no longer sees, stay few."""
