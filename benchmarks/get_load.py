@@ -36,6 +36,9 @@ PACED_RATE = 1.0
 """GETs per second of each paced client (100 GET/s offered in all)."""
 ROUNDS = 3
 """Closed-loop rounds; each runs our server, then each anchor, for the same time."""
+WARM_UP_SECONDS = 3.0
+"""Closed-loop load on our server before the paced one: the first requests of each endpoint
+fill caches (statements, validators, connections) that would otherwise sit in its p99."""
 
 
 def process_cpu(pid: int) -> float:
@@ -45,6 +48,17 @@ def process_cpu(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_wait(pid: int) -> float:
+    """Seconds the threads of process ``pid`` have so far spent ready to run but waiting for
+    a CPU (``/proc/<pid>/task/*/schedstat``, Linux): latency that the machine added, not the
+    server's own work (threads that ended are not counted)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int(stat.read_text().split()[1])
+    return total / 1e9
 
 
 def free_port() -> int:
@@ -112,12 +126,13 @@ async def _load(
         if connection is not None:
             connection[1].close()
 
-    cpu = process_cpu(target.pid)
+    cpu, waited = process_cpu(target.pid), process_wait(target.pid)
     started = time.perf_counter()
     stop = started + seconds
     await asyncio.gather(*(client(n) for n in range(clients)))
     elapsed = time.perf_counter() - started
     server_cpu = process_cpu(target.pid) - cpu
+    server_waited = process_wait(target.pid) - waited
     ms = np.asarray(latencies) * 1000
     return {
         "clients": clients,
@@ -133,6 +148,7 @@ async def _load(
         "max_ms": round(float(ms.max()), 1),
         "server_cpu_s": server_cpu,
         "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, len(latencies)), 3),
+        "server_waited_for_cpu_s": round(server_waited, 3),
     }
 
 
@@ -199,22 +215,28 @@ def compare(
     ours: Target, paths: list[str], folder: Path, *, database_url: str | None, token_key: str,
     user_id: str, seconds: float, paced_seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
-    """Paced load on our server, then closed-loop rounds on ours and on both anchors."""
-    paced = load(ours, paths, PACED_CLIENTS, paced_seconds, PACED_RATE)
+    """Paced load on our server after a warm-up, and the same on the bare anchor (what the
+    machine alone adds to the latency), then closed-loop rounds on ours and on both
+    anchors."""
     runs: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": [], "idiomatic": []}
     with (
         running_anchor("bare", folder, None, token_key, user_id, ours.token) as bare,
         running_anchor("idiomatic", folder, database_url, token_key, user_id, ours.token) as idio,
     ):
+        load(ours, paths, CLOSED_CLIENTS, WARM_UP_SECONDS)
+        paced = load(ours, paths, PACED_CLIENTS, paced_seconds, PACED_RATE)
+        paced_bare = load(bare, paths, PACED_CLIENTS, paced_seconds, PACED_RATE)
         for _ in range(ROUNDS):
             for name, target in (("ours", ours), ("bare", bare), ("idiomatic", idio)):
                 runs[name].append(load(target, paths, CLOSED_CLIENTS, seconds))
     closed, bare_s, idio_s = (_summary(runs[k]) for k in ("ours", "bare", "idiomatic"))
     cpu = closed["server_cpu_ms_per_request"]
-    paced.pop("server_cpu_s")
+    for run in (paced, paced_bare):
+        run.pop("server_cpu_s")
     return {
         "endpoints": sorted({p.split("?")[0] for p in paths}),
         "paced": {**paced, "target_errors": 0, "target_p99_ms": 20},
+        "paced_bare_fastapi": paced_bare,
         "closed_loop": {
             "clients": CLOSED_CLIENTS,
             "rounds": ROUNDS,

@@ -16,7 +16,9 @@ in a fresh folder and measures, in one run on the same machine:
     next to the engine's own samples per second;
 (d) ``get_load``: the GET mix (list and detail endpoints) from a minimal asyncio client
     (:mod:`get_load`): 100 keep-alive clients that each send one GET a second (errors,
-    p50/p99 latency; target zero errors, p99 <= 20 ms), then closed-loop rounds of 20
+    p50/p99 latency; target zero errors, p99 <= 20 ms), after a short warm-up, and the same
+    on the bare anchor (``paced_bare_fastapi``: what the machine alone adds to the latency),
+    then closed-loop rounds of 20
     clients on our server and, alternating with it, on two anchors (:mod:`anchors`: bare
     FastAPI, and FastAPI + PyJWT + SQLAlchemy ``Session.get``): the server CPU per GET and
     its ratio to each anchor (targets <= 0.5 ms and <= 0.5x the second).

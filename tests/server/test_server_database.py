@@ -1,23 +1,27 @@
-"""Migrations match the models (SQLite and PostgreSQL), admin bootstrap, tenancy filter."""
+"""Migrations match the models (SQLite and PostgreSQL), admin bootstrap, tenancy filter,
+the PostgreSQL pool's ping of idle connections."""
 
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from pydantic import SecretStr
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from hanami.server.bootstrap import bootstrap_admin
 from hanami.server.config import ConfigError, ServerSettings
 from hanami.server.db import Base, Cluster, Database, Task, User, upgrade
 from hanami.server.db.migrate import current_revision
+from hanami.server.db.session import IDLE_PING_SECONDS
 from hanami.server.errors import NotFound
 from hanami.server.security.auth import Principal
 from hanami.server.security.credentials import verify_password
-from hanami.server.security.tenancy import get_in_scope, in_scope, scope_filter
+from hanami.server.security.tenancy import get_in_scope, in_scope, row_in_scope, scope_filter
 
 
 @pytest.fixture
@@ -166,3 +170,34 @@ def test_scope_filter(sqlite_db):
         assert get_in_scope(session, _principal("alice", "p1"), Cluster, "c1").name == "c1"
         with pytest.raises(NotFound, match="Cluster with uuid 'c2' not found"):
             get_in_scope(session, _principal("alice", "p1"), Cluster, "c2", "Cluster")
+    with sqlite_db.read() as connection:
+        assert row_in_scope(connection, _principal("alice", "p1"), Cluster, "c1").name == "c1"
+        for uuid in ("c2", "c9"):  # out of scope, missing: the same 404
+            with pytest.raises(NotFound, match=f"Cluster with uuid '{uuid}' not found"):
+                row_in_scope(connection, _principal("alice", "p1"), Cluster, uuid, "Cluster")
+
+
+def test_only_an_idle_postgresql_connection_is_pinged(postgres_url):
+    """A connection used a moment ago is handed out as it is (no round trip per GET); one
+    idle for longer than the ping interval is pinged, and replaced when the server dropped
+    it."""
+    database = Database(postgres_url)
+    try:
+
+        def backend() -> int:
+            with database.read() as connection:
+                return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+        with database.engine.connect() as killer:  # a second pooled connection
+            for idle in (0.0, IDLE_PING_SECONDS + 0.2):
+                dead = backend()
+                killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dead})
+                time.sleep(idle)
+                if idle < IDLE_PING_SECONDS:
+                    with pytest.raises(DBAPIError) as error:
+                        backend()
+                    assert error.value.connection_invalidated
+                else:
+                    assert backend() != dead
+    finally:
+        database.dispose()

@@ -56,9 +56,28 @@ def _freeze_after_startup(app: FastAPI) -> None:
         async with startup(app) as state:
             gc.collect()
             gc.freeze()
+            gc.callbacks.append(freeze_grown_state)
             yield state
 
     app.router.lifespan_context = lifespan
+
+
+REFREEZE_OBJECTS = 20_000
+"""Objects left in the oldest generation after a full collection beyond which they are
+frozen as well."""
+
+
+def freeze_grown_state(phase: str, info: dict[str, Any]) -> None:
+    """A ``gc`` callback: freeze what survived a full collection once it is more than
+    :data:`REFREEZE_OBJECTS` objects. State made after start-up (numba's compiled kernels and
+    the modules imported at the first task, the validators of the GET hot path: about 80,000
+    objects after the GET benchmark's fixtures) made every full collection cost 32-45 ms of
+    CPU, a stall of every request in flight (docs/performance.md, the paced p99). What a
+    full collection leaves is live; a freeze only happens after that much growth, so the
+    cycles that were live then and die later, which the collector no longer sees, stay few."""
+    full = phase == "stop" and info["generation"] == 2
+    if full and len(gc.get_objects(generation=2)) > REFREEZE_OBJECTS:
+        gc.freeze()
 
 
 MALLOC_ARENAS = 2

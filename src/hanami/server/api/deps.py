@@ -4,6 +4,7 @@
 ``ContextDep``     the :class:`~hanami.server.context.AppContext` of this app
 ``SettingsDep``    its :class:`~hanami.server.config.ServerSettings`
 ``SessionDep``     a SQLAlchemy session for this request (commit explicitly)
+``ReaderDep``      a SQLAlchemy Core connection for a GET that only reads
 ``CurrentUser``    the authenticated, policy-checked :class:`~hanami.server.security.auth.Principal`
 ``AdminUser``      same, and 403 unless the user is an admin
 ``Payload[M]``     the validated request input (:mod:`hanami.server.api.inputs`)
@@ -16,13 +17,14 @@ before their own parameters are validated, even if they never ask for ``CurrentU
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from hanami.server.api.inputs import Payload
@@ -38,6 +40,7 @@ __all__ = [
     "ContextDep",
     "CurrentUser",
     "Payload",
+    "ReaderDep",
     "SessionDep",
     "SettingsDep",
     "client_address",
@@ -93,6 +96,17 @@ async def get_session(ctx: ContextDep) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_reader(ctx: ContextDep) -> Iterator[Connection]:
+    """A connection for a GET that reads rows with Core statements: no session, no identity
+    map, no ORM objects, which cost more than the queries of a GET
+    (``docs/performance.md``). Plain ``def``: checking a connection out may do I/O."""
+    with ctx.database.read() as connection:
+        yield connection
+
+
+ReaderDep = Annotated[Connection, Depends(get_reader)]
 
 
 def endpoint_key(request: Request) -> str:

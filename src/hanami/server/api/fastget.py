@@ -8,7 +8,8 @@ settings), :class:`FastGetMiddleware` answers the request itself when it is on t
 path: the token is one the principal cache knows, the policy lets the role in, an
 admin-only route has an admin, the input validates. It then calls the very endpoint with
 the same arguments and validates and serialises its result with the route's response
-model, all in one worker thread (in the event loop for an ``async def`` endpoint).
+model, all in one of its own worker threads (in the event loop for an ``async def``
+endpoint).
 
 Everything else goes on to FastAPI unchanged and is answered as before: other methods and
 routes, tokens the cache does not know (answering them fills it), refusals, invalid input.
@@ -18,13 +19,13 @@ function as FastAPI's handler; anything else reaches the error boundary as befor
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import TypeAdapter
 from starlette.datastructures import Headers
@@ -36,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hanami.server.api.deps import (
     get_context,
     get_current_user,
+    get_reader,
     get_session,
     get_settings,
     require_admin,
@@ -49,13 +51,18 @@ from hanami.server.security.auth import Principal
 __all__ = ["FastGetMiddleware"]
 
 WORKERS = 4
-"""Worker threads of the hot path at once: on a small machine more only take turns at the
-GIL (``docs/performance.md``, GET mix with 20 closed-loop clients)."""
+"""Worker threads of the hot path: on a small machine more only take turns at the GIL
+(``docs/performance.md``, GET mix with 20 closed-loop clients)."""
+
+_POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="HanamiGet")
+"""The hot path's own threads, one pool per process: handing a call to an executor costs
+less than anyio's ``to_thread`` (a capacity limiter, a cancel scope and a queue per call)."""
 
 _KINDS: dict[Callable[..., Any], str] = {
     get_current_user: "user",
     require_admin: "admin",
     get_session: "session",
+    get_reader: "reader",
     get_context: "ctx",
     get_settings: "settings",
 }
@@ -128,7 +135,6 @@ class FastGetMiddleware:
         self.routes = routes
         self.forbidden_status = forbidden_status
         self._plans: dict[str, _Plan] | None = None
-        self._limiter = anyio.CapacityLimiter(WORKERS)
 
     def plans(self) -> dict[str, _Plan]:
         """Path -> plan of every route it can answer (built on the first request, when every
@@ -159,9 +165,8 @@ class FastGetMiddleware:
             if plan.is_async:
                 response = self._render(plan, await plan.endpoint(**arguments))
             else:
-                response = await anyio.to_thread.run_sync(
-                    self._call, plan, arguments, limiter=self._limiter
-                )
+                loop = asyncio.get_running_loop()
+                response = await loop.run_in_executor(_POOL, self._call, plan, arguments)
         except ApiError as exc:
             response = api_error_response(request, exc, self.forbidden_status)
         await response(scope, receive, send)
@@ -169,7 +174,8 @@ class FastGetMiddleware:
     async def _arguments(
         self, plan: _Plan, request: Request, principal: Principal
     ) -> dict[str, Any] | None:
-        """The endpoint's arguments but its sessions, or ``None`` where FastAPI answers."""
+        """The endpoint's arguments but its database handles, or ``None`` where FastAPI
+        answers."""
         arguments: dict[str, Any] = {}
         for name, kind, parser in plan.params:
             if kind == "user":
@@ -191,14 +197,20 @@ class FastGetMiddleware:
         return arguments
 
     def _call(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
-        """In a worker thread: open the sessions, call the endpoint, render its result."""
-        sessions = [name for name, kind, _ in plan.params if kind == "session"]
-        opened = [self.ctx.database.reader() for _ in sessions]  # a GET only reads
+        """In a worker thread: open the sessions and connections, call the endpoint, render
+        its result."""
+        database = self.ctx.database
+        handles: dict[str, Any] = {}
         try:
-            result = plan.endpoint(**arguments, **dict(zip(sessions, opened, strict=True)))
+            for name, kind, _ in plan.params:  # a GET only reads
+                if kind == "session":
+                    handles[name] = database.reader()
+                elif kind == "reader":
+                    handles[name] = database.read()
+            result = plan.endpoint(**arguments, **handles)
         finally:
-            for session in opened:
-                session.close()
+            for handle in handles.values():
+                handle.close()
         return self._render(plan, result)
 
     @staticmethod

@@ -13,8 +13,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, and_, bindparam, select
 
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.schemas import table
@@ -28,7 +27,7 @@ USER_LIST_HEADER = ("created_at", "id", "name", "creator_id", "projects", "is_ad
 PROJECT_LIST_HEADER = ("created_at", "id", "name", "creator_id")
 
 
-def resource_table(session: Session, principal: Principal, model: type[ResourceMixin]) -> Any:
+def resource_table(connection: Connection, principal: Principal, model: type[ResourceMixin]) -> Any:
     """The rows of ``model`` that ``principal`` may see, oldest first (the scope of
     :mod:`hanami.server.security.tenancy`)."""
     if principal.is_admin:
@@ -38,7 +37,7 @@ def resource_table(session: Session, principal: Principal, model: type[ResourceM
     else:
         scope = "own"
     values = {"project_id": principal.project_id, "owner_id": principal.user_id}
-    rows = session.connection().execute(_resource_rows(model, scope), values)
+    rows = connection.execute(_resource_rows(model, scope), values)
     return table(RESOURCE_LIST_HEADER, _timestamped(rows))
 
 
@@ -62,10 +61,10 @@ _USER_ROWS = (
 )  # fmt: skip
 
 
-def user_table(session: Session) -> Any:
+def user_table(connection: Connection) -> Any:
     """Every user with its project assignments, oldest first (one query, outer join)."""
     users: dict[str, list[Any]] = {}
-    rows = session.connection().execute(_USER_ROWS)
+    rows = connection.execute(_USER_ROWS)
     for created, user_id, name, creator, is_admin, project, role, project_admin in rows:
         if user_id not in users:
             users[user_id] = [format_timestamp(created), user_id, name, creator, [], is_admin]
@@ -81,9 +80,9 @@ _PROJECT_ROWS = select(Project.created_at, Project.id, Project.name, Project.cre
 )
 
 
-def project_table(session: Session) -> Any:
+def project_table(connection: Connection) -> Any:
     """Every project, oldest first."""
-    return table(PROJECT_LIST_HEADER, _timestamped(session.connection().execute(_PROJECT_ROWS)))
+    return table(PROJECT_LIST_HEADER, _timestamped(connection.execute(_PROJECT_ROWS)))
 
 
 def _timestamped(rows: Iterable[Sequence[Any]]) -> Iterable[list[Any]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -17,6 +19,11 @@ __all__ = ["Database"]
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 40
 """Pooled SQLite connections: as many as anyio has worker threads by default."""
+IDLE_PING_SECONDS = 1.0
+"""A pooled server connection idle for longer is pinged before use: a ping on every
+checkout cost a round trip per GET (``docs/performance.md``), while a connection the
+server dropped has been idle for a while."""
+_CHECKED_IN = "hanami_checked_in"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -28,6 +35,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection at checkout only when it has been idle for more than
+    :data:`IDLE_PING_SECONDS`; a dead one is replaced (the pool retries the checkout on
+    ``DisconnectionError``). A new connection has no check-in time and is not pinged."""
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is None or time.monotonic() - checked_in <= IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"idle connection is gone: {exc}") from exc
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
 
 
 class Database:
@@ -53,20 +81,21 @@ class Database:
                 # Keep a connection per worker thread open: beyond the pool size every
                 # checkout opens a new connection (pragmas, schema parse) and closes it again.
                 kwargs["pool_size"] = SQLITE_POOL_SIZE
-        else:
-            kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            _ping_when_idle(self.engine)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.reader = self.sessionmaker
         """Sessions for requests that only read. On PostgreSQL each statement is its own
         transaction, which is what READ COMMITTED gives a statement anyway, without the
         round trips of BEGIN and ROLLBACK. (pysqlite runs reads outside transactions
         already; switching its isolation level per checkout costs more than it saves.)"""
+        self._read_engine = self.engine
         if not self.is_sqlite:
-            autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self.reader = sessionmaker(autocommit, expire_on_commit=False)
+            self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.reader = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,6 +111,11 @@ class Database:
         """A session that is closed (and rolled back if not committed) on exit."""
         with self.sessionmaker() as session:
             yield session
+
+    def read(self) -> Connection:
+        """A connection for a request that only reads with Core statements (autocommit on
+        PostgreSQL, as :attr:`reader`); close it when done."""
+        return self._read_engine.connect()
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""

@@ -23,8 +23,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from hanami.server.db.models import Dataset, Tempfile
@@ -42,7 +43,7 @@ UPLOAD_KINDS = ("mnist", "csv")
 """``datasets.kind`` values of datasets created by an upload (swept when abandoned)."""
 
 
-def dataset_is_finalized(dataset: Dataset) -> bool:
+def dataset_is_finalized(dataset: Dataset | Row[Any]) -> bool:
     """True once the dataset file exists (uploads publish it atomically at finalize)."""
     return bool(dataset.location) and Path(dataset.location).is_file()
 

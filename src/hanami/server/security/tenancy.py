@@ -8,8 +8,9 @@ project admin              rows of the current project
 anyone else                own rows (``owner_id``) of the current project
 =========================  ==============================================================
 
-A row outside the scope behaves exactly like a missing row: :func:`get_in_scope` raises
-404 for both. Typical use in a router::
+A row outside the scope behaves exactly like a missing row: :func:`get_in_scope` (an ORM
+object) and :func:`row_in_scope` (a plain row, for GET endpoints) raise 404 for both.
+Typical use in a router::
 
     cluster = get_in_scope(session, user, Cluster, uuid, "Cluster")
     rows = session.scalars(select(Cluster).where(scope_filter(user, Cluster)))
@@ -20,14 +21,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, select, true
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, select, true
 from sqlalchemy.orm import Session
 
 from hanami.server.db.models import ResourceMixin
 from hanami.server.errors import NotFound
 from hanami.server.security.auth import Principal
 
-__all__ = ["get_in_scope", "in_scope", "owner_fields", "scope_filter"]
+__all__ = ["get_in_scope", "in_scope", "owner_fields", "row_in_scope", "scope_filter"]
 
 R = TypeVar("R", bound=ResourceMixin)
 
@@ -41,7 +42,7 @@ def scope_filter(principal: Principal, model: type[ResourceMixin]) -> ColumnElem
     return and_(model.owner_id == principal.user_id, model.project_id == principal.project_id)
 
 
-def in_scope(principal: Principal, row: ResourceMixin) -> bool:
+def in_scope(principal: Principal, row: ResourceMixin | Row[Any]) -> bool:
     if principal.is_admin:
         return True
     if row.project_id != principal.project_id:
@@ -54,6 +55,21 @@ def get_in_scope(
 ) -> R:
     """Load ``model`` by primary key or raise 404 "<label> with uuid 'X' not found"."""
     row = session.execute(_by_uuid(model), {"uuid": uuid}).scalar_one_or_none()
+    return _visible(principal, row, model, uuid, label)
+
+
+def row_in_scope(
+    connection: Connection, principal: Principal, model: type[ResourceMixin], uuid: str,
+    label: str | None = None,
+) -> Row[Any]:  # fmt: skip
+    """As :func:`get_in_scope`, but the table's row (its columns as attributes) read without
+    an ORM session, for endpoints that only read."""
+    row = connection.execute(_row_by_uuid(model), {"uuid": uuid}).one_or_none()
+    return _visible(principal, row, model, uuid, label)
+
+
+def _visible(principal: Principal, row: Any, model: type[Any], uuid: str, label: str | None) -> Any:
+    """``row`` if ``principal`` may see it, else the 404 of a missing row."""
     if row is None or not in_scope(principal, row):
         raise NotFound(f"{label or model.__name__} with uuid '{uuid}' not found")
     return row
@@ -73,3 +89,10 @@ def _by_uuid(model: type[R]) -> Select[tuple[R]]:
     """``SELECT model WHERE uuid = :uuid``, built once: ``session.get`` builds its statement
     anew every time, which costs more than running it."""
     return select(model).where(model.uuid == bindparam("uuid"))
+
+
+@cache
+def _row_by_uuid(model: type[ResourceMixin]) -> Select[Any]:
+    """The same as a Core statement: every column of the table, no ORM entity."""
+    table = model.__table__  # type: ignore[attr-defined]
+    return select(table).where(table.c.uuid == bindparam("uuid"))

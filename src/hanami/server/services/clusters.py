@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from hanami.server.security.tenancy import owner_fields, scope_filter
 __all__ = ["cluster_details", "cluster_public", "create", "decode_template", "pin"]
 
 
-def cluster_public(cluster: Cluster) -> dict[str, Any]:
+def cluster_public(cluster: Cluster | Row[Any]) -> dict[str, Any]:
     return {
         "created_at": format_timestamp(cluster.created_at),
         "uuid": cluster.uuid,
@@ -82,7 +82,7 @@ def create(
     return cluster_public(cluster)
 
 
-def cluster_details(ctx: AppContext, cluster: Cluster) -> dict[str, Any]:
+def cluster_details(ctx: AppContext, cluster: Cluster | Row[Any]) -> dict[str, Any]:
     info = ctx.clusters.info(cluster.uuid)
     metrics = dict(info.metrics) if info is not None else {}
     return {

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from hanami.datasets import Dataset as DatasetFile
@@ -40,7 +40,7 @@ def dataset_public(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def dataset_info(dataset: Dataset, content: DatasetFile) -> dict[str, Any]:
+def dataset_info(dataset: Dataset | Row[Any], content: DatasetFile) -> dict[str, Any]:
     return {
         "uuid": dataset.uuid,
         "name": content.name or dataset.name,
@@ -55,7 +55,7 @@ def dataset_info(dataset: Dataset, content: DatasetFile) -> dict[str, Any]:
     }
 
 
-def open_content(dataset: Dataset) -> DatasetFile:
+def open_content(dataset: Dataset | Row[Any]) -> DatasetFile:
     """Open the dataset file, or 409 while it does not exist yet."""
     if not dataset_is_finalized(dataset):
         raise Conflict(

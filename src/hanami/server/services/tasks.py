@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from hanami.datasets import DatasetError, open_dataset
@@ -38,7 +39,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> float:
     return max(0.0, ((end or utcnow()) - start).total_seconds())
 
 
-def task_public(task: Task, live: Control | None = None) -> dict[str, Any]:
+def task_public(task: Task | Row[Any], live: Control | None = None) -> dict[str, Any]:
     params = task.parameters or {}
     total = task.total_number_of_cycles
     current = task.current_cycle
@@ -175,6 +176,6 @@ def new_task(
     )
 
 
-def fraction(task: Task) -> float:
+def fraction(task: Task | Row[Any]) -> float:
     total = task.total_number_of_cycles
     return task.current_cycle / total if total else 0.0

@@ -20,11 +20,12 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
+from sqlalchemy import Row
 
 from hanami.core import CheckpointError, Cluster
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp, utcnow
-from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
+from hanami.server.api.deps import ContextDep, CurrentUser, Payload, ReaderDep, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.listing import resource_table
 from hanami.server.api.schemas import Empty, Table
@@ -36,7 +37,7 @@ from hanami.server.context import AppContext
 from hanami.server.db.models import Checkpoint
 from hanami.server.errors import BadRequest, Conflict, PayloadTooLarge, format_validation_errors
 from hanami.server.security.auth import Principal
-from hanami.server.security.tenancy import get_in_scope, owner_fields
+from hanami.server.security.tenancy import get_in_scope, owner_fields, row_in_scope
 
 __all__ = ["router"]
 
@@ -46,7 +47,7 @@ MAX_CHECKPOINT_BYTES = 4 << 30
 """Largest accepted checkpoint upload (4 GiB)."""
 
 
-def checkpoint_public(checkpoint: Checkpoint) -> dict[str, Any]:
+def checkpoint_public(checkpoint: Checkpoint | Row[Any]) -> dict[str, Any]:
     try:
         size = Path(checkpoint.location).stat().st_size
     except OSError:
@@ -64,14 +65,14 @@ def checkpoint_public(checkpoint: Checkpoint) -> dict[str, Any]:
 
 
 @router.get("/checkpoint", response_model=wire.Checkpoint, summary="Show checkpoint")
-def get_checkpoint(user: CurrentUser, data: Payload[CheckpointRef], session: SessionDep) -> Any:
-    checkpoint = get_in_scope(session, user, Checkpoint, data.uuid, "Checkpoint")
+def get_checkpoint(user: CurrentUser, data: Payload[CheckpointRef], reader: ReaderDep) -> Any:
+    checkpoint = row_in_scope(reader, user, Checkpoint, data.uuid, "Checkpoint")
     return checkpoint_public(checkpoint)
 
 
 @router.get("/checkpoint/all", response_model=Table, summary="List checkpoints")
-def list_checkpoints(user: CurrentUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    return resource_table(session, user, Checkpoint)
+def list_checkpoints(user: CurrentUser, data: Payload[NoInput], reader: ReaderDep) -> Any:
+    return resource_table(reader, user, Checkpoint)
 
 
 @router.delete("/checkpoint", response_model=Empty, summary="Delete checkpoint")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hanami.core import parse_template
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
-from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
+from hanami.server.api.deps import ContextDep, CurrentUser, Payload, ReaderDep, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.listing import resource_table
 from hanami.server.api.schemas import Empty, Table
@@ -32,7 +32,7 @@ from hanami.server.api.schemas.clusters import (
 from hanami.server.db.models import Checkpoint, Cluster, Dataset, Task
 from hanami.server.errors import Conflict, NotFound
 from hanami.server.runtime.tasks import CHECKPOINT_RESTORE, CHECKPOINT_SAVE, QUEUED, REQUEST
-from hanami.server.security.tenancy import get_in_scope
+from hanami.server.security.tenancy import get_in_scope, row_in_scope
 from hanami.server.services import clusters, tasks
 
 __all__ = ["router"]
@@ -53,15 +53,15 @@ def create_cluster(
 
 @router.get("/cluster", response_model=wire.Cluster, summary="Show cluster")
 def get_cluster(
-    user: CurrentUser, data: Payload[ClusterRef], session: SessionDep, ctx: ContextDep
+    user: CurrentUser, data: Payload[ClusterRef], reader: ReaderDep, ctx: ContextDep
 ) -> Any:
-    cluster = get_in_scope(session, user, Cluster, data.uuid, "Cluster")
+    cluster = row_in_scope(reader, user, Cluster, data.uuid, "Cluster")
     return clusters.cluster_details(ctx, cluster)
 
 
 @router.get("/cluster/all", response_model=Table, summary="List clusters")
-def list_clusters(user: CurrentUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    return resource_table(session, user, Cluster)
+def list_clusters(user: CurrentUser, data: Payload[NoInput], reader: ReaderDep) -> Any:
+    return resource_table(reader, user, Cluster)
 
 
 @router.delete("/cluster", response_model=Empty, summary="Delete cluster")

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from hanami.protocol import models as wire
-from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
+from hanami.server.api.deps import ContextDep, CurrentUser, Payload, ReaderDep, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.listing import resource_table
 from hanami.server.api.multipart import Form, receive_form
@@ -55,7 +55,7 @@ from hanami.server.api.schemas.datasets import (
 from hanami.server.db.models import Dataset, Tempfile
 from hanami.server.errors import BadRequest, format_validation_errors
 from hanami.server.runtime.stoppable import run_stoppable
-from hanami.server.security.tenancy import get_in_scope
+from hanami.server.security.tenancy import get_in_scope, row_in_scope
 from hanami.server.services import dataset_uploads as uploads
 from hanami.server.services import datasets
 from hanami.server.services.dataset_uploads import FILE_FIELDS
@@ -210,14 +210,14 @@ async def upload_dataset(user: CurrentUser, request: Request, ctx: ContextDep) -
 
 
 @router.get("/dataset", response_model=wire.Dataset, summary="Show dataset")
-def get_dataset(user: CurrentUser, data: Payload[DatasetRef], session: SessionDep) -> Any:
-    dataset = get_in_scope(session, user, Dataset, data.uuid, "Dataset")
+def get_dataset(user: CurrentUser, data: Payload[DatasetRef], reader: ReaderDep) -> Any:
+    dataset = row_in_scope(reader, user, Dataset, data.uuid, "Dataset")
     return datasets.dataset_info(dataset, datasets.open_content(dataset))
 
 
 @router.get("/dataset/all", response_model=Table, summary="List datasets")
-def list_datasets(user: CurrentUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    return resource_table(session, user, Dataset)
+def list_datasets(user: CurrentUser, data: Payload[NoInput], reader: ReaderDep) -> Any:
+    return resource_table(reader, user, Dataset)
 
 
 @router.get("/dataset/content", response_model=Content, summary="Read rows of a column group")

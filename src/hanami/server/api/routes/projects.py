@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
-from hanami.server.api.deps import AdminUser, Payload, SessionDep
+from hanami.server.api.deps import AdminUser, Payload, ReaderDep, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.listing import project_table
 from hanami.server.api.schemas import Empty, Table
@@ -60,8 +60,8 @@ def get_project(admin: AdminUser, data: Payload[ProjectRef], session: SessionDep
 
 
 @router.get("/project/all", response_model=Table, summary="List projects")
-def list_projects(admin: AdminUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    return project_table(session)
+def list_projects(admin: AdminUser, data: Payload[NoInput], reader: ReaderDep) -> Any:
+    return project_table(reader)
 
 
 @router.delete("/project", response_model=Empty, summary="Delete project")

@@ -21,12 +21,12 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from hanami.protocol import models as wire
 from hanami.protocol.timestamps import format_timestamp
-from hanami.server.api.deps import ContextDep, CurrentUser, Payload, SessionDep
+from hanami.server.api.deps import ContextDep, CurrentUser, Payload, ReaderDep, SessionDep
 from hanami.server.api.inputs import PayloadRoute
 from hanami.server.api.schemas import Empty, Table, table
 from hanami.server.api.schemas.tasks import (
@@ -41,7 +41,7 @@ from hanami.server.runtime.tasks import (
     REQUEST,
     TRAIN,
 )
-from hanami.server.security.tenancy import get_in_scope
+from hanami.server.security.tenancy import get_in_scope, row_in_scope
 from hanami.server.services import tasks
 
 __all__ = ["router"]
@@ -148,36 +148,47 @@ def create_request_task(
 
 
 _TASK = select(Task).where(Task.uuid == bindparam("uuid"))
+_TASK_ROW = select(Task.__table__).where(Task.uuid == bindparam("uuid"))
 _CLUSTER_TASKS = (
-    select(Task)
+    select(Task.__table__)
     .where(Task.cluster_uuid == bindparam("cluster"))
     .order_by(Task.created_at, Task.uuid)
 )
-"""Built once (see :mod:`hanami.server.api.listing`)."""
+"""Built once (see :mod:`hanami.server.api.listing`); the last two read plain rows, for the
+GET endpoints."""
 
 
 def _task_in_cluster(session: Session, task_uuid: str, cluster_uuid: str) -> Task:
     task = session.execute(_TASK, {"uuid": task_uuid}).scalar_one_or_none()
+    return _of_cluster(task, task_uuid, cluster_uuid)
+
+
+def _task_row(reader: Connection, task_uuid: str, cluster_uuid: str) -> Any:
+    """As :func:`_task_in_cluster`, the task's row without an ORM session."""
+    return _of_cluster(reader.execute(_TASK_ROW, {"uuid": task_uuid}).one_or_none(), task_uuid,
+                       cluster_uuid)  # fmt: skip
+
+
+def _of_cluster(task: Any, task_uuid: str, cluster_uuid: str) -> Any:
+    """``task`` if it exists in the cluster, else the 404 of a missing task."""
     if task is None or task.cluster_uuid != cluster_uuid:
         raise NotFound(f"Task with uuid '{task_uuid}' not found")
     return task
 
 
 @router.get("/task", response_model=wire.Task, summary="Show task")
-def get_task(
-    user: CurrentUser, data: Payload[TaskRef], session: SessionDep, ctx: ContextDep
-) -> Any:
+def get_task(user: CurrentUser, data: Payload[TaskRef], reader: ReaderDep, ctx: ContextDep) -> Any:
     """Progress: cycles done of total, rows per second, ETA, error text of a failed task."""
-    cluster = get_in_scope(session, user, Cluster, data.cluster_uuid, "Cluster")
-    task = _task_in_cluster(session, data.uuid, cluster.uuid)
+    cluster = row_in_scope(reader, user, Cluster, data.cluster_uuid, "Cluster")
+    task = _task_row(reader, data.uuid, cluster.uuid)
     return tasks.task_public(task, ctx.tasks.live(task.uuid))
 
 
 @router.get("/task/all", response_model=Table, summary="List tasks of a cluster")
-def list_tasks(user: CurrentUser, data: Payload[ClusterTasks], session: SessionDep) -> Any:
+def list_tasks(user: CurrentUser, data: Payload[ClusterTasks], reader: ReaderDep) -> Any:
     """All tasks of the cluster, oldest first; every value a string, percentage a fraction."""
-    cluster = get_in_scope(session, user, Cluster, data.cluster_uuid, "Cluster")
-    rows = session.scalars(_CLUSTER_TASKS, {"cluster": cluster.uuid})
+    cluster = row_in_scope(reader, user, Cluster, data.cluster_uuid, "Cluster")
+    rows = reader.execute(_CLUSTER_TASKS, {"cluster": cluster.uuid})
     return table(
         TASK_LIST_HEADER,
         (

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from hanami.protocol import models as wire
 from hanami.protocol.patterns import MIN_PASSPHRASE_LENGTH
 from hanami.protocol.timestamps import format_timestamp
-from hanami.server.api.deps import AdminUser, CurrentUser, Payload, SessionDep
+from hanami.server.api.deps import AdminUser, CurrentUser, Payload, ReaderDep, SessionDep
 from hanami.server.api.inputs import NoInput, PayloadRoute
 from hanami.server.api.listing import user_table
 from hanami.server.api.schemas import (
@@ -91,8 +91,8 @@ def get_user(admin: AdminUser, data: Payload[UserRef], session: SessionDep) -> A
 
 
 @router.get("/user/all", response_model=Table, summary="List users")
-def list_users(admin: AdminUser, data: Payload[NoInput], session: SessionDep) -> Any:
-    return user_table(session)
+def list_users(admin: AdminUser, data: Payload[NoInput], reader: ReaderDep) -> Any:
+    return user_table(reader)
 
 
 @router.delete("/user", response_model=Empty, summary="Delete user")
