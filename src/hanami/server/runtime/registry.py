@@ -153,15 +153,18 @@ class ClusterRegistry(JournaledSteps):
         self.location.mkdir(parents=True, exist_ok=True)
         with self.database.session() as session:
             rows = [(c.uuid, c.template) for c in session.scalars(select(ClusterRow))]
-        known = set()
+        known, outlived = set(), []
         for cluster_uuid, template in rows:
             known.add(cluster_uuid)
             if only is not None and cluster_uuid not in only:
                 continue
             if self.executor.exists(cluster_uuid):  # an actor that outlived its replica
-                self._catch_up(cluster_uuid)
+                outlived.append(cluster_uuid)
                 continue
             self._bring_back(cluster_uuid, template)
+        if outlived:  # each may wait out a dead holder's lease: wait for them all at once
+            with ThreadPoolExecutor(min(32, len(outlived)), "hanami-catch-up") as pool:
+                list(pool.map(self._catch_up, outlived))
         if not sweep:
             return
         for suffix in (AUTOSAVE_SUFFIX, JOURNAL_SUFFIX):
