@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from cluster_helpers import TEMPLATE
+from sqlalchemy import select
 
 from hanami.server.db import Cluster as ClusterRow
 from hanami.server.db import Database, upgrade
@@ -158,15 +159,19 @@ def test_interval_mode_acknowledges_written_records_and_syncs_them_soon(tmp_path
     assert len(syncs) == 2
 
 
-def _registry(tmp_path) -> tuple[Database, ClusterRegistry]:
+def _registry(
+    tmp_path, uuids: tuple[str, ...] = ("c",), executor: InProcessExecutor | None = None
+) -> tuple[Database, ClusterRegistry]:
     database = Database(f"sqlite:///{tmp_path}/hanami.db")
     upgrade(database)
     with database.session() as session:
-        if session.get(ClusterRow, "c") is None:
-            session.add(ClusterRow(uuid="c", project_id="p", owner_id="u", name="c1",
-                                   template=TEMPLATE))  # fmt: skip
-            session.commit()
-    return database, ClusterRegistry(database, InProcessExecutor(), tmp_path / "clusters")
+        for uuid in uuids:
+            if session.get(ClusterRow, uuid) is None:
+                session.add(ClusterRow(uuid=uuid, project_id="p", owner_id="u", name=uuid,
+                                       template=TEMPLATE))  # fmt: skip
+        session.commit()
+    executor = executor or InProcessExecutor()
+    return database, ClusterRegistry(database, executor, tmp_path / "clusters")
 
 
 def test_replay_after_a_crash_restores_every_synced_step_once(tmp_path):
@@ -214,4 +219,36 @@ def test_a_full_journal_is_autosaved_whatever_its_age(tmp_path, monkeypatch):
     clusters.save_changed(wait=False, min_age=3600)
     assert read_journal(clusters.journal_path("c")) == ([], 0)
     clusters.stop()
+    database.dispose()
+
+
+def test_clusters_that_outlived_their_replica_catch_up_at_once(tmp_path):
+    """A restart finds clusters still running (Ray actors) without the steps their dead
+    replica journaled: each catch-up waits for its cluster (a dead holder's lease), and
+    one cluster that is still held must not keep the others waiting."""
+    uuids = ("c", "d")
+    database, first = _registry(tmp_path, uuids)
+    first.restore_all()
+    for uuid in uuids:
+        for _ in range(3):
+            first.train_direct(uuid, *_step())
+    database.dispose()  # the first replica dies: its steps are in the journals only
+    survivors = InProcessExecutor()  # the actors, with what the autosaves hold
+    for uuid in uuids:
+        survivors.load(uuid, first.path_of(uuid))
+        assert survivors.info(uuid).metrics["samples_trained"] == 0
+    database, second = _registry(tmp_path, uuids, survivors)
+    with database.session() as session:  # the cluster restore_all meets first
+        held, other = session.scalars(select(ClusterRow.uuid)).all()
+    restart = threading.Thread(target=second.restore_all)
+    with survivors.exclusive(held):
+        restart.start()
+        deadline = time.monotonic() + 30
+        while survivors.info(other).metrics["samples_trained"] < 3:
+            assert time.monotonic() < deadline, f"{other} waited for {held}"
+            time.sleep(0.01)
+    restart.join(30)
+    assert not restart.is_alive()
+    assert survivors.info(held).metrics["samples_trained"] == 3
+    second.stop()
     database.dispose()
