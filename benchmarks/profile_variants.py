@@ -40,10 +40,12 @@ def main(argv: list[str]) -> str:
         accuracy.append(round(100 * float((c.request(data["test_x"]).argmax(1) ==
                                            data["test_y"]).mean()), 2))  # fmt: skip
     m = c.metrics()
-    return (f"sections/block={spb} synapses/section={syn} lr={lr} decay={decay} lr_min={lr_min} "
-            f"initial_weight={init} "
-            f"loss={'xent' if xent else 'mse'} seed={seed} accuracy={accuracy} "
-            f"epoch1_cpu_s={cpu[0]:.2f} sections={m['sections']} synapses={m['synapses']}")
+    return (
+        f"sections/block={spb} synapses/section={syn} lr={lr} decay={decay} lr_min={lr_min} "
+        f"initial_weight={init} "
+        f"loss={'xent' if xent else 'mse'} seed={seed} accuracy={accuracy} "
+        f"epoch1_cpu_s={cpu[0]:.2f} sections={m['sections']} synapses={m['synapses']}"
+    )
 
 
 if __name__ == "__main__":

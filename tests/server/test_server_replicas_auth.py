@@ -106,4 +106,3 @@ def test_access_changes_reach_the_other_server_within_a_second(
         _revoke(change, admin, user_id, project_id, created["id"])
         _refused_within(here, 0.0)  # where the change was made: the next request
         _refused_within(there, DEADLINE)
-

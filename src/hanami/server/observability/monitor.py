@@ -139,5 +139,3 @@ class Monitor:
             except Exception:
                 # A broken sensor must not silently end all monitoring.
                 logger.exception("monitoring sample failed")
-
-

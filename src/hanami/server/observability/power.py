@@ -119,5 +119,3 @@ class RaplMeter:
                 thermal_spec=before.thermal_spec + zone.thermal_spec,
             )
         return packages
-
-

@@ -135,4 +135,3 @@ def current_thread_map(
 def threading_json(thread_map: Mapping[str, Sequence[int]]) -> dict[str, Any]:
     """GET /threading: ``{"thread_map": {thread name: [cpu ids]}}``."""
     return {"thread_map": {name: list(cpus) for name, cpus in thread_map.items()}}
-

@@ -103,5 +103,3 @@ class Sampler:
             power_source=self._rapl.source,
             reasons={kind: reason for kind, reason in reasons.items() if reason is not None},
         )
-
-

@@ -255,5 +255,3 @@ def psutil_package_temperature() -> tuple[float, str] | None:
         if values:
             return fmean(values), f"psutil:{chip}"
     return None
-
-
