@@ -54,7 +54,7 @@ def get_in_scope(
     session: Session, principal: Principal, model: type[R], uuid: str, label: str | None = None
 ) -> R:
     """Load ``model`` by primary key or raise 404 "<label> with uuid 'X' not found"."""
-    row = session.execute(_by_uuid(model), {"uuid": uuid}).scalar_one_or_none()
+    row = session.execute(select_by_uuid(model), {"uuid": uuid}).scalar_one_or_none()
     return _visible(principal, row, model, uuid, label)
 
 
@@ -64,7 +64,7 @@ def row_in_scope(
 ) -> Row[Any]:  # fmt: skip
     """As :func:`get_in_scope`, but the table's row (its columns as attributes) read without
     an ORM session, for endpoints that only read."""
-    row = connection.execute(_row_by_uuid(model), {"uuid": uuid}).one_or_none()
+    row = connection.execute(select_row_by_uuid(model), {"uuid": uuid}).one_or_none()
     return _visible(principal, row, model, uuid, label)
 
 
@@ -85,14 +85,14 @@ def owner_fields(principal: Principal) -> dict[str, Any]:
 
 
 @cache
-def _by_uuid(model: type[R]) -> Select[tuple[R]]:
+def select_by_uuid(model: type[R]) -> Select[tuple[R]]:
     """``SELECT model WHERE uuid = :uuid``, built once: ``session.get`` builds its statement
     anew every time, which costs more than running it."""
     return select(model).where(model.uuid == bindparam("uuid"))
 
 
 @cache
-def _row_by_uuid(model: type[ResourceMixin]) -> Select[Any]:
+def select_row_by_uuid(model: type[Any]) -> Select[Any]:
     """The same as a Core statement: every column of the table, no ORM entity."""
     table = model.__table__  # type: ignore[attr-defined]
     return select(table).where(table.c.uuid == bindparam("uuid"))

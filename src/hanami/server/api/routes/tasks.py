@@ -41,7 +41,12 @@ from hanami.server.runtime.tasks import (
     REQUEST,
     TRAIN,
 )
-from hanami.server.security.tenancy import get_in_scope, row_in_scope
+from hanami.server.security.tenancy import (
+    get_in_scope,
+    row_in_scope,
+    select_by_uuid,
+    select_row_by_uuid,
+)
 from hanami.server.services import tasks
 
 __all__ = ["router"]
@@ -147,26 +152,24 @@ def create_request_task(
     return tasks.task_public(task)
 
 
-_TASK = select(Task).where(Task.uuid == bindparam("uuid"))
-_TASK_ROW = select(Task.__table__).where(Task.uuid == bindparam("uuid"))
 _CLUSTER_TASKS = (
     select(Task.__table__)
     .where(Task.cluster_uuid == bindparam("cluster"))
     .order_by(Task.created_at, Task.uuid)
 )
-"""Built once (see :mod:`hanami.server.api.listing`); the last two read plain rows, for the
-GET endpoints."""
+"""Built once (see :mod:`hanami.server.api.listing`); it reads plain rows, for the GET
+endpoints."""
 
 
 def _task_in_cluster(session: Session, task_uuid: str, cluster_uuid: str) -> Task:
-    task = session.execute(_TASK, {"uuid": task_uuid}).scalar_one_or_none()
+    task = session.execute(select_by_uuid(Task), {"uuid": task_uuid}).scalar_one_or_none()
     return _of_cluster(task, task_uuid, cluster_uuid)
 
 
 def _task_row(reader: Connection, task_uuid: str, cluster_uuid: str) -> Any:
     """As :func:`_task_in_cluster`, the task's row without an ORM session."""
-    return _of_cluster(reader.execute(_TASK_ROW, {"uuid": task_uuid}).one_or_none(), task_uuid,
-                       cluster_uuid)  # fmt: skip
+    row = reader.execute(select_row_by_uuid(Task), {"uuid": task_uuid}).one_or_none()
+    return _of_cluster(row, task_uuid, cluster_uuid)
 
 
 def _of_cluster(task: Any, task_uuid: str, cluster_uuid: str) -> Any:
