@@ -14,6 +14,7 @@ def test_exported_members():
         "CsvTable",
         "Dataset",
         "DatasetError",
+        "DatasetHeader",
         "DatasetWriter",
         "IdxReader",
         "InputTooLarge",
@@ -28,6 +29,7 @@ def test_exported_members():
         "open_dataset",
         "predict_classes",
         "read_csv",
+        "read_dataset_header",
         "read_idx",
         "write_dataset",
     }

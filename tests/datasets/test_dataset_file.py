@@ -13,6 +13,7 @@ from hanami.datasets import (
     DatasetError,
     DatasetWriter,
     open_dataset,
+    read_dataset_header,
     write_dataset,
 )
 
@@ -40,6 +41,11 @@ def test_write_and_read(tmp_path):
         np.testing.assert_array_equal(ds.data, sample())
         np.testing.assert_array_equal(ds.column("y"), sample()[:, 3:5])
     assert "rows=4" in repr(dataset)
+    header = read_dataset_header(path)
+    assert header == ("train", "v2.0", GROUPS, 4, 5)
+
+
+READERS = pytest.mark.parametrize("read", [open_dataset, read_dataset_header])
 
 
 def test_layout_is_documented_one(tmp_path):
@@ -238,34 +244,39 @@ def patch(path, offset, data):
     path.write_bytes(bytes(raw))
 
 
-def test_corrupt_header_fails_checksum(good_file):
+@READERS
+def test_corrupt_header_fails_checksum(good_file, read):
     patch(good_file, 72, struct.pack("<Q", 3))  # row count
     with pytest.raises(DatasetError, match="header checksum mismatch"):
-        open_dataset(good_file)
+        read(good_file)
 
 
-def test_corrupt_description_fails_checksum(good_file):
+@READERS
+def test_corrupt_description_fails_checksum(good_file, read):
     patch(good_file, 4096, b"[")
     with pytest.raises(DatasetError, match="header checksum mismatch"):
-        open_dataset(good_file)
+        read(good_file)
 
 
-def test_truncated_data(good_file):
+@READERS
+def test_truncated_data(good_file, read):
     good_file.write_bytes(good_file.read_bytes()[:-4])
     with pytest.raises(DatasetError, match="need 80 data bytes from offset 8192, found 76"):
-        open_dataset(good_file)
+        read(good_file)
 
 
-def test_trailing_data(good_file):
+@READERS
+def test_trailing_data(good_file, read):
     good_file.write_bytes(good_file.read_bytes() + b"\0")
     with pytest.raises(DatasetError, match="found 81"):
-        open_dataset(good_file)
+        read(good_file)
 
 
-def test_truncated_header(good_file):
+@READERS
+def test_truncated_header(good_file, read):
     good_file.write_bytes(good_file.read_bytes()[:100])
     with pytest.raises(DatasetError, match="truncated header: expected 4096 bytes, found 100"):
-        open_dataset(good_file)
+        read(good_file)
 
 
 def test_foreign_file(tmp_path):

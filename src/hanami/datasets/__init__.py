@@ -15,7 +15,7 @@ from hanami.datasets.convert import convert_csv, convert_mnist
 from hanami.datasets.csv import CsvReader, CsvTable, read_csv
 from hanami.datasets.errors import ColumnNotFoundError, DatasetError, InputTooLarge, ParseStopped
 from hanami.datasets.fileformat import FORMAT_VERSION
-from hanami.datasets.filereader import Dataset, open_dataset
+from hanami.datasets.filereader import Dataset, DatasetHeader, open_dataset, read_dataset_header
 from hanami.datasets.filewriter import DatasetWriter, write_dataset
 from hanami.datasets.idx import IdxReader, mnist_to_columns, read_idx
 from hanami.datasets.limits import ParseLimits
@@ -28,6 +28,7 @@ __all__ = [
     "CsvTable",
     "Dataset",
     "DatasetError",
+    "DatasetHeader",
     "DatasetWriter",
     "IdxReader",
     "InputTooLarge",
@@ -42,6 +43,7 @@ __all__ = [
     "open_dataset",
     "predict_classes",
     "read_csv",
+    "read_dataset_header",
     "read_idx",
     "write_dataset",
 ]

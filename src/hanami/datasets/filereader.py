@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -78,6 +79,28 @@ class Dataset:
             f"rows={self.rows}, columns={self.columns}, dtype={self.dtype.name}, "
             f"groups={list(self._description)})"
         )
+
+
+class DatasetHeader(NamedTuple):
+    """What a dataset file says about itself, read without mapping its data."""
+
+    name: str
+    version: str
+    description: dict[str, dict[str, int]]
+    rows: int
+    columns: int
+
+
+def read_dataset_header(path: str | os.PathLike[str]) -> DatasetHeader:
+    """The header of a dataset file, checked as :func:`open_dataset` checks it.
+
+    A GET of a dataset's details needs only these fields; mapping the data for them cost
+    more than reading them (docs/performance.md).
+    """
+    path = Path(path)
+    with path.open("rb") as file:
+        name, version, groups, _, rows, columns, _ = read_header(file, path)
+    return DatasetHeader(name, version, groups, rows, columns)
 
 
 def open_dataset(path: str | os.PathLike[str]) -> Dataset:

@@ -11,7 +11,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from hanami.datasets import Dataset as DatasetFile
-from hanami.datasets import DatasetError, check, open_dataset
+from hanami.datasets import DatasetError, DatasetHeader, check, open_dataset, read_dataset_header
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.context import AppContext
 from hanami.server.db.models import Dataset, Tempfile
@@ -25,6 +25,7 @@ __all__ = [
     "delete",
     "grade",
     "open_content",
+    "read_content_header",
     "read_rows",
 ]
 
@@ -40,7 +41,9 @@ def dataset_public(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def dataset_info(dataset: Dataset | Row[Any], content: DatasetFile) -> dict[str, Any]:
+def dataset_info(
+    dataset: Dataset | Row[Any], content: DatasetFile | DatasetHeader
+) -> dict[str, Any]:
     return {
         "uuid": dataset.uuid,
         "name": content.name or dataset.name,
@@ -57,12 +60,22 @@ def dataset_info(dataset: Dataset | Row[Any], content: DatasetFile) -> dict[str,
 
 def open_content(dataset: Dataset | Row[Any]) -> DatasetFile:
     """Open the dataset file, or 409 while it does not exist yet."""
+    return open_dataset(_written(dataset))
+
+
+def read_content_header(dataset: Dataset | Row[Any]) -> DatasetHeader:
+    """The dataset file's header alone, or 409 while the file does not exist yet."""
+    return read_dataset_header(_written(dataset))
+
+
+def _written(dataset: Dataset | Row[Any]) -> str:
+    """The dataset file's location, or 409 while it does not exist yet."""
     if not dataset_is_finalized(dataset):
         raise Conflict(
             f"Dataset with uuid '{dataset.uuid}' has no data yet: its upload was not finalized "
             "or its task has not written it"
         )
-    return open_dataset(dataset.location)
+    return dataset.location
 
 
 def clean_paths(message: str, paths: dict[str, str]) -> str:

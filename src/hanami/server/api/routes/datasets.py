@@ -212,7 +212,7 @@ async def upload_dataset(user: CurrentUser, request: Request, ctx: ContextDep) -
 @router.get("/dataset", response_model=wire.Dataset, summary="Show dataset")
 def get_dataset(user: CurrentUser, data: Payload[DatasetRef], reader: ReaderDep) -> Any:
     dataset = row_in_scope(reader, user, Dataset, data.uuid, "Dataset")
-    return datasets.dataset_info(dataset, datasets.open_content(dataset))
+    return datasets.dataset_info(dataset, datasets.read_content_header(dataset))
 
 
 @router.get("/dataset/all", response_model=Table, summary="List datasets")
