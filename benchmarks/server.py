@@ -279,9 +279,15 @@ def _sdk_client(server: Server) -> Any:
 
 
 async def _compatible_raw(
-    server: Server, cluster: str, x: np.ndarray, y: np.ndarray, steps: int
+    server: Server,
+    cluster: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    steps: int,
+    seconds: float | None = None,
 ) -> float:
-    """Train steps per second with pre-encoded messages (what the server sustains)."""
+    """Train steps per second with pre-encoded messages (what the server sustains):
+    ``steps`` steps, or as many as ``seconds`` allow."""
     from websockets.asyncio.client import connect
 
     from hanami.protocol.proto import (
@@ -315,12 +321,15 @@ async def _compatible_raw(
             await ws.send(expected[i % rows])
             await ws.recv()
         start = time.perf_counter()
-        for i in range(steps):
-            await ws.send(inputs[i % rows])
+        end = start + seconds if seconds is not None else None
+        done = 0
+        while done < steps if end is None else time.perf_counter() < end:
+            await ws.send(inputs[done % rows])
             await ws.recv()
-            await ws.send(expected[i % rows])
+            await ws.send(expected[done % rows])
             await ws.recv()
-        return steps / (time.perf_counter() - start)
+            done += 1
+        return done / (time.perf_counter() - start)
 
 
 async def _sdk_steps(
