@@ -97,10 +97,14 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(
-    folder: Path, extra_env: dict[str, str] | None = None, database_url: str | None = None
+    folder: Path,
+    extra_env: dict[str, str] | None = None,
+    database_url: str | None = None,
+    launcher: list[str] | None = None,
 ) -> Iterator[Server]:
     """A fresh server in ``folder``; ``extra_env`` adds settings (e.g. the Ray executor),
-    ``database_url`` its database (default: SQLite in ``folder``)."""
+    ``database_url`` its database (default: SQLite in ``folder``), ``launcher`` what the
+    interpreter runs instead of ``-m hanami.server`` (given the same arguments)."""
     port = free_port()
     database_url = database_url or f"sqlite:///{folder / 'hanami.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANAMI_")}
@@ -115,8 +119,7 @@ def running_server(
     )
     command = [
         sys.executable,
-        "-m",
-        "hanami.server",
+        *(launcher or ["-m", "hanami.server"]),
         "--data-dir",
         str(folder),
         "--host",
