@@ -6,7 +6,8 @@ py-spy recordings of ``profile_direct.py`` with a load average of 6, most of the
 This measures CPU instead: the server runs with the functions of the step path wrapped in
 ``time.thread_time()`` (each wrapper costs about 2 µs of its own; ``receive`` includes what
 the event loop did while the session waited for the message: uvicorn decoding the frame),
-and prints their CPU per step over the timed steps, beside the process's total::
+the garbage collector's passes too, and prints their CPU per step over the timed steps,
+beside the process's total::
 
     python benchmarks/step_breakdown.py [MNIST folder] [--warm-up 1000] [--steps 3000]
 """
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import collections
 import functools
+import gc
 import json
 import os
 import signal
@@ -80,6 +82,15 @@ def serve_counted(out: Path) -> int:
         owner = getattr(module, class_name) if class_name else module
         name = f"{class_name or module_name.rsplit('.', 1)[1]}.{function}"
         setattr(owner, function, _timed(getattr(owner, function), name, spent))
+    started: list[float] = []
+
+    def collecting(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[:] = [time.thread_time()]
+        elif started:
+            spent[f"gc (generation {info['generation']})"] += time.thread_time() - started[0]
+
+    gc.callbacks.append(collecting)
     signal.signal(signal.SIGUSR1, lambda *_: out.write_text(json.dumps(spent)))
     return main(sys.argv[2:])
 
