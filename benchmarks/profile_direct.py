@@ -12,7 +12,6 @@ sampling costs the server CPU of its own: compare flame graphs with flame graphs
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import tempfile
@@ -23,8 +22,8 @@ import httpx
 import numpy as np
 
 from get_load import process_cpu
-from hanami.cli.bench import DEFAULT_DATA, load_mnist
-from profile_get import record
+from hanami.cli.bench import load_mnist
+from profile_get import arguments, record
 from server import _api, _cluster, _compatible_raw, running_server
 
 
@@ -63,11 +62,7 @@ def profile(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("output", type=Path, help="SVG (or .txt, collapsed stacks) to write")
-    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="MNIST folder")
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--rate", type=int, default=200)
+    parser = arguments(__doc__)
     parser.add_argument("--warm-up", type=int, default=5000, help="steps before recording")
     args = parser.parse_args()
     print(json.dumps(profile(args.output, args.data, args.seconds, args.rate, args.warm_up)))

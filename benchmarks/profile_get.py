@@ -63,11 +63,16 @@ def profile(output: Path, data_dir: Path, seconds: float, rate: int) -> dict[str
     }
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("output", type=Path, help="SVG file to write")
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The command line shared by the profile scripts (``doc``: the script's docstring)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("output", type=Path, help="SVG (or .txt, collapsed stacks) to write")
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="MNIST folder")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=int, default=200)
-    args = parser.parse_args()
+    return parser
+
+
+if __name__ == "__main__":
+    args = arguments(__doc__).parse_args()
     print(json.dumps(profile(args.output, args.data, args.seconds, args.rate)))
