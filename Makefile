@@ -47,6 +47,7 @@ bench: install
 # flame graphs (py-spy) of the server answering the GET mix of benchmarks/server.py
 profile: install
 	cd benchmarks && ../$(BIN)/python profile_get.py ../docs/performance/get-after.svg ../../shared/data/mnist
+	cd benchmarks && ../$(BIN)/python profile_direct.py ../docs/performance/direct-after.svg ../../shared/data/mnist
 
 # kill -9 trials over a mixed workload, SQLite and PostgreSQL: nothing acknowledged is lost
 CHAOS_TRIALS ?= 30

@@ -27,8 +27,20 @@ from hanami.cli.bench import DEFAULT_DATA
 from server import bench_paths, running_server, seed_get_fixtures
 
 
-def profile(output: Path, data_dir: Path, seconds: float, rate: int) -> dict[str, float]:
+def record(pid: int, output: Path, seconds: float, rate: int) -> None:
+    """py-spy on process ``pid`` for ``seconds``: a flame graph, or collapsed stacks where
+    ``output`` ends in ``.txt``."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [py_spy, "record", "--pid", str(pid), "--rate", str(rate), "--duration",
+         str(int(seconds)), "--format", "raw" if output.suffix == ".txt" else "flamegraph",
+         "--output", str(output), "--nonblocking"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def profile(output: Path, data_dir: Path, seconds: float, rate: int) -> dict[str, float]:
     with (
         tempfile.TemporaryDirectory(prefix="hanami-profile-") as folder,
         running_server(Path(folder)) as server,
@@ -42,14 +54,7 @@ def profile(output: Path, data_dir: Path, seconds: float, rate: int) -> dict[str
             target=lambda: result.update(load(target, paths, CLOSED_CLIENTS, seconds + 2))
         )
         loader.start()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [py_spy, "record", "--pid", str(server.proc.pid), "--rate", str(rate),
-             "--duration", str(int(seconds)), "--format",
-             "raw" if output.suffix == ".txt" else "flamegraph", "--output",
-             str(output), "--nonblocking"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        record(server.proc.pid, output, seconds, rate)
         loader.join()
     return {
         "requests_per_s": result["requests_per_s"],
@@ -58,11 +63,16 @@ def profile(output: Path, data_dir: Path, seconds: float, rate: int) -> dict[str
     }
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("output", type=Path, help="SVG file to write")
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The command line shared by the profile scripts (``doc``: the script's docstring)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("output", type=Path, help="SVG (or .txt, collapsed stacks) to write")
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="MNIST folder")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=int, default=200)
-    args = parser.parse_args()
+    return parser
+
+
+if __name__ == "__main__":
+    args = arguments(__doc__).parse_args()
     print(json.dumps(profile(args.output, args.data, args.seconds, args.rate)))

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ from hanami.protocol.batch import (
     error_reply,
     parse_batch,
 )
+from hanami.protocol.cluster_io import decode_values, encode_values
 from hanami.protocol.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
@@ -207,15 +209,10 @@ def _request_replies(outputs: Mapping[str, Any]) -> list[bytes]:
     replies = []
     for name, values in outputs.items():
         flat = np.asarray(values, dtype=np.float32).ravel()
-        replies.append(
-            ClusterIO_Message(
-                bufferName=name,
-                isLast=False,
-                processType=REQUEST_TYPE,
-                numberOfValues=len(flat),
-                values=flat.tolist(),
-            ).SerializeToString()
+        header = ClusterIO_Message(
+            bufferName=name, isLast=False, processType=REQUEST_TYPE, numberOfValues=len(flat)
         )
+        replies.append(encode_values(header, flat))
     if not replies:  # never leave a client waiting for a reply that does not come
         replies.append(ClusterIO_Message(isLast=True, processType=REQUEST_TYPE).SerializeToString())
     return replies
@@ -237,13 +234,15 @@ def _parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]
     if not message.bufferName:
         raise WsClose(CloseCode.BAD_REQUEST, "bufferName is empty")
     count = message.numberOfValues
-    if count > len(message.values):
+    values = decode_values(data, message)
+    if count > len(values):
         raise WsClose(
             CloseCode.BAD_REQUEST,
-            f"numberOfValues is {count} but the message holds {len(message.values)} values",
+            f"numberOfValues is {count} but the message holds {len(values)} values",
         )
-    values = np.array(message.values, dtype=np.float32)[:count]
-    if not np.isfinite(values).all():
+    values = values[:count]
+    # a float64 sum of float32 values cannot overflow: it is finite iff every value is
+    if not math.isfinite(values.sum(dtype=np.float64)):
         raise WsClose(CloseCode.BAD_REQUEST, f"Buffer '{message.bufferName}' holds NaN or inf")
     return message, values
 
