@@ -25,6 +25,12 @@ def test_width_and_pieces_follow_the_number_of_outputs():
     assert (default["hidden_size"], default["first_pieces"]) == (0, 1)
 
 
+def test_a_block_has_fewer_neurons_than_the_unused_target_mark():
+    """Targets are uint8 and 255 marks an unused synapse: 255 neurons would lose synapses."""
+    with pytest.raises(ValueError, match="neurons_per_block"):
+        dataclasses.replace(PROFILES["stream"], neurons_per_block=255)
+
+
 def _hidden_sizes(c: Cluster) -> set[int]:
     s = c._state
     return {int(s.nb_size[b]) for b in range(len(s.nb_hex)) if s.nb_hex[b] == 1}

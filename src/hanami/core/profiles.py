@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
+from hanami.core.state import UNUSED_TARGET
+
 if TYPE_CHECKING:
     from hanami.core.template import Template
 
@@ -63,6 +65,12 @@ class Profile:
     # changing what it computes (docs/engine.md, The stream profile)
     hidden_rate_by_roots: bool = False  # synapses into hidden neurons learn at the rate
     # divided by the input roots per neuron (docs/engine.md, The stream profile)
+
+    def __post_init__(self) -> None:
+        # a synapse's target is a uint8 index into its block and 255 marks "unused", so a
+        # block of 255 or more neurons would silently drop every synapse that drew 255
+        if self.neurons_per_block >= UNUSED_TARGET:
+            raise ValueError(f"neurons_per_block must be below {UNUSED_TARGET}")
 
 
 PROFILES = {
