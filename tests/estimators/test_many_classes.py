@@ -26,9 +26,10 @@ def test_width_and_pieces_follow_the_number_of_outputs():
 
 
 def test_a_block_has_fewer_neurons_than_the_unused_target_mark():
-    """Targets are uint8 and 255 marks an unused synapse: 255 neurons would lose synapses."""
+    """Targets are uint8 and 255 marks an unused synapse: 256 neurons would lose synapses."""
+    assert dataclasses.replace(PROFILES["stream"], neurons_per_block=255)
     with pytest.raises(ValueError, match="neurons_per_block"):
-        dataclasses.replace(PROFILES["stream"], neurons_per_block=255)
+        dataclasses.replace(PROFILES["stream"], neurons_per_block=256)
 
 
 def _hidden_sizes(c: Cluster) -> set[int]:

@@ -68,9 +68,9 @@ class Profile:
 
     def __post_init__(self) -> None:
         # a synapse's target is a uint8 index into its block and 255 marks "unused", so a
-        # block of 255 or more neurons would silently drop every synapse that drew 255
-        if self.neurons_per_block >= UNUSED_TARGET:
-            raise ValueError(f"neurons_per_block must be below {UNUSED_TARGET}")
+        # block of more than 255 neurons would silently drop every synapse that drew 255
+        if self.neurons_per_block > UNUSED_TARGET:
+            raise ValueError(f"neurons_per_block must be at most {UNUSED_TARGET}")
 
 
 PROFILES = {
