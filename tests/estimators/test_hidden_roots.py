@@ -61,10 +61,14 @@ def test_one_hidden_root_learns_two_classes_better_than_four(monkeypatch):
 
 
 def test_hidden_splits_run_only_with_several_hidden_roots():
+    def split(profile, outputs):
+        fields = hidden_fields(profile, outputs)
+        return fields["hidden_roots"], fields["hidden_split"]
+
     stream = PROFILES["stream"]
-    assert hidden_fields(stream, 10) == {"hidden_roots": 1, "hidden_split": 0}
-    assert hidden_fields(stream, 50) == {"hidden_roots": 4, "hidden_split": stream.hidden_split}
-    assert hidden_fields(PROFILES["default"], 50) == {"hidden_roots": 1, "hidden_split": 0}
+    assert split(stream, 10) == (1, 0)
+    assert split(stream, 50) == (4, stream.hidden_split)
+    assert split(PROFILES["default"], 50) == (1, 0)
 
 
 def test_hidden_neurons_with_one_root_learn_better_without_splits(monkeypatch):

@@ -210,6 +210,18 @@ class Cluster:
         self._params = self._params._replace(**hidden)
         if self.profile.rules == "default":
             self._resize_output_neurons(spec.hexagon, internal)
+            self._widen_hidden_blocks()
+
+    def _widen_hidden_blocks(self) -> None:
+        """Hidden blocks kept narrow while the classes were few use all their neurons once
+        they are many (``Params.hidden_size`` 0; docs/engine.md, Wider hidden blocks for many
+        classes); the River adapter adds its outputs as labels arrive."""
+        if self._params.hidden_size:
+            return
+        s = self._state
+        hidden = (s.hx_flags & (st.HX_INPUT | st.HX_OUTPUT)) == 0
+        blocks = (s.nb_hex >= 0) & hidden[np.maximum(s.nb_hex, 0)]
+        s.nb_size[blocks] = self.profile.neurons_per_block
 
     def _resize_output_neurons(self, h: int, internal: int) -> None:
         npb = self.profile.neurons_per_block

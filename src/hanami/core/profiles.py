@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
+from hanami.core.state import UNUSED_TARGET
+
 if TYPE_CHECKING:
     from hanami.core.template import Template
 
@@ -48,6 +50,10 @@ class Profile:
     hidden_split: int = 0  # the same for sections of hidden neurons
     hidden_split_roots: int = 1  # ... only where hidden neurons have at least this many roots
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
+    many_class_pieces: int = 0  # ... this many where hidden neurons have several roots (many
+    # classes; 0: first_pieces; docs/engine.md, Wider hidden blocks for many classes)
+    few_class_hidden: int = 0  # hidden blocks use only this many of their neurons where
+    # hidden neurons have one root (a few classes; 0: all neurons_per_block)
     adaptive: float = 0.0  # RMSProp decay of per-synapse squared steps (0: plain step)
     leak: float = 0.0  # share of the error a silent hidden source gets (backward.py)
     mean_backprop: bool = False  # a hidden neuron's error: mean, not sum, over its synapses
@@ -59,6 +65,12 @@ class Profile:
     # changing what it computes (docs/engine.md, The stream profile)
     hidden_rate_by_roots: bool = False  # synapses into hidden neurons learn at the rate
     # divided by the input roots per neuron (docs/engine.md, The stream profile)
+
+    def __post_init__(self) -> None:
+        # a synapse's target is a uint8 index into its block and 255 marks "unused", so a
+        # block of more than 255 neurons would silently drop every synapse that drew 255
+        if self.neurons_per_block > UNUSED_TARGET:
+            raise ValueError(f"neurons_per_block must be at most {UNUSED_TARGET}")
 
 
 PROFILES = {
@@ -72,13 +84,15 @@ PROFILES = {
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8)),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
-    # adaptive steps on a cross-entropy error, a leak to silent neurons. Best on the
+    # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
+    # 240 neurons (128 used while the classes are few). Best on the
     # classification streams of benchmarks/streams.py; "default" stays better on
     # regression and MNIST (the measurements are in docs/engine.md).
-    "stream": Profile("stream", "default", 128, 512, 64, 0.001, 0.1, 0.001, 8,
+    "stream": Profile("stream", "default", 240, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       min_input_roots=3, hidden_roots=0, input_split=2, hidden_split=1,
-                      hidden_split_roots=2, first_pieces=8,
+                      hidden_split_roots=2, first_pieces=8, many_class_pieces=16,
+                      few_class_hidden=128,
                       adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
                       hidden_rate_by_roots=True, input_quantiles=(0.2, 0.5, 0.8)),
 }  # fmt: skip
@@ -106,7 +120,8 @@ class Params(NamedTuple):
     input_split: int  # see Profile
     hidden_split: int  # see Profile (resolved: 0 below hidden_split_roots roots)
     split_margin: float  # see SPLIT_MARGIN
-    first_pieces: int  # see Profile
+    first_pieces: int  # see Profile (resolved: many_class_pieces with several hidden roots)
+    hidden_size: int  # neurons a new hidden block uses (0: all; resolved from few_class_hidden)
     adaptive: float  # see Profile
     adaptive_eps: float  # see ADAPTIVE_EPS
     leak: float  # see Profile
@@ -151,10 +166,20 @@ def hidden_fields(profile: Profile, outputs: int) -> dict[str, int]:
     split rule, which runs only where a hidden neuron has ``profile.hidden_split_roots``
     roots or more: on the stream suite the splits cost accuracy where hidden neurons have
     one root (a few classes) and gain where they have four (fifty classes; docs/engine.md,
-    Wide inputs and hidden splits)."""
+    Wide inputs and hidden splits). With several roots hidden blocks also use all their
+    neurons and first synapses come in ``many_class_pieces``; with one root, a wider hidden
+    layer and more pieces cost accuracy (docs/engine.md, Wider hidden blocks for many
+    classes)."""
     roots = hidden_roots(profile, outputs)
     split = profile.hidden_split if roots >= profile.hidden_split_roots else 0
-    return {"hidden_roots": roots, "hidden_split": int(split)}
+    many = roots > 1
+    pieces = profile.many_class_pieces if many and profile.many_class_pieces else 0
+    return {
+        "hidden_roots": roots,
+        "hidden_split": int(split),
+        "first_pieces": int(pieces or profile.first_pieces),
+        "hidden_size": 0 if many else int(profile.few_class_hidden),
+    }
 
 
 def make_params(
@@ -178,7 +203,6 @@ def make_params(
         input_split=int(profile.input_split),
         **hidden_fields(profile, outputs),
         split_margin=SPLIT_MARGIN,
-        first_pieces=int(profile.first_pieces),
         adaptive=float(profile.adaptive),
         adaptive_eps=ADAPTIVE_EPS,
         leak=float(profile.leak),

@@ -222,6 +222,8 @@ def create_section_default(S, P, gid, low):
             return True
         if not add_block(S, t, (S.hx_flags[t] & HX_OUTPUT) != 0):
             return False
+        if P.hidden_size > 0 and not S.hx_flags[t] & HX_OUTPUT:
+            S.nb_size[S.hx_nb[t, S.hx_nnb[t] - 1]] = P.hidden_size  # few classes: narrower
     return False
 
 
