@@ -13,7 +13,7 @@ from test_wide_inputs import one_pass_accuracies
 
 from hanami.core.profiles import PROFILES
 from hanami.estimators import HanamiClassifier, HanamiRegressor, _coding, prequential
-from hanami.estimators._coding import EVERY, WINDOW, FeatureCoder
+from hanami.estimators._coding import EVERY, WINDOW, FeatureCoder, quantiles
 from hanami.estimators._common import encode_features
 
 QUANTILES = (0.2, 0.5, 0.8)
@@ -28,6 +28,27 @@ def test_batches_and_single_rows_give_the_same_codes():
     assert whole.shape == (len(X), 3 * 2 * len(QUANTILES))
     plain = encode_features(X[:1], 10.0).reshape(3, 1, 2)  # row 0: every centre is 0
     np.testing.assert_array_equal(whole[0].reshape(3, 3, 2), np.broadcast_to(plain, (3, 3, 2)))
+
+
+@pytest.mark.parametrize("kind", ["normal", "few values", "signed zeros", "nan and inf", "huge"])
+def test_quantiles_equal_numpys_bit_for_bit(kind):
+    rng = np.random.default_rng(len(kind))
+    for n in (1, 2, 3, 7, 64, 511, 512):
+        values = rng.normal(size=(n, 5))
+        if kind == "few values":
+            values = rng.integers(0, 3, size=(n, 5)).astype(float)
+        elif kind == "signed zeros":
+            values = np.round(values, 1) * np.where(rng.random((n, 5)) < 0.5, -0.0, 1.0)
+        elif kind == "nan and inf":
+            for special in (np.nan, np.inf, -np.inf):
+                values[rng.random((n, 5)) < 0.1] = special
+        elif kind == "huge":
+            values = values * 1e300
+        for q in (np.array(QUANTILES), np.array([0.0, 1.0]), rng.random(3)):
+            with np.errstate(invalid="ignore"):  # inf - inf, as in np.quantile
+                expected, got = np.quantile(values, q, axis=0), quantiles(values, q)
+            assert got.shape == expected.shape
+            assert got.tobytes() == expected.tobytes()
 
 
 def test_a_row_is_coded_with_centres_of_earlier_rows_only():
