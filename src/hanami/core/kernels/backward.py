@@ -24,6 +24,7 @@ from hanami.core.kernels.structure import F0, F1, PERSISTENT_COUNTER
 from hanami.core.state import HX_INPUT, HX_OUTPUT, M_SAMPLES, OUTPUT_LINKS, UNUSED_TARGET
 
 LOG2E = np.float32(1.4427)  # slope of log2(1 + p) is LOG2E * 2^-log2(1 + p)
+VECTOR_STEPS = 16  # sections walked this far take their weight steps in vector code
 OUTPUT_SLOPE_MIN = np.float32(0.05)
 """Default profile: the smallest sigmoid slope an output error is scaled by. An output that
 sat near 0 or 1 for long (a class the stream never brought) otherwise has a slope of
@@ -163,13 +164,14 @@ def _hidden_slopes(S, h):
     if S.hx_flags[h] & HX_OUTPUT:
         return
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    n_act, n_delta, n_pot = S.n_act, S.n_delta, S.n_pot  # locals: see update_neurons
     for i in range(S.hx_nnb[h]):
         base = S.hx_nb[h, i] * npb
         for gid in range(base, base + npb):
-            if S.n_act[gid]:
-                S.n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(S.n_pot[gid])))
+            if n_act[gid]:
+                n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(n_pot[gid])))
             else:
-                S.n_delta[gid] *= LOG2E
+                n_delta[gid] *= LOG2E
 
 
 @njit
@@ -216,10 +218,12 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
     ``mean`` the source gets the mean of its share over the synapses walked, so a long
     section does not weigh more than a short one.
     """
+    deltas = np.empty(sw.shape[1], dtype=np.float32)  # a section's error terms, in order
     for j in range(n):
         slot = lst[j]
         acc = F0
         stop = c_stop[slot]
+        apart = stop >= VECTOR_STEPS
         for k in range(stop):
             t = st_[slot, k]
             w = sw[slot, k]
@@ -227,16 +231,42 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
                 sc[slot, k] += 1
             d = t_delta[t]
             acc += d * w
-            if adaptive > F0:
-                v = adaptive * sv[slot, k] + (F1 - adaptive) * d * d
-                sv[slot, k] = v
-                sw[slot, k] = w - lr * d / (np.float32(np.sqrt(v)) + eps)
+            if apart:
+                deltas[k] = d
             else:
-                sw[slot, k] = w - lr * d
+                sw[slot, k], v = _step(w, sv[slot, k], d, lr, adaptive, eps)
+                if adaptive > F0:  # the plain step leaves v alone (and unread)
+                    sv[slot, k] = v
+        if apart:
+            # a long section takes its steps after the sum (which needs the weights before
+            # them), in a loop over contiguous error terms that compiles to vector code:
+            # the same operations bit for bit (docs/engine.md, Time per sample)
+            _steps(sw[slot], sv[slot], deltas, stop, lr, adaptive, eps)
         if mean and stop > 0:
             acc = acc / np.float32(stop)
         if c_kind[slot] == 0:
             n_delta[c_src[slot]] += acc
+
+
+@njit
+def _step(w, v, d, lr, adaptive, eps):
+    """One synapse's weight step for error term ``d``: RMSProp with ``adaptive`` (see
+    :func:`update_block_default`), else plain; returns the new weight and squared step."""
+    if adaptive > F0:
+        v = adaptive * v + (F1 - adaptive) * d * d
+        return w - lr * d / (np.float32(np.sqrt(v)) + eps), v
+    return w - lr * d, v
+
+
+@njit
+def _steps(w, v, d, stop, lr, adaptive, eps):
+    """:func:`_step` for synapses ``0..stop`` of one section, error terms in ``d``."""
+    if adaptive > F0:
+        for k in range(stop):
+            w[k], v[k] = _step(w[k], v[k], d[k], lr, adaptive, eps)
+    else:
+        for k in range(stop):
+            w[k] = _step(w[k], F0, d[k], lr, adaptive, eps)[0]
 
 
 @njit
