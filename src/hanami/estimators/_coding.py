@@ -120,7 +120,7 @@ def quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
     above = below + 1
     last = at >= n - 1
     below[last] = above[last] = -1
-    columns = np.ascontiguousarray(values.T)  # a partition per column, on contiguous rows
+    columns = values.T.copy()  # a partition per column, in place on contiguous rows
     columns.partition(np.unique(np.concatenate(([0, -1], below, above))), axis=1)
     low, high = columns[:, below].T, columns[:, above].T
     t = (at - below)[:, None]
