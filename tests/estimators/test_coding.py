@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -44,12 +45,15 @@ def test_quantiles_equal_numpys_bit_for_bit(kind):
                 values[rng.random((n, d)) < 0.1] = special
         elif kind == "huge":
             values = values * 1e300
+        values = pickle.loads(pickle.dumps(values))  # a dtype object of its own, as a
+        # restored estimator's window has: the result keeps it, as np.quantile's does
         for q in (np.array(QUANTILES), np.array([0.0, 1.0]), rng.random(3)):
             kept = values.copy()
             with np.errstate(invalid="ignore"):  # inf - inf, as in np.quantile
                 expected, got = np.quantile(values, q, axis=0), quantiles(values, q)
             assert kept.tobytes() == values.tobytes()  # the window is left as it was
-            assert got.shape == expected.shape
+            assert got.shape == expected.shape and got.strides == expected.strides
+            assert (got.dtype is values.dtype) == (expected.dtype is values.dtype)
             assert got.tobytes() == expected.tobytes()
 
 

@@ -122,10 +122,11 @@ def quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
     below[last] = above[last] = -1
     columns = values.T.copy()  # a partition per column, in place on contiguous rows
     columns.partition(np.unique(np.concatenate(([0, -1], below, above))), axis=1)
-    low, high = columns[:, below].T, columns[:, above].T
+    low, high = columns[:, below].T.copy(), columns[:, above].T.copy()  # C order, as NumPy's
     t = (at - below)[:, None]
     step = high - low
-    out = np.where(t >= 0.5, high - step * (1 - t), low + step * t)
+    out = low + step * t  # ufuncs, as NumPy's: the result keeps the values' dtype object
+    np.subtract(high, step * (1 - t), out=out, where=t >= 0.5)  # (pickles compare equal)
     nan = np.isnan(columns[:, -1])
     if nan.any():
         out[:, nan] = columns[nan, -1]
