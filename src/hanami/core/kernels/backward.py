@@ -48,6 +48,7 @@ def backward_classic(S, P):
 @njit
 def backward_default(S, P):
     """Backpropagation of the default profile, last hexagon first."""
+    deltas = np.empty(S.s_w.shape[2], dtype=np.float32)  # scratch: a section's error terms
     for h in range(S.hx_flags.shape[0] - 1, -1, -1):
         flags = S.hx_flags[h]
         if flags & HX_INPUT:
@@ -55,7 +56,7 @@ def backward_default(S, P):
         if flags & HX_OUTPUT:
             output_error_default(S, P, h)
         if S.hx_ncb[h] > 0:
-            update_hexagon_default(S, P, h)
+            update_hexagon_default(S, P, h, deltas)
 
 
 @njit
@@ -79,7 +80,7 @@ def update_hexagon_classic(S, P, h):
 
 
 @njit
-def update_hexagon_default(S, P, h):
+def update_hexagon_default(S, P, h, deltas):
     """Neuron slopes, then the weight step of every section of hexagon ``h`` walked in the
     forward pass."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -102,7 +103,7 @@ def update_hexagon_default(S, P, h):
             update_block_default(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
                                  S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], S.s_v[cb],
                                  t_pot, t_delta, S.n_delta, lr, P.reduction, adaptive, eps,
-                                 P.mean_backprop)  # fmt: skip
+                                 P.mean_backprop, deltas)  # fmt: skip
 
 
 @njit
@@ -208,7 +209,7 @@ def update_block_classic(lst, n, c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t
 
 @njit
 def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, t_delta,
-                         n_delta, lr, counters, adaptive, eps, mean):  # fmt: skip
+                         n_delta, lr, counters, adaptive, eps, mean, deltas):  # fmt: skip
     """Weight step of every walked synapse of one block; the source gets its delta share.
 
     The forward walk recorded how far each section went (``c_stop``), so the step needs no
@@ -218,12 +219,11 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
     ``mean`` the source gets the mean of its share over the synapses walked, so a long
     section does not weigh more than a short one.
     """
-    deltas = np.empty(sw.shape[1], dtype=np.float32)  # a section's error terms, in order
     for j in range(n):
         slot = lst[j]
         acc = F0
         stop = c_stop[slot]
-        apart = stop >= VECTOR_STEPS
+        apart = adaptive > F0 and stop >= VECTOR_STEPS  # a plain step is cheap in place
         for k in range(stop):
             t = st_[slot, k]
             w = sw[slot, k]
@@ -233,15 +233,15 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
             acc += d * w
             if apart:
                 deltas[k] = d
+            elif adaptive > F0:
+                sw[slot, k], sv[slot, k] = _rms_step(w, sv[slot, k], d, lr, adaptive, eps)
             else:
-                sw[slot, k], v = _step(w, sv[slot, k], d, lr, adaptive, eps)
-                if adaptive > F0:  # the plain step leaves v alone (and unread)
-                    sv[slot, k] = v
+                sw[slot, k] = w - lr * d
         if apart:
             # a long section takes its steps after the sum (which needs the weights before
             # them), in a loop over contiguous error terms that compiles to vector code:
             # the same operations bit for bit (docs/engine.md, Time per sample)
-            _steps(sw[slot], sv[slot], deltas, stop, lr, adaptive, eps)
+            _rms_steps(sw[slot], sv[slot], deltas, stop, lr, adaptive, eps)
         if mean and stop > 0:
             acc = acc / np.float32(stop)
         if c_kind[slot] == 0:
@@ -249,24 +249,18 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
 
 
 @njit
-def _step(w, v, d, lr, adaptive, eps):
-    """One synapse's weight step for error term ``d``: RMSProp with ``adaptive`` (see
-    :func:`update_block_default`), else plain; returns the new weight and squared step."""
-    if adaptive > F0:
-        v = adaptive * v + (F1 - adaptive) * d * d
-        return w - lr * d / (np.float32(np.sqrt(v)) + eps), v
-    return w - lr * d, v
+def _rms_step(w, v, d, lr, adaptive, eps):
+    """One synapse's RMSProp step for error term ``d`` (see :func:`update_block_default`);
+    returns the new weight and running squared step."""
+    v = adaptive * v + (F1 - adaptive) * d * d
+    return w - lr * d / (np.float32(np.sqrt(v)) + eps), v
 
 
 @njit
-def _steps(w, v, d, stop, lr, adaptive, eps):
-    """:func:`_step` for synapses ``0..stop`` of one section, error terms in ``d``."""
-    if adaptive > F0:
-        for k in range(stop):
-            w[k], v[k] = _step(w[k], v[k], d[k], lr, adaptive, eps)
-    else:
-        for k in range(stop):
-            w[k] = _step(w[k], F0, d[k], lr, adaptive, eps)[0]
+def _rms_steps(w, v, d, stop, lr, adaptive, eps):
+    """:func:`_rms_step` for synapses ``0..stop`` of one section, error terms in ``d``."""
+    for k in range(stop):
+        w[k], v[k] = _rms_step(w[k], v[k], d[k], lr, adaptive, eps)
 
 
 @njit

@@ -231,7 +231,6 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
         q = p - c_low[slot]
         covered = F0  # borders spent, for a chained section's offset (not p - q, see below)
         k = 0
-        cur, acc = -1, F0  # the input of target ``cur`` not yet stored (see below)
         while k < syn and q > thr:
             if st_[slot, k] == UNUSED_TARGET:
                 g = min(pieces, syn - k) if k == 0 else 1
@@ -256,29 +255,15 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
                     sb[slot, k + 1] += half
                     b = b - half
                     sb[slot, k] = b
-                if cur >= 0:
-                    n_in[cur] = acc
-                    cur = -1
                 n_in[st_[slot, k]] += sw[slot, k] * (q / b)
                 q -= b
                 covered += b
                 k += 1
                 break
-            # n_in[t] += w, with the running sum of a target kept in a register while
-            # consecutive synapses share it (42-69 % do): the same additions in the same
-            # order, without waiting for the store of the last one (docs/engine.md, Time
-            # per sample). The sum is stored every step, so no branch depends on the target.
-            t = np.int64(st_[slot, k])
-            base = n_in[t]
-            if cur >= 0:
-                n_in[cur] = acc
-            acc = (acc if t == cur else base) + sw[slot, k]
-            cur = t
+            n_in[st_[slot, k]] += sw[slot, k]
             q -= b
             covered += b
             k += 1
-        if cur >= 0:
-            n_in[cur] = acc
         c_stop[slot] = k  # the backward pass walks exactly these synapses
         if q > thr and c_next[slot] == 0:
             # the chain starts where this section ends; p - q would lose the borders in
