@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from test_wide_inputs import one_pass_accuracies
 
 from hanami.core.profiles import PROFILES
 from hanami.estimators import HanamiClassifier, HanamiRegressor, _coding, prequential
-from hanami.estimators._coding import EVERY, WINDOW, FeatureCoder
+from hanami.estimators._coding import EVERY, WINDOW, FeatureCoder, quantiles
 from hanami.estimators._common import encode_features
 
 QUANTILES = (0.2, 0.5, 0.8)
@@ -28,6 +29,32 @@ def test_batches_and_single_rows_give_the_same_codes():
     assert whole.shape == (len(X), 3 * 2 * len(QUANTILES))
     plain = encode_features(X[:1], 10.0).reshape(3, 1, 2)  # row 0: every centre is 0
     np.testing.assert_array_equal(whole[0].reshape(3, 3, 2), np.broadcast_to(plain, (3, 3, 2)))
+
+
+@pytest.mark.parametrize("kind", ["normal", "few values", "signed zeros", "nan and inf", "huge"])
+def test_quantiles_equal_numpys_bit_for_bit(kind):
+    rng = np.random.default_rng(len(kind))
+    for n, d in ((1, 5), (2, 5), (3, 1), (7, 5), (64, 1), (511, 5), (512, 5)):
+        values = rng.normal(size=(n, d))
+        if kind == "few values":
+            values = rng.integers(0, 3, size=(n, d)).astype(float)
+        elif kind == "signed zeros":
+            values = np.round(values, 1) * np.where(rng.random((n, d)) < 0.5, -0.0, 1.0)
+        elif kind == "nan and inf":
+            for special in (np.nan, np.inf, -np.inf):
+                values[rng.random((n, d)) < 0.1] = special
+        elif kind == "huge":
+            values = values * 1e300
+        values = pickle.loads(pickle.dumps(values))  # a dtype object of its own, as a
+        # restored estimator's window has: the result keeps it, as np.quantile's does
+        for q in (np.array(QUANTILES), np.array([0.0, 1.0]), rng.random(3)):
+            kept = values.copy()
+            with np.errstate(invalid="ignore"):  # inf - inf, as in np.quantile
+                expected, got = np.quantile(values, q, axis=0), quantiles(values, q)
+            assert kept.tobytes() == values.tobytes()  # the window is left as it was
+            assert got.shape == expected.shape and got.strides == expected.strides
+            assert (got.dtype is values.dtype) == (expected.dtype is values.dtype)
+            assert got.tobytes() == expected.tobytes()
 
 
 def test_a_row_is_coded_with_centres_of_earlier_rows_only():

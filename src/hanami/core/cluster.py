@@ -84,8 +84,11 @@ class Cluster:
         t, p = self.template, self.profile
         n_hex = len(t.hexagons)
         self._rng = np.random.default_rng(t.settings.seed)
+        # blocks: what the first _grow asks for anyway; the hexagons' block lists stay
+        # small, as their unused columns (never read) are part of the state's digest
+        cap = self._params.reserve_blocks * 3 // 2
         s = st.allocate(n_hex, p.neurons_per_block, p.sections_per_block,
-                        p.synapses_per_section, nb_cap=8, cb_cap=1, hex_cap=8)  # fmt: skip
+                        p.synapses_per_section, nb_cap=cap, cb_cap=cap, hex_cap=8)  # fmt: skip
         s.rng[0] = np.uint64(self._rng.integers(0, 2**63))
         for k, spec in enumerate(t.inputs):
             flags = st.HX_INPUT

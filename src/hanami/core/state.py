@@ -19,6 +19,8 @@ growth and checkpoints (:func:`trimmed`, in this order) are all derived from it.
 
 from __future__ import annotations
 
+import math
+import mmap
 from collections import namedtuple
 from typing import NamedTuple
 
@@ -182,12 +184,30 @@ def allocate(
 
 
 def _filled(shape: tuple[int, ...], name: str) -> np.ndarray:
-    """A fresh buffer of ``shape`` for field ``name``. Zero-filled ones come from
-    ``np.zeros``, whose pages the OS maps on first touch: the spare capacity of the synapse
-    buffers (megabytes, mostly never used on a small stream) then costs nothing to allocate."""
+    """A fresh buffer of ``shape`` for field ``name``; zero-filled ones come from
+    :func:`_zeros`, so their spare capacity costs nothing until it is used."""
     fill = fill_value(name)
     dtype = _BY_NAME[name].dtype
-    return np.zeros(shape, dtype=dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
+    return _zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
+
+
+_MAPPED_BYTES = 1 << 18  # zero buffers from this size on are mapped by the OS (_zeros)
+
+
+def _zeros(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """Zeros whose pages the OS maps on first touch, however large.
+
+    ``np.zeros`` maps fresh pages only while the allocator has no freed memory to reuse;
+    in a process that has freed clusters before, it clears the reused memory up front,
+    which for the spare synapse blocks of a new cluster (megabytes, mostly never used on
+    a small stream) was about half a millisecond (docs/engine.md, Time per sample). A
+    private anonymous mapping is always zero and untouched.
+    """
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes < _MAPPED_BYTES:
+        return np.zeros(shape, dtype=dtype)
+    pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(pages, dtype=dtype).reshape(shape)
 
 
 def _grown(array: np.ndarray, length: int, name: str, used: int | None = None) -> np.ndarray:

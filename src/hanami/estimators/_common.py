@@ -27,6 +27,7 @@ Target scaling (regression)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Iterable
 
 import numpy as np
@@ -83,7 +84,7 @@ def build_template(template: str | None, profile: str, hidden_hexagons: int) -> 
     A user template must have exactly one input and one output of the plain type.
     """
     if template is None:
-        return parse_template(generated_template_text(profile, hidden_hexagons))
+        return _generated_template(profile, int(hidden_hexagons))
     parsed = parse_template(template)
     if len(parsed.inputs) != 1 or len(parsed.outputs) != 1:
         raise ValueError(
@@ -97,6 +98,13 @@ def build_template(template: str | None, profile: str, hidden_hexagons: int) -> 
             f"found {parsed.outputs[0].type!r}"
         )
     return parsed
+
+
+@functools.cache
+def _generated_template(profile: str, hidden_hexagons: int) -> Template:
+    """The parsed generated template, parsed once per process: templates are immutable,
+    and parsing cost about 80 µs of every new estimator (docs/engine.md, Time per sample)."""
+    return parse_template(generated_template_text(profile, hidden_hexagons))
 
 
 def encode_features(X: np.ndarray, input_scale: float) -> np.ndarray:

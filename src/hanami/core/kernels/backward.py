@@ -24,6 +24,7 @@ from hanami.core.kernels.structure import F0, F1, PERSISTENT_COUNTER
 from hanami.core.state import HX_INPUT, HX_OUTPUT, M_SAMPLES, OUTPUT_LINKS, UNUSED_TARGET
 
 LOG2E = np.float32(1.4427)  # slope of log2(1 + p) is LOG2E * 2^-log2(1 + p)
+VECTOR_STEPS = 16  # sections walked this far take their weight steps in vector code
 OUTPUT_SLOPE_MIN = np.float32(0.05)
 """Default profile: the smallest sigmoid slope an output error is scaled by. An output that
 sat near 0 or 1 for long (a class the stream never brought) otherwise has a slope of
@@ -47,6 +48,7 @@ def backward_classic(S, P):
 @njit
 def backward_default(S, P):
     """Backpropagation of the default profile, last hexagon first."""
+    deltas = np.empty(S.s_w.shape[2], dtype=np.float32)  # scratch: a section's error terms
     for h in range(S.hx_flags.shape[0] - 1, -1, -1):
         flags = S.hx_flags[h]
         if flags & HX_INPUT:
@@ -54,7 +56,7 @@ def backward_default(S, P):
         if flags & HX_OUTPUT:
             output_error_default(S, P, h)
         if S.hx_ncb[h] > 0:
-            update_hexagon_default(S, P, h)
+            update_hexagon_default(S, P, h, deltas)
 
 
 @njit
@@ -78,7 +80,7 @@ def update_hexagon_classic(S, P, h):
 
 
 @njit
-def update_hexagon_default(S, P, h):
+def update_hexagon_default(S, P, h, deltas):
     """Neuron slopes, then the weight step of every section of hexagon ``h`` walked in the
     forward pass."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
@@ -101,7 +103,7 @@ def update_hexagon_default(S, P, h):
             update_block_default(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
                                  S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], S.s_v[cb],
                                  t_pot, t_delta, S.n_delta, lr, P.reduction, adaptive, eps,
-                                 P.mean_backprop)  # fmt: skip
+                                 P.mean_backprop, deltas)  # fmt: skip
 
 
 @njit
@@ -163,13 +165,14 @@ def _hidden_slopes(S, h):
     if S.hx_flags[h] & HX_OUTPUT:
         return
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
+    n_act, n_delta, n_pot = S.n_act, S.n_delta, S.n_pot  # locals: see update_neurons
     for i in range(S.hx_nnb[h]):
         base = S.hx_nb[h, i] * npb
         for gid in range(base, base + npb):
-            if S.n_act[gid]:
-                S.n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(S.n_pot[gid])))
+            if n_act[gid]:
+                n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(n_pot[gid])))
             else:
-                S.n_delta[gid] *= LOG2E
+                n_delta[gid] *= LOG2E
 
 
 @njit
@@ -206,7 +209,7 @@ def update_block_classic(lst, n, c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t
 
 @njit
 def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, t_delta,
-                         n_delta, lr, counters, adaptive, eps, mean):  # fmt: skip
+                         n_delta, lr, counters, adaptive, eps, mean, deltas):  # fmt: skip
     """Weight step of every walked synapse of one block; the source gets its delta share.
 
     The forward walk recorded how far each section went (``c_stop``), so the step needs no
@@ -220,6 +223,7 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
         slot = lst[j]
         acc = F0
         stop = c_stop[slot]
+        apart = adaptive > F0 and stop >= VECTOR_STEPS  # a plain step is cheap in place
         for k in range(stop):
             t = st_[slot, k]
             w = sw[slot, k]
@@ -227,16 +231,36 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
                 sc[slot, k] += 1
             d = t_delta[t]
             acc += d * w
-            if adaptive > F0:
-                v = adaptive * sv[slot, k] + (F1 - adaptive) * d * d
-                sv[slot, k] = v
-                sw[slot, k] = w - lr * d / (np.float32(np.sqrt(v)) + eps)
+            if apart:
+                deltas[k] = d
+            elif adaptive > F0:
+                sw[slot, k], sv[slot, k] = _rms_step(w, sv[slot, k], d, lr, adaptive, eps)
             else:
                 sw[slot, k] = w - lr * d
+        if apart:
+            # a long section takes its steps after the sum (which needs the weights before
+            # them), in a loop over contiguous error terms that compiles to vector code:
+            # the same operations bit for bit (docs/engine.md, Time per sample)
+            _rms_steps(sw[slot], sv[slot], deltas, stop, lr, adaptive, eps)
         if mean and stop > 0:
             acc = acc / np.float32(stop)
         if c_kind[slot] == 0:
             n_delta[c_src[slot]] += acc
+
+
+@njit
+def _rms_step(w, v, d, lr, adaptive, eps):
+    """One synapse's RMSProp step for error term ``d`` (see :func:`update_block_default`);
+    returns the new weight and running squared step."""
+    v = adaptive * v + (F1 - adaptive) * d * d
+    return w - lr * d / (np.float32(np.sqrt(v)) + eps), v
+
+
+@njit
+def _rms_steps(w, v, d, stop, lr, adaptive, eps):
+    """:func:`_rms_step` for synapses ``0..stop`` of one section, error terms in ``d``."""
+    for k in range(stop):
+        w[k], v[k] = _rms_step(w[k], v[k], d[k], lr, adaptive, eps)
 
 
 @njit
