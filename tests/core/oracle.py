@@ -38,7 +38,7 @@ from hanami.core.state import (
 )
 
 f32 = np.float32
-F0, F1, TWO = f32(0.0), f32(1.0), f32(2.0)
+F0, F1, TWO, HALF = f32(0.0), f32(1.0), f32(2.0), f32(0.5)
 LOG2E = f32(1.4427)
 OUTPUT_SLOPE_MIN = f32(0.05)
 FRESH, PERSISTENT = 5, 10
@@ -349,6 +349,9 @@ def backward(s: State, P: Params) -> None:
             continue
         samples = int(s.meta[M_SAMPLES])
         lr = f32(max(P.lr / (1.0 + samples * P.lr_decay), P.lr_min))
+        # a reduction counter counts up while the weight's sign agrees with the target's
+        # activity: a hidden neuron is active when it fired, an output above 0.5
+        active = HALF if flags & HX_OUTPUT else F0
         if not flags & HX_OUTPUT:
             for gid in neurons(s, h):
                 if s.n_act[gid]:  # slope of log2(1 + p), from the output p
@@ -364,7 +367,7 @@ def backward(s: State, P: Params) -> None:
                 for k in range(int(s.c_stop[cb, slot])):
                     t = target0 + int(s.s_t[cb, slot, k])
                     w = s.s_w[cb, slot, k]
-                    agrees = (s.n_pot[t] > F0) == (w > F0)
+                    agrees = (s.n_pot[t] > active) == (w > F0)
                     if P.reduction and s.s_cnt[cb, slot, k] < PERSISTENT and agrees:
                         s.s_cnt[cb, slot, k] += 1
                     d = s.n_delta[t]
