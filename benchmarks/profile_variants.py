@@ -25,13 +25,12 @@ from hanami.core.templates import mnist_template
 def overrides(pairs: list[str]) -> dict[str, object]:
     """``FIELD=VALUE`` strings as typed ``Profile`` fields."""
     types = {f.name: f.type for f in dataclasses.fields(Profile)}
+    convert = {"bool": lambda v: v == "1", "int": int, "float": float}
     out: dict[str, object] = {}
     for pair in pairs:
         name, value = pair.split("=", 1)
         kind = types[name]  # a KeyError names the unknown field
-        out[name] = {"bool": value == "1", "int": int(value), "float": float(value)}.get(
-            kind, value
-        )
+        out[name] = convert.get(kind, str)(value)
     return out
 
 
