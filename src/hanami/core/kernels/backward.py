@@ -90,6 +90,9 @@ def update_hexagon_default(S, P, h):
     leak = np.float32(P.leak)
     active = HALF if S.hx_flags[h] & HX_OUTPUT else F0
     adaptive = np.float32(P.adaptive)
+    if P.output_adaptive > 0.0 and S.hx_flags[h] & HX_OUTPUT:
+        adaptive = np.float32(P.output_adaptive)
+        lr = np.float32(P.output_rate)
     eps = np.float32(P.adaptive_eps)
     _hidden_slopes(S, h)
     for i in range(S.hx_ncb[h]):
