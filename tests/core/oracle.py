@@ -38,7 +38,7 @@ from hanami.core.state import (
 )
 
 f32 = np.float32
-F0, F1, TWO = f32(0.0), f32(1.0), f32(2.0)
+F0, F1, TWO, HALF = f32(0.0), f32(1.0), f32(2.0), f32(0.5)
 LOG2E = f32(1.4427)
 OUTPUT_SLOPE_MIN = f32(0.05)
 FRESH, PERSISTENT = 5, 10
@@ -349,6 +349,13 @@ def backward(s: State, P: Params) -> None:
             continue
         samples = int(s.meta[M_SAMPLES])
         lr = f32(max(P.lr / (1.0 + samples * P.lr_decay), P.lr_min))
+        # a reduction counter counts up while the weight's sign agrees with the target's
+        # activity: a hidden neuron is active when it fired, an output above 0.5
+        active = HALF if flags & HX_OUTPUT else F0
+        # output_adaptive: synapses into outputs take RMSProp steps of a constant scale
+        adaptive = f32(P.output_adaptive) if flags & HX_OUTPUT else F0
+        if adaptive > F0:
+            lr = f32(P.output_rate)
         if not flags & HX_OUTPUT:
             for gid in neurons(s, h):
                 if s.n_act[gid]:  # slope of log2(1 + p), from the output p
@@ -364,12 +371,18 @@ def backward(s: State, P: Params) -> None:
                 for k in range(int(s.c_stop[cb, slot])):
                     t = target0 + int(s.s_t[cb, slot, k])
                     w = s.s_w[cb, slot, k]
-                    agrees = (s.n_pot[t] > F0) == (w > F0)
+                    agrees = (s.n_pot[t] > active) == (w > F0)
                     if P.reduction and s.s_cnt[cb, slot, k] < PERSISTENT and agrees:
                         s.s_cnt[cb, slot, k] += 1
                     d = s.n_delta[t]
                     acc += d * w
-                    s.s_w[cb, slot, k] = w - lr * d
+                    if adaptive > F0:
+                        v = adaptive * s.s_v[cb, slot, k] + (F1 - adaptive) * d * d
+                        s.s_v[cb, slot, k] = v
+                        root = f32(math.sqrt(float(v))) + f32(P.adaptive_eps)
+                        s.s_w[cb, slot, k] = w - lr * d / root
+                    else:
+                        s.s_w[cb, slot, k] = w - lr * d
                 if s.c_kind[cb, slot] == 0:
                     s.n_delta[s.c_src[cb, slot]] += acc
 
@@ -404,7 +417,8 @@ def reduce(s: State) -> None:
                 if s.s_t[cb, slot, k] == UNUSED_TARGET:
                     break
                 had += 1
-                fields = [s.s_w[cb, slot, k], s.s_b[cb, slot, k], s.s_t[cb, slot, k]]
+                fields = [s.s_w[cb, slot, k], s.s_b[cb, slot, k], s.s_t[cb, slot, k],
+                          s.s_v[cb, slot, k]]  # fmt: skip
                 count = int(s.s_cnt[cb, slot, k])
                 if count < PERSISTENT:
                     count -= 1
@@ -413,9 +427,10 @@ def reduce(s: State) -> None:
                         continue
                 kept.append((*fields, count & 0xFF))
             for k in range(had):
-                w, b, t, c = kept[k] if k < len(kept) else (F0, F0, UNUSED_TARGET, 0)
+                w, b, t, v, c = kept[k] if k < len(kept) else (F0, F0, UNUSED_TARGET, F0, 0)
                 s.s_w[cb, slot, k], s.s_b[cb, slot, k] = w, b
                 s.s_t[cb, slot, k], s.s_cnt[cb, slot, k] = t, c
+                s.s_v[cb, slot, k] = v
             if had > 0 and not kept:
                 low = s.c_low[cb, slot]
                 free_section(s, cb, slot, src)

@@ -97,6 +97,28 @@ def test_reduction_frees_a_section_without_synapses():
     assert s.n_use[src] & (1 << s.c_pos[cb, slot]) == 0
 
 
+def test_an_inhibitory_synapse_into_an_output_that_is_off_counts_as_active():
+    """An output neuron is a sigmoid, so its potential is always above 0: with "active"
+    meaning a potential above 0, a negative synapse into an output never counted up and
+    the reduction kept removing them (docs/engine.md, Reduction). An output is active above
+    0.5, where its input is positive, as a hidden neuron is when its input is."""
+    X, Y = blobs(300, seed=3)
+    c = Cluster(line_template(reduction=True), seed=4)
+    c.train(X[:250], Y[:250])
+    outputs = np.flatnonzero(c._state.hx_flags & st.HX_OUTPUT)
+    cbs = np.flatnonzero(np.isin(c._state.cb_hex[: c._state.meta[st.M_CB]], outputs))
+    counted = {True: 0, False: 0}  # synapses that counted up in a step, by sign before it
+    for i in range(250, 260):  # no reduction cycle in between (one every 100 samples)
+        used = c._state.s_t[cbs] != st.UNUSED_TARGET
+        negative = c._state.s_w[cbs] < 0
+        before = c._state.s_cnt[cbs].astype(int)
+        c.train(X[i : i + 1], Y[i : i + 1])
+        up = used & (c._state.s_cnt[cbs] > before)  # read anew: the buffers may have grown
+        counted[True] += np.count_nonzero(up & negative)
+        counted[False] += np.count_nonzero(up & ~negative)
+    assert counted[True] > 0 and counted[False] > 0
+
+
 @pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_reduction_runs_when_enabled_and_the_network_still_learns(profile):
     X, Y = blobs(3000, seed=8)

@@ -109,6 +109,23 @@ def test_a_class_that_never_came_is_learned_when_it_comes(seed):
     assert c.request(X[:1], stateless=True)[0].argmax() == 3
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_output_steps_adapt_to_a_new_class(seed):
+    """The default profile's output synapses take RMSProp steps (``output_adaptive``): a
+    synapse into an output whose errors stayed small takes full steps when its class comes.
+    After five epochs without class 3, 15 of its samples teach it to every one of 100
+    others. Samples needed, seeds 0-5: 10, 6, 11, 12, 8, 10 with the steps, 44, 20, 10, 9,
+    8, 8 without; the test takes the two seeds plain steps fail (docs/engine.md, Adaptive
+    output steps)."""
+    X, Y = blobs(2000, seed=1)
+    new, X, Y = X[Y[:, 3] == 1], X[Y[:, 3] == 0], Y[Y[:, 3] == 0]
+    c = Cluster(line_template(), seed=seed)
+    for _ in range(5):
+        c.train(X, Y)
+    c.train(new[:15], np.eye(4, dtype=np.float32)[[3] * 15])
+    assert np.all(c.request(new[100:200], stateless=True).argmax(1) == 3)
+
+
 @pytest.mark.parametrize("profile", ["classic", "default", "stream"])
 def test_prequential_outputs_equal_a_row_by_row_loop(profile):
     X, Y = blobs(400, seed=3)

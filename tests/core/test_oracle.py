@@ -53,7 +53,7 @@ def _blobs():
     X = _samples(rng, 40, 4)
     Y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]
     template = line_template(cooldown=1.5, refractory=2, reduction=True)
-    return Cluster(template, seed=3), X, Y, 5
+    return Cluster(template, seed=3), X, Y, 3
 
 
 def _ramp():

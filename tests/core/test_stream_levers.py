@@ -73,13 +73,19 @@ def test_function_preserving_split_keeps_the_output_and_adds_a_synapse():
 
 
 def test_adaptive_steps_keep_a_running_square_per_synapse():
+    """The stream profile's steps adapt everywhere, the default's on output synapses only
+    (``output_adaptive``)."""
     X, Y = blobs(200, seed=3)
     kept = {}
-    for profile in ("default", "stream"):
+    for profile in ("classic", "default", "stream"):
         c = Cluster(line_template(profile=profile), seed=1)
         c.train(X, Y)
-        kept[profile] = bool(np.any(c._state.s_v != 0))
-    assert kept == {"default": False, "stream": True}
+        s = c._state
+        used = int(s.meta[st.M_CB])
+        into_output = (s.hx_flags[s.cb_hex[:used]] & st.HX_OUTPUT) != 0
+        squares = np.any(s.s_v[:used] != 0, axis=(1, 2))
+        kept[profile] = (bool(squares[into_output].any()), bool(squares[~into_output].any()))
+    assert kept == {"classic": (False, False), "default": (True, False), "stream": (True, True)}
 
 
 def test_checkpoint_keeps_the_adaptive_state():

@@ -55,6 +55,9 @@ class Profile:
     few_class_hidden: int = 0  # hidden blocks use only this many of their neurons where
     # hidden neurons have one root (a few classes; 0: all neurons_per_block)
     adaptive: float = 0.0  # RMSProp decay of per-synapse squared steps (0: plain step)
+    output_adaptive: float = 0.0  # the same for synapses into output neurons only, which
+    # then step by output_rate, constant (docs/engine.md, Adaptive output steps)
+    output_rate: float = 0.001
     leak: float = 0.0  # share of the error a silent hidden source gets (backward.py)
     mean_backprop: bool = False  # a hidden neuron's error: mean, not sum, over its synapses
     # The estimators code each feature around these running quantiles of its values
@@ -77,11 +80,13 @@ PROFILES = {
     "classic": Profile("classic", "classic", 128, 512, 128, 0.1, 0.1, 1e-5, 1),
     # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
     # 0.1 / (1 + samples / 20,000) to a floor of 0.03, and new weights 8 times smaller
-    # (|w| up to 0.025 instead of 0.2); docs/engine.md has the measurements. The
-    # estimators code features around running quantiles (the engine never reads it).
+    # (|w| up to 0.025 instead of 0.2), and RMSProp steps of a constant scale on the
+    # synapses into outputs; docs/engine.md has the measurements. The estimators code
+    # features around running quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 64, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=5e-5, learning_rate_min=0.03,
-                       initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8)),
+                       initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
+                       output_adaptive=0.999, output_rate=0.0004),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
@@ -124,6 +129,8 @@ class Params(NamedTuple):
     hidden_size: int  # neurons a new hidden block uses (0: all; resolved from few_class_hidden)
     adaptive: float  # see Profile
     adaptive_eps: float  # see ADAPTIVE_EPS
+    output_adaptive: float  # see Profile
+    output_rate: float  # see Profile
     leak: float  # see Profile
     mean_backprop: bool  # see Profile
     halve_borders: bool  # see Profile
@@ -205,6 +212,8 @@ def make_params(
         split_margin=SPLIT_MARGIN,
         adaptive=float(profile.adaptive),
         adaptive_eps=ADAPTIVE_EPS,
+        output_adaptive=float(profile.output_adaptive),
+        output_rate=float(profile.output_rate),
         leak=float(profile.leak),
         mean_backprop=bool(profile.mean_backprop),
         halve_borders=bool(profile.halve_borders),

@@ -12,7 +12,8 @@ and the output slope floor); with ``hidden_rate_by_roots`` synapses into hidden 
 learn at the rate divided by the input roots per neuron (docs/engine.md, The stream
 profile). Activity counters for the reduction are only kept when the
 reduction is on: a synapse whose weight sign agrees with its target's activity counts up
-(docs/engine.md, Reduction).
+(docs/engine.md, Reduction); by default an output neuron is active above 0.5, its sigmoid's
+middle (docs/engine.md, Inhibitory output synapses).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from hanami.core._jit import njit
 from hanami.core.kernels.structure import F0, F1, PERSISTENT_COUNTER
+from hanami.core.kernels.walks import HALF
 from hanami.core.state import HX_INPUT, HX_OUTPUT, M_SAMPLES, OUTPUT_LINKS, UNUSED_TARGET
 
 LOG2E = np.float32(1.4427)  # slope of log2(1 + p) is LOG2E * 2^-log2(1 + p)
@@ -88,7 +90,11 @@ def update_hexagon_default(S, P, h, deltas):
     if P.hidden_rate_by_roots and not S.hx_flags[h] & HX_OUTPUT:
         lr = lr / np.float32(P.input_roots)  # r roots: r times the synapses that move
     leak = np.float32(P.leak)
+    active = HALF if S.hx_flags[h] & HX_OUTPUT else F0
     adaptive = np.float32(P.adaptive)
+    if P.output_adaptive > 0.0 and S.hx_flags[h] & HX_OUTPUT:
+        adaptive = np.float32(P.output_adaptive)
+        lr = np.float32(P.output_rate)
     eps = np.float32(P.adaptive_eps)
     _hidden_slopes(S, h)
     for i in range(S.hx_ncb[h]):
@@ -103,7 +109,7 @@ def update_hexagon_default(S, P, h, deltas):
             update_block_default(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
                                  S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], S.s_v[cb],
                                  t_pot, t_delta, S.n_delta, lr, P.reduction, adaptive, eps,
-                                 P.mean_backprop, deltas)  # fmt: skip
+                                 P.mean_backprop, active, deltas)  # fmt: skip
 
 
 @njit
@@ -209,7 +215,7 @@ def update_block_classic(lst, n, c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t
 
 @njit
 def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, t_delta,
-                         n_delta, lr, counters, adaptive, eps, mean, deltas):  # fmt: skip
+                         n_delta, lr, counters, adaptive, eps, mean, active, deltas):  # fmt: skip
     """Weight step of every walked synapse of one block; the source gets its delta share.
 
     The forward walk recorded how far each section went (``c_stop``), so the step needs no
@@ -227,7 +233,7 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
         for k in range(stop):
             t = st_[slot, k]
             w = sw[slot, k]
-            if counters and sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > F0) == (w > F0):
+            if counters and sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > active) == (w > F0):
                 sc[slot, k] += 1
             d = t_delta[t]
             acc += d * w
