@@ -52,6 +52,10 @@ from loadgen import (
 
 SAVE_STEPS = 5
 WORK_S = (0.5, 2.5)
+MOVE_S = 60.0
+"""A trial's kill comes ``WORK_S`` after every kind of work was acknowledged once in it (at
+most ``MOVE_S`` after the start): on a busy machine a kill after a fixed time could hit a
+server that had not acknowledged some kind of work yet, and test nothing of it."""
 SETTLE_S = 120.0
 
 
@@ -66,6 +70,13 @@ class Ledger:
     saves: dict[str, int] = field(default_factory=dict)
     """Checkpoint uuid -> steps on ``saves`` acknowledged before the save was asked."""
     queued: dict[str, int] = field(default_factory=dict)
+
+    KINDS = ("direct_samples", "save_steps", "datasets", "tasks", "finished_saves")
+
+    def counts(self) -> tuple[int, ...]:
+        """How much of each kind of work (:attr:`KINDS`) was acknowledged so far."""
+        direct = sum(t.acked for t in self.direct)
+        return direct, self.save_steps.acked, len(self.datasets), len(self.tasks), len(self.saves)
 
 
 @dataclass
@@ -190,6 +201,16 @@ def _check(client: Client, clusters: Clusters, ledger: Ledger, database: Databas
     return lost
 
 
+def _until_every_kind_moved(ledger: Ledger, before: tuple[int, ...], actors: list[Actor]) -> None:
+    """Wait until the trial's actors got every kind of work acknowledged at least once, or
+    one of them failed, or ``MOVE_S`` passed."""
+    deadline = time.monotonic() + MOVE_S
+    while time.monotonic() < deadline and all(actor.error is None for actor in actors):
+        if all(now > then for now, then in zip(ledger.counts(), before, strict=True)):
+            return
+        time.sleep(0.05)
+
+
 def _task_state(client: Client, cluster: str, task: str) -> str:
     response = client.api.get("task", uuid=task, cluster_uuid=cluster)
     return response.json()["state"] if response.status_code == 200 else "missing"
@@ -211,8 +232,10 @@ def run_backend(folder: Path, database_url: str | None, trials: int, seed: int) 
         for trial in range(trials):
             stop = threading.Event()
             actors = _actors(client, clusters, ledger, stop)
+            before = ledger.counts()
             for actor in actors:
                 actor.start()
+            _until_every_kind_moved(ledger, before, actors)
             time.sleep(rng.uniform(*WORK_S))
             server.kill()
             stop.set()
@@ -234,13 +257,7 @@ def run_backend(folder: Path, database_url: str | None, trials: int, seed: int) 
         database.dispose()
     return {
         "trials": trials,
-        "acknowledged": {
-            "direct_samples": sum(t.acked for t in ledger.direct),
-            "save_steps": ledger.save_steps.acked,
-            "datasets": len(ledger.datasets),
-            "tasks": len(ledger.tasks),
-            "finished_saves": len(ledger.saves),
-        },
+        "acknowledged": dict(zip(Ledger.KINDS, ledger.counts(), strict=True)),
         "lost": sum(lost.values()),
         "lost_by_kind": lost,
         "queued_saves_left": len(ledger.queued),
