@@ -35,6 +35,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check --force-exclude src tests benchmarks deploy
+	$(BIN)/ruff format --check src tests benchmarks deploy
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -82,7 +82,7 @@ def test_outliers_move_no_centre_and_a_range_change_is_followed():
     settled = coder.centres.copy()
     coder.encode(1e6 * clean[:10], learn=True)  # ten x1e6 samples
     assert np.abs(coder.centres - settled).max() < 0.05
-    coder.encode(10.0 * clean[: WINDOW], learn=True)  # the range grows tenfold
+    coder.encode(10.0 * clean[:WINDOW], learn=True)  # the range grows tenfold
     np.testing.assert_allclose(coder.centres[:, 0], 10.0 * np.array(QUANTILES), atol=0.6)
 
 

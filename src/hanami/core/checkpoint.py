@@ -125,9 +125,11 @@ def from_bytes(data: bytes, *, source: str = "checkpoint") -> Cluster:
             start, size = entry["offset"], entry["size"]
             if start < 0 or start + size > plen:
                 raise CheckpointError(f"{source}: array {entry['name']} lies outside the file")
-            arrays[entry["name"]] = np.frombuffer(
-                payload[start : start + size], dtype=np.dtype(entry["dtype"])
-            ).reshape(entry["shape"]).copy()
+            arrays[entry["name"]] = (
+                np.frombuffer(payload[start : start + size], dtype=np.dtype(entry["dtype"]))
+                .reshape(entry["shape"])
+                .copy()
+            )
         cluster = restore(header["template"], header["output_sizes"], header["python_rng"],
                           arrays)  # fmt: skip
     except CheckpointError:

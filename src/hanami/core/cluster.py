@@ -160,9 +160,8 @@ class Cluster:
         for k, a in enumerate(cols):
             if a.shape[1] > self._out_n[k]:
                 self._resize_output(k, a.shape[1])
-        if len(cols) == 1 and cols[0].shape[1] == self._out_n[0] and (
-            self.template.outputs[0].type == "plain"
-        ):
+        plain = self.template.outputs[0].type == "plain"
+        if plain and len(cols) == 1 and cols[0].shape[1] == self._out_n[0]:
             return np.ascontiguousarray(cols[0])
         parts = []
         for k, a in enumerate(cols):
@@ -203,7 +202,7 @@ class Cluster:
         at = offset + old_internal
         for name in st.OUTPUT_FIELDS:
             a = getattr(s, name)
-            a[at + added :] = a[at : old_total].copy()
+            a[at + added :] = a[at:old_total].copy()
             a[at : at + added] = st.fill_value(name)
         s.o_hex[at : at + added] = spec.hexagon
         s.o_idx[at : at + added] = np.arange(old_internal, internal)

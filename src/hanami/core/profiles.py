@@ -189,9 +189,7 @@ def hidden_fields(profile: Profile, outputs: int) -> dict[str, int]:
     }
 
 
-def make_params(
-    profile: Profile, template: Template, inputs: int = 0, outputs: int = 0
-) -> Params:
+def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: int = 0) -> Params:
     """The kernels' parameters for a cluster of ``template`` under ``profile`` whose input
     interfaces have ``inputs`` neurons and output interfaces ``outputs`` in all so far."""
     settings = template.settings
