@@ -34,7 +34,7 @@ from hanami.protocol.proto import (
 )
 from hanami.server import ServerSettings, create_app
 from hanami.server.security.policy import DEFAULT_POLICY
-from hanami.server.websocket import direct_io
+from hanami.server.websocket import cluster_messages
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -438,8 +438,8 @@ def test_direct_io_on_the_real_server(server, cluster_member):
 
 
 def test_buffers_held_for_one_step_are_limited(harness, monkeypatch):
-    monkeypatch.setattr(direct_io, "MAX_STEP_BYTES", 1000)
-    monkeypatch.setattr(direct_io, "MAX_STEP_BUFFERS", 4)
+    monkeypatch.setattr(cluster_messages, "MAX_STEP_BYTES", 1000)
+    monkeypatch.setattr(cluster_messages, "MAX_STEP_BUFFERS", 4)
     uuid = harness.cluster()
     with harness.open(uuid) as (session, _):
         for _ in range(3):  # the same name again replaces its buffer
