@@ -12,6 +12,7 @@ the loop is parked in ``receive`` with nothing queued, so messages keep their or
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hanami.protocol.proto import TRAIN_TYPE
@@ -26,25 +27,18 @@ _WAKE_UP = {"type": "websocket.receive", "bytes": b""}
 """Queued to end the loop's wait after a failure the lane cannot answer itself."""
 
 
+@dataclass(eq=False)
 class CompatibleLane:
     """The lane of one compatible-mode session (see the module docstring)."""
 
-    def __init__(
-        self,
-        protocol: LaneWebSocketProtocol,
-        session: WsSession,
-        steps: Steps,
-        buffers: StepBuffers,
-        train_allowed: Callable[[], bool],
-    ) -> None:
-        self.protocol = protocol
-        self.session = session
-        self.steps = steps
-        self.buffers = buffers
-        self.train_allowed = train_allowed
-        """Whether the policy and the cluster's mode allow a train step, without a query."""
-        self.parked = False
-        self.failure: BaseException | None = None
+    protocol: LaneWebSocketProtocol
+    session: WsSession
+    steps: Steps
+    buffers: StepBuffers
+    train_allowed: Callable[[], bool]
+    """Whether the policy and the cluster's mode allow a train step, without a query."""
+    parked: bool = False
+    failure: BaseException | None = None
 
     @classmethod
     def attach(
