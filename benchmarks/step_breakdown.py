@@ -36,7 +36,7 @@ WRAPPED = (
     ("uvicorn.protocols.websockets.websockets_sansio_impl", "WebSocketsSansIOProtocol",
      "data_received"),
     ("hanami.server.websocket.session", "WsSession", "receive"),
-    ("hanami.server.websocket.direct_io", None, "_parse_cluster_io"),
+    ("hanami.server.websocket.cluster_messages", None, "parse_cluster_io"),
     ("hanami.server.websocket.session", "WsSession", "send_bytes"),
     ("hanami.server.websocket.direct_steps", "Steps", "train"),
     ("hanami.server.runtime.journal", "StepJournal", "append"),

@@ -34,7 +34,7 @@ from hanami.protocol.proto import (
 )
 from hanami.server import ServerSettings, create_app
 from hanami.server.security.policy import DEFAULT_POLICY
-from hanami.server.websocket import direct_io
+from hanami.server.websocket import cluster_messages
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -420,6 +420,14 @@ def test_direct_io_on_the_real_server(server, cluster_member):
         ws.send(io_message("picture_hex", picture, last=True, train=False))
         reply = parse(ws.recv(timeout=300))
         assert (reply.bufferName, reply.numberOfValues, len(reply.values)) == ("label_hex", 10, 10)
+        for _ in range(10):  # quick steps now: on the real server they take the lane
+            ws.send(io_message("picture_hex", picture, last=False))
+            assert parse(ws.recv(timeout=300)).isLast is False
+            ws.send(io_message("label_hex", label, last=True, target=EXPECTED_BUFFER_TYPE))
+            assert parse(ws.recv(timeout=300)).isLast is True
+        ws.send(io_message("picture_hex", [float("nan")] * 784, last=False))  # declined by it
+        code, reason = expect_close(ws)
+        assert (code, reason) == (4400, "Buffer 'picture_hex' holds NaN or inf")
 
     with ws_connect(server.url) as ws:
         reply = ws_init(ws, api.token, "cluster", uuid, batched=True)
@@ -438,8 +446,8 @@ def test_direct_io_on_the_real_server(server, cluster_member):
 
 
 def test_buffers_held_for_one_step_are_limited(harness, monkeypatch):
-    monkeypatch.setattr(direct_io, "MAX_STEP_BYTES", 1000)
-    monkeypatch.setattr(direct_io, "MAX_STEP_BUFFERS", 4)
+    monkeypatch.setattr(cluster_messages, "MAX_STEP_BYTES", 1000)
+    monkeypatch.setattr(cluster_messages, "MAX_STEP_BUFFERS", 4)
     uuid = harness.cluster()
     with harness.open(uuid) as (session, _):
         for _ in range(3):  # the same name again replaces its buffer

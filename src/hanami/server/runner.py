@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from hanami.server.app import create_app
 from hanami.server.config import ServerSettings
 from hanami.server.security.headlimit import bounded_http_protocol
+from hanami.server.websocket.protocol import LaneWebSocketProtocol
 
 __all__ = ["configure_logging", "serve", "urls"]
 
@@ -123,6 +124,8 @@ def serve(settings: ServerSettings | None = None) -> None:
         # Float buffers hardly compress; deflating every message of a ping-pong session would
         # cost old clients (which ask for it by default) CPU on both sides for nothing.
         ws_per_message_deflate=False,
+        # direct-I/O steps below ASGI: hanami.server.websocket.direct_lane
+        ws=LaneWebSocketProtocol,
         # After SIGTERM, requests still running are cancelled once this has passed; upload
         # parsing stops within one chunk then (hanami.server.runtime.stoppable).
         timeout_graceful_shutdown=settings.shutdown_timeout,

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +47,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from google.protobuf.message import DecodeError
 
 from hanami.protocol.batch import (
     BATCH_VERSION,
@@ -60,10 +58,8 @@ from hanami.protocol.batch import (
     error_reply,
     parse_batch,
 )
-from hanami.protocol.cluster_io import decode_values, encode_values
+from hanami.protocol.cluster_io import encode_values
 from hanami.protocol.proto import (
-    EXPECTED_BUFFER_TYPE,
-    INPUT_BUFFER_TYPE,
     REQUEST_TYPE,
     TRAIN_TYPE,
     ClusterIO_Message,
@@ -73,8 +69,10 @@ from hanami.server.errors import ApiError, Conflict, NotFound
 from hanami.server.runtime.journal import JournalError
 from hanami.server.runtime.registry import ClusterRegistry
 from hanami.server.runtime.tasks.remote import held_elsewhere
+from hanami.server.websocket.cluster_messages import ACK, StepBuffers, parse_cluster_io
+from hanami.server.websocket.direct_lane import CompatibleLane
 from hanami.server.websocket.direct_steps import Steps
-from hanami.server.websocket.session import CloseCode, WsClose, WsSession
+from hanami.server.websocket.session import WsClose, WsSession
 
 __all__ = [
     "MAX_IN_FLIGHT",
@@ -88,11 +86,6 @@ MODE_RECHECK_S = 0.25
 """Shared executor: how long a direct-I/O session trusts the DIRECT mode it read."""
 MAX_IN_FLIGHT = 8
 """Frames a batched client may send before it waits for the first answer."""
-MAX_STEP_BUFFERS = 256
-MAX_STEP_BYTES = 64 * 1024 * 1024
-"""Compatible mode: what the buffers of one step (held until its ``isLast`` message) may
-add up to; more closes the socket with 4413 (buffers under new names used to pile up)."""
-
 TRAIN_POLICY = ("v1.0alpha/task/train", "POST")
 REQUEST_POLICY = ("v1.0alpha/task/request", "POST")
 
@@ -169,6 +162,18 @@ class _DirectCheck:
         self.cluster_uuid = cluster_uuid
         self._until = 0.0
 
+    def settled(self) -> bool:
+        """Whether the cluster is known to be in DIRECT mode without a database query."""
+        if time.monotonic() < self._until:
+            return True
+        if _clusters(self.session.ctx).executor.shared:
+            return False
+        try:
+            self()
+        except WsClose:
+            return False
+        return True
+
     def __call__(self) -> ClusterRegistry:
         clusters = _clusters(self.session.ctx)
         now = time.monotonic()
@@ -200,11 +205,6 @@ def _step_error(exc: Exception) -> ApiError | None:
 # --------------------------------------------------------------------------- compatible
 
 
-_ACK = ClusterIO_Message(
-    isLast=False, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
-).SerializeToString()
-
-
 def _request_replies(outputs: Mapping[str, Any]) -> list[bytes]:
     replies = []
     for name, values in outputs.items():
@@ -218,79 +218,50 @@ def _request_replies(outputs: Mapping[str, Any]) -> list[bytes]:
     return replies
 
 
-def _parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]:
-    message = ClusterIO_Message()
-    try:
-        if isinstance(data, str):
-            raise DecodeError("text frame")
-        message.ParseFromString(data)
-    except DecodeError as exc:
-        raise WsClose(CloseCode.BAD_REQUEST, "Got invalid ClusterIO-Message") from exc
-    if message.targetBufferType not in (INPUT_BUFFER_TYPE, EXPECTED_BUFFER_TYPE):
-        raise WsClose(
-            CloseCode.BAD_REQUEST,
-            "targetBufferType must be INPUT_BUFFER_TYPE or EXPECTED_BUFFER_TYPE",
-        )
-    if not message.bufferName:
-        raise WsClose(CloseCode.BAD_REQUEST, "bufferName is empty")
-    count = message.numberOfValues
-    values = decode_values(data, message)
-    if count > len(values):
-        raise WsClose(
-            CloseCode.BAD_REQUEST,
-            f"numberOfValues is {count} but the message holds {len(values)} values",
-        )
-    values = values[:count]
-    # a float64 sum of float32 values cannot overflow: it is finite iff every value is
-    if not math.isfinite(values.sum(dtype=np.float64)):
-        raise WsClose(CloseCode.BAD_REQUEST, f"Buffer '{message.bufferName}' holds NaN or inf")
-    return message, values
-
-
-def _check_held(inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
-    """Close with 4413 once the buffers held for the next step exceed the limits."""
-    count = len(inputs) + len(expected)
-    held = sum(v.nbytes for v in inputs.values()) + sum(v.nbytes for v in expected.values())
-    if count > MAX_STEP_BUFFERS or held > MAX_STEP_BYTES:
-        raise WsClose(
-            CloseCode.TOO_LARGE,
-            f"Step buffers exceed the limit: {count} buffers, {held} bytes (at most "
-            f"{MAX_STEP_BUFFERS}, {MAX_STEP_BYTES} bytes); send isLast to run the step",
-        )
-
-
 async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
     steps = Steps(session, cluster_uuid, _clusters(session.ctx))
     direct = _DirectCheck(session, cluster_uuid)
-    inputs: dict[str, np.ndarray] = {}
-    expected: dict[str, np.ndarray] = {}
-    while True:
-        message, values = _parse_cluster_io(await session.receive())
-        if message.targetBufferType == EXPECTED_BUFFER_TYPE:
-            expected[message.bufferName] = values
-        else:
-            inputs[message.bufferName] = values
-        _check_held(inputs, expected)
-        if not message.isLast:
-            await session.send_bytes(_ACK)
-            continue
-        train = message.processType == TRAIN_TYPE
-        session.require_policy(*(TRAIN_POLICY if train else REQUEST_POLICY))
-        clusters = direct()
-        step_inputs, step_expected = inputs, expected
-        inputs, expected = {}, {}
-        try:
-            if train:
-                await steps.train(step_inputs, step_expected)
+    buffers = StepBuffers()
+    lane = CompatibleLane.attach(session, steps, buffers, partial(_train_allowed, session, direct))
+    try:
+        while True:
+            data = await (session.receive() if lane is None else lane.receive())
+            if lane is not None and lane.failure is not None:
+                raise _closing(lane.failure) or lane.failure
+            message, values = parse_cluster_io(data)
+            buffers.store(message, values)
+            if not message.isLast:
+                await session.send_bytes(ACK)
                 continue
-            outputs = await steps.run(clusters.request_direct, cluster_uuid, step_inputs)
-        except Exception as exc:
-            error = _step_error(exc)
-            if error is None:
-                raise
-            raise WsClose.from_error(error) from exc
-        for reply in _request_replies(outputs):
-            await session.send_bytes(reply)
+            train = message.processType == TRAIN_TYPE
+            session.require_policy(*(TRAIN_POLICY if train else REQUEST_POLICY))
+            clusters = direct()
+            step_inputs, step_expected = buffers.take()
+            try:
+                if train:
+                    await steps.train(step_inputs, step_expected)
+                    continue
+                outputs = await steps.run(clusters.request_direct, cluster_uuid, step_inputs)
+            except Exception as exc:
+                if (close := _closing(exc)) is None:
+                    raise
+                raise close from exc
+            for reply in _request_replies(outputs):
+                await session.send_bytes(reply)
+    finally:
+        if lane is not None:
+            lane.detach()
+
+
+def _train_allowed(session: WsSession, direct: _DirectCheck) -> bool:
+    """Whether a train step may run without a query: the lane's check (else it declines)."""
+    return session.allows(*TRAIN_POLICY) and direct.settled()
+
+
+def _closing(exc: BaseException) -> WsClose | None:
+    """The close that ends the session after a step failed (None: a server bug)."""
+    error = _step_error(exc) if isinstance(exc, Exception) else None
+    return None if error is None else WsClose.from_error(error)
 
 
 # --------------------------------------------------------------------------- batched

@@ -6,8 +6,9 @@ that proves its steps quick runs them on the event loop (docs/websocket.md, Dura
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -17,7 +18,7 @@ from hanami.server.runtime.executor import ClusterBusy
 from hanami.server.runtime.registry import ClusterRegistry
 from hanami.server.websocket.session import WsSession
 
-__all__ = ["INLINE_AFTER", "INLINE_LIMIT_S", "Steps"]
+__all__ = ["INLINE_AFTER", "INLINE_LIMIT_S", "TRAIN_END", "Steps"]
 
 INLINE_LIMIT_S = 0.002
 """Steps quicker than this (CPU plus disk wait) run on the event loop."""
@@ -26,7 +27,7 @@ INLINE_AFTER = 3
 
 T = TypeVar("T")
 
-_TRAIN_END = ClusterIO_Message(
+TRAIN_END = ClusterIO_Message(
     isLast=True, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
 ).SerializeToString()
 
@@ -61,42 +62,45 @@ class Steps:
 
     async def train(self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
         """One train step, and its reply (``isLast = true``) once it is committed."""
-        shape = (frozenset(inputs), frozenset(expected))
-        if shape == self.known and await self._acknowledged_first(inputs, expected):
+        with self.acknowledged_first(inputs, expected) as inline:
+            if inline:
+                await self.session.send_bytes(TRAIN_END)
+        if inline:
             return
         await self.run(self.clusters.train_direct, self.cluster_uuid, inputs, expected)
-        self.known = shape
-        await self.session.send_bytes(_TRAIN_END)
+        self.known = (frozenset(inputs), frozenset(expected))
+        await self.session.send_bytes(TRAIN_END)
 
-    async def _acknowledged_first(
+    @contextlib.contextmanager
+    def acknowledged_first(
         self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]
-    ) -> bool:
-        """Inline: record the step, reply, run the pass; False if it cannot run inline now.
+    ) -> Iterator[bool]:
+        """Inline: record the step, and yield True (reply inside the block); the pass runs
+        when the block ends. Yields False, having done nothing, if it cannot run inline now.
 
         The step counts as quick by the CPU time it took on the event loop plus its wait for
         the disk (``journal_sync = always``): on a busy machine the wall time also holds the
         slices the OS gave to other processes, and would send quick steps to worker
         threads, where they cost more."""
         uuid = self.cluster_uuid
-        if self.quick < INLINE_AFTER or uuid in _HELD_ON_LOOP:
-            return False
-        locked = False
-        try:
-            with self.clusters.executor.exclusive(uuid, 0.0):
-                locked = True
+        shape = (frozenset(inputs), frozenset(expected))
+        if shape != self.known or self.quick < INLINE_AFTER or uuid in _HELD_ON_LOOP:
+            yield False
+            return
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(self.clusters.executor.exclusive(uuid, 0.0))
+            except ClusterBusy:  # held by an autosave or another session
+                held.close()
+            else:
                 _HELD_ON_LOOP.add(uuid)
-                try:
-                    cpu = time.thread_time()
-                    with self.clusters.train_after_reply(uuid, inputs, expected) as waited:
-                        await self.session.send_bytes(_TRAIN_END)
-                    self._count(time.thread_time() - cpu + waited)
-                finally:
-                    _HELD_ON_LOOP.discard(uuid)
-        except ClusterBusy:
-            if locked:
-                raise
-            return False
-        return True
+                held.callback(_HELD_ON_LOOP.discard, uuid)
+                cpu = time.thread_time()
+                with self.clusters.train_after_reply(uuid, inputs, expected) as waited:
+                    yield True
+                self._count(time.thread_time() - cpu + waited)
+                return
+        yield False
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)``, a step on this session's cluster: inline if quick and free."""

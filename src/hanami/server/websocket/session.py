@@ -139,8 +139,17 @@ class WsSession:
                 raise WsClose.from_error(exc) from exc
             self.last_auth = time.monotonic()
 
+    def token_fresh(self) -> bool:
+        """Whether :meth:`check_token` would pass now without a query."""
+        if self.expires_at is not None and time.time() >= self.expires_at:
+            return False
+        return time.monotonic() - self.last_auth < REAUTH_INTERVAL
+
+    def allows(self, endpoint: str, method: str) -> bool:
+        return self.ctx.policy.allows(endpoint, method, self.principal.role)
+
     def require_policy(self, endpoint: str, method: str) -> None:
-        if not self.ctx.policy.allows(endpoint, method, self.principal.role):
+        if not self.allows(endpoint, method):
             raise WsClose(
                 CloseCode.FORBIDDEN,
                 f"Access denied by policy: role '{self.principal.role}' may not "

@@ -1,0 +1,111 @@
+"""The compatible mode's messages: parsing one, and what the buffers of a step may hold.
+
+Shared by the session's loop (:mod:`~hanami.server.websocket.direct_io`) and the lane that
+handles quick steps below ASGI (:mod:`~hanami.server.websocket.direct_lane`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from hanami.protocol.cluster_io import decode_values
+from hanami.protocol.proto import (
+    EXPECTED_BUFFER_TYPE,
+    INPUT_BUFFER_TYPE,
+    TRAIN_TYPE,
+    ClusterIO_Message,
+)
+from hanami.server.websocket.session import CloseCode, WsClose
+
+__all__ = ["ACK", "MAX_STEP_BUFFERS", "MAX_STEP_BYTES", "StepBuffers", "parse_cluster_io"]
+
+MAX_STEP_BUFFERS = 256
+MAX_STEP_BYTES = 64 * 1024 * 1024
+"""Compatible mode: what the buffers of one step (held until its ``isLast`` message) may
+add up to; more closes the socket with 4413 (buffers under new names used to pile up)."""
+
+ACK = ClusterIO_Message(
+    isLast=False, processType=TRAIN_TYPE, numberOfValues=1, values=[0.0]
+).SerializeToString()
+
+
+def parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]:
+    message = ClusterIO_Message()
+    try:
+        if isinstance(data, str):
+            raise DecodeError("text frame")
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        raise WsClose(CloseCode.BAD_REQUEST, "Got invalid ClusterIO-Message") from exc
+    if message.targetBufferType not in (INPUT_BUFFER_TYPE, EXPECTED_BUFFER_TYPE):
+        raise WsClose(
+            CloseCode.BAD_REQUEST,
+            "targetBufferType must be INPUT_BUFFER_TYPE or EXPECTED_BUFFER_TYPE",
+        )
+    if not message.bufferName:
+        raise WsClose(CloseCode.BAD_REQUEST, "bufferName is empty")
+    count = message.numberOfValues
+    values = decode_values(data, message)
+    if count > len(values):
+        raise WsClose(
+            CloseCode.BAD_REQUEST,
+            f"numberOfValues is {count} but the message holds {len(values)} values",
+        )
+    values = values[:count]
+    # a float64 sum of float32 values cannot overflow: it is finite iff every value is
+    if not math.isfinite(values.sum(dtype=np.float64)):
+        raise WsClose(CloseCode.BAD_REQUEST, f"Buffer '{message.bufferName}' holds NaN or inf")
+    return message, values
+
+
+Buffers = dict[str, np.ndarray]
+
+
+class StepBuffers:
+    """The buffers of the step being sent, held until its ``isLast`` message."""
+
+    def __init__(self) -> None:
+        self.inputs: Buffers = {}
+        self.expected: Buffers = {}
+
+    def store(self, message: ClusterIO_Message, values: np.ndarray) -> None:
+        """Hold ``values``; closes with 4413 once the step's buffers exceed the limits."""
+        self._role(message)[message.bufferName] = values
+        count, held = self._size()
+        if count > MAX_STEP_BUFFERS or held > MAX_STEP_BYTES:
+            raise WsClose(
+                CloseCode.TOO_LARGE,
+                f"Step buffers exceed the limit: {count} buffers, {held} bytes (at most "
+                f"{MAX_STEP_BUFFERS}, {MAX_STEP_BYTES} bytes); send isLast to run the step",
+            )
+
+    def fits(self, values: np.ndarray) -> bool:
+        """Whether :meth:`store` of ``values`` under a new name stays within the limits."""
+        count, held = self._size()
+        return count < MAX_STEP_BUFFERS and held + values.nbytes <= MAX_STEP_BYTES
+
+    def with_last(self, message: ClusterIO_Message, values: np.ndarray) -> tuple[Buffers, Buffers]:
+        """The step's inputs and expected values with ``values`` stored, leaving these as
+        they are."""
+        inputs, expected = dict(self.inputs), dict(self.expected)
+        (expected if message.targetBufferType == EXPECTED_BUFFER_TYPE else inputs)[
+            message.bufferName
+        ] = values
+        return inputs, expected
+
+    def take(self) -> tuple[Buffers, Buffers]:
+        """The step's inputs and expected values; the next step starts empty."""
+        step = self.inputs, self.expected
+        self.inputs, self.expected = {}, {}
+        return step
+
+    def _role(self, message: ClusterIO_Message) -> Buffers:
+        return self.expected if message.targetBufferType == EXPECTED_BUFFER_TYPE else self.inputs
+
+    def _size(self) -> tuple[int, int]:
+        count = len(self.inputs) + len(self.expected)
+        held = sum(v.nbytes for v in self.inputs.values())
+        return count, held + sum(v.nbytes for v in self.expected.values())

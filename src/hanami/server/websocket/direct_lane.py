@@ -1,0 +1,102 @@
+"""Compatible-mode messages handled inside uvicorn's ``data_received``, below ASGI.
+
+A ping-pong step is two messages and two replies; through ASGI each message woke the
+session's task and each reply went back through Starlette and uvicorn, about a third of the
+server's CPU per step (docs/performance.md). The lane takes a message where it arrives
+(:class:`~hanami.server.websocket.protocol.LaneWebSocketProtocol`) when nothing can refuse
+or delay it, and otherwise declines before changing anything: the message then takes the
+session's loop, which answers it as before, errors included. It handles a message only while
+the loop is parked in ``receive`` with nothing queued, so messages keep their order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hanami.protocol.proto import TRAIN_TYPE
+from hanami.server.websocket.cluster_messages import ACK, StepBuffers, parse_cluster_io
+from hanami.server.websocket.direct_steps import TRAIN_END, Steps
+from hanami.server.websocket.protocol import LaneWebSocketProtocol, lane_protocol
+from hanami.server.websocket.session import WsClose, WsSession
+
+__all__ = ["CompatibleLane"]
+
+_WAKE_UP = {"type": "websocket.receive", "bytes": b""}
+"""Queued to end the loop's wait after a failure the lane cannot answer itself."""
+
+
+@dataclass(eq=False)
+class CompatibleLane:
+    """The lane of one compatible-mode session (see the module docstring)."""
+
+    protocol: LaneWebSocketProtocol
+    session: WsSession
+    steps: Steps
+    buffers: StepBuffers
+    train_allowed: Callable[[], bool]
+    """Whether the policy and the cluster's mode allow a train step, without a query."""
+    parked: bool = False
+    failure: BaseException | None = None
+
+    @classmethod
+    def attach(
+        cls,
+        session: WsSession,
+        steps: Steps,
+        buffers: StepBuffers,
+        train_allowed: Callable[[], bool],
+    ) -> CompatibleLane | None:
+        """The session's lane, registered with its protocol (None: served without one)."""
+        protocol = lane_protocol(session.websocket.scope)
+        if protocol is None:
+            return None
+        lane = cls(protocol, session, steps, buffers, train_allowed)
+        protocol.lane = lane
+        return lane
+
+    def detach(self) -> None:
+        self.protocol.lane = None
+
+    async def receive(self) -> bytes | str:
+        """The session's next message that the lane did not handle (see :attr:`failure`
+        after it: a failure of a step the lane had acknowledged ends the wait)."""
+        self.parked = True
+        try:
+            return await self.session.receive()
+        finally:
+            self.parked = False  # in the task step that took the message off the queue
+
+    def __call__(self, data: Any) -> bool:
+        """Handle ``data`` (a complete binary message) now, or decline it: False."""
+        if not self.parked or self.failure is not None or not self.session.token_fresh():
+            return False
+        try:
+            message, values = parse_cluster_io(data)
+        except WsClose:
+            return False
+        if not self.buffers.fits(values):
+            return False
+        if not message.isLast:
+            self.buffers.store(message, values)
+            self.protocol.write_message(ACK)
+            return True
+        if message.processType != TRAIN_TYPE or not self.train_allowed():
+            return False
+        inputs, expected = self.buffers.with_last(message, values)
+        committed = False
+        try:
+            with self.steps.acknowledged_first(inputs, expected) as inline:
+                if inline:
+                    committed = True  # recorded: from here on the step cannot be declined
+                    self.protocol.write_message(TRAIN_END)
+        except Exception as exc:
+            if not committed:
+                return False  # the loop runs it again and answers the failure
+            self.failure = exc
+            self.protocol.queue.put_nowait(_WAKE_UP)  # type: ignore[arg-type]
+        if not committed:
+            return False
+        self.buffers.take()
+        return True
