@@ -180,11 +180,11 @@ def hidden_fields(profile: Profile, outputs: int) -> dict[str, int]:
     roots = hidden_roots(profile, outputs)
     split = profile.hidden_split if roots >= profile.hidden_split_roots else 0
     many = roots > 1
-    pieces = profile.many_class_pieces if many and profile.many_class_pieces else 0
+    pieces = (profile.many_class_pieces if many else 0) or profile.first_pieces
     return {
         "hidden_roots": roots,
         "hidden_split": int(split),
-        "first_pieces": int(pieces or profile.first_pieces),
+        "first_pieces": int(pieces),
         "hidden_size": 0 if many else int(profile.few_class_hidden),
     }
 

@@ -100,10 +100,11 @@ def build_template(template: str | None, profile: str, hidden_hexagons: int) -> 
     return parsed
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _generated_template(profile: str, hidden_hexagons: int) -> Template:
-    """The parsed generated template, parsed once per process: templates are immutable,
-    and parsing cost about 80 µs of every new estimator (docs/engine.md, Time per sample)."""
+    """The parsed generated template, parsed once per process and setting (bounded: the
+    hidden hexagon count is the user's): templates are immutable, and parsing cost about
+    80 µs of every new estimator (docs/engine.md, Time per sample)."""
     return parse_template(generated_template_text(profile, hidden_hexagons))
 
 
