@@ -213,18 +213,7 @@ def new_synapse(s: State, cb: int, slot: int, k: int, q, r: int, nb_size: int, P
     s.s_b[cb, slot, k] = q
     s.s_cnt[cb, slot, k] = FRESH
     r = pcg(r)
-    window = min(k, nb_size - 1) if P.distinct_targets else 0
-    taken = set(s.s_t[cb, slot, k - window : k].tolist())
-    t = r % nb_size
-    draws = 0
-    while t in taken:  # distinct targets: draw again, then count up to a free one
-        if draws < 64:
-            r = pcg(r)
-            t = r % nb_size
-            draws += 1
-        else:
-            t = (t + 1) % nb_size
-    s.s_t[cb, slot, k] = t
+    s.s_t[cb, slot, k] = r % nb_size
     r = pcg(r)
     w = f32((r / RAND_MAX) * P.init_weight)
     r = pcg(r)
