@@ -63,7 +63,10 @@ def train_step(s: State, P: Params, x: np.ndarray, y: np.ndarray) -> None:
         new_section(s, P, gid, s.n_newoff[gid])
         s.n_newoff[gid] = F0
     s.meta[M_PENDING] = 0
-    backward(s, P)
+    classes = all(e in (0.0, 1.0) for e in s.o_exp.tolist())
+    close = all(abs(o - e) < P.learned_margin for o, e in zip(s.o_val, s.o_exp, strict=True))
+    if not (P.learned_margin > 0.0 and classes and close):  # a learned sample is not learned
+        backward(s, P)
     s.meta[M_SAMPLES] += 1
     if P.reduction and int(s.meta[M_SAMPLES]) % P.reduction_interval == 0:
         reduce(s)

@@ -3,6 +3,7 @@ threads."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from engine_helpers import blobs, line_template
 
 from hanami.core import Cluster
+from hanami.core.profiles import PROFILES
 from hanami.core.templates import mnist_template
 
 
@@ -154,3 +156,24 @@ def test_prequential_outputs_come_before_the_label_is_used(profile):
     seen_b = b.train(X[299:], other, return_outputs=True).outputs
     assert np.array_equal(seen_a, seen_b)
     assert not np.array_equal(a.request(X[299:]), b.request(X[299:]))
+
+
+@pytest.mark.parametrize("margin", [0.3, 0.0])
+def test_a_learned_sample_is_not_learned_again(monkeypatch, margin):
+    """``learned_margin``: a sample whose outputs are all within the margin of its classes
+    takes no backward step (its weights stay as they are), one that is not yet learned
+    does; with the margin 0 every sample is learned (docs/engine.md, Learned samples)."""
+    profile = dataclasses.replace(PROFILES["default"], learned_margin=margin)
+    monkeypatch.setitem(PROFILES, "default", profile)
+    X, Y = blobs(2000, seed=1)
+    c = Cluster(line_template(), seed=0)
+    for _ in range(5):
+        c.train(X, Y)
+    out = c.request(X, stateless=True)
+    error = np.abs(out - Y).max(1)
+    easy, hard = int(error.argmin()), int(error.argmax())
+    assert error[easy] < 0.3 <= error[hard]
+    for row, moves in ((easy, margin == 0.0), (hard, True)):
+        before = c._state.s_w.copy()
+        c.train(X[row : row + 1], Y[row : row + 1])
+        assert (not np.array_equal(c._state.s_w, before)) == moves

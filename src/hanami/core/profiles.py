@@ -68,6 +68,8 @@ class Profile:
     # changing what it computes (docs/engine.md, The stream profile)
     hidden_rate_by_roots: bool = False  # synapses into hidden neurons learn at the rate
     # divided by the input roots per neuron (docs/engine.md, The stream profile)
+    learned_margin: float = 0.0  # a sample of 0/1 expected values whose every output is
+    # within this of its own is not learned (docs/engine.md, Learned samples; 0: all are)
 
     def __post_init__(self) -> None:
         # a synapse's target is a uint8 index into its block and 255 marks "unused", so a
@@ -80,13 +82,14 @@ PROFILES = {
     "classic": Profile("classic", "classic", 128, 512, 128, 0.1, 0.1, 1e-5, 1),
     # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
     # 0.1 / (1 + samples / 20,000) to a floor of 0.03, and new weights 8 times smaller
-    # (|w| up to 0.025 instead of 0.2), and RMSProp steps of a constant scale on the
-    # synapses into outputs; docs/engine.md has the measurements. The estimators code
-    # features around running quantiles (the engine never reads it).
+    # (|w| up to 0.025 instead of 0.2), RMSProp steps of a constant scale on the
+    # synapses into outputs, and no backward pass for a sample whose class is already
+    # learned; docs/engine.md has the measurements. The estimators code features around
+    # running quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 64, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=5e-5, learning_rate_min=0.03,
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
-                       output_adaptive=0.999, output_rate=0.0004),
+                       output_adaptive=0.999, output_rate=0.0004, learned_margin=0.3),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
@@ -135,6 +138,7 @@ class Params(NamedTuple):
     mean_backprop: bool  # see Profile
     halve_borders: bool  # see Profile
     hidden_rate_by_roots: bool  # see Profile
+    learned_margin: float  # see Profile
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -216,6 +220,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         mean_backprop=bool(profile.mean_backprop),
         halve_borders=bool(profile.halve_borders),
         hidden_rate_by_roots=bool(profile.hidden_rate_by_roots),
+        learned_margin=float(profile.learned_margin),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),
