@@ -89,7 +89,7 @@ PROFILES = {
     "default": Profile("default", "default", 128, 512, 64, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=5e-5, learning_rate_min=0.03,
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
-                       output_adaptive=0.999, output_rate=0.0004, learned_margin=0.3),
+                       output_adaptive=0.999, output_rate=0.0004, learned_margin=0.1),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
