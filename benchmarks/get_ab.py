@@ -1,0 +1,66 @@
+"""The GET mix on two source trees side by side, in alternating rounds.
+
+On a shared machine one run of ``server.py --get`` after another compares two loads as much
+as two trees. This starts one server per tree (``PYTHONPATH`` = its ``src``) on the fixtures
+of ``server.py --get``, then alternates closed-loop rounds of the GET mix (20 clients,
+``get_load``'s client) between them. Per tree: the median over the rounds of the server's
+CPU per GET (``/proc/<pid>/stat``), and its ratio to the first tree's::
+
+    python benchmarks/get_ab.py BEFORE_SRC AFTER_SRC [MNIST folder] [--rounds 8] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from get_load import CLOSED_CLIENTS, Target, load
+from hanami.cli.bench import DEFAULT_DATA
+from server import bench_paths, running_server, seed_get_fixtures
+
+
+def compare(trees: dict[str, Path], data_dir: Path, rounds: int, seconds: float) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    with contextlib.ExitStack() as stack:
+        targets: dict[str, tuple[Target, list[str]]] = {}
+        for name, src in trees.items():
+            server = stack.enter_context(running_server(
+                Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hanami-ab-"))),
+                extra_env={"PYTHONPATH": str(src.resolve())},
+            ))  # fmt: skip
+            seed_get_fixtures(server, data_dir)
+            port = int(server.url.rsplit(":", 1)[1])
+            targets[name] = (Target(port, server.proc.pid, server.token), bench_paths(server))
+        for target, paths in targets.values():  # fill the caches before the first round
+            load(target, paths, CLOSED_CLIENTS, seconds)
+        for _ in range(rounds):
+            for name, (target, paths) in targets.items():
+                runs[name].append(load(target, paths, CLOSED_CLIENTS, seconds))
+    first = statistics.median(r["server_cpu_ms_per_request"] for r in runs[next(iter(trees))])
+    summary: dict[str, Any] = {}
+    for name, results in runs.items():
+        cpu = statistics.median(r["server_cpu_ms_per_request"] for r in results)
+        summary[name] = {
+            "server_cpu_ms_per_request": round(cpu, 3),
+            "ratio_to_first": round(cpu / first, 3),
+            "requests_per_s": round(statistics.median(r["requests_per_s"] for r in results)),
+            "errors": sum(r["errors"] for r in results),
+        }
+    return summary
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", type=Path, help="src folder of the first tree")
+    parser.add_argument("after", type=Path, help="src folder of the second tree")
+    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="MNIST folder")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds a round")
+    args = parser.parse_args()
+    trees = {"before": args.before, "after": args.after}
+    print(json.dumps(compare(trees, args.data, args.rounds, args.seconds), indent=2))
