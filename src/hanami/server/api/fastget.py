@@ -66,9 +66,9 @@ _KINDS: dict[Callable[..., Any], str] = {
     get_context: "ctx",
     get_settings: "settings",
 }
-_MAY_WAIT = frozenset({"session", "ctx"})
-"""Parameters that keep an endpoint off the event loop: an ORM session may write, and the
-context reaches clusters (a Ray actor, another replica's state)."""
+_LOOP_KINDS = frozenset({"user", "admin", "input", "reader", "settings"})
+"""Parameters of an endpoint that may run in the event loop, where the database is SQLite
+(reads in WAL mode never wait for a writer); not an ORM session, which may write."""
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,10 @@ class _Plan:
     status: int
 
 
-def _plan(route: Any, sqlite: bool) -> _Plan | None:
+def _plan(route: Any, loop_kinds: frozenset[str]) -> _Plan | None:
     """The plan of ``route``, or ``None`` where FastAPI must answer (not a protected JSON
-    GET route, or a parameter this module does not provide); ``sqlite``: the database is
-    SQLite, whose reads in WAL mode never wait for a writer."""
+    GET route, or a parameter this module does not provide). A plain ``def`` endpoint with
+    a reader and only parameters of ``loop_kinds`` is ``inline``."""
     dependant = getattr(route, "dependant", None)
     response_model = getattr(route, "response_model", None)
     response_class = getattr(getattr(route, "response_class", None), "value", None)
@@ -118,7 +118,7 @@ def _plan(route: Any, sqlite: bool) -> _Plan | None:
         return None
     is_async = inspect.iscoroutinefunction(route.endpoint)
     kinds = {kind for _, kind, _ in params}
-    inline = sqlite and not is_async and "reader" in kinds and not kinds & _MAY_WAIT
+    inline = not is_async and "reader" in kinds and kinds <= loop_kinds
     return _Plan(route, route.path_format.lstrip("/"), route.endpoint, is_async, inline,
                  tuple(params), TypeAdapter(response_model), route.status_code or 200)  # fmt: skip
 
@@ -149,10 +149,18 @@ class FastGetMiddleware:
         """Path -> plan of every route it can answer (built on the first request, when every
         route exists)."""
         if self._plans is None:
-            sqlite = self.ctx.database.is_sqlite
-            plans = (_plan(route, sqlite) for route in iter_route_contexts(self.routes()))
+            kinds = self._loop_kinds()
+            plans = (_plan(route, kinds) for route in iter_route_contexts(self.routes()))
             self._plans = {p.route.path_format: p for p in plans if p is not None}
         return self._plans
+
+    def _loop_kinds(self) -> frozenset[str]:
+        """What an endpoint run in the event loop may take: nothing on a database server
+        (each statement a round trip); the context too where the clusters are in this
+        process (a Ray actor's answer is a round trip)."""
+        if not self.ctx.database.is_sqlite:
+            return frozenset()
+        return _LOOP_KINDS if self.ctx.executor.shared else _LOOP_KINDS | {"ctx"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         plan = None
