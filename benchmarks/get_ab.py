@@ -7,6 +7,10 @@ of ``server.py --get``, then alternates closed-loop rounds of the GET mix (20 cl
 CPU per GET (``/proc/<pid>/stat``), and its ratio to the first tree's::
 
     python benchmarks/get_ab.py BEFORE_SRC AFTER_SRC [MNIST folder] [--rounds 8] [--seconds 3]
+        [--postgres]
+
+``--postgres``: each server on a database of its own in the test suite's private PostgreSQL
+server (``tests/server/postgres.py``) instead of SQLite.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import argparse
 import contextlib
 import json
 import statistics
+import sys
 import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +31,18 @@ from hanami.cli.bench import DEFAULT_DATA
 from server import bench_paths, running_server, seed_get_fixtures
 
 
-def compare(trees: dict[str, Path], data_dir: Path, rounds: int, seconds: float) -> dict[str, Any]:
+def compare(
+    trees: dict[str, Path], data_dir: Path, rounds: int, seconds: float,
+    database: Callable[[], str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """``database()``: the URL of a fresh database for the next server (default: SQLite)."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
     with contextlib.ExitStack() as stack:
         targets: dict[str, tuple[Target, list[str]]] = {}
         for name, src in trees.items():
             server = stack.enter_context(running_server(
                 Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hanami-ab-"))),
-                extra_env={"PYTHONPATH": str(src.resolve())},
+                extra_env={"PYTHONPATH": str(src.resolve())}, database_url=database and database(),
             ))  # fmt: skip
             seed_get_fixtures(server, data_dir)
             port = int(server.url.rsplit(":", 1)[1])
@@ -61,6 +72,14 @@ if __name__ == "__main__":
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="MNIST folder")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds a round")
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
     args = parser.parse_args()
     trees = {"before": args.before, "after": args.after}
-    print(json.dumps(compare(trees, args.data, args.rounds, args.seconds), indent=2))
+    with contextlib.ExitStack() as outer:
+        database = None
+        if args.postgres:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
+            from postgres import new_database, private_postgres
+
+            database = partial(new_database, outer.enter_context(private_postgres()))
+        print(json.dumps(compare(trees, args.data, args.rounds, args.seconds, database), indent=2))
