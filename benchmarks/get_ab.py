@@ -72,16 +72,19 @@ def compare(
     return summary
 
 
-if __name__ == "__main__":
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before", type=Path, help="src folder of the first tree")
-    parser.add_argument("after", type=Path, help="src folder of the second tree")
+    parser.add_argument("trees", nargs=2, type=Path, metavar="SRC", help="before, after")
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="MNIST folder")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds a round")
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
-    args = parser.parse_args()
-    trees = {"before": args.before, "after": args.after}
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    args = _arguments()
+    trees = dict(zip(("before", "after"), args.trees, strict=True))
     with contextlib.ExitStack() as outer:
         database = None
         if args.postgres:
