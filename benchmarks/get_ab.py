@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import statistics
-import sys
 import tempfile
 from collections.abc import Callable
 from functools import partial
@@ -30,6 +29,7 @@ from typing import Any
 
 from get_load import CLOSED_CLIENTS, Target, load
 from hanami.cli.bench import DEFAULT_DATA
+from loadgen import new_database, private_postgres
 from server import bench_paths, running_server, seed_get_fixtures
 
 
@@ -88,8 +88,5 @@ if __name__ == "__main__":
     with contextlib.ExitStack() as outer:
         database = None
         if args.postgres:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
-            from postgres import new_database, private_postgres
-
             database = partial(new_database, outer.enter_context(private_postgres()))
         print(json.dumps(compare(trees, args.data, args.rounds, args.seconds, database), indent=2))
