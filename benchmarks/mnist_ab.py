@@ -8,10 +8,11 @@ round runs one child process per tree (``PYTHONPATH`` = that tree's ``src``, the
 alternating). A child trains the MNIST template's cluster (seed 1, file order) on rows
 ``0..warm``, lets ``copies`` copies of it learn the next ``rows`` rows, and asks one of
 them for the 10,000 test images ``copies`` times; it reports the fastest copy's process
-CPU per row, the fastest request in seconds, and a hash over the final buffers and the
-test outputs. A change that claims identical results must give both trees one hash
-(docs/engine.md, Time per sample, Fourth round). Make a BEFORE tree with
-``git archive main src | tar -x -C DIR`` and pass ``DIR/src``.
+CPU per row, the fastest request in seconds, and a hash over the trained network's buffers
+and the test outputs (a request's own scratch buffers are not part of it). A change that
+claims identical results must give both trees one hash (docs/engine.md, Time per sample,
+Fourth round). Make a BEFORE tree with ``git archive main src | tar -x -C DIR`` and pass
+``DIR/src``.
 """
 
 from __future__ import annotations
@@ -54,15 +55,16 @@ def child(data: Path, warm: int, rows: int, copies: int) -> dict[str, float | st
         t = time.process_time()
         c.train(X[warm:], Y[warm:])
         train.append(time.process_time() - t)
+    digest = hashlib.sha256()
+    for name, array in st.trimmed(c._state).items():
+        if name != "stats":  # the scores of the last train call, not part of the network
+            digest.update(name.encode() + array.tobytes())
     request = []
     for _ in range(copies):
         t = time.process_time()
         out = c.request(test_x, stateless=True)
         request.append(time.process_time() - t)
-    digest = hashlib.sha256(np.ascontiguousarray(out).tobytes())
-    for name, array in st.trimmed(c._state).items():
-        if name != "stats":  # the scores of the last train call, not part of the network
-            digest.update(name.encode() + array.tobytes())
+    digest.update(np.ascontiguousarray(out).tobytes())
     return {"train_us_per_row": 1e6 * min(train) / max(rows, 1), "request_s": min(request),
             "hash": digest.hexdigest()[:16]}  # fmt: skip
 
