@@ -1,11 +1,13 @@
 """A flame graph of the server answering the GET mix of ``benchmarks/server.py``.
 
-Starts the server on the fixtures of ``server.py --get`` (SQLite), puts 20 closed-loop
-clients on it, and records the server with py-spy (``--rate`` samples a second, busy
-threads only) into an SVG flame graph, or into collapsed stacks where OUTPUT ends in
-``.txt`` (one line per stack and its sample count, for reading the shares as numbers)::
+Starts the server on the fixtures of ``server.py --get`` (SQLite, or with ``--postgres`` the
+test suite's private PostgreSQL server), puts 20 closed-loop clients on it, and records the
+server with py-spy (``--rate`` samples a second, busy threads only) into an SVG flame graph,
+or into collapsed stacks where OUTPUT ends in ``.txt`` (one line per stack and its sample
+count, for reading the shares as numbers)::
 
     python benchmarks/profile_get.py OUTPUT.svg|OUTPUT.txt [MNIST folder] [--seconds 20]
+        [--postgres]
 
 Prints the server CPU per GET of the recorded run (py-spy's sampling costs the server a
 little CPU of its own: compare flame graphs with flame graphs, not with the benchmark).
@@ -14,6 +16,7 @@ little CPU of its own: compare flame graphs with flame graphs, not with the benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from get_load import CLOSED_CLIENTS, Target, load
 from hanami.cli.bench import DEFAULT_DATA
+from loadgen import private_postgres
 from server import bench_paths, running_server, seed_get_fixtures
 
 
@@ -40,10 +44,13 @@ def record(pid: int, output: Path, seconds: float, rate: int) -> None:
     )  # fmt: skip
 
 
-def profile(output: Path, data_dir: Path, seconds: float, rate: int) -> dict[str, float]:
+def profile(
+    output: Path, data_dir: Path, seconds: float, rate: int, database_url: str | None = None
+) -> dict[str, float]:
+    """``database_url``: the server's database (default: SQLite in its folder)."""
     with (
         tempfile.TemporaryDirectory(prefix="hanami-profile-") as folder,
-        running_server(Path(folder)) as server,
+        running_server(Path(folder), database_url=database_url) as server,
     ):
         seed_get_fixtures(server, data_dir)
         target = Target(int(server.url.rsplit(":", 1)[1]), server.proc.pid, server.token)
@@ -74,5 +81,9 @@ def arguments(doc: str) -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    args = arguments(__doc__).parse_args()
-    print(json.dumps(profile(args.output, args.data, args.seconds, args.rate)))
+    parser = arguments(__doc__)
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(private_postgres()) if args.postgres else None
+        print(json.dumps(profile(args.output, args.data, args.seconds, args.rate, url)))

@@ -7,7 +7,8 @@ This measures CPU instead: the server runs with the functions of the step path w
 ``time.thread_time()`` (each wrapper costs about 2 µs of its own; ``receive`` includes what
 the event loop did while the session waited for the message: uvicorn decoding the frame),
 the garbage collector's passes too, and prints their CPU per step over the timed steps,
-beside the process's total::
+beside the process's total (:data:`WRAPPED` names that a tree lacks are skipped, so an
+older tree runs too)::
 
     python benchmarks/step_breakdown.py [MNIST folder] [--warm-up 1000] [--steps 3000]
 """
@@ -35,12 +36,23 @@ import numpy as np
 WRAPPED = (
     ("uvicorn.protocols.websockets.websockets_sansio_impl", "WebSocketsSansIOProtocol",
      "data_received"),
+    # the session's loop (messages the lane declines, or every message without a lane)
     ("hanami.server.websocket.session", "WsSession", "receive"),
-    ("hanami.server.websocket.cluster_messages", None, "parse_cluster_io"),
+    ("hanami.server.websocket.direct_io", None, "parse_cluster_io"),
     ("hanami.server.websocket.session", "WsSession", "send_bytes"),
     ("hanami.server.websocket.direct_steps", "Steps", "train"),
+    # the lane below ASGI (docs/performance.md)
+    ("hanami.server.websocket.direct_lane", "CompatibleLane", "__call__"),
+    ("hanami.server.websocket.direct_lane", None, "parse_cluster_io"),
+    ("hanami.server.websocket.session", "WsSession", "token_fresh"),
+    ("hanami.server.websocket.cluster_messages", "StepBuffers", "fits"),
+    ("hanami.server.websocket.cluster_messages", "StepBuffers", "store"),
+    ("hanami.server.websocket.direct_io", "_TrainAllowed", "__call__"),
+    ("hanami.server.websocket.direct_io", None, "_train_allowed"),  # its name before
+    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "write_message"),
+    # the step
     ("hanami.server.runtime.journal", "StepJournal", "append"),
-    ("hanami.server.runtime.executor", "InProcessExecutor", "train"),
+    ("hanami.server.runtime.executor", "InProcessExecutor", "queue_train"),
     ("hanami.core.cluster", "Cluster", "train"),
 )  # fmt: skip
 """(module, class or None, function): what the server counts."""
@@ -79,7 +91,9 @@ def serve_counted(out: Path) -> int:
     spent: collections.Counter[str] = collections.Counter()
     for module_name, class_name, function in WRAPPED:
         module = importlib.import_module(module_name)
-        owner = getattr(module, class_name) if class_name else module
+        owner = getattr(module, class_name, None) if class_name else module
+        if not hasattr(owner, function):  # not in this tree (an older one): not counted
+            continue
         name = f"{class_name or module_name.rsplit('.', 1)[1]}.{function}"
         setattr(owner, function, _timed(getattr(owner, function), name, spent))
     started: list[float] = []

@@ -38,6 +38,7 @@ FAST_FAILURE_DETECTION = {
 WORKERS = {"node_a": 2, "node_b": 2}
 """Worker node -> CPUs: two clusters fit on either node, so one survives the other's loss."""
 START_TIMEOUT_S = 120.0
+START_ATTEMPTS = 3
 READY_LINE = b"block forever"
 _PORT_OPTIONS = ("node-manager-port", "object-manager-port", "metrics-export-port",
                  "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
@@ -50,6 +51,10 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class NodeExited(RuntimeError):
+    """``ray start`` ended before its node registered with the head."""
 
 
 @dataclass
@@ -110,10 +115,29 @@ class RayCluster:
 
     def add_worker(self, name: str, cpus: int) -> RayNode:
         resources = json.dumps({name: 1})
+        self.workers.pop(name, None)  # a node started again keeps its range of worker ports
         node = self._start(name, [f"--address={self.address}", "--node-ip-address=127.0.0.1",
                                   f"--num-cpus={cpus}", f"--resources={resources}"])  # fmt: skip
         self.workers[name] = node
         return node
+
+    def start_worker(self, name: str, cpus: int) -> RayNode:
+        """Add a worker and wait for it, starting it again if ``ray start`` gave up.
+
+        Ray allows a raylet 30 s to register with the head, a fixed limit that a loaded
+        2-core host can exceed; the workers start one at a time for the same reason.
+        """
+        attempts_left = START_ATTEMPTS
+        while True:
+            node = self.add_worker(name, cpus)
+            try:
+                self.wait_for(node)
+                return node
+            except NodeExited:
+                node.stop()
+                attempts_left -= 1
+                if attempts_left == 0:
+                    raise
 
     def wait_for(self, *nodes: RayNode) -> None:
         """Wait until each node has registered with the head (``ray start`` then says it
@@ -123,7 +147,7 @@ class RayCluster:
         while waiting and time.monotonic() < deadline:
             for node in list(waiting):
                 if node.process.poll() is not None:
-                    raise RuntimeError(f"ray node {node.name} exited; see {self.log_dir}")
+                    raise NodeExited(f"ray node {node.name} exited; see {self.log_dir}")
                 if READY_LINE in (self.log_dir / f"ray-{node.name}.log").read_bytes():
                     waiting.remove(node)
             time.sleep(0.2)
@@ -174,7 +198,8 @@ def ray_cluster(log_dir: Path, workers: dict[str, int]) -> Iterator[RayCluster]:
         cluster.start_head()
         assert cluster.head is not None
         cluster.wait_for(cluster.head)  # a worker started before the head is up gives up
-        cluster.wait_for(*[cluster.add_worker(name, cpus) for name, cpus in workers.items()])
+        for name, cpus in workers.items():
+            cluster.start_worker(name, cpus)
         yield cluster
     finally:
         cluster.stop()

@@ -163,10 +163,11 @@ def _sparse_bits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_zero_one_features_around_zero_learn_sparse_bits_better(monkeypatch):
     """One pass over the sparse bit patterns: 0/1 columns coded around 0 score higher than
-    around their quantiles (which code a often-on bit by its "off" state) on each of three
-    seeds."""
+    around their quantiles (which code a often-on bit by its "off" state), over three seeds
+    (on seed 2 the quantile coding is ahead by two rows since wide inputs stop splitting
+    their input sections: docs/engine.md, Shorter input sections for wide inputs)."""
 
     around_zero = one_pass_accuracies(_sparse_bits)
     monkeypatch.setattr(_coding, "BINARY_AROUND_ZERO", False)
     quantiles = one_pass_accuracies(_sparse_bits)
-    assert all(a > b for a, b in zip(around_zero, quantiles, strict=True)), (around_zero, quantiles)
+    assert np.mean(around_zero) > np.mean(quantiles) + 0.005, (around_zero, quantiles)

@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from hanami.core.profiles import PROFILES, input_roots
+from hanami.core.profiles import PROFILES, input_fields, input_roots
+from hanami.core.state import UNUSED_TARGET
 from hanami.estimators import HanamiClassifier, prequential
 
 
@@ -53,3 +54,41 @@ def test_three_roots_per_input_learn_wide_binary_rows_better_than_one(monkeypatc
                         dataclasses.replace(PROFILES["stream"], min_input_roots=1))  # fmt: skip
     one = one_pass_accuracies(_noisy_bits)
     assert all(a > b for a, b in zip(floor, one, strict=True)), (floor, one)
+
+
+def test_input_sections_stop_splitting_only_where_the_roots_are_lifted():
+    stream = PROFILES["stream"]
+    caps = [input_fields(stream, n)["input_split_synapses"] for n in (78, 85, 86, 180, 4704)]
+    assert caps == [64, 64, 8, 8, 8]  # 256 // 86 = 2 roots, lifted to 3
+    assert input_fields(PROFILES["default"], 4704)["input_split_synapses"] == 64
+
+
+def _input_synapses(model: HanamiClassifier) -> float:
+    """Mean synapses per input section (``c_kind`` 1) of the estimator's network."""
+    s = model.cluster_._state
+    used = s.s_t != UNUSED_TARGET
+    inputs = (s.c_kind == 1) & used[:, :, 0]
+    return float(used.sum(axis=2)[inputs].mean())
+
+
+def test_wide_continuous_inputs_keep_their_sections_short(monkeypatch):
+    """40 continuous features (240 engine inputs, three roots each): with the cap an input
+    section holds less than half the synapses it grows without it, on each of three seeds
+    (docs/engine.md, Shorter input sections for wide inputs)."""
+
+    def lengths() -> list[float]:
+        out = []
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            X = rng.normal(size=(300, 40))
+            y = (X[:, :5].sum(axis=1) > 0).astype(int)
+            model = HanamiClassifier(random_state=seed)
+            prequential(model, X, y, classes=np.arange(2))
+            out.append(_input_synapses(model))
+        return out
+
+    capped = lengths()
+    free_profile = dataclasses.replace(PROFILES["stream"], input_split_synapses=0)
+    monkeypatch.setitem(PROFILES, "stream", free_profile)
+    free = lengths()
+    assert all(2 * a < b for a, b in zip(capped, free, strict=True)), (capped, free)

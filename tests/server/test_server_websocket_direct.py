@@ -429,6 +429,18 @@ def test_direct_io_on_the_real_server(server, cluster_member):
         code, reason = expect_close(ws)
         assert (code, reason) == (4400, "Buffer 'picture_hex' holds NaN or inf")
 
+    with ws_connect(server.url) as ws:  # the lane's kept verdict ends with the mode
+        assert ws_init(ws, api.token, "cluster", uuid)["success"] is True
+        for last in [False, True] * 10 + [False]:
+            target = EXPECTED_BUFFER_TYPE if last else INPUT_BUFFER_TYPE
+            ws.send(io_message("label_hex" if last else "picture_hex",
+                               label if last else picture, last=last, target=target))  # fmt: skip
+            assert parse(ws.recv(timeout=300)).isLast is last
+        assert api.put("cluster/set_mode", {"uuid": uuid, "new_state": "TASK"}).status_code == 200
+        ws.send(io_message("label_hex", label, last=True, target=EXPECTED_BUFFER_TYPE))
+        assert expect_close(ws)[0] == 4409
+    assert api.put("cluster/set_mode", {"uuid": uuid, "new_state": "DIRECT"}).status_code == 200
+
     with ws_connect(server.url) as ws:
         reply = ws_init(ws, api.token, "cluster", uuid, batched=True)
         assert reply["success"] is True and reply["batched"]["version"] == 1

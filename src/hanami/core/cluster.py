@@ -46,7 +46,7 @@ from hanami.core.interfaces import (
     encode,
     split_outputs,
 )
-from hanami.core.profiles import PROFILES, hidden_fields, input_roots, make_params
+from hanami.core.profiles import PROFILES, hidden_fields, input_fields, make_params
 from hanami.core.template import Template, parse_template
 from hanami.core.topology import target_lists
 
@@ -184,8 +184,8 @@ class Cluster:
             K.add_neuron_block(ref, h, npb)
         s.in_n[k] = width
         s.in_off[:] = np.concatenate(([0], np.cumsum(s.in_n)[:-1])).astype(np.int32)
-        roots = input_roots(self.profile, int(s.in_n.sum()))
-        self._params = self._params._replace(input_roots=roots)
+        inputs = input_fields(self.profile, int(s.in_n.sum()))
+        self._params = self._params._replace(**inputs)
 
     def _resize_output(self, k: int, width: int) -> None:
         """Wider expected values arrived: add outputs (and output neurons by default)."""

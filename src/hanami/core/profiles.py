@@ -49,6 +49,9 @@ class Profile:
     input_split: int = 0  # partly covered input synapse: 0 halve rule, 1 or 2 split (walks.py)
     hidden_split: int = 0  # the same for sections of hidden neurons
     hidden_split_roots: int = 1  # ... only where hidden neurons have at least this many roots
+    input_split_synapses: int = 0  # where min_input_roots lifts the roots (wide inputs), an
+    # input section splits only while it has fewer synapses than this (0: no limit;
+    # docs/engine.md, Shorter input sections for wide inputs)
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
     many_class_pieces: int = 0  # ... this many where hidden neurons have several roots (many
     # classes; 0: first_pieces; docs/engine.md, Wider hidden blocks for many classes)
@@ -99,7 +102,8 @@ PROFILES = {
     "stream": Profile("stream", "default", 240, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       min_input_roots=3, hidden_roots=0, input_split=2, hidden_split=1,
-                      hidden_split_roots=2, first_pieces=8, many_class_pieces=16,
+                      hidden_split_roots=2, input_split_synapses=8, first_pieces=8,
+                      many_class_pieces=16,
                       few_class_hidden=128,
                       adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
                       hidden_rate_by_roots=True, input_quantiles=(0.2, 0.5, 0.8)),
@@ -126,6 +130,7 @@ class Params(NamedTuple):
     input_roots: int  # root sections per input neuron (resolved: at least 1)
     hidden_roots: int  # root sections per hidden neuron
     input_split: int  # see Profile
+    input_split_synapses: int  # see Profile (resolved by input_fields)
     hidden_split: int  # see Profile (resolved: 0 below hidden_split_roots roots)
     split_margin: float  # see SPLIT_MARGIN
     first_pieces: int  # see Profile (resolved: many_class_pieces with several hidden roots)
@@ -157,6 +162,19 @@ def input_roots(profile: Profile, inputs: int) -> int:
         return min(profile.input_roots, MAX_ROOTS)
     fanout = max(INPUT_FANOUT // max(inputs, 1), profile.min_input_roots, 1)
     return int(min(fanout, MAX_ROOTS))
+
+
+def input_fields(profile: Profile, inputs: int) -> dict[str, int]:
+    """The parameters that follow the number of input neurons: the input roots, and how many
+    synapses an input section may split into. Where ``profile.min_input_roots`` lifts the
+    roots above ``INPUT_FANOUT // inputs`` (wide inputs), every input section is walked on
+    every row its feature fires, so its length is the step's cost: there the splits stop at
+    ``profile.input_split_synapses`` (docs/engine.md, Shorter input sections for wide
+    inputs); narrow inputs keep splitting to the section's end."""
+    roots = input_roots(profile, inputs)
+    lifted = profile.input_split_synapses and INPUT_FANOUT // max(inputs, 1) < roots
+    cap = profile.input_split_synapses if lifted else profile.synapses_per_section
+    return {"input_roots": roots, "input_split_synapses": int(cap)}
 
 
 def hidden_roots(profile: Profile, outputs: int) -> int:
@@ -208,7 +226,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         init_weight=float(profile.initial_weight),
         max_sections=int(profile.max_sections_per_neuron),
         cross_entropy=bool(profile.cross_entropy),
-        input_roots=input_roots(profile, inputs),
+        **input_fields(profile, inputs),
         input_split=int(profile.input_split),
         **hidden_fields(profile, outputs),
         split_margin=SPLIT_MARGIN,

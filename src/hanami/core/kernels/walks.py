@@ -90,7 +90,7 @@ def walk_sections_default(S, P, h, train):
                                S.s_cnt[cb], S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending,
                                S.meta, r, i, S.nb_size[nb], thr, init, P.input_split,
                                P.hidden_split, margin, P.first_pieces,
-                               P.halve_borders)  # fmt: skip
+                               P.halve_borders, P.input_split_synapses)  # fmt: skip
         else:
             walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
                                  S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
@@ -210,11 +210,12 @@ def walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
 @njit
 def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc,
                        sv, n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr, init,
-                       split_in, split_hid, margin, pieces, halve):  # fmt: skip
+                       split_in, split_hid, margin, pieces, halve, in_cap):  # fmt: skip
     """Default walks: a section that runs out of positions asks for a chained section
     above it; the partly covered synapse is split (see :func:`split_synapse`) or, with
     ``halve``, halved; a section's first synapse is created as ``pieces`` synapses of
-    equal borders."""
+    equal borders. An input section splits only while it has fewer than ``in_cap``
+    synapses (coarser input codes, fewer synapses walked)."""
     syn = sw.shape[1]
     spb = c_src.shape[0]
     two = np.float32(2.0)
@@ -227,7 +228,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
             r = walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init)
             c_stop[slot] = syn
             continue
-        split = split_in if c_kind[slot] == 1 else split_hid
+        split, cap = (split_in, in_cap - 1) if c_kind[slot] == 1 else (split_hid, last)
         q = p - c_low[slot]
         covered = F0  # borders spent, for a chained section's offset (not p - q, see below)
         k = 0
@@ -244,7 +245,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
             if q < b:  # the potential runs out inside this synapse
                 if (
                     split > 0
-                    and st_[slot, last] == UNUSED_TARGET
+                    and st_[slot, cap] == UNUSED_TARGET
                     and (margin * b < q < (F1 - margin) * b)
                 ):
                     r = split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init,

@@ -8,8 +8,8 @@ settings), :class:`FastGetMiddleware` answers the request itself when it is on t
 path: the token is one the principal cache knows, the policy lets the role in, an
 admin-only route has an admin, the input validates. It then calls the very endpoint with
 the same arguments and validates and serialises its result with the route's response
-model, all in one of its own worker threads (in the event loop for an ``async def``
-endpoint).
+model, all in one of its own worker threads; in the event loop for an ``async def``
+endpoint, and for one that only reads rows of a SQLite database (``inline``).
 
 Everything else goes on to FastAPI unchanged and is answered as before: other methods and
 routes, tokens the cache does not know (answering them fills it), refusals, invalid input.
@@ -66,6 +66,9 @@ _KINDS: dict[Callable[..., Any], str] = {
     get_context: "ctx",
     get_settings: "settings",
 }
+_LOOP_KINDS = frozenset({"user", "admin", "input", "reader", "settings"})
+"""Parameters of an endpoint that may run in the event loop, where the database is SQLite
+(reads in WAL mode never wait for a writer); not an ORM session, which may write."""
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,18 @@ class _Plan:
     key: str
     endpoint: Callable[..., Any]
     is_async: bool
+    inline: bool
+    """Called in the event loop: a plain ``def`` endpoint that only reads rows of a SQLite
+    database (a ``ReaderDep``, nothing that may wait on a cluster or another process)."""
     params: tuple[tuple[str, str, InputParser | None], ...]
     adapter: TypeAdapter[Any]
     status: int
 
 
-def _plan(route: Any) -> _Plan | None:
+def _plan(route: Any, loop_kinds: frozenset[str]) -> _Plan | None:
     """The plan of ``route``, or ``None`` where FastAPI must answer (not a protected JSON
-    GET route, or a parameter this module does not provide)."""
+    GET route, or a parameter this module does not provide). A plain ``def`` endpoint with
+    a reader and only parameters of ``loop_kinds`` is ``inline``."""
     dependant = getattr(route, "dependant", None)
     response_model = getattr(route, "response_model", None)
     response_class = getattr(getattr(route, "response_class", None), "value", None)
@@ -109,9 +116,11 @@ def _plan(route: Any) -> _Plan | None:
             return None
     if not authenticated:
         return None
-    return _Plan(route, route.path_format.lstrip("/"), route.endpoint,
-                 inspect.iscoroutinefunction(route.endpoint), tuple(params),
-                 TypeAdapter(response_model), route.status_code or 200)  # fmt: skip
+    is_async = inspect.iscoroutinefunction(route.endpoint)
+    kinds = {kind for _, kind, _ in params}
+    inline = not is_async and "reader" in kinds and kinds <= loop_kinds
+    return _Plan(route, route.path_format.lstrip("/"), route.endpoint, is_async, inline,
+                 tuple(params), TypeAdapter(response_model), route.status_code or 200)  # fmt: skip
 
 
 def _token(scope: Scope) -> str | None:
@@ -140,9 +149,18 @@ class FastGetMiddleware:
         """Path -> plan of every route it can answer (built on the first request, when every
         route exists)."""
         if self._plans is None:
-            plans = (_plan(route) for route in iter_route_contexts(self.routes()))
+            kinds = self._loop_kinds()
+            plans = (_plan(route, kinds) for route in iter_route_contexts(self.routes()))
             self._plans = {p.route.path_format: p for p in plans if p is not None}
         return self._plans
+
+    def _loop_kinds(self) -> frozenset[str]:
+        """What an endpoint run in the event loop may take: nothing on a database server
+        (each statement a round trip); the context too where the clusters are in this
+        process (a Ray actor's answer is a round trip)."""
+        if not self.ctx.database.is_sqlite:
+            return frozenset()
+        return _LOOP_KINDS if self.ctx.executor.shared else _LOOP_KINDS | {"ctx"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         plan = None
@@ -164,6 +182,8 @@ class FastGetMiddleware:
         try:
             if plan.is_async:
                 response = self._render(plan, await plan.endpoint(**arguments))
+            elif plan.inline:  # a hop to a worker thread costs more than these reads
+                response = self._call(plan, arguments)
             else:
                 loop = asyncio.get_running_loop()
                 response = await loop.run_in_executor(_POOL, self._call, plan, arguments)
@@ -197,8 +217,8 @@ class FastGetMiddleware:
         return arguments
 
     def _call(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
-        """In a worker thread: open the sessions and connections, call the endpoint, render
-        its result."""
+        """In a worker thread (in the loop for an ``inline`` plan): open the sessions and
+        connections, call the endpoint, render its result."""
         database = self.ctx.database
         handles: dict[str, Any] = {}
         try:

@@ -95,7 +95,8 @@ async def read_input(request: Request) -> dict[str, Any]:
             if not isinstance(parsed, dict):
                 raise BadRequest("Request body must be a JSON object")
             data.update(parsed)
-    for key, value in parse_qsl(request.url.query, keep_blank_values=True):
+    query = request.scope.get("query_string", b"").decode()  # as request.url.query, unbuilt
+    for key, value in parse_qsl(query, keep_blank_values=True):
         data[key] = _infer(value)
     data.pop("token", None)
     request.state.input_values = redact(data)

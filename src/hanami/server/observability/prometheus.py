@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from prometheus_client import (
@@ -181,6 +182,10 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        """(method, route, status) -> its request counter and latency histogram: looking a
+        labelled child up in prometheus_client costs more than counting (a lock, the label
+        checks), once per request."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -198,10 +203,16 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            endpoint = route_template(scope) or UNMATCHED
-            method = scope["method"]
-            self.metrics.requests.labels(method, endpoint, str(status)).inc()
-            self.metrics.latency.labels(method, endpoint).observe(time.perf_counter() - start)
+            key = (scope["method"], route_template(scope) or UNMATCHED, status)
+            children = self._children.get(key)
+            if children is None:
+                method, endpoint, _ = key
+                children = self._children[key] = (
+                    self.metrics.requests.labels(method, endpoint, str(status)),
+                    self.metrics.latency.labels(method, endpoint),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - start)
 
 
 def metrics_router() -> APIRouter:

@@ -60,8 +60,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -176,6 +176,28 @@ class _Entry:
     position: Position | None = None
 
 
+class _Held:
+    """A cluster's lock held for a block, its entry as the value (a class, not a generator:
+    a direct-I/O step takes the lock three times, docs/performance.md)."""
+
+    __slots__ = ("entry", "timeout", "uuid")
+
+    def __init__(self, entry: _Entry, uuid: str, timeout: float | None) -> None:
+        self.entry, self.uuid, self.timeout = entry, uuid, timeout
+
+    def __enter__(self) -> _Entry:
+        entry, timeout = self.entry, self.timeout
+        if not entry.lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            raise ClusterBusy(f"cluster '{self.uuid}' is busy")
+        if entry.deleted:
+            entry.lock.release()
+            raise ClusterNotFound(self.uuid)
+        return entry
+
+    def __exit__(self, *exc: object) -> None:
+        self.entry.lock.release()
+
+
 def _info_of(uuid: str, cluster: Cluster, revision: int) -> ClusterInfo:
     return ClusterInfo(
         uuid=uuid,
@@ -212,17 +234,8 @@ class InProcessExecutor:
         except KeyError:
             raise ClusterNotFound(uuid) from None
 
-    @contextmanager
-    def _held(self, uuid: str, timeout: float | None = None) -> Iterator[_Entry]:
-        entry = self._entry(uuid)
-        if not entry.lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
-            raise ClusterBusy(f"cluster '{uuid}' is busy")
-        try:
-            if entry.deleted:
-                raise ClusterNotFound(uuid)
-            yield entry
-        finally:
-            entry.lock.release()
+    def _held(self, uuid: str, timeout: float | None = None) -> _Held:
+        return _Held(self._entry(uuid), uuid, timeout)
 
     def create(self, uuid: str, template_text: str) -> ClusterInfo:
         return self._add(uuid, Cluster(template_text))
@@ -323,10 +336,8 @@ class InProcessExecutor:
             self._refresh(uuid, entry, force=True)
             return entry.info
 
-    @contextmanager
-    def exclusive(self, uuid: str, timeout: float | None = None) -> Iterator[None]:
-        with self._held(uuid, timeout):
-            yield
+    def exclusive(self, uuid: str, timeout: float | None = None) -> AbstractContextManager[None]:
+        return self._held(uuid, timeout)  # type: ignore[return-value]  # the entry is ours
 
     def close(self) -> None:
         with self._lock:

@@ -30,10 +30,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(f"Request body is larger than {self.max_bytes} bytes")
-        declared = Request(scope).headers.get("content-length", "")
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send, too_large)
+            await self._refuse(scope, receive, send, self._too_large())
             return
         received = 0
         started = False
@@ -44,7 +43,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise too_large  # the app's handler answers 413 (see errors.py)
+                    raise self._too_large()  # the app's handler answers 413 (see errors.py)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -61,6 +60,9 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await self._refuse(scope, receive, send, exc)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"Request body is larger than {self.max_bytes} bytes")
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, exc: PayloadTooLarge) -> None:

@@ -70,22 +70,27 @@ class StepBuffers:
     def __init__(self) -> None:
         self.inputs: Buffers = {}
         self.expected: Buffers = {}
+        self.held = 0
+        """Bytes of the buffers held: counted as they come, not summed per message."""
 
     def store(self, message: ClusterIO_Message, values: np.ndarray) -> None:
         """Hold ``values``; closes with 4413 once the step's buffers exceed the limits."""
-        self._role(message)[message.bufferName] = values
-        count, held = self._size()
-        if count > MAX_STEP_BUFFERS or held > MAX_STEP_BYTES:
+        role = self._role(message)
+        replaced = role.get(message.bufferName)
+        role[message.bufferName] = values
+        self.held += values.nbytes - (0 if replaced is None else replaced.nbytes)
+        count = len(self.inputs) + len(self.expected)
+        if count > MAX_STEP_BUFFERS or self.held > MAX_STEP_BYTES:
             raise WsClose(
                 CloseCode.TOO_LARGE,
-                f"Step buffers exceed the limit: {count} buffers, {held} bytes (at most "
+                f"Step buffers exceed the limit: {count} buffers, {self.held} bytes (at most "
                 f"{MAX_STEP_BUFFERS}, {MAX_STEP_BYTES} bytes); send isLast to run the step",
             )
 
     def fits(self, values: np.ndarray) -> bool:
         """Whether :meth:`store` of ``values`` under a new name stays within the limits."""
-        count, held = self._size()
-        return count < MAX_STEP_BUFFERS and held + values.nbytes <= MAX_STEP_BYTES
+        count = len(self.inputs) + len(self.expected)
+        return count < MAX_STEP_BUFFERS and self.held + values.nbytes <= MAX_STEP_BYTES
 
     def with_last(self, message: ClusterIO_Message, values: np.ndarray) -> tuple[Buffers, Buffers]:
         """The step's inputs and expected values with ``values`` stored, leaving these as
@@ -100,12 +105,8 @@ class StepBuffers:
         """The step's inputs and expected values; the next step starts empty."""
         step = self.inputs, self.expected
         self.inputs, self.expected = {}, {}
+        self.held = 0
         return step
 
     def _role(self, message: ClusterIO_Message) -> Buffers:
         return self.expected if message.targetBufferType == EXPECTED_BUFFER_TYPE else self.inputs
-
-    def _size(self) -> tuple[int, int]:
-        count = len(self.inputs) + len(self.expected)
-        held = sum(v.nbytes for v in self.inputs.values())
-        return count, held + sum(v.nbytes for v in self.expected.values())

@@ -174,6 +174,14 @@ class _DirectCheck:
             return False
         return True
 
+    def modes_changed(self) -> int | None:
+        """In process: the task engine's count of mode changes, under which a settled
+        answer stays true (None: shared, where the mode is in the database)."""
+        tasks = getattr(self.session.ctx, "tasks", None)
+        if tasks is None or _clusters(self.session.ctx).executor.shared:
+            return None
+        return tasks.modes_changed
+
     def __call__(self) -> ClusterRegistry:
         clusters = _clusters(self.session.ctx)
         now = time.monotonic()
@@ -222,7 +230,7 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
     steps = Steps(session, cluster_uuid, _clusters(session.ctx))
     direct = _DirectCheck(session, cluster_uuid)
     buffers = StepBuffers()
-    lane = CompatibleLane.attach(session, steps, buffers, partial(_train_allowed, session, direct))
+    lane = CompatibleLane.attach(session, steps, buffers, _TrainAllowed(session, direct))
     try:
         while True:
             data = await (session.receive() if lane is None else lane.receive())
@@ -253,9 +261,28 @@ async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
             lane.detach()
 
 
-def _train_allowed(session: WsSession, direct: _DirectCheck) -> bool:
-    """Whether a train step may run without a query: the lane's check (else it declines)."""
-    return session.allows(*TRAIN_POLICY) and direct.settled()
+class _TrainAllowed:
+    """Whether a train step may run without a query: the lane's check (else it declines).
+
+    Asked before every lane step; the policy and the task engine's mode under its lock
+    cost more than the rest of the lane's checks, so a yes is kept while the principal (a
+    new object at every re-check of the token) and :meth:`_DirectCheck.modes_changed` stay
+    the same."""
+
+    def __init__(self, session: WsSession, direct: _DirectCheck) -> None:
+        self.session = session
+        self.direct = direct
+        self._granted: tuple[object, int] | None = None
+
+    def __call__(self) -> bool:
+        changed = self.direct.modes_changed()  # read first: a change after it is seen next
+        if changed is not None and (self.session.principal, changed) == self._granted:
+            return True
+        if not (self.session.allows(*TRAIN_POLICY) and self.direct.settled()):
+            return False
+        if changed is not None:
+            self._granted = (self.session.principal, changed)
+        return True
 
 
 def _closing(exc: BaseException) -> WsClose | None:

@@ -83,23 +83,29 @@ class Steps:
         slices the OS gave to other processes, and would send quick steps to worker
         threads, where they cost more."""
         uuid = self.cluster_uuid
-        shape = (frozenset(inputs), frozenset(expected))
-        if shape != self.known or self.quick < INLINE_AFTER or uuid in _HELD_ON_LOOP:
+        if (
+            self.quick < INLINE_AFTER
+            or uuid in _HELD_ON_LOOP
+            or self.known != (frozenset(inputs), frozenset(expected))
+        ):
             yield False
             return
-        with contextlib.ExitStack() as held:
-            try:
-                held.enter_context(self.clusters.executor.exclusive(uuid, 0.0))
-            except ClusterBusy:  # held by an autosave or another session
-                held.close()
-            else:
+        locked = False
+        try:
+            with self.clusters.executor.exclusive(uuid, 0.0):
+                locked = True
                 _HELD_ON_LOOP.add(uuid)
-                held.callback(_HELD_ON_LOOP.discard, uuid)
-                cpu = time.thread_time()
-                with self.clusters.train_after_reply(uuid, inputs, expected) as waited:
-                    yield True
-                self._count(time.thread_time() - cpu + waited)
-                return
+                try:
+                    cpu = time.thread_time()
+                    with self.clusters.train_after_reply(uuid, inputs, expected) as waited:
+                        yield True
+                    self._count(time.thread_time() - cpu + waited)
+                finally:
+                    _HELD_ON_LOOP.discard(uuid)
+            return
+        except ClusterBusy:  # held by an autosave or another session
+            if locked:
+                raise
         yield False
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:

@@ -103,6 +103,9 @@ class TaskEngine:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._lanes: dict[str, _Lane] = {}
+        self.modes_changed = 0
+        """Counts every change of a lane's mode here (and a lane's removal): what was read
+        from :meth:`mode` still holds while it stays the same (a session's cached check)."""
         self._controls: dict[str, Control] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._stopping = False
@@ -127,6 +130,7 @@ class TaskEngine:
                 for cluster_uuid, mode in session.execute(query):
                     # shared: the row's mode is read where needed, lanes stay TASK
                     self._lane(cluster_uuid).mode = MODE_TASK if self.executor.shared else mode
+                self.modes_changed += 1
             queued = session.scalars(
                 select(Task.cluster_uuid).where(Task.state == QUEUED).distinct()
             ).all()
@@ -316,6 +320,7 @@ class TaskEngine:
                 logger.warning("cluster %s: its task did not stop within %.0f s", cluster_uuid,
                                timeout)  # fmt: skip
             self._lanes.pop(cluster_uuid, None)
+            self.modes_changed += 1
 
     def is_busy(self, cluster_uuid: str) -> bool:
         with self._lock:
@@ -360,3 +365,4 @@ class TaskEngine:
                 raise Conflict(f"Can not switch cluster to '{mode}'")
             queue.store_mode(self.database, cluster_uuid, mode)  # first: a restart keeps it
             lane.mode = mode
+            self.modes_changed += 1

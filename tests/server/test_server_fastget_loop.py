@@ -1,0 +1,61 @@
+"""Which GET endpoints the hot path runs in the event loop, and that they never wait there.
+
+On SQLite the endpoints that only read rows run in the event loop: no hop to a worker
+thread (``docs/performance.md``). That is only safe while such a read cannot wait: an
+endpoint with an ORM session (which may write) stays in a worker thread, so does every
+endpoint on a database server (each statement a round trip), and a read in WAL mode goes on
+while another connection holds the write lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from server_helpers import Api
+
+from hanami.server import ServerSettings, create_app
+from hanami.server.api.fastget import FastGetMiddleware
+
+
+def _inline(tmp_path: Path, **settings: str) -> dict[str, bool]:
+    """Route path (without the API prefix) -> whether its plan runs in the event loop."""
+    app = create_app(ServerSettings(data_dir=tmp_path, token_key="k" * 32, **settings))
+    layer = app.build_middleware_stack()
+    while not isinstance(layer, FastGetMiddleware):
+        layer = layer.app  # type: ignore[attr-defined]
+    return {path.split("/", 2)[2]: plan.inline for path, plan in layer.plans().items()}
+
+
+def test_sqlite_reads_run_in_the_event_loop(tmp_path):
+    inline = _inline(tmp_path)
+    for path in ("cluster/all", "cluster", "dataset", "task", "user/all", "checkpoint/all"):
+        assert inline[path], path
+    for path in ("user/project", "api_token/all", "dataset/content", "dataset/check"):
+        assert not inline[path], path  # an ORM session
+    assert not inline["system_info"]  # no database read: a worker thread as before
+    assert not inline["host/all"]  # async def: in the loop anyway
+
+
+def test_nothing_runs_in_the_event_loop_on_a_database_server(tmp_path):
+    inline = _inline(tmp_path, database_url="postgresql+psycopg://u:p@127.0.0.1:1/none")
+    assert "cluster/all" in inline
+    assert not any(inline.values())
+
+
+def test_a_read_in_the_loop_does_not_wait_for_a_writer(server, admin: Api):
+    if server.backend != "sqlite":
+        pytest.skip("the event loop reads only SQLite")
+    assert admin.get("cluster/all").status_code == 200  # the token is cached: the hot path
+    writer = sqlite3.connect(server.data_dir / "hanami.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # holds the write lock until the rollback
+        start = time.monotonic()
+        for path in ("cluster/all", "dataset/all", "checkpoint/all"):
+            assert admin.get(path).status_code == 200
+        assert time.monotonic() - start < 5.0  # the busy timeout is 30 s
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
