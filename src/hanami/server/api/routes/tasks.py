@@ -21,7 +21,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select, true
 from sqlalchemy.orm import Session
 
 from hanami.protocol import models as wire
@@ -43,9 +43,9 @@ from hanami.server.runtime.tasks import (
 )
 from hanami.server.security.tenancy import (
     get_in_scope,
-    row_in_scope,
+    joined_in_scope,
+    scope_columns,
     select_by_uuid,
-    select_row_by_uuid,
 )
 from hanami.server.services import tasks
 
@@ -152,46 +152,54 @@ def create_request_task(
     return tasks.task_public(task)
 
 
-_CLUSTER_TASKS = (
-    select(Task.__table__)
-    .where(Task.cluster_uuid == bindparam("cluster"))
-    .order_by(Task.created_at, Task.uuid)
-)
-"""Built once (see :mod:`hanami.server.api.listing`); it reads plain rows, for the GET
-endpoints."""
+def _cluster_with_tasks(tasks_on: ColumnElement[bool]) -> Select[Any]:
+    """The cluster's :func:`scope_columns` and the columns of its tasks that ``tasks_on``
+    selects (NULL when none): one statement for a GET endpoint, where reading the cluster
+    and then its tasks cost a round trip each on PostgreSQL. Built once (see
+    :mod:`hanami.server.api.listing`)."""
+    clusters, task_rows = Cluster.__table__, Task.__table__
+    return (
+        select(*scope_columns(Cluster), task_rows)
+        .select_from(
+            clusters.outerjoin(
+                task_rows, and_(task_rows.c.cluster_uuid == clusters.c.uuid, tasks_on)
+            )
+        )
+        .where(clusters.c.uuid == bindparam("cluster"))
+    )
+
+
+_TASK_COLUMNS = Task.__table__.c
+_CLUSTER_TASKS = _cluster_with_tasks(true()).order_by(_TASK_COLUMNS.created_at, _TASK_COLUMNS.uuid)
+_CLUSTER_TASK = _cluster_with_tasks(_TASK_COLUMNS.uuid == bindparam("task"))
 
 
 def _task_in_cluster(session: Session, task_uuid: str, cluster_uuid: str) -> Task:
     task = session.execute(select_by_uuid(Task), {"uuid": task_uuid}).scalar_one_or_none()
-    return _of_cluster(task, task_uuid, cluster_uuid)
-
-
-def _task_row(reader: Connection, task_uuid: str, cluster_uuid: str) -> Any:
-    """As :func:`_task_in_cluster`, the task's row without an ORM session."""
-    row = reader.execute(select_row_by_uuid(Task), {"uuid": task_uuid}).one_or_none()
-    return _of_cluster(row, task_uuid, cluster_uuid)
-
-
-def _of_cluster(task: Any, task_uuid: str, cluster_uuid: str) -> Any:
-    """``task`` if it exists in the cluster, else the 404 of a missing task."""
     if task is None or task.cluster_uuid != cluster_uuid:
-        raise NotFound(f"Task with uuid '{task_uuid}' not found")
+        raise _task_not_found(task_uuid)
     return task
+
+
+def _task_not_found(task_uuid: str) -> NotFound:
+    return NotFound(f"Task with uuid '{task_uuid}' not found")
 
 
 @router.get("/task", response_model=wire.Task, summary="Show task")
 def get_task(user: CurrentUser, data: Payload[TaskRef], reader: ReaderDep, ctx: ContextDep) -> Any:
     """Progress: cycles done of total, rows per second, ETA, error text of a failed task."""
-    cluster = row_in_scope(reader, user, Cluster, data.cluster_uuid, "Cluster")
-    task = _task_row(reader, data.uuid, cluster.uuid)
+    params = {"cluster": data.cluster_uuid, "task": data.uuid}
+    (task,) = joined_in_scope(reader, user, _CLUSTER_TASK, params, data.cluster_uuid, "Cluster")
+    if task.uuid is None:  # the cluster has no such task
+        raise _task_not_found(data.uuid)
     return tasks.task_public(task, ctx.tasks.live(task.uuid))
 
 
 @router.get("/task/all", response_model=Table, summary="List tasks of a cluster")
 def list_tasks(user: CurrentUser, data: Payload[ClusterTasks], reader: ReaderDep) -> Any:
     """All tasks of the cluster, oldest first; every value a string, percentage a fraction."""
-    cluster = row_in_scope(reader, user, Cluster, data.cluster_uuid, "Cluster")
-    rows = reader.execute(_CLUSTER_TASKS, {"cluster": cluster.uuid})
+    params = {"cluster": data.cluster_uuid}
+    rows = joined_in_scope(reader, user, _CLUSTER_TASKS, params, data.cluster_uuid, "Cluster")
     return table(
         TASK_LIST_HEADER,
         (
@@ -204,6 +212,7 @@ def list_tasks(user: CurrentUser, data: Payload[ClusterTasks], reader: ReaderDep
                 format_timestamp(t.finished_at),
             ]
             for t in rows
+            if t.uuid is not None  # the one row of a cluster without tasks
         ),
     )
 
