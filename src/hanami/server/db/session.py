@@ -94,7 +94,13 @@ class Database:
         already; switching its isolation level per checkout costs more than it saves.)"""
         self._read_engine = self.engine
         if not self.is_sqlite:
-            self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            # A pool of its own, in autocommit for good: the ROLLBACK that ends a
+            # transaction makes psycopg forget the statements it prepared on that
+            # connection (and send DEALLOCATE ALL), so reads sharing the writers' pool were
+            # parsed and planned anew every time; nor is autocommit switched on at every
+            # checkout and off again at every return.
+            self._read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", **kwargs)
+            _ping_when_idle(self._read_engine)
             self.reader = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
@@ -124,3 +130,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()

@@ -146,7 +146,7 @@ class PrincipalCache:
     def poll(self) -> None:
         """Read the generation once; invalidate if it moved."""
         started = time.monotonic()
-        with self.database.engine.connect() as connection:
+        with self.database.read() as connection:  # one statement, no BEGIN and ROLLBACK
             generation = connection.execute(
                 select(_GENERATION.c.generation).where(_GENERATION.c.id == 1)
             ).scalar()
