@@ -1,5 +1,5 @@
 """Migrations match the models (SQLite and PostgreSQL), admin bootstrap, tenancy filter,
-the PostgreSQL pool's ping of idle connections."""
+the PostgreSQL pool's ping of idle connections and its reads' prepared statements."""
 
 from __future__ import annotations
 
@@ -199,5 +199,23 @@ def test_only_an_idle_postgresql_connection_is_pinged(postgres_url):
                     assert error.value.connection_invalidated
                 else:
                     assert backend() != dead
+    finally:
+        database.dispose()
+
+
+def test_postgresql_reads_keep_their_prepared_statements(postgres_url):
+    """Reads have a pool of their own: on a connection shared with transactions, each
+    ROLLBACK made psycopg drop what it had prepared, so no statement of a GET ever was."""
+    database = Database(postgres_url)
+    try:
+        for _ in range(8):
+            with database.session() as session:
+                session.execute(text("SELECT 1"))  # a transaction, rolled back on return
+            with database.read() as connection:
+                assert connection.execute(text("SELECT 2")).scalar_one() == 2
+                prepared = connection.execute(
+                    text("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT 2'")
+                ).scalar_one()
+        assert prepared == 1
     finally:
         database.dispose()
