@@ -31,6 +31,35 @@ def test_batches_and_single_rows_give_the_same_codes():
     np.testing.assert_array_equal(whole[0].reshape(3, 3, 2), np.broadcast_to(plain, (3, 3, 2)))
 
 
+def test_a_batch_coded_in_blocks_equals_single_rows(monkeypatch):
+    """A training batch is coded in blocks of rows, each row around its own centres; with
+    blocks of three rows (the 18 values of three rows of 2 features and 3 centres) the
+    codes are those of single rows."""
+    monkeypatch.setattr(_coding, "_BLOCK_VALUES", 18)
+    X = np.random.default_rng(3).normal(size=(WINDOW + EVERY + 5, 2))
+    whole = FeatureCoder(QUANTILES, 10.0).encode(X, learn=True)
+    single = FeatureCoder(QUANTILES, 10.0)
+    rows = np.vstack([single.encode(X[i : i + 1], learn=True) for i in range(len(X))])
+    np.testing.assert_array_equal(whole, rows)
+
+
+def test_zero_one_columns_are_only_those_of_0_and_1():
+    columns = {
+        "0 and 1": [0.0, 1.0, 1.0, 0.0],
+        "-0 and 1": [-0.0, 1.0, 0.0, 1.0],
+        "only 1": [1.0, 1.0, 1.0, 1.0],
+        "only 0": [0.0, 0.0, 0.0, 0.0],
+        "0, 1 and 2": [0.0, 1.0, 2.0, 1.0],
+        "0, 0.5 and 1": [0.0, 0.5, 1.0, 1.0],
+        "0, 1 and nan": [0.0, 1.0, np.nan, 1.0],
+        "0, 1 and inf": [0.0, 1.0, np.inf, 1.0],
+    }
+    found = _coding._zero_one(np.array(list(columns.values())).T)
+    assert dict(zip(columns, found.tolist(), strict=True)) == {
+        name: name in ("0 and 1", "-0 and 1") for name in columns
+    }
+
+
 @pytest.mark.parametrize("kind", ["normal", "few values", "signed zeros", "nan and inf", "huge"])
 def test_quantiles_equal_numpys_bit_for_bit(kind):
     rng = np.random.default_rng(len(kind))

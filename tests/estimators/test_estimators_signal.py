@@ -196,3 +196,24 @@ def test_watch_no_signal_latch():
         watch.no_signal(np.array([False]), "the prior")  # cleared
         watch.no_signal(np.array([True, True]), "the prior")
     assert [str(w.message)[:9] for w in caught] == ["1 of 2 ro", "2 of 2 ro"]
+
+
+def test_watch_batches_follow_the_same_runs_as_single_rows():
+    """``_runs`` (a batch) against the plain per-row path: runs of equal outputs of every
+    length, some with one input row repeated, cut into batches of several sizes; after
+    every batch both watches are in the same run, with the same state."""
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(1, 2 * DEAD_RUN, size=40)
+    outputs = np.repeat(rng.integers(0, 3, size=(40, 3)).astype(float), lengths, axis=0)
+    inputs = rng.normal(size=(len(outputs), 4))
+    inputs[np.repeat(rng.random(40) < 0.5, lengths)] = 1.0  # runs whose inputs never move
+    cuts = np.sort(rng.choice(np.arange(1, len(outputs)), 12, replace=False))
+    single, batched, start, seen = SignalWatch(), SignalWatch(), 0, []
+    for stop in [*cuts.tolist(), len(outputs)]:
+        for i in range(start, stop):
+            seen += _answers(single, inputs[i : i + 1], outputs[i : i + 1])
+        _answers(batched, inputs[start:stop], outputs[start:stop])
+        state = (single._run, single._varied, single._dead)
+        assert state == (batched._run, batched._varied, batched._dead), (start, stop)
+        start = stop
+    assert DeadNetworkWarning in seen

@@ -109,12 +109,21 @@ def _generated_template(profile: str, hidden_hexagons: int) -> Template:
 
 
 def encode_features(X: np.ndarray, input_scale: float) -> np.ndarray:
-    """``[n, d]`` features -> ``[n, 2d]`` float32 engine inputs (positive, negative part)."""
+    """``[n, d]`` features -> ``[n, 2d]`` float32 engine inputs (positive, negative part).
+
+    Both parts are computed in one scratch array, in place: a fresh temporary per step
+    (six of them) was several times slower on a large batch, its pages faulted in anew
+    (phishing's 1,250 x 27 values: 377 → 100 µs; docs/engine.md, Time per sample)."""
     X = np.asarray(X, dtype=np.float64)
     out = np.empty((X.shape[0], 2 * X.shape[1]), dtype=np.float32)
     scale = float(input_scale)
-    out[:, 0::2] = np.minimum(np.maximum(X, 0.0) * scale, _F32_MAX)
-    out[:, 1::2] = np.minimum(np.maximum(-X, 0.0) * scale, _F32_MAX)
+    part = np.maximum(X, 0.0)
+    part *= scale
+    out[:, 0::2] = np.minimum(part, _F32_MAX, out=part)
+    np.negative(X, out=part)
+    np.maximum(part, 0.0, out=part)
+    part *= scale
+    out[:, 1::2] = np.minimum(part, _F32_MAX, out=part)
     return out
 
 

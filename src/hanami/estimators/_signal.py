@@ -117,10 +117,13 @@ def _runs(
     n = outputs.shape[0]
     same = np.empty(n, dtype=bool)  # same output vector as the previous answer
     same[0] = continued
-    same[1:] = (outputs[1:] == outputs[:-1]).all(axis=1)
-    moves = np.empty(n, dtype=bool)  # another input row than the previous answer
-    moves[0] = moved
-    moves[1:] = (inputs[1:] != inputs[:-1]).any(axis=1)
+    same[1:] = outputs[1:, 0] == outputs[:-1, 0]  # column by column: a reduction along
+    for j in range(1, outputs.shape[1]):  # rows of 2-10 values is several times slower
+        same[1:] &= outputs[1:, j] == outputs[:-1, j]
+    moves = np.zeros(n, dtype=bool)  # another input row than the previous answer, only
+    moves[0] = moved  # where it is read: inside a run (a live network has few such rows)
+    inside = np.flatnonzero(same[1:]) + 1
+    moves[inside] = (inputs[inside] != inputs[inside - 1]).any(axis=1)
     starts = np.flatnonzero(~same)
     first = np.r_[0, starts] if continued else starts
     ends = np.r_[first[1:], n]
