@@ -4,6 +4,7 @@ import copy
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -236,6 +237,18 @@ def test_partial_fit_classes_contract():
     # fit starts over
     model.fit(X, y)
     np.testing.assert_array_equal(model.classes_, [0, 1])
+
+
+def test_many_classes_on_the_first_call_do_not_warn():
+    """``classes`` lists each label once: scikit-learn's "more than half the samples are
+    classes of their own" warning is about ``y``, not about that list."""
+    X, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = HanamiClassifier(random_state=0).partial_fit(X, y, classes=np.arange(50))
+    assert len(model.classes_) == 50
+    with pytest.raises(ValueError, match="Unknown label type"):
+        HanamiClassifier(random_state=0).partial_fit(X, y, classes=[0.5, 1.5])
 
 
 def test_string_labels_and_single_class():

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from hanami.estimators._common import ML_EXTRA_HINT
@@ -27,6 +29,15 @@ from hanami.estimators._common import scale_targets, unscale_outputs
 from hanami.estimators._sklearn_base import HanamiBase
 
 __all__ = ["HanamiClassifier", "HanamiRegressor", "prequential"]
+
+
+def _check_classes(classes: np.ndarray) -> None:
+    """``check_classification_targets`` for the list of every label: its warning that more
+    than half the samples have a class of their own is about ``y``, and a list of distinct
+    classes always has one each (``classes=range(50)`` would warn on every first call)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)
+        check_classification_targets(classes)
 
 
 class HanamiClassifier(ClassifierMixin, HanamiBase):
@@ -108,7 +119,7 @@ class HanamiClassifier(ClassifierMixin, HanamiBase):
         check_classification_targets(y)
         if first:
             all_classes = np.unique(np.asarray(classes))
-            check_classification_targets(all_classes)
+            _check_classes(all_classes)
             self.classes_ = all_classes
             self.class_count_ = np.zeros(len(self.classes_))
             self._new_cluster()
