@@ -233,6 +233,8 @@ def test_partial_fit_classes_contract():
         model.partial_fit(X, y, classes=[0, 1])
     with pytest.raises(ValueError, match="not in classes"):
         model.partial_fit(X[:3], [0, 1, 7])
+    with pytest.raises(ValueError, match=r"labels \[-3, 7\] not in classes"):
+        model.partial_fit(X[:4], [7, 0, -3, 7])  # above, below: each unknown label once
     model.partial_fit(X, y, classes=[0, 1, 2])  # the same classes again are fine
     # fit starts over
     model.fit(X, y)

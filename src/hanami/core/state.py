@@ -19,6 +19,7 @@ growth and checkpoints (:func:`trimmed`, in this order) are all derived from it.
 
 from __future__ import annotations
 
+import functools
 import math
 import mmap
 from collections import namedtuple
@@ -177,10 +178,60 @@ def fill_value(name: str) -> float | int:
 def allocate(
     n_hex: int, npb: int, spb: int, syn: int, nb_cap: int, cb_cap: int, hex_cap: int
 ) -> State:
-    """Empty buffers for a cluster of ``n_hex`` hexagons with the given capacities."""
+    """Empty buffers for a cluster of ``n_hex`` hexagons with the given capacities.
+
+    The large zero buffers of one leading size (the synapse arrays, say) are views of one
+    mapping, which :func:`grow` replaces with all of them together; every new estimator
+    pays this, so the layout is worked out once per set of capacities (docs/engine.md,
+    Time per sample, Sixth round).
+    """
+    buffers, mapped = _layout(n_hex, npb, spb, syn, nb_cap, cb_cap, hex_cap)
+    pages = {size: _mapping(nbytes) for size, nbytes in mapped}
+    return State(*(_fresh(b, pages) for b in buffers))
+
+
+class _Buffer(NamedTuple):
+    """How :func:`allocate` makes one buffer: its shape, dtype and fill value, and for
+    a mapped one the leading size whose mapping holds it and its byte offset there."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fill: float | int
+    mapped: str | int | None
+    offset: int
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(
+    n_hex: int, npb: int, spb: int, syn: int, nb_cap: int, cb_cap: int, hex_cap: int
+) -> tuple[tuple[_Buffer, ...], tuple[tuple[str | int, int], ...]]:
+    """Every field's :class:`_Buffer`, and the bytes of each leading size's mapping."""
     sizes = {"hexagons": n_hex, "hex_cap": hex_cap, "nb_cap": nb_cap, "neurons": nb_cap * npb,
              "cb_cap": cb_cap, "spb": spb, "syn": syn, "inputs": 0, "outputs": 0}  # fmt: skip
-    return State(*(_filled(tuple(sizes.get(n, n) for n in f.shape), f.name) for f in FIELDS))
+    buffers, mapped = [], {}  # mapped: bytes so far per leading size
+    for f in FIELDS:
+        shape, dtype = tuple(sizes.get(n, n) for n in f.shape), np.dtype(f.dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if f.fill != 0 or nbytes < _MAPPED_BYTES:
+            buffers.append(_Buffer(shape, dtype, f.fill, None, 0))
+            continue
+        offset = mapped.get(f.shape[0], 0)
+        buffers.append(_Buffer(shape, dtype, 0, f.shape[0], offset))
+        mapped[f.shape[0]] = offset + -(-nbytes // 64) * 64  # next view on a cache line
+    return tuple(buffers), tuple(mapped.items())
+
+
+def _fresh(buffer: _Buffer, pages: dict[str | int, mmap.mmap]) -> np.ndarray:
+    """The buffer :func:`allocate` hands out for ``buffer`` (``pages``: the mappings)."""
+    if buffer.mapped is not None:
+        count = math.prod(buffer.shape)
+        return np.frombuffer(pages[buffer.mapped], buffer.dtype, count,
+                             buffer.offset).reshape(buffer.shape)  # fmt: skip
+    if buffer.fill == 0:
+        return np.zeros(buffer.shape, buffer.dtype)
+    array = np.empty(buffer.shape, buffer.dtype)
+    array.fill(buffer.fill)
+    return array
 
 
 def _filled(shape: tuple[int, ...], name: str) -> np.ndarray:
@@ -206,8 +257,12 @@ def _zeros(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     if nbytes < _MAPPED_BYTES:
         return np.zeros(shape, dtype=dtype)
-    pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    return np.frombuffer(pages, dtype=dtype).reshape(shape)
+    return np.frombuffer(_mapping(nbytes), dtype=dtype).reshape(shape)
+
+
+def _mapping(nbytes: int) -> mmap.mmap:
+    """``nbytes`` of private anonymous memory: zero, and untouched until used."""
+    return mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 
 
 def _grown(array: np.ndarray, length: int, name: str, used: int | None = None) -> np.ndarray:
