@@ -155,3 +155,21 @@ def test_request_never_grows():
         before = c.metrics()
         c.request(np.array([[250.0, 90.0]] * 5))
         assert c.metrics() == before
+
+
+def test_allocated_buffers_hold_their_fill_and_share_no_memory():
+    """``allocate`` maps the large zero buffers of one leading size together: each must
+    still start at its fill value and own its bytes, and growth must keep them."""
+    s = st.allocate(3, 256, 512, 64, nb_cap=15, cb_cap=15, hex_cap=8)
+    mapped = [f.name for f in st.FIELDS if getattr(s, f.name).nbytes >= st._MAPPED_BYTES]
+    assert len(mapped) >= 2  # else this test checks nothing shared
+    for f in st.FIELDS:
+        assert (getattr(s, f.name) == np.asarray(f.fill).astype(f.dtype)).all(), f.name
+    for f in st.FIELDS:
+        before = {g.name: getattr(s, g.name).copy() for g in st.FIELDS if g.name != f.name}
+        getattr(s, f.name).fill(7)
+        for name, array in before.items():
+            np.testing.assert_array_equal(getattr(s, name), array, err_msg=f"{f.name} -> {name}")
+    used = int(s.meta[st.M_CB])  # 7 blocks in use: the counters were filled with 7 too
+    grown = st.grow(s, 256, nb_cap=15, cb_cap=30, hex_cap=8)
+    assert (grown.s_w[:used] == 7).all() and (grown.s_w[used:] == 0).all()
