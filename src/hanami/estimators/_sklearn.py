@@ -128,8 +128,8 @@ class HanamiClassifier(ClassifierMixin, HanamiBase):
                 f"`classes={np.unique(classes)!r}` is not the same as on the first call to "
                 f"partial_fit, which was {self.classes_!r}"
             )
-        # the labels' places in the sorted classes tell the unknown ones too (np.setdiff1d
-        # sorted y for it: about 80 µs of a new estimator, docs/engine.md, Sixth round)
+        # the labels' places in the sorted classes also tell the unknown ones (np.setdiff1d
+        # sorted y again for it, docs/engine.md, Time per sample, Sixth round)
         codes = np.searchsorted(self.classes_, y)
         known = self.classes_[np.minimum(codes, len(self.classes_) - 1)] == y
         if not known.all():
