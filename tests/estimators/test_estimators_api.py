@@ -249,8 +249,13 @@ def test_many_classes_on_the_first_call_do_not_warn():
         warnings.simplefilter("error", UserWarning)
         model = HanamiClassifier(random_state=0).partial_fit(X, y, classes=np.arange(50))
     assert len(model.classes_) == 50
-    with pytest.raises(ValueError, match="Unknown label type"):
-        HanamiClassifier(random_state=0).partial_fit(X, y, classes=[0.5, 1.5])
+    for _ in range(2):  # the list of classes is checked once per process: a refusal is not
+        with pytest.raises(ValueError, match="Unknown label type"):
+            HanamiClassifier(random_state=0).partial_fit(X, y, classes=[0.5, 1.5])
+    for labels in (np.array(["no", "yes"])[y], y.astype(bool), y.astype(np.uint8)):
+        # class lists checked through their bytes keep their type
+        model = HanamiClassifier(random_state=0).partial_fit(X, labels, classes=labels[::-1])
+        np.testing.assert_array_equal(model.classes_, np.unique(labels))
 
 
 def test_string_labels_and_single_class():
