@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from server_helpers import Api
+from sqlalchemy import text
 
 from hanami.server import ServerSettings, create_app
 from hanami.server.api.fastget import FastGetMiddleware
+from hanami.server.db.session import Database
 
 
 def _inline(tmp_path: Path, **settings: str) -> dict[str, bool]:
@@ -59,3 +61,21 @@ def test_a_read_in_the_loop_does_not_wait_for_a_writer(server, admin: Api):
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_a_read_in_the_loop_does_not_wait_for_the_pool(tmp_path):
+    """Worker threads can hold every pooled connection while they wait for the loop (the
+    load test once got 500s after the pool's 30 s timeout): the loop reads on its own."""
+    database = Database(f"sqlite:///{tmp_path / 'hanami.db'}")
+    pool = database.engine.pool
+    held = [database.engine.connect() for _ in range(pool.size() + pool._max_overflow)]  # type: ignore[attr-defined]
+    try:
+        start = time.monotonic()
+        for _ in range(3):
+            with database.loop_read() as connection:
+                assert connection.execute(text("SELECT 1")).scalar() == 1
+        assert time.monotonic() - start < 5.0  # the pool's timeout is 30 s
+    finally:
+        for connection in held:
+            connection.close()
+        database.dispose()

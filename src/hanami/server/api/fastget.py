@@ -225,8 +225,8 @@ class FastGetMiddleware:
             for name, kind, _ in plan.params:  # a GET only reads
                 if kind == "session":
                     handles[name] = database.reader()
-                elif kind == "reader":
-                    handles[name] = database.read()
+                elif kind == "reader":  # in the loop: never a pooled connection
+                    handles[name] = database.loop_read() if plan.inline else database.read()
             result = plan.endpoint(**arguments, **handles)
         finally:
             for handle in handles.values():

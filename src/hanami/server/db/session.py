@@ -82,8 +82,13 @@ class Database:
                 # checkout opens a new connection (pragmas, schema parse) and closes it again.
                 kwargs["pool_size"] = SQLITE_POOL_SIZE
         self.engine: Engine = create_engine(self.url, **kwargs)
+        self._loop_engine = self.engine
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if kwargs.get("poolclass") is not StaticPool:
+                loop_kwargs = {k: v for k, v in kwargs.items() if k != "pool_size"}
+                self._loop_engine = create_engine(self.url, poolclass=StaticPool, **loop_kwargs)
+                event.listen(self._loop_engine, "connect", _sqlite_pragmas)
         else:
             _ping_when_idle(self.engine)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
@@ -123,6 +128,14 @@ class Database:
         PostgreSQL, as :attr:`reader`); close it when done."""
         return self._read_engine.connect()
 
+    def loop_read(self) -> Connection:
+        """A connection for the reads the event loop's thread makes itself (SQLite): one of
+        its own, never one from the pool. Worker threads can hold every pooled connection
+        while they wait for the loop (a request on FastAPI's path gives its session back
+        after the loop sends the answer), so a loop that waited for the pool waited for
+        itself until the pool's timeout."""
+        return self._loop_engine.connect()
+
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
         with self.engine.connect() as connection:
@@ -130,5 +143,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._loop_engine is not self.engine:
+            self._loop_engine.dispose()
         if self._read_engine is not self.engine:
             self._read_engine.dispose()
