@@ -227,18 +227,17 @@ def _fresh(buffer: _Buffer, pages: dict[str | int, mmap.mmap]) -> np.ndarray:
         count = math.prod(buffer.shape)
         return np.frombuffer(pages[buffer.mapped], buffer.dtype, count,
                              buffer.offset).reshape(buffer.shape)  # fmt: skip
-    if buffer.fill == 0:
-        return np.zeros(buffer.shape, buffer.dtype)
-    array = np.empty(buffer.shape, buffer.dtype)
-    array.fill(buffer.fill)
-    return array
+    return _full(buffer.shape, buffer.dtype, buffer.fill)
 
 
 def _filled(shape: tuple[int, ...], name: str) -> np.ndarray:
-    """A fresh buffer of ``shape`` for field ``name``; zero-filled ones come from
-    :func:`_zeros`, so their spare capacity costs nothing until it is used."""
-    fill = fill_value(name)
-    dtype = _BY_NAME[name].dtype
+    """A fresh buffer of ``shape`` for field ``name``."""
+    return _full(shape, _BY_NAME[name].dtype, fill_value(name))
+
+
+def _full(shape: tuple[int, ...], dtype: np.dtype | type, fill: float | int) -> np.ndarray:
+    """``shape`` of ``fill``; zero-filled buffers come from :func:`_zeros`, so their
+    spare capacity costs nothing until it is used."""
     return _zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
 
 
