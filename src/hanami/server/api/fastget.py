@@ -44,6 +44,7 @@ from hanami.server.api.deps import (
 )
 from hanami.server.api.inputs import InputParser
 from hanami.server.context import AppContext
+from hanami.server.db.session import Reader
 from hanami.server.errors import ApiError, api_error_response
 from hanami.server.routing import iter_route_contexts
 from hanami.server.security.auth import Principal
@@ -226,7 +227,7 @@ class FastGetMiddleware:
                 if kind == "session":
                     handles[name] = database.reader()
                 elif kind == "reader":  # in the loop: never a pooled connection
-                    handles[name] = database.loop_read() if plan.inline else database.read()
+                    handles[name] = Reader(database.loop_read if plan.inline else database.read)
             result = plan.endpoint(**arguments, **handles)
         finally:
             for handle in handles.values():
