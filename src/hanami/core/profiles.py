@@ -52,6 +52,8 @@ class Profile:
     input_split_synapses: int = 0  # where min_input_roots lifts the roots (wide inputs), an
     # input section splits only while it has fewer synapses than this (0: no limit;
     # docs/engine.md, Shorter input sections for wide inputs)
+    narrow_inputs: int = 0  # ... and where there are at most this many input neurons (very
+    # narrow inputs, roots at MAX_ROOTS; docs/engine.md, Time per sample, seventh round)
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
     many_class_pieces: int = 0  # ... this many where hidden neurons have several roots (many
     # classes; 0: first_pieces; docs/engine.md, Wider hidden blocks for many classes)
@@ -102,7 +104,8 @@ PROFILES = {
     "stream": Profile("stream", "default", 240, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       min_input_roots=3, hidden_roots=0, input_split=2, hidden_split=1,
-                      hidden_split_roots=2, input_split_synapses=8, first_pieces=8,
+                      hidden_split_roots=2, input_split_synapses=8, narrow_inputs=16,
+                      first_pieces=8,
                       many_class_pieces=16,
                       few_class_hidden=128,
                       adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
@@ -170,10 +173,14 @@ def input_fields(profile: Profile, inputs: int) -> dict[str, int]:
     roots above ``INPUT_FANOUT // inputs`` (wide inputs), every input section is walked on
     every row its feature fires, so its length is the step's cost: there the splits stop at
     ``profile.input_split_synapses`` (docs/engine.md, Shorter input sections for wide
-    inputs); narrow inputs keep splitting to the section's end."""
+    inputs). So they do on very narrow inputs (at most ``profile.narrow_inputs`` neurons,
+    two features in the estimators' coding): there each neuron already has ``MAX_ROOTS``
+    codes, and the splits made every input section a walk of about 30 synapses for no
+    accuracy (docs/engine.md, Time per sample, seventh round); the inputs in between keep
+    splitting to the section's end."""
     roots = input_roots(profile, inputs)
-    lifted = profile.input_split_synapses and INPUT_FANOUT // max(inputs, 1) < roots
-    cap = profile.input_split_synapses if lifted else profile.synapses_per_section
+    lifted = INPUT_FANOUT // max(inputs, 1) < roots or inputs <= profile.narrow_inputs
+    cap = (profile.input_split_synapses if lifted else 0) or profile.synapses_per_section
     return {"input_roots": roots, "input_split_synapses": int(cap)}
 
 
