@@ -13,6 +13,7 @@ from engine_helpers import line_template
 from oracle import copy_state, train_step
 
 from hanami.core import Cluster
+from hanami.core.profiles import PROFILES
 from hanami.core.state import M_CREATED, M_PENDING, M_REMOVED, M_SPLITS
 
 TWO_ROWS = """version: 1
@@ -58,7 +59,7 @@ def _blobs():
 
 def _ramp():
     # one input that rises by one unit a step: a new border each step, then a chained section
-    X = np.arange(1, 75, dtype=np.float32)[:, None]
+    X = np.arange(1, PROFILES["default"].synapses_per_section + 11, dtype=np.float32)[:, None]
     Y = (X > 30).astype(np.float32)
     return Cluster(line_template(), seed=11), X, Y, None
 
