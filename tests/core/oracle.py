@@ -240,7 +240,15 @@ def new_synapse(s: State, cb: int, slot: int, k: int, q, r: int, nb_size: int, P
     s.s_b[cb, slot, k] = q
     s.s_cnt[cb, slot, k] = FRESH
     r = pcg(r)
-    s.s_t[cb, slot, k] = r % nb_size
+    window = min(k, nb_size - 1) if P.distinct_targets else 0
+    taken = set(s.s_t[cb, slot, k - window : k].tolist())
+    t = r % nb_size
+    for _ in range(64):  # distinct targets: draw again while a previous synapse has it
+        if t not in taken:
+            break
+        r = pcg(r)
+        t = r % nb_size
+    s.s_t[cb, slot, k] = t
     r = pcg(r)
     w = f32((r / RAND_MAX) * P.init_weight)
     r = pcg(r)

@@ -81,6 +81,8 @@ class Profile:
     # values; once it moved by more than GAIN_TOLERANCE the inputs are scaled back to the
     # level of the stream's first rows, on inputs of GAIN_MIN_INPUTS values or more
     # (docs/engine.md, Input gain; 0: raw values always)
+    distinct_targets: bool = False  # a new synapse's target differs from those of its
+    # section's previous synapses (docs/engine.md, Distinct targets)
 
     def __post_init__(self) -> None:
         # a synapse's target is a uint8 index into its block and 255 marks "unused", so a
@@ -157,6 +159,7 @@ class Params(NamedTuple):
     input_gain: float  # see Profile (resolved: 0 below GAIN_MIN_INPUTS inputs)
     gain_tolerance: float  # see GAIN_TOLERANCE
     gain_warmup: int  # see GAIN_WARMUP
+    distinct_targets: bool  # see Profile
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -257,6 +260,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         learned_margin=float(profile.learned_margin),
         gain_tolerance=GAIN_TOLERANCE,
         gain_warmup=GAIN_WARMUP,
+        distinct_targets=bool(profile.distinct_targets),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),
