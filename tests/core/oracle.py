@@ -243,11 +243,14 @@ def new_synapse(s: State, cb: int, slot: int, k: int, q, r: int, nb_size: int, P
     window = min(k, nb_size - 1) if P.distinct_targets else 0
     taken = set(s.s_t[cb, slot, k - window : k].tolist())
     t = r % nb_size
-    for _ in range(64):  # distinct targets: draw again while a previous synapse has it
-        if t not in taken:
-            break
-        r = pcg(r)
-        t = r % nb_size
+    draws = 0
+    while t in taken:  # distinct targets: draw again, then count up to a free one
+        if draws < 64:
+            r = pcg(r)
+            t = r % nb_size
+            draws += 1
+        else:
+            t = (t + 1) % nb_size
     s.s_t[cb, slot, k] = t
     r = pcg(r)
     w = f32((r / RAND_MAX) * P.init_weight)

@@ -38,8 +38,7 @@ F0 = np.float32(0.0)
 F1 = np.float32(1.0)
 FRESH_COUNTER = 5  # activity counter of a new synapse (docs/engine.md, Reduction)
 PERSISTENT_COUNTER = 10  # a synapse whose counter reaches this is never removed
-DISTINCT_DRAWS = 64  # distinct targets: draws of a new synapse's target, at most (a block
-# of ten outputs needs ten on average for the last free one; the last draw is kept)
+DISTINCT_DRAWS = 64  # distinct targets: random draws before counting up to a free target
 
 
 @njit
@@ -235,11 +234,12 @@ def create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init, distinct
 
     Its target (among the ``nb_size`` used neurons of the block), weight (``|w|`` uniform
     in [0, 2 * ``init``]) and sign come from the next links of the hash chain ``r``;
-    returns the advanced chain. With ``distinct`` the target is drawn again (up to
-    :data:`DISTINCT_DRAWS` times) while one of the section's previous ``nb_size - 1``
-    synapses has it: a section then reaches as many neurons as it has synapses, and a
-    hidden neuron's section into ten outputs reaches each of them once per ten synapses
-    (docs/engine.md, Distinct targets).
+    returns the advanced chain. With ``distinct`` a target that one of the section's
+    previous ``nb_size - 1`` synapses has is drawn again, up to :data:`DISTINCT_DRAWS`
+    times, then gives way to the next free one (counting up, round the block): a section
+    then reaches as many neurons as it has synapses, and a hidden neuron's section into
+    ten outputs reaches each of them once in every ten synapses (docs/engine.md, Distinct
+    targets).
     """
     sb[slot, k] = q
     sc[slot, k] = FRESH_COUNTER
@@ -247,11 +247,14 @@ def create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init, distinct
     t = r % nb_size
     if distinct:
         window = min(k, nb_size - 1)
-        for _draw in range(DISTINCT_DRAWS):
-            if not _target_in(st_[slot], k - window, k, t):
-                break
-            r = pcg(r)
-            t = r % nb_size
+        draws = 0
+        while _target_in(st_[slot], k - window, k, t):
+            if draws < DISTINCT_DRAWS:
+                r = pcg(r)
+                t = r % nb_size
+                draws += 1
+            else:
+                t = (t + 1) % nb_size
     st_[slot, k] = t
     r = pcg(r)
     w = np.float32((r / RAND_MAX) * init)
