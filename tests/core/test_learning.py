@@ -111,14 +111,15 @@ def test_a_class_that_never_came_is_learned_when_it_comes(seed):
     assert c.request(X[:1], stateless=True)[0].argmax() == 3
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 4])
 def test_output_steps_adapt_to_a_new_class(seed):
     """The default profile's output synapses take RMSProp steps (``output_adaptive``): a
     synapse into an output whose errors stayed small takes full steps when its class comes.
     After five epochs without class 3, 15 of its samples teach it to every one of 100
-    others. Samples needed, seeds 0-5: 10, 6, 11, 12, 8, 10 with the steps, 44, 20, 10, 9,
-    8, 8 without; the test takes the two seeds plain steps fail (docs/engine.md, Adaptive
-    output steps)."""
+    others. Samples needed, seeds 0-5: 8, 17, 12, 4, 11, 11 with the steps, 20, 7, 7, 6,
+    20, 15 without (learned margin 0.3, distinct targets; with the margin 0.1 and without
+    distinct targets they were 10, 6, 11, 12, 8, 10 and 44, 20, 10, 9, 8, 8); the test
+    takes the two seeds plain steps fail (docs/engine.md, Adaptive output steps)."""
     X, Y = blobs(2000, seed=1)
     new, X, Y = X[Y[:, 3] == 1], X[Y[:, 3] == 0], Y[Y[:, 3] == 0]
     c = Cluster(line_template(), seed=seed)
