@@ -184,7 +184,8 @@ def test_default_synapses_of_a_section_reach_distinct_neurons(monkeypatch, disti
     """``distinct_targets``: a section's synapses into a block of 128 hidden neurons reach
     as many neurons as there are synapses, and a hidden neuron's section into ten outputs
     reaches all ten with every ten synapses in a row; with random draws alone a section of
-    this size repeats neurons (docs/engine.md, Distinct targets)."""
+    this size repeats neurons (docs/engine.md, Levers tried on MNIST and not kept; Input
+    gain)."""
     profile = dataclasses.replace(PROFILES["default"], distinct_targets=distinct)
     monkeypatch.setitem(PROFILES, "default", profile)
     c = Cluster(mnist_template(), seed=3)

@@ -82,7 +82,8 @@ class Profile:
     # level of the stream's first rows, on inputs of GAIN_MIN_INPUTS values or more
     # (docs/engine.md, Input gain; 0: raw values always)
     distinct_targets: bool = False  # a new synapse's target differs from those of its
-    # section's previous synapses (docs/engine.md, Distinct targets)
+    # section's previous synapses (docs/engine.md, Levers tried on MNIST and not kept;
+    # Input gain)
 
     def __post_init__(self) -> None:
         # a synapse's target is a uint8 index into its block and 255 marks "unused", so a

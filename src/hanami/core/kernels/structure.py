@@ -238,8 +238,8 @@ def create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init, distinct
     previous ``nb_size - 1`` synapses has is drawn again, up to :data:`DISTINCT_DRAWS`
     times, then gives way to the next free one (counting up, round the block): a section
     then reaches as many neurons as it has synapses, and a hidden neuron's section into
-    ten outputs reaches each of them once in every ten synapses (docs/engine.md, Distinct
-    targets).
+    ten outputs reaches each of them once in every ten synapses (docs/engine.md, Levers
+    tried on MNIST and not kept; Input gain).
     """
     sb[slot, k] = q
     sc[slot, k] = FRESH_COUNTER
