@@ -60,7 +60,8 @@ def test_input_sections_stop_splitting_only_where_the_roots_are_lifted():
     stream = PROFILES["stream"]
     caps = [input_fields(stream, n)["input_split_synapses"] for n in (78, 85, 86, 180, 4704)]
     assert caps == [64, 64, 8, 8, 8]  # 256 // 86 = 2 roots, lifted to 3
-    assert input_fields(PROFILES["default"], 4704)["input_split_synapses"] == 64
+    default = PROFILES["default"]
+    assert input_fields(default, 4704)["input_split_synapses"] == default.synapses_per_section
 
 
 def test_very_narrow_inputs_stop_splitting_too():

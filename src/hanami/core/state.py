@@ -78,6 +78,12 @@ FIELDS = (
     Field("hx_cb", _i32, ("hexagons", "hex_cap"), 0),  # its connection blocks (see grow)
     Field("hx_free", _i64, ("hexagons",), 0),  # free connections in its connection blocks
     Field("hx_targets", _i32, ("hexagons", TARGET_LIST_LEN), -1),  # where new sections go
+    # input gain (default rules, docs/engine.md, Input gain): rows with a positive value seen,
+    # running mean and first value of their log level, the factor new rows are scaled by
+    Field("hx_rows", _i64, ("hexagons",), 0),
+    Field("hx_level", np.float64, ("hexagons",), 0),
+    Field("hx_ref", np.float64, ("hexagons",), 0),
+    Field("hx_gain", _f32, ("hexagons",), 1),
     # neuron blocks
     Field("nb_hex", _i32, ("nb_cap",), -1),  # hexagon of the block
     Field("nb_size", _i32, ("nb_cap",), 0),  # neurons in use (new synapses target these)
