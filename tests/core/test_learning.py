@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from engine_helpers import blobs, line_template
 
-from hanami.core import Cluster
+from hanami.core import Cluster, parse_template
 from hanami.core.profiles import PROFILES
 from hanami.core.templates import mnist_template
 
@@ -205,6 +205,22 @@ def test_the_input_gain_carries_a_range_drop(monkeypatch, gain):
     right = seen.argmax(1) == Y.argmax(1)
     assert right[800:1000].mean() >= 0.99
     assert (right[1000:1050].mean() >= 0.94) == (gain > 0)
+
+
+def test_a_template_can_turn_the_input_gain_off():
+    """``input_gain: false`` in the template's settings: the drop of the test above is
+    learned as it comes, as with a profile without the gain, and the setting survives the
+    template's text."""
+    template = parse_template(
+        parse_template(line_template()).with_settings(input_gain=False).to_text()
+    )
+    assert template.settings.input_gain is False
+    X, Y = _bright_quarter(1200, seed=0)
+    X[1000:] *= np.float32(0.1)
+    c = Cluster(template, seed=0)
+    right = c.train(X, Y, return_outputs=True).outputs.argmax(1) == Y.argmax(1)
+    assert c._params.input_gain == 0.0 and np.all(c._state.hx_gain == 1.0)
+    assert right[1000:1050].mean() < 0.94
 
 
 def test_a_steady_range_keeps_raw_values(monkeypatch):

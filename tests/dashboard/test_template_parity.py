@@ -47,6 +47,7 @@ settings:
     enable_reduction: True
     profile: classic
     seed: 42
+    input_gain: false
 hexagons:
     1,1,1
     2,1,1   # a comment
@@ -78,6 +79,7 @@ BROKEN = [
     "version: 1\nsettings:\n refractory_time: 256\n",
     "version: 1\nsettings:\n refractory_time: 0\n",
     "version: 1\nsettings:\n enable_reduction: yes\n",
+    "version: 1\nsettings:\n input_gain: 0\n",
     "version: 1\nsettings:\n profile: fancy\n",
     "version: 1\nsettings:\n seed: -1\n",
     "version: 1\nhexagons:\n",
@@ -156,6 +158,7 @@ def python_result(text: str) -> dict[str, Any]:
                 "enable_reduction": s.enable_reduction,
                 "profile": s.profile,
                 "seed": s.seed,
+                "input_gain": s.input_gain,
             },
         ]
     }

@@ -184,7 +184,7 @@ class Cluster:
             K.add_neuron_block(ref, h, npb)
         s.in_n[k] = width
         s.in_off[:] = np.concatenate(([0], np.cumsum(s.in_n)[:-1])).astype(np.int32)
-        inputs = input_fields(self.profile, int(s.in_n.sum()))
+        inputs = input_fields(self.profile, int(s.in_n.sum()), self.template.settings.input_gain)
         self._params = self._params._replace(**inputs)
 
     def _resize_output(self, k: int, width: int) -> None:

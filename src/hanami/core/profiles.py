@@ -184,7 +184,7 @@ def input_roots(profile: Profile, inputs: int) -> int:
     return int(min(fanout, MAX_ROOTS))
 
 
-def input_fields(profile: Profile, inputs: int) -> dict[str, float]:
+def input_fields(profile: Profile, inputs: int, gain: bool = True) -> dict[str, float]:
     """The parameters that follow the number of input neurons: the input roots, and how many
     synapses an input section may split into, and the input gain: the level of a row of
     a few features is the data itself (a rising value, a large class), so only rows of at
@@ -196,11 +196,12 @@ def input_fields(profile: Profile, inputs: int) -> dict[str, float]:
     two features in the estimators' coding): there each neuron already has ``MAX_ROOTS``
     codes, and the splits made every input section a walk of about 30 synapses for no
     accuracy (docs/engine.md, Time per sample, seventh round); the inputs in between keep
-    splitting to the section's end."""
+    splitting to the section's end. ``gain`` False (the template's ``input_gain: false``)
+    turns the gain off."""
     roots = input_roots(profile, inputs)
     lifted = INPUT_FANOUT // max(inputs, 1) < roots or inputs <= profile.narrow_inputs
     cap = (profile.input_split_synapses if lifted else 0) or profile.synapses_per_section
-    gain = profile.input_gain if inputs >= GAIN_MIN_INPUTS else 0.0
+    gain = profile.input_gain if gain and inputs >= GAIN_MIN_INPUTS else 0.0
     return {"input_roots": roots, "input_split_synapses": int(cap), "input_gain": float(gain)}
 
 
@@ -253,7 +254,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         init_weight=float(profile.initial_weight),
         max_sections=int(profile.max_sections_per_neuron),
         cross_entropy=bool(profile.cross_entropy),
-        **input_fields(profile, inputs),
+        **input_fields(profile, inputs, settings.input_gain),
         input_split=int(profile.input_split),
         **hidden_fields(profile, outputs),
         split_margin=SPLIT_MARGIN,

@@ -53,7 +53,9 @@ class Settings:
 
     ``profile`` selects faithful OpenHanami behaviour ("classic"), ours ("default") or ours
     tuned for one-pass classification of small streams ("stream", core/profiles.py);
-    ``seed`` makes the random walks and growth reproducible when given.
+    ``seed`` makes the random walks and growth reproducible when given; ``input_gain: false``
+    keeps a wide input's level as it comes where the profile would scale a lasting change of
+    it away (docs/engine.md, Input gain).
     """
 
     neuron_cooldown: float = 1e9
@@ -62,6 +64,7 @@ class Settings:
     enable_reduction: bool = False
     profile: str = "default"
     seed: int | None = None
+    input_gain: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ class Template:
         lines.append(f"    profile: {s.profile}")
         if s.seed is not None:
             lines.append(f"    seed: {int(s.seed)}")
+        if not s.input_gain:  # spelled out only when off: earlier texts keep their form
+            lines.append("    input_gain: false")
         lines.append("hexagons:")
         lines.extend(f"    {format_position(p)}" for p in self.hexagons)
         if self.axons:

@@ -53,6 +53,7 @@ SETTING_NAMES = (
     "enable_reduction",
     "profile",
     "seed",
+    "input_gain",
 )
 
 
@@ -221,11 +222,15 @@ class _Parser:
         return self._int_setting("seed", 0)
 
     def setting_enable_reduction(self) -> bool:
+        return self._bool_setting("enable_reduction")
+
+    def setting_input_gain(self) -> bool:
+        return self._bool_setting("input_gain")
+
+    def _bool_setting(self, name: str) -> bool:
         tok = self.peek()
         if tok.kind != IDENT or tok.text not in ("true", "false", "True", "False"):
-            raise self.fail(
-                tok, f"expected true or false for enable_reduction, found {_describe(tok)}"
-            )
+            raise self.fail(tok, f"expected true or false for {name}, found {_describe(tok)}")
         self.advance()
         return tok.text.lower() == "true"
 

@@ -23,6 +23,7 @@ const SETTING_NAMES = [
   "enable_reduction",
   "profile",
   "seed",
+  "input_gain",
 ];
 
 export class TemplateError extends Error {
@@ -191,10 +192,13 @@ class Parser {
   setting_max_connection_distance() { return this.intSetting("max_connection_distance", 1); }
   setting_seed() { return this.intSetting("seed", 0); }
 
-  setting_enable_reduction() {
+  setting_enable_reduction() { return this.boolSetting("enable_reduction"); }
+  setting_input_gain() { return this.boolSetting("input_gain"); }
+
+  boolSetting(name) {
     const tok = this.peek();
     if (tok.kind !== IDENT || !["true", "false", "True", "False"].includes(tok.text)) {
-      throw this.fail(tok, `expected true or false for enable_reduction, found ${describe(tok)}`);
+      throw this.fail(tok, `expected true or false for ${name}, found ${describe(tok)}`);
     }
     this.advance();
     return tok.text.toLowerCase() === "true";
@@ -339,6 +343,7 @@ function defaultSettings() {
     enable_reduction: false,
     profile: "default",
     seed: null,
+    input_gain: true,
   };
 }
 
