@@ -24,6 +24,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi.security.utils import get_authorization_scheme_param
@@ -158,8 +159,6 @@ class FastGetMiddleware:
         """What an endpoint run in the event loop may take: nothing on a database server
         (each statement a round trip); the context too where the clusters are in this
         process (a Ray actor's answer is a round trip)."""
-        if not self.ctx.database.is_sqlite:
-            return frozenset()
         return _LOOP_KINDS if self.ctx.executor.shared else _LOOP_KINDS | {"ctx"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -183,7 +182,7 @@ class FastGetMiddleware:
             if plan.is_async:
                 response = self._render(plan, await plan.endpoint(**arguments))
             elif plan.inline:  # a hop to a worker thread costs more than these reads
-                response = self._call(plan, arguments)
+                response = await self._inline(plan, arguments)
             else:
                 loop = asyncio.get_running_loop()
                 response = await loop.run_in_executor(_POOL, self._call, plan, arguments)
@@ -216,18 +215,30 @@ class FastGetMiddleware:
                 arguments[name] = self.ctx.settings
         return arguments
 
-    def _call(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
-        """In a worker thread (in the loop for an ``inline`` plan): open the sessions and
-        connections, call the endpoint, render its result."""
+    async def _inline(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
+        """An ``inline`` plan in the event loop: on SQLite on a connection of the loop's own,
+        never a pooled one (worker threads can hold every pooled connection while they wait
+        for the loop); on a database server in a greenlet that waits for each statement in
+        the loop (:mod:`hanami.server.db.loopreads`)."""
+        database = self.ctx.database
+        if database.loop_reads is not None:
+            return await database.loop_reads.call(partial(self._call, plan, arguments))
+        with database.loop_read() as reader:
+            return self._call(plan, arguments, reader)
+
+    def _call(self, plan: _Plan, arguments: dict[str, Any], reader: Any = None) -> Response:
+        """In a worker thread (in the loop for an ``inline`` plan, with its ``reader``): open
+        the sessions and connections, call the endpoint, render its result."""
         database = self.ctx.database
         handles: dict[str, Any] = {}
         try:
             for name, kind, _ in plan.params:  # a GET only reads
                 if kind == "session":
                     handles[name] = database.reader()
-                elif kind == "reader":  # in the loop: never a pooled connection
-                    handles[name] = database.loop_read() if plan.inline else database.read()
-            result = plan.endpoint(**arguments, **handles)
+                elif kind == "reader" and reader is None:
+                    handles[name] = database.read()
+            readers = {name: reader for name, kind, _ in plan.params if kind == "reader"}
+            result = plan.endpoint(**arguments, **handles, **(readers if reader else {}))
         finally:
             for handle in handles.values():
                 handle.close()

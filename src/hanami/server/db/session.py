@@ -14,6 +14,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from hanami.server.db.loopreads import LoopReads
+
 __all__ = ["Database"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -107,6 +109,11 @@ class Database:
             self._read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", **kwargs)
             _ping_when_idle(self._read_engine)
             self.reader = sessionmaker(self._read_engine, expire_on_commit=False)
+        self.loop_reads = None if self.is_sqlite else LoopReads(
+            self.url, self.engine.dialect, IDLE_PING_SECONDS
+        )
+        """On a database server, the reads the event loop makes without waiting for them
+        (:mod:`hanami.server.db.loopreads`); ``None`` on SQLite, whose reads do not wait."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -147,3 +154,5 @@ class Database:
             self._loop_engine.dispose()
         if self._read_engine is not self.engine:
             self._read_engine.dispose()
+        if self.loop_reads is not None:
+            self.loop_reads.dispose()

@@ -1,0 +1,141 @@
+"""PostgreSQL reads from the event loop: a GET's statement without a worker thread.
+
+On PostgreSQL a GET's endpoint ran in a worker thread, since each statement waits for a
+round trip; under the GET mix the worker threads cost more CPU than the event loop's whole
+share of the request (``docs/performance.md``, "PostgreSQL reads in the event loop"): the
+hop, and the loop and the workers taking turns at the GIL. Here the same plain ``def``
+endpoint runs in a greenlet in the loop, and each ``execute`` switches back to the loop
+while psycopg's asyncio connection waits for the answer (SQLAlchemy's ``greenlet_spawn``
+and ``await_``, without its asyncio engine: its adapted cursors and pool cost more than the
+hop they save). The statements are compiled once and run as they are; rows come back as
+psycopg's named tuples, not through SQLAlchemy's result layer, which reads psycopg's whole
+column description anew for every statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import namedtuple_row
+from sqlalchemy import URL, Executable
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import MultipleResultsFound
+from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.util import await_, greenlet_spawn
+
+__all__ = ["LoopReads", "Rows"]
+
+T = TypeVar("T")
+
+CONNECTIONS = 8
+"""Connections reading at once: a statement takes a fraction of a millisecond, and the
+loop can only start so many."""
+
+
+class Rows(list[Any]):
+    """The rows of one statement, with the part of SQLAlchemy's ``Result`` the GET
+    endpoints use."""
+
+    def all(self) -> list[Any]:
+        return self
+
+    def one_or_none(self) -> Any:
+        if len(self) > 1:
+            raise MultipleResultsFound("Multiple rows were found when one or none was required")
+        return self[0] if self else None
+
+
+@lru_cache(maxsize=256)
+def _compiled(statement: Executable, dialect: Dialect) -> tuple[str, Compiled]:
+    """The SQL of ``statement`` (built once per statement, as the GET statements are)."""
+    compiled = statement.compile(dialect=dialect)
+    return compiled.string, compiled
+
+
+class LoopReader:
+    """What a ``ReaderDep`` endpoint gets in the loop: ``execute`` as on a ``Connection``,
+    run on one psycopg connection in autocommit (its statements stay prepared)."""
+
+    __slots__ = ("_connection", "_dialect")
+
+    def __init__(self, connection: psycopg.AsyncConnection[Any], dialect: Dialect) -> None:
+        self._connection = connection
+        self._dialect = dialect
+
+    def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Rows:
+        """The rows of ``statement``; the greenlet waits in the loop for them."""
+        sql, compiled = _compiled(statement, self._dialect)
+        return await_(self._fetch(sql, compiled.construct_params(parameters)))
+
+    async def _fetch(self, sql: str, parameters: dict[str, Any]) -> Rows:
+        cursor = await self._connection.execute(sql, parameters)
+        return Rows(await cursor.fetchall())
+
+
+class LoopReads:
+    """At most :data:`CONNECTIONS` psycopg asyncio connections of one event loop, kept
+    open between reads; a connection idle for more than ``ping_after`` seconds is pinged
+    before use and replaced when the ping fails, as the worker threads' pool does."""
+
+    def __init__(self, url: URL, dialect: Dialect, ping_after: float) -> None:
+        self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dialect = dialect
+        self._ping_after = ping_after
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle: list[tuple[psycopg.AsyncConnection[Any], float]] = []
+        self._slots = asyncio.Semaphore(CONNECTIONS)
+
+    async def call(self, function: Callable[[LoopReader], T]) -> T:
+        """``function(reader)`` in a greenlet of the running loop, on a connection of its
+        own for the call."""
+        connection = await self._checkout()
+        try:
+            return await greenlet_spawn(function, LoopReader(connection, self._dialect))
+        finally:
+            self._checkin(connection)
+
+    async def _checkout(self) -> psycopg.AsyncConnection[Any]:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # connections and slots belong to one loop
+            self.dispose()
+            self._loop, self._slots = loop, asyncio.Semaphore(CONNECTIONS)
+        await self._slots.acquire()
+        try:
+            while self._idle:
+                connection, since = self._idle.pop()
+                if time.monotonic() - since <= self._ping_after or await _alive(connection):
+                    return connection
+            return await psycopg.AsyncConnection.connect(
+                self._conninfo, autocommit=True, row_factory=namedtuple_row
+            )
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _checkin(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        """Keep ``connection`` unless a statement was cut off in it (a cancelled request)."""
+        if connection.info.transaction_status == TransactionStatus.IDLE:
+            self._idle.append((connection, time.monotonic()))
+        else:
+            connection.pgconn.finish()
+        self._slots.release()
+
+    def dispose(self) -> None:
+        """Close the idle connections (no I/O to wait for: the socket is closed)."""
+        while self._idle:
+            self._idle.pop()[0].pgconn.finish()
+
+
+async def _alive(connection: psycopg.AsyncConnection[Any]) -> bool:
+    try:
+        await connection.execute("SELECT 1")
+    except psycopg.Error:
+        connection.pgconn.finish()
+        return False
+    return True
