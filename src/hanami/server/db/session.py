@@ -109,8 +109,8 @@ class Database:
             self._read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", **kwargs)
             _ping_when_idle(self._read_engine)
             self.reader = sessionmaker(self._read_engine, expire_on_commit=False)
-        self.loop_reads = None if self.is_sqlite else LoopReads(
-            self.url, self.engine.dialect, IDLE_PING_SECONDS
+        self.loop_reads = (
+            None if self.is_sqlite else LoopReads(self.url, self.engine.dialect, IDLE_PING_SECONDS)
         )
         """On a database server, the reads the event loop makes without waiting for them
         (:mod:`hanami.server.db.loopreads`); ``None`` on SQLite, whose reads do not wait."""
