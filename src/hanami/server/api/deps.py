@@ -4,7 +4,7 @@
 ``ContextDep``     the :class:`~hanami.server.context.AppContext` of this app
 ``SettingsDep``    its :class:`~hanami.server.config.ServerSettings`
 ``SessionDep``     a SQLAlchemy session for this request (commit explicitly)
-``ReaderDep``      a SQLAlchemy Core connection for a GET that only reads
+``ReaderDep``      a SQLAlchemy Core connection (or alike) for a GET that only reads
 ``CurrentUser``    the authenticated, policy-checked :class:`~hanami.server.security.auth.Principal`
 ``AdminUser``      same, and 403 unless the user is an admin
 ``Payload[M]``     the validated request input (:mod:`hanami.server.api.inputs`)
@@ -31,6 +31,7 @@ from hanami.server.api.inputs import Payload
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog
+from hanami.server.db.reader import Reader
 from hanami.server.errors import Forbidden, Unauthorized
 from hanami.server.routing import route_template
 from hanami.server.security.auth import Principal
@@ -106,7 +107,9 @@ def get_reader(ctx: ContextDep) -> Iterator[Connection]:
         yield connection
 
 
-ReaderDep = Annotated[Connection, Depends(get_reader)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+"""A SQLAlchemy ``Connection`` here; in the hot path's event loop on a database server a
+:class:`~hanami.server.db.loopreads.LoopReader` (``execute`` and the rows alike)."""
 
 
 def endpoint_key(request: Request) -> str:

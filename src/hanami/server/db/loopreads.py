@@ -4,12 +4,9 @@ On PostgreSQL a GET's endpoint ran in a worker thread, since each statement wait
 round trip; under the GET mix the worker threads cost more CPU than the event loop's whole
 share of the request (``docs/performance.md``, "PostgreSQL reads in the event loop"): the
 hop, and the loop and the workers taking turns at the GIL. Here the same plain ``def``
-endpoint runs in a greenlet in the loop, and each ``execute`` switches back to the loop
-while psycopg's asyncio connection waits for the answer (SQLAlchemy's ``greenlet_spawn``
-and ``await_``, without its asyncio engine: its adapted cursors and pool cost more than the
-hop they save). The statements are compiled once and run as they are; rows come back as
-psycopg's named tuples, not through SQLAlchemy's result layer, which reads psycopg's whole
-column description anew for every statement.
+endpoint runs in a greenlet in the loop with a :class:`~hanami.server.db.reader.LoopReader`
+(SQLAlchemy's ``greenlet_spawn``, without its asyncio engine: its adapted cursors and pool
+cost more than the hop they save).
 """
 
 from __future__ import annotations
@@ -17,65 +14,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
-from sqlalchemy import URL, Executable
+from sqlalchemy import URL
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import MultipleResultsFound
-from sqlalchemy.sql.compiler import Compiled
-from sqlalchemy.util import await_, greenlet_spawn
+from sqlalchemy.util import greenlet_spawn
 
-__all__ = ["LoopReads", "Rows"]
+from hanami.server.db.reader import LoopReader
+
+__all__ = ["CONNECTIONS", "LoopReads"]
 
 T = TypeVar("T")
 
 CONNECTIONS = 8
 """Connections reading at once: a statement takes a fraction of a millisecond, and the
 loop can only start so many."""
-
-
-class Rows(list[Any]):
-    """The rows of one statement, with the part of SQLAlchemy's ``Result`` the GET
-    endpoints use."""
-
-    def all(self) -> list[Any]:
-        return self
-
-    def one_or_none(self) -> Any:
-        if len(self) > 1:
-            raise MultipleResultsFound("Multiple rows were found when one or none was required")
-        return self[0] if self else None
-
-
-@lru_cache(maxsize=256)
-def _compiled(statement: Executable, dialect: Dialect) -> tuple[str, Compiled]:
-    """The SQL of ``statement`` (built once per statement, as the GET statements are)."""
-    compiled = statement.compile(dialect=dialect)
-    return compiled.string, compiled
-
-
-class LoopReader:
-    """What a ``ReaderDep`` endpoint gets in the loop: ``execute`` as on a ``Connection``,
-    run on one psycopg connection in autocommit (its statements stay prepared)."""
-
-    __slots__ = ("_connection", "_dialect")
-
-    def __init__(self, connection: psycopg.AsyncConnection[Any], dialect: Dialect) -> None:
-        self._connection = connection
-        self._dialect = dialect
-
-    def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Rows:
-        """The rows of ``statement``; the greenlet waits in the loop for them."""
-        sql, compiled = _compiled(statement, self._dialect)
-        return await_(self._fetch(sql, compiled.construct_params(parameters)))
-
-    async def _fetch(self, sql: str, parameters: dict[str, Any]) -> Rows:
-        cursor = await self._connection.execute(sql, parameters)
-        return Rows(await cursor.fetchall())
 
 
 class LoopReads:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -14,7 +14,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from hanami.server.db.loopreads import LoopReads
+if TYPE_CHECKING:
+    from hanami.server.db.loopreads import LoopReads
 
 __all__ = ["Database"]
 
@@ -109,11 +110,14 @@ class Database:
             self._read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", **kwargs)
             _ping_when_idle(self._read_engine)
             self.reader = sessionmaker(self._read_engine, expire_on_commit=False)
-        self.loop_reads = (
-            None if self.is_sqlite else LoopReads(self.url, self.engine.dialect, IDLE_PING_SECONDS)
-        )
-        """On a database server, the reads the event loop makes without waiting for them
-        (:mod:`hanami.server.db.loopreads`); ``None`` on SQLite, whose reads do not wait."""
+        self.loop_reads: LoopReads | None = None
+        """On PostgreSQL through psycopg, the reads the event loop makes without waiting for
+        them (:mod:`hanami.server.db.loopreads`); ``None`` on SQLite, whose reads do not wait,
+        and on other servers."""
+        if self.url.get_backend_name() == "postgresql" and self.url.get_driver_name() == "psycopg":
+            from hanami.server.db.loopreads import LoopReads  # psycopg is optional
+
+            self.loop_reads = LoopReads(self.url, self.engine.dialect, IDLE_PING_SECONDS)
 
     @property
     def is_sqlite(self) -> bool:
