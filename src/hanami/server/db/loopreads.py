@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import psycopg
 from psycopg.pq import TransactionStatus
-from psycopg.rows import namedtuple_row
 from sqlalchemy import URL
 from sqlalchemy.engine import Dialect
 from sqlalchemy.util import greenlet_spawn
@@ -44,19 +43,19 @@ class LoopReads:
         self._dialect = dialect
         self._ping_after = ping_after
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._idle: list[tuple[psycopg.AsyncConnection[Any], float]] = []
+        self._idle: list[tuple[LoopReader, float]] = []
         self._slots = asyncio.Semaphore(CONNECTIONS)
 
     async def call(self, function: Callable[[LoopReader], T]) -> T:
         """``function(reader)`` in a greenlet of the running loop, on a connection of its
         own for the call."""
-        connection = await self._checkout()
+        reader = await self._checkout()
         try:
-            return await greenlet_spawn(function, LoopReader(connection, self._dialect))
+            return await greenlet_spawn(function, reader)
         finally:
-            self._checkin(connection)
+            self._checkin(reader)
 
-    async def _checkout(self) -> psycopg.AsyncConnection[Any]:
+    async def _checkout(self) -> LoopReader:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections and slots belong to one loop
             self.dispose()
@@ -64,34 +63,33 @@ class LoopReads:
         await self._slots.acquire()
         try:
             while self._idle:
-                connection, since = self._idle.pop()
-                if time.monotonic() - since <= self._ping_after or await _alive(connection):
-                    return connection
-            return await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, row_factory=namedtuple_row
-            )
+                reader, since = self._idle.pop()
+                if time.monotonic() - since <= self._ping_after or await _alive(reader):
+                    return reader
+            connection = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            return LoopReader(connection, self._dialect)
         except BaseException:
             self._slots.release()
             raise
 
-    def _checkin(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        """Keep ``connection`` unless a statement was cut off in it (a cancelled request)."""
-        if connection.info.transaction_status == TransactionStatus.IDLE:
-            self._idle.append((connection, time.monotonic()))
+    def _checkin(self, reader: LoopReader) -> None:
+        """Keep ``reader`` unless its connection broke or a statement was left running."""
+        if reader.connection.info.transaction_status == TransactionStatus.IDLE:
+            self._idle.append((reader, time.monotonic()))
         else:
-            connection.pgconn.finish()
+            reader.connection.pgconn.finish()
         self._slots.release()
 
     def dispose(self) -> None:
         """Close the idle connections (no I/O to wait for: the socket is closed)."""
         while self._idle:
-            self._idle.pop()[0].pgconn.finish()
+            self._idle.pop()[0].connection.pgconn.finish()
 
 
-async def _alive(connection: psycopg.AsyncConnection[Any]) -> bool:
+async def _alive(reader: LoopReader) -> bool:
     try:
-        await connection.execute("SELECT 1")
+        await reader.connection.execute("SELECT 1")
     except psycopg.Error:
-        connection.pgconn.finish()
+        reader.connection.pgconn.finish()
         return False
     return True

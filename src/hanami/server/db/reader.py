@@ -10,6 +10,7 @@ statement. No psycopg import here: it is an optional dependency.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -38,31 +39,51 @@ class Rows(list[Any]):
         return self[0] if self else None
 
 
+class _Prepared:
+    """A statement compiled for one dialect, and the maker of its rows: psycopg's named
+    tuple of the result's columns, made at the first run (not for every statement, as
+    psycopg's ``namedtuple_row`` factory does)."""
+
+    __slots__ = ("compiled", "make_row", "sql")
+
+    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+        self.compiled: Compiled = statement.compile(dialect=dialect)
+        self.sql = self.compiled.string
+        self.make_row: Callable[[Sequence[Any]], Any] | None = None
+
+
 @lru_cache(maxsize=256)
-def _compiled(statement: Executable, dialect: Dialect) -> tuple[str, Compiled]:
-    """The SQL of ``statement`` (built once per statement, as the GET statements are)."""
-    compiled = statement.compile(dialect=dialect)
-    return compiled.string, compiled
+def _prepared(statement: Executable, dialect: Dialect) -> _Prepared:
+    """Built once per statement, as the GET statements are."""
+    return _Prepared(statement, dialect)
 
 
 class LoopReader:
     """What a ``ReaderDep`` endpoint gets in the loop: ``execute`` as on a ``Connection``,
-    run on one psycopg connection in autocommit (its statements stay prepared)."""
+    run on one psycopg connection in autocommit (its statements stay prepared) through one
+    cursor, both kept between reads."""
 
-    __slots__ = ("_connection", "_dialect")
+    __slots__ = ("_cursor", "_dialect", "connection")
 
     def __init__(self, connection: psycopg.AsyncConnection[Any], dialect: Dialect) -> None:
-        self._connection = connection
+        self.connection = connection
+        self._cursor = connection.cursor()
         self._dialect = dialect
 
     def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Rows:
         """The rows of ``statement``; the greenlet waits in the loop for them."""
-        sql, compiled = _compiled(statement, self._dialect)
-        return await_(self._fetch(sql, compiled.construct_params(parameters)))
+        prepared = _prepared(statement, self._dialect)
+        return await_(self._fetch(prepared, prepared.compiled.construct_params(parameters)))
 
-    async def _fetch(self, sql: str, parameters: dict[str, Any]) -> Rows:
-        cursor = await self._connection.execute(sql, parameters)
-        return Rows(await cursor.fetchall())
+    async def _fetch(self, prepared: _Prepared, parameters: dict[str, Any]) -> Rows:
+        cursor = self._cursor
+        await cursor.execute(prepared.sql, parameters)
+        rows = await cursor.fetchall()
+        if prepared.make_row is None:
+            from psycopg.rows import namedtuple_row  # here: psycopg is optional
+
+            prepared.make_row = namedtuple_row(cursor)
+        return Rows(map(prepared.make_row, rows))
 
 
 Reader = Connection | LoopReader
