@@ -110,9 +110,11 @@ def forward(s: State, P: Params, x: np.ndarray) -> None:
             k = int(s.hx_io[h])
             n, off = int(s.in_n[k]), int(s.in_off[k])
             for j, gid in enumerate(neurons(s, h)[:n]):
-                v = f32(x[off + j])
+                v = f32(x[off + j]) * s.hx_gain[h]
                 s.n_pot[gid] = v
                 s.n_act[gid] = v > F0
+            if P.input_gain > 0.0:
+                input_level(s, P, h, x[off : off + n])
             for gid in neurons(s, h):  # input neurons get their section at once
                 if s.n_act[gid] and s.n_use[gid] == 0:
                     new_section(s, P, gid, F0)
@@ -133,6 +135,28 @@ def forward(s: State, P: Params, x: np.ndarray) -> None:
         for gid in neurons(s, h):  # hidden neurons get theirs after the pass
             if s.n_act[gid] and s.n_use[gid] == 0:
                 queue(s, gid, F0)
+
+
+def input_level(s: State, P: Params, h: int, row: np.ndarray) -> None:
+    """The running log level of the row's positive values, and the gain of later rows:
+    exactly 1 while the level stays within the tolerance of the first rows' mean."""
+    logs = [math.log(float(f32(v))) for v in row.tolist() if f32(v) > F0]
+    if not logs:
+        return
+    level = 0.0
+    for value in logs:  # summed in order, as the kernel sums
+        level += value
+    level /= len(logs)
+    rows = int(s.hx_rows[h])
+    s.hx_rows[h] = rows + 1
+    if rows < P.gain_warmup:  # the reference: the mean level of the first rows
+        s.hx_ref[h] = (float(s.hx_ref[h]) * rows + level) / (rows + 1)
+        s.hx_level[h] = s.hx_ref[h]
+        return
+    level = P.input_gain * float(s.hx_level[h]) + (1.0 - P.input_gain) * level
+    s.hx_level[h] = level
+    drift = float(s.hx_ref[h]) - level
+    s.hx_gain[h] = f32(math.exp(drift)) if abs(drift) > P.gain_tolerance else F1
 
 
 def spike(s: State, P: Params, gid: int) -> None:
@@ -216,7 +240,18 @@ def new_synapse(s: State, cb: int, slot: int, k: int, q, r: int, nb_size: int, P
     s.s_b[cb, slot, k] = q
     s.s_cnt[cb, slot, k] = FRESH
     r = pcg(r)
-    s.s_t[cb, slot, k] = r % nb_size
+    window = min(k, nb_size - 1) if P.distinct_targets else 0
+    taken = set(s.s_t[cb, slot, k - window : k].tolist())
+    t = r % nb_size
+    draws = 0
+    while t in taken:  # distinct targets: draw again, then count up to a free one
+        if draws < 64:
+            r = pcg(r)
+            t = r % nb_size
+            draws += 1
+        else:
+            t = (t + 1) % nb_size
+    s.s_t[cb, slot, k] = t
     r = pcg(r)
     w = f32((r / RAND_MAX) * P.init_weight)
     r = pcg(r)

@@ -13,6 +13,21 @@ from hanami.core import checkpoint as ckpt
 from hanami.core.interfaces import decode, encode
 
 
+def test_a_checkpoint_from_before_the_input_gain_loads_with_no_level_seen():
+    """Checkpoints written before the input gain lack its four buffers: the cluster loads
+    with a gain of 1 and no rows seen, and starts its reference level from the next rows."""
+    X, Y = blobs(300, seed=3)
+    c = Cluster(line_template(), seed=1)
+    c.train(X, Y)
+    arrays = {name: np.array(a) for name, a in zip(c._state._fields, c._state, strict=True)}
+    gain = ("hx_rows", "hx_level", "hx_ref", "hx_gain")
+    old = {name: a for name, a in arrays.items() if name not in gain}
+    restored = ckpt.restore(c.template.to_text(), [int(n) for n in c._out_n],
+                            c._rng.bit_generator.state, old)  # fmt: skip
+    assert np.all(restored._state.hx_rows == 0) and np.all(restored._state.hx_gain == 1.0)
+    assert np.array_equal(c.request(X), restored.request(X))
+
+
 @pytest.fixture(scope="module")
 def trained() -> Cluster:
     X, Y = blobs(500, seed=2)

@@ -6,6 +6,8 @@ followed exactly: only growth changes them.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from engine_helpers import line_template
@@ -14,6 +16,8 @@ from hanami.core import Cluster
 from hanami.core import kernels as K
 from hanami.core import state as st
 from hanami.core.kernels.reduction import EMPTY_CYCLES
+from hanami.core.profiles import PROFILES
+from hanami.core.templates import mnist_template
 
 
 def _single_input(profile: str) -> Cluster:
@@ -173,3 +177,28 @@ def test_allocated_buffers_hold_their_fill_and_share_no_memory():
     used = int(s.meta[st.M_CB])  # 7 blocks in use: the counters were filled with 7 too
     grown = st.grow(s, 256, nb_cap=15, cb_cap=30, hex_cap=8)
     assert (grown.s_w[:used] == 7).all() and (grown.s_w[used:] == 0).all()
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_default_synapses_of_a_section_reach_distinct_neurons(monkeypatch, distinct):
+    """``distinct_targets``: a section's synapses into a block of 128 hidden neurons reach
+    as many neurons as there are synapses, and a hidden neuron's section into ten outputs
+    reaches all ten with every ten synapses in a row; with random draws alone a section of
+    this size repeats neurons (docs/engine.md, Levers tried on MNIST and not kept; Input
+    gain)."""
+    profile = dataclasses.replace(PROFILES["default"], distinct_targets=distinct)
+    monkeypatch.setitem(PROFILES, "default", profile)
+    c = Cluster(mnist_template(), seed=3)
+    x = np.full((1, 784), 255.0, dtype=np.float32)
+    c.train(np.repeat(x * np.linspace(0.05, 1.0, 40)[:, None], 3, axis=0), np.eye(10)[[1] * 120])
+    s = c._state
+    repeats = []
+    for h, window in ((1, 128), (2, 10)):
+        for i in range(int(s.hx_ncb[h])):
+            cb = int(s.hx_cb[h, i])
+            for slot in np.flatnonzero(s.c_src[cb] >= 0):
+                t = s.s_t[cb, slot][s.s_t[cb, slot] != st.UNUSED_TARGET]
+                for start in range(0, max(len(t) - window + 1, 1)):
+                    run = t[start : start + window]
+                    repeats.append(len(run) - len(set(run.tolist())))
+    assert (sum(repeats) == 0) == distinct

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pkgutil
 from pathlib import Path
 
+import numba
 from numba.core.registry import CPUDispatcher
 
 from hanami.core import _jit, state
@@ -30,3 +31,15 @@ def test_every_kernel_is_cached_under_the_engine_stamp():
     for dispatcher in dispatchers:
         locator = dispatcher._cache._impl.locator
         assert locator.get_source_stamp() == _jit.engine_stamp(), dispatcher
+
+
+def test_the_stamp_follows_the_settings_that_change_the_code(monkeypatch):
+    """A kernel compiled for a profiler is not inlined into later callers, so it must not
+    share its cache entry with the ordinary kernels (docs/engine.md, Time per sample)."""
+    plain = _jit.engine_stamp.__wrapped__()
+    for name in _jit.CODEGEN_SETTINGS:
+        value = getattr(numba.config, name)
+        monkeypatch.setattr(numba.config, name, 1 if value != 1 else 0)
+        assert _jit.engine_stamp.__wrapped__() != plain, name
+        monkeypatch.setattr(numba.config, name, value)
+    assert _jit.engine_stamp.__wrapped__() == plain

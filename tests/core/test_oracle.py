@@ -13,6 +13,7 @@ from engine_helpers import line_template
 from oracle import copy_state, train_step
 
 from hanami.core import Cluster
+from hanami.core.profiles import PROFILES
 from hanami.core.state import M_CREATED, M_PENDING, M_REMOVED, M_SPLITS
 
 TWO_ROWS = """version: 1
@@ -58,7 +59,7 @@ def _blobs():
 
 def _ramp():
     # one input that rises by one unit a step: a new border each step, then a chained section
-    X = np.arange(1, 75, dtype=np.float32)[:, None]
+    X = np.arange(1, PROFILES["default"].synapses_per_section + 11, dtype=np.float32)[:, None]
     Y = (X > 30).astype(np.float32)
     return Cluster(line_template(), seed=11), X, Y, None
 
@@ -79,7 +80,12 @@ def test_compiled_step_equals_the_oracle(make):
     X, Y = cluster._prepare_inputs(inputs), cluster._prepare_outputs(expected)
     if interval is not None:  # reduce often enough to see synapses go
         cluster._params = cluster._params._replace(reduction_interval=interval)
+        # the input gain's rule on these narrow inputs too (the profile keeps it for wide
+        # ones), with a short warm-up and a small tolerance so that the gain moves often
+        cluster._params = cluster._params._replace(input_gain=0.9, gain_warmup=5,
+                                                   gain_tolerance=0.05)  # fmt: skip
     P = cluster._params
+    scaled = False  # the input gain moved off 1
     for i in range(X.shape[0]):
         cluster._grow()
         oracle = copy_state(cluster._state)
@@ -89,7 +95,9 @@ def test_compiled_step_equals_the_oracle(make):
             expect = getattr(oracle, name)
             assert array.dtype == expect.dtype, name
             assert np.array_equal(array, expect), f"{name} differs after sample {i}"
+        scaled |= bool((cluster._state.hx_gain != 1.0).any())
     meta = cluster._state.meta
+    assert scaled == (make is not _ramp)
     assert meta[M_CREATED] > 0 and meta[M_PENDING] == 0
     if make is _ramp:
         assert meta[M_SPLITS] > 0  # a section ran out of positions and chained another

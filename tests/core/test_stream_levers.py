@@ -56,7 +56,11 @@ def _section_input(c: Cluster, cb: int, slot: int, q: float) -> np.ndarray:
     return out
 
 
-def test_function_preserving_split_keeps_the_output_and_adds_a_synapse():
+def test_function_preserving_split_keeps_the_output_and_adds_a_synapse(monkeypatch):
+    # one input neuron is a very narrow input, whose sections stop splitting at their first
+    # pieces (Profile.narrow_inputs): the split itself is tested here with that rule off
+    splitting = dataclasses.replace(PROFILES["stream"], narrow_inputs=0)
+    monkeypatch.setitem(PROFILES, "stream", splitting)
     c = _single_input("stream")
     _forward(c, 16.0)  # eight borders of 2.0
     cb, slot = _input_section(c)

@@ -60,7 +60,17 @@ def test_input_sections_stop_splitting_only_where_the_roots_are_lifted():
     stream = PROFILES["stream"]
     caps = [input_fields(stream, n)["input_split_synapses"] for n in (78, 85, 86, 180, 4704)]
     assert caps == [64, 64, 8, 8, 8]  # 256 // 86 = 2 roots, lifted to 3
-    assert input_fields(PROFILES["default"], 4704)["input_split_synapses"] == 64
+    default = PROFILES["default"]
+    assert input_fields(default, 4704)["input_split_synapses"] == default.synapses_per_section
+
+
+def test_very_narrow_inputs_stop_splitting_too():
+    """Two features are 12 engine inputs: at most ``narrow_inputs`` (16), so capped; three
+    or four features (18, 24) keep splitting; the default profile never splits."""
+    stream = PROFILES["stream"]
+    caps = [input_fields(stream, n)["input_split_synapses"] for n in (6, 12, 16, 17, 24)]
+    assert caps == [8, 8, 8, 64, 64]
+    assert input_fields(PROFILES["default"], 12)["input_split_synapses"] == 64
 
 
 def _input_synapses(model: HanamiClassifier) -> float:
@@ -71,24 +81,38 @@ def _input_synapses(model: HanamiClassifier) -> float:
     return float(used.sum(axis=2)[inputs].mean())
 
 
+def _section_lengths(features: int, rows: int = 300) -> list[float]:
+    """Mean synapses per input section after one pass over ``features`` normal features
+    (the class: the sign of the first features' sum), seeds 0-2."""
+    out = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(rows, features))
+        y = (X[:, :5].sum(axis=1) > 0).astype(int)
+        model = HanamiClassifier(random_state=seed)
+        prequential(model, X, y, classes=np.arange(2))
+        out.append(_input_synapses(model))
+    return out
+
+
+def test_two_features_keep_their_input_sections_short(monkeypatch):
+    """Two continuous features (12 engine inputs, eight roots each): an input section
+    holds less than half the synapses it grows without the narrow-input cap, on each of
+    three seeds (docs/engine.md, Time per sample, seventh round)."""
+    capped = _section_lengths(2)
+    free_profile = dataclasses.replace(PROFILES["stream"], narrow_inputs=0)
+    monkeypatch.setitem(PROFILES, "stream", free_profile)
+    free = _section_lengths(2)
+    assert all(2 * a < b for a, b in zip(capped, free, strict=True)), (capped, free)
+
+
 def test_wide_continuous_inputs_keep_their_sections_short(monkeypatch):
     """40 continuous features (240 engine inputs, three roots each): with the cap an input
     section holds less than half the synapses it grows without it, on each of three seeds
     (docs/engine.md, Shorter input sections for wide inputs)."""
 
-    def lengths() -> list[float]:
-        out = []
-        for seed in range(3):
-            rng = np.random.default_rng(seed)
-            X = rng.normal(size=(300, 40))
-            y = (X[:, :5].sum(axis=1) > 0).astype(int)
-            model = HanamiClassifier(random_state=seed)
-            prequential(model, X, y, classes=np.arange(2))
-            out.append(_input_synapses(model))
-        return out
-
-    capped = lengths()
+    capped = _section_lengths(40)
     free_profile = dataclasses.replace(PROFILES["stream"], input_split_synapses=0)
     monkeypatch.setitem(PROFILES, "stream", free_profile)
-    free = lengths()
+    free = _section_lengths(40)
     assert all(2 * a < b for a, b in zip(capped, free, strict=True)), (capped, free)

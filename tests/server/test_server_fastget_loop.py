@@ -85,13 +85,17 @@ def test_a_read_in_the_loop_does_not_wait_for_a_writer(server, admin: Api):
         writer.close()
 
 
+QUEUE_POOL_OVERFLOW = 10  # SQLAlchemy's default max_overflow, which the server keeps
+
+
 def test_a_read_in_the_loop_does_not_wait_for_the_pool(tmp_path):
     """Worker threads can hold every pooled connection while they wait for the loop (the
     load test once got 500s after the pool's 30 s timeout): the loop reads on its own."""
     database = Database(f"sqlite:///{tmp_path / 'hanami.db'}")
     pool = database.engine.pool
-    held = [database.engine.connect() for _ in range(pool.size() + pool._max_overflow)]  # type: ignore[attr-defined]
+    held = [database.engine.connect() for _ in range(pool.size() + QUEUE_POOL_OVERFLOW)]
     try:
+        assert pool.checkedin() == 0 and pool.overflow() == QUEUE_POOL_OVERFLOW  # exhausted
         start = time.monotonic()
         for _ in range(3):
             with database.loop_read() as connection:

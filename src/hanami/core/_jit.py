@@ -9,6 +9,12 @@ includes every kernel it calls, and the kernels live in several modules (the pac
 ``profiles.py``). So every kernel's cache is stamped with a hash of all of
 :data:`ENGINE_SOURCES`: changing any of them recompiles every kernel instead of running
 callers with the old code of a changed callee.
+
+The stamp also covers the Numba settings that change the code without changing Numba's own
+cache key (:data:`CODEGEN_SETTINGS`): a kernel compiled under ``NUMBA_ENABLE_PROFILING=1``
+(for a profiler) cannot be inlined into callers compiled later from its cache entry, so one
+profiling run left the stream profile's RMSProp steps unvectorised for every later process
+(wine's kernel 27 to 35 µs per row; docs/engine.md, Time per sample, seventh round).
 """
 
 from __future__ import annotations
@@ -27,14 +33,18 @@ ENGINE_SOURCES = (
     _CORE / "_jit.py", _CORE / "state.py", _CORE / "profiles.py", _CORE / "topology.py",
     *sorted((_CORE / "kernels").glob("*.py")),
 )  # fmt: skip
+CODEGEN_SETTINGS = ("ENABLE_PROFILING", "OPT", "DEBUGINFO_DEFAULT")  # numba.config names
 
 
 @functools.cache
 def engine_stamp() -> str:
-    """Hash over the source of every file in :data:`ENGINE_SOURCES`."""
+    """Hash over the source of every file in :data:`ENGINE_SOURCES` and the values of
+    :data:`CODEGEN_SETTINGS`."""
     digest = hashlib.sha256()
     for path in ENGINE_SOURCES:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in CODEGEN_SETTINGS:
+        digest.update(f"{name}={getattr(numba.config, name)!r}\0".encode())
     return digest.hexdigest()
 
 

@@ -151,6 +151,10 @@ def restore(template_text: str, output_sizes: list[int], rng_state: dict,
     cluster._rng.bit_generator.state = rng_state
     if "s_v" not in arrays and "s_w" in arrays:  # written before adaptive steps existed
         arrays["s_v"] = np.zeros_like(arrays["s_w"])
+    if "hx_flags" in arrays:  # written before the input gain: no level seen yet
+        for name in ("hx_rows", "hx_level", "hx_ref", "hx_gain"):
+            if name not in arrays:
+                arrays[name] = np.full(arrays["hx_flags"].shape, st.fill_value(name))
     missing = set(st.State._fields) - set(arrays)
     if missing:
         raise ValueError(f"missing arrays {sorted(missing)}")

@@ -22,6 +22,10 @@ INPUT_FANOUT = 256  # input_roots=0: root sections of all input neurons together
 OUTPUTS_PER_ROOT = 12  # hidden_roots=0: one root section per hidden neuron per 12 outputs
 MAX_ROOTS = 8  # root sections per neuron, at most (chain positions follow them in n_use)
 ADAPTIVE_EPS = 1e-4  # added to the root of the running squared step (adaptive)
+GAIN_TOLERANCE = 0.6931  # input_gain: the running log level must move by more than log 2
+# from the stream's first rows before the gain moves (docs/engine.md, Input gain)
+GAIN_WARMUP = 100  # input_gain: rows whose mean level is the reference
+GAIN_MIN_INPUTS = 64  # input_gain: only inputs this wide have a level that is not the data's
 SPLIT_MARGIN = 0.1  # a split happens only where the potential is inside the border's
 # middle (margin, 1 - margin): a split at the very edge would leave a sliver synapse
 
@@ -52,6 +56,8 @@ class Profile:
     input_split_synapses: int = 0  # where min_input_roots lifts the roots (wide inputs), an
     # input section splits only while it has fewer synapses than this (0: no limit;
     # docs/engine.md, Shorter input sections for wide inputs)
+    narrow_inputs: int = 0  # ... and where there are at most this many input neurons (very
+    # narrow inputs, roots at MAX_ROOTS; docs/engine.md, Time per sample, seventh round)
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
     many_class_pieces: int = 0  # ... this many where hidden neurons have several roots (many
     # classes; 0: first_pieces; docs/engine.md, Wider hidden blocks for many classes)
@@ -73,6 +79,13 @@ class Profile:
     # divided by the input roots per neuron (docs/engine.md, The stream profile)
     learned_margin: float = 0.0  # a sample of 0/1 expected values whose every output is
     # within this of its own is not learned (docs/engine.md, Learned samples; 0: all are)
+    input_gain: float = 0.0  # decay of the running log level of an input hexagon's positive
+    # values; once it moved by more than GAIN_TOLERANCE the inputs are scaled back to the
+    # level of the stream's first rows, on inputs of GAIN_MIN_INPUTS values or more
+    # (docs/engine.md, Input gain; 0: raw values always)
+    distinct_targets: bool = False  # a new synapse's target differs from those of its
+    # section's previous synapses (docs/engine.md, Levers tried on MNIST and not kept;
+    # Input gain)
 
     def __post_init__(self) -> None:
         # a synapse's target is a uint8 index into its block and 255 marks "unused", so a
@@ -86,13 +99,15 @@ PROFILES = {
     # Hanami March 2024 rules with a learning rate that starts at 0.1 and decays as
     # 0.1 / (1 + samples / 20,000) to a floor of 0.03, and new weights 8 times smaller
     # (|w| up to 0.025 instead of 0.2), RMSProp steps of a constant scale on the
-    # synapses into outputs, and no backward pass for a sample whose class is already
-    # learned; docs/engine.md has the measurements. The estimators code features around
-    # running quantiles (the engine never reads it).
+    # synapses into outputs, no backward pass for a sample whose outputs are all within
+    # 0.3 of its classes, distinct targets in a section, and an input gain that carries a
+    # wide input's change of range; docs/engine.md has the measurements. The estimators
+    # code features around running quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 64, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=5e-5, learning_rate_min=0.03,
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
-                       output_adaptive=0.999, output_rate=0.0004, learned_margin=0.1),
+                       output_adaptive=0.999, output_rate=0.0004, learned_margin=0.3,
+                       distinct_targets=True, input_gain=0.9),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
@@ -102,7 +117,8 @@ PROFILES = {
     "stream": Profile("stream", "default", 240, 512, 64, 0.001, 0.1, 0.001, 8,
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       min_input_roots=3, hidden_roots=0, input_split=2, hidden_split=1,
-                      hidden_split_roots=2, input_split_synapses=8, first_pieces=8,
+                      hidden_split_roots=2, input_split_synapses=8, narrow_inputs=16,
+                      first_pieces=8,
                       many_class_pieces=16,
                       few_class_hidden=128,
                       adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
@@ -144,6 +160,10 @@ class Params(NamedTuple):
     halve_borders: bool  # see Profile
     hidden_rate_by_roots: bool  # see Profile
     learned_margin: float  # see Profile
+    input_gain: float  # see Profile (resolved: 0 below GAIN_MIN_INPUTS inputs)
+    gain_tolerance: float  # see GAIN_TOLERANCE
+    gain_warmup: int  # see GAIN_WARMUP
+    distinct_targets: bool  # see Profile
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -164,17 +184,24 @@ def input_roots(profile: Profile, inputs: int) -> int:
     return int(min(fanout, MAX_ROOTS))
 
 
-def input_fields(profile: Profile, inputs: int) -> dict[str, int]:
+def input_fields(profile: Profile, inputs: int) -> dict[str, float]:
     """The parameters that follow the number of input neurons: the input roots, and how many
-    synapses an input section may split into. Where ``profile.min_input_roots`` lifts the
+    synapses an input section may split into, and the input gain: the level of a row of
+    a few features is the data itself (a rising value, a large class), so only rows of at
+    least ``GAIN_MIN_INPUTS`` values (pixels) get one. Where ``profile.min_input_roots`` lifts the
     roots above ``INPUT_FANOUT // inputs`` (wide inputs), every input section is walked on
     every row its feature fires, so its length is the step's cost: there the splits stop at
     ``profile.input_split_synapses`` (docs/engine.md, Shorter input sections for wide
-    inputs); narrow inputs keep splitting to the section's end."""
+    inputs). So they do on very narrow inputs (at most ``profile.narrow_inputs`` neurons,
+    two features in the estimators' coding): there each neuron already has ``MAX_ROOTS``
+    codes, and the splits made every input section a walk of about 30 synapses for no
+    accuracy (docs/engine.md, Time per sample, seventh round); the inputs in between keep
+    splitting to the section's end."""
     roots = input_roots(profile, inputs)
-    lifted = profile.input_split_synapses and INPUT_FANOUT // max(inputs, 1) < roots
-    cap = profile.input_split_synapses if lifted else profile.synapses_per_section
-    return {"input_roots": roots, "input_split_synapses": int(cap)}
+    lifted = INPUT_FANOUT // max(inputs, 1) < roots or inputs <= profile.narrow_inputs
+    cap = (profile.input_split_synapses if lifted else 0) or profile.synapses_per_section
+    gain = profile.input_gain if inputs >= GAIN_MIN_INPUTS else 0.0
+    return {"input_roots": roots, "input_split_synapses": int(cap), "input_gain": float(gain)}
 
 
 def hidden_roots(profile: Profile, outputs: int) -> int:
@@ -239,6 +266,9 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         halve_borders=bool(profile.halve_borders),
         hidden_rate_by_roots=bool(profile.hidden_rate_by_roots),
         learned_margin=float(profile.learned_margin),
+        gain_tolerance=GAIN_TOLERANCE,
+        gain_warmup=GAIN_WARMUP,
+        distinct_targets=bool(profile.distinct_targets),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),

@@ -78,6 +78,12 @@ FIELDS = (
     Field("hx_cb", _i32, ("hexagons", "hex_cap"), 0),  # its connection blocks (see grow)
     Field("hx_free", _i64, ("hexagons",), 0),  # free connections in its connection blocks
     Field("hx_targets", _i32, ("hexagons", TARGET_LIST_LEN), -1),  # where new sections go
+    # input gain (default rules, docs/engine.md, Input gain): rows with a positive value seen,
+    # running mean and first value of their log level, the factor new rows are scaled by
+    Field("hx_rows", _i64, ("hexagons",), 0),
+    Field("hx_level", np.float64, ("hexagons",), 0),
+    Field("hx_ref", np.float64, ("hexagons",), 0),
+    Field("hx_gain", _f32, ("hexagons",), 1),
     # neuron blocks
     Field("nb_hex", _i32, ("nb_cap",), -1),  # hexagon of the block
     Field("nb_size", _i32, ("nb_cap",), 0),  # neurons in use (new synapses target these)
@@ -227,18 +233,17 @@ def _fresh(buffer: _Buffer, pages: dict[str | int, mmap.mmap]) -> np.ndarray:
         count = math.prod(buffer.shape)
         return np.frombuffer(pages[buffer.mapped], buffer.dtype, count,
                              buffer.offset).reshape(buffer.shape)  # fmt: skip
-    if buffer.fill == 0:
-        return np.zeros(buffer.shape, buffer.dtype)
-    array = np.empty(buffer.shape, buffer.dtype)
-    array.fill(buffer.fill)
-    return array
+    return _full(buffer.shape, buffer.dtype, buffer.fill)
 
 
 def _filled(shape: tuple[int, ...], name: str) -> np.ndarray:
-    """A fresh buffer of ``shape`` for field ``name``; zero-filled ones come from
-    :func:`_zeros`, so their spare capacity costs nothing until it is used."""
-    fill = fill_value(name)
-    dtype = _BY_NAME[name].dtype
+    """A fresh buffer of ``shape`` for field ``name``."""
+    return _full(shape, _BY_NAME[name].dtype, fill_value(name))
+
+
+def _full(shape: tuple[int, ...], dtype: np.dtype | type, fill: float | int) -> np.ndarray:
+    """``shape`` of ``fill``; zero-filled buffers come from :func:`_zeros`, so their
+    spare capacity costs nothing until it is used."""
     return _zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
 
 

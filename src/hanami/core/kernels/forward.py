@@ -21,7 +21,7 @@ import numpy as np
 from hanami.core._jit import njit
 from hanami.core.kernels.growth import new_sections_classic, new_sections_default
 from hanami.core.kernels.random import RAND_MAX, pcg, rand
-from hanami.core.kernels.structure import F0
+from hanami.core.kernels.structure import F0, F1
 from hanami.core.kernels.walks import HALF, walk_sections_classic, walk_sections_default
 from hanami.core.state import HX_INPUT, HX_OUTPUT, OUTPUT_LINKS
 
@@ -32,7 +32,7 @@ def forward_classic(S, P, x, train):
     for h in range(S.hx_flags.shape[0]):
         flags = S.hx_flags[h]
         if flags & HX_INPUT:
-            load_inputs(S, h, x)
+            load_inputs(S, h, x, F1)
         else:
             if S.hx_ncb[h] > 0:
                 walk_sections_classic(S, P, h, train)
@@ -50,7 +50,9 @@ def forward_default(S, P, x, train):
     for h in range(S.hx_flags.shape[0]):
         flags = S.hx_flags[h]
         if flags & HX_INPUT:
-            load_inputs(S, h, x)
+            load_inputs(S, h, x, S.hx_gain[h])
+            if train and P.input_gain > 0.0:
+                track_input_level(S, P, h, x)
         else:
             if S.hx_ncb[h] > 0:
                 walk_sections_default(S, P, h, train)
@@ -63,8 +65,9 @@ def forward_default(S, P, x, train):
 
 
 @njit
-def load_inputs(S, h, x):
-    """Raw input values become the potentials of the input neurons; positive ones fire."""
+def load_inputs(S, h, x, gain):
+    """Input values times ``gain`` (1 but for the default rules' input gain) become the
+    potentials of the input neurons; positive ones fire."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     k = S.hx_io[h]
     n = S.in_n[k]
@@ -75,9 +78,45 @@ def load_inputs(S, h, x):
             break
         base = S.hx_nb[h, blk] * npb
         for j in range(min(npb, n - first)):
-            v = np.float32(x[off + first + j])
+            v = np.float32(x[off + first + j]) * gain
             S.n_pot[base + j] = v
             S.n_act[base + j] = v > F0
+
+
+@njit
+def track_input_level(S, P, h, x):
+    """Follow the level of input hexagon ``h``'s values and set the gain of the rows after
+    this one.
+
+    A row's level is the mean log of its positive values. The reference is the mean level
+    of the first ``P.gain_warmup`` rows; after them the level's running mean (decay
+    ``P.input_gain``) is compared with it. While it stays within ``P.gain_tolerance`` the
+    gain is exactly 1 (a stream of steady range keeps its raw values, bit for bit); beyond
+    it the gain scales values back to the reference level, so a sensor whose range changed
+    reaches the synapses the network learned on instead of a corner of them
+    (docs/engine.md, Input gain).
+    """
+    k = S.hx_io[h]
+    off = S.in_off[k]
+    total, count = 0.0, 0
+    for j in range(S.in_n[k]):
+        v = np.float64(np.float32(x[off + j]))
+        if v > 0.0:
+            total += math.log(v)
+            count += 1
+    if count == 0:
+        return
+    level = total / count
+    rows = S.hx_rows[h]
+    S.hx_rows[h] = rows + 1
+    if rows < P.gain_warmup:  # the reference: the mean of the first rows' levels
+        S.hx_ref[h] = (S.hx_ref[h] * rows + level) / (rows + 1)
+        S.hx_level[h] = S.hx_ref[h]
+        return
+    level = P.input_gain * S.hx_level[h] + (1.0 - P.input_gain) * level
+    S.hx_level[h] = level
+    drift = S.hx_ref[h] - level
+    S.hx_gain[h] = np.float32(math.exp(drift)) if abs(drift) > P.gain_tolerance else F1
 
 
 @njit

@@ -38,6 +38,7 @@ F0 = np.float32(0.0)
 F1 = np.float32(1.0)
 FRESH_COUNTER = 5  # activity counter of a new synapse (docs/engine.md, Reduction)
 PERSISTENT_COUNTER = 10  # a synapse whose counter reaches this is never removed
+DISTINCT_DRAWS = 64  # distinct targets: random draws before counting up to a free target
 
 
 @njit
@@ -228,17 +229,33 @@ def create_section_default(S, P, gid, low):
 
 
 @njit
-def create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init):
+def create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init, distinct):
     """New synapse at position ``k`` of section ``slot`` consuming ``q`` of the potential.
 
     Its target (among the ``nb_size`` used neurons of the block), weight (``|w|`` uniform
     in [0, 2 * ``init``]) and sign come from the next links of the hash chain ``r``;
-    returns the advanced chain.
+    returns the advanced chain. With ``distinct`` a target that one of the section's
+    previous ``nb_size - 1`` synapses has is drawn again, up to :data:`DISTINCT_DRAWS`
+    times, then gives way to the next free one (counting up, round the block): a section
+    then reaches as many neurons as it has synapses, and a hidden neuron's section into
+    ten outputs reaches each of them once in every ten synapses (docs/engine.md, Levers
+    tried on MNIST and not kept; Input gain).
     """
     sb[slot, k] = q
     sc[slot, k] = FRESH_COUNTER
     r = pcg(r)
-    st_[slot, k] = r % nb_size
+    t = r % nb_size
+    if distinct:
+        window = min(k, nb_size - 1)
+        draws = 0
+        while _target_in(st_[slot], k - window, k, t):
+            if draws < DISTINCT_DRAWS:
+                r = pcg(r)
+                t = r % nb_size
+                draws += 1
+            else:
+                t = (t + 1) % nb_size
+    st_[slot, k] = t
     r = pcg(r)
     w = np.float32((r / RAND_MAX) * init)
     r = pcg(r)
@@ -247,3 +264,12 @@ def create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init):
     sw[slot, k] = w
     meta[M_CREATED] += 1
     return r
+
+
+@njit
+def _target_in(targets, start, stop, t):
+    """Whether ``targets[start:stop]`` holds ``t``."""
+    m = start
+    while m < stop and targets[m] != t:
+        m += 1
+    return m < stop

@@ -90,7 +90,8 @@ def walk_sections_default(S, P, h, train):
                                S.s_cnt[cb], S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending,
                                S.meta, r, i, S.nb_size[nb], thr, init, P.input_split,
                                P.hidden_split, margin, P.first_pieces,
-                               P.halve_borders, P.input_split_synapses)  # fmt: skip
+                               P.halve_borders, P.input_split_synapses,
+                               P.distinct_targets)  # fmt: skip
         else:
             walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
                                  S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
@@ -177,7 +178,7 @@ def walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
         p = c_pot[slot]
         r = (r + i * spb + slot) & 0xFFFFFFFF
         if c_kind[slot] >= 2:
-            r = walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init)
+            r = walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init, False)
             continue
         q = min(p - c_low[slot], c_range[slot])
         tol = c_tol[slot]
@@ -186,7 +187,7 @@ def walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
             if q <= CLASSIC_EPS:
                 break
             if st_[slot, k] == UNUSED_TARGET:
-                r = create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init)
+                r = create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init, False)
             b = sb[slot, k]
             if (HALF - tol) * b < q < (HALF + tol) * b:
                 b = b / SHRINK_BORDER
@@ -210,7 +211,8 @@ def walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
 @njit
 def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc,
                        sv, n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr, init,
-                       split_in, split_hid, margin, pieces, halve, in_cap):  # fmt: skip
+                       split_in, split_hid, margin, pieces, halve, in_cap,
+                       distinct):  # fmt: skip
     """Default walks: a section that runs out of positions asks for a chained section
     above it; the partly covered synapse is split (see :func:`split_synapse`) or, with
     ``halve``, halved; a section's first synapse is created as ``pieces`` synapses of
@@ -225,7 +227,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
         p = c_pot[slot]
         r = (r + i * spb + slot) & 0xFFFFFFFF
         if c_kind[slot] >= 2:
-            r = walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init)
+            r = walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init, distinct)
             c_stop[slot] = syn
             continue
         split, cap = (split_in, in_cap - 1) if c_kind[slot] == 1 else (split_hid, last)
@@ -238,9 +240,10 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
                 part = q / np.float32(g)
                 for m in range(g - 1):
                     r = create_synapse(sw, sb, st_, sc, slot, meta, k + m, part, r, nb_size,
-                                       init)  # fmt: skip
+                                       init, distinct)  # fmt: skip
                 r = create_synapse(sw, sb, st_, sc, slot, meta, k + g - 1,
-                                   q - part * np.float32(g - 1), r, nb_size, init)  # fmt: skip
+                                   q - part * np.float32(g - 1), r, nb_size, init,
+                                   distinct)  # fmt: skip
             b = sb[slot, k]
             if q < b:  # the potential runs out inside this synapse
                 if (
@@ -249,7 +252,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
                     and (margin * b < q < (F1 - margin) * b)
                 ):
                     r = split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init,
-                                      split == 2)  # fmt: skip
+                                      split == 2, distinct)  # fmt: skip
                     b = q
                 elif halve and b > two * q and k < last:  # an oversized border (> 2q)
                     half = b / two
@@ -275,7 +278,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
 
 
 @njit
-def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep):
+def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep, distinct):
     """Split synapse ``k`` of a section where the potential ``q`` ran out inside it: ``k``
     keeps the border ``q`` and a new synapse at ``k + 1`` takes the rest (later synapses
     move up one position; the caller checked that the last one is free, and positions
@@ -299,7 +302,7 @@ def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep)
         sv[slot, m] = sv[slot, m - 1]
     rest = b - q
     sv[slot, k + 1] = sv[slot, k]
-    r = create_synapse(sw, sb, st_, sc, slot, meta, k + 1, rest, r, nb_size, init)
+    r = create_synapse(sw, sb, st_, sc, slot, meta, k + 1, rest, r, nb_size, init, distinct)
     if keep:
         st_[slot, k + 1] = st_[slot, k]
         w = sw[slot, k]
@@ -310,11 +313,11 @@ def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep)
 
 
 @njit
-def walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init):
+def walk_binary(sw, sb, st_, sc, slot, n_in, meta, r, nb_size, init, distinct):
     """Binary and match sections in training: all synapses are created on the first walk,
     and every one adds its full weight."""
     for k in range(sw.shape[1]):
         if st_[slot, k] == UNUSED_TARGET:
-            r = create_synapse(sw, sb, st_, sc, slot, meta, k, F0, r, nb_size, init)
+            r = create_synapse(sw, sb, st_, sc, slot, meta, k, F0, r, nb_size, init, distinct)
         n_in[st_[slot, k]] += sw[slot, k]
     return r

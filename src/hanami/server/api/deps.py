@@ -17,21 +17,21 @@ before their own parameters are validated, even if they never ask for ``CurrentU
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from hanami.server.api.inputs import Payload
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog
-from hanami.server.db.reader import Reader
+from hanami.server.db.reader import AnyReader
+from hanami.server.db.session import Reader
 from hanami.server.errors import Forbidden, Unauthorized
 from hanami.server.routing import route_template
 from hanami.server.security.auth import Principal
@@ -99,17 +99,22 @@ async def get_session(ctx: ContextDep) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_reader(ctx: ContextDep) -> Iterator[Connection]:
+async def get_reader(ctx: ContextDep) -> AsyncIterator[Reader]:
     """A connection for a GET that reads rows with Core statements: no session, no identity
     map, no ORM objects, which cost more than the queries of a GET
-    (``docs/performance.md``). Plain ``def``: checking a connection out may do I/O."""
-    with ctx.database.read() as connection:
-        yield connection
+    (``docs/performance.md``). A :class:`~hanami.server.db.session.Reader`: no I/O here,
+    the endpoint's thread checks the connection out and gives it back when it returns
+    (see :class:`~hanami.server.api.inputs.PayloadRoute`)."""
+    reader = Reader(ctx.database.read)
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
-ReaderDep = Annotated[Reader, Depends(get_reader)]
-"""A SQLAlchemy ``Connection`` here; in the hot path's event loop on a database server a
-:class:`~hanami.server.db.loopreads.LoopReader` (``execute`` and the rows alike)."""
+ReaderDep = Annotated[AnyReader, Depends(get_reader)]
+"""A :class:`~hanami.server.db.session.Reader` here; in the hot path's event loop on
+PostgreSQL a :class:`~hanami.server.db.reader.LoopReader` (``execute`` and the rows alike)."""
 
 
 def endpoint_key(request: Request) -> str:

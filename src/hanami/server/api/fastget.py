@@ -46,7 +46,8 @@ from hanami.server.api.deps import (
 )
 from hanami.server.api.inputs import InputParser
 from hanami.server.context import AppContext
-from hanami.server.db.reader import Reader
+from hanami.server.db.reader import LoopReader
+from hanami.server.db.session import Reader
 from hanami.server.errors import ApiError, api_error_response
 from hanami.server.routing import iter_route_contexts
 from hanami.server.security.auth import Principal
@@ -222,29 +223,28 @@ class FastGetMiddleware:
         return arguments
 
     async def _inline(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
-        """An ``inline`` plan in the event loop: on SQLite on a connection of the loop's own,
-        never a pooled one (worker threads can hold every pooled connection while they wait
-        for the loop); on a database server in a greenlet that waits for each statement in
-        the loop (:mod:`hanami.server.db.loopreads`)."""
-        database = self.ctx.database
-        if database.loop_reads is not None:
-            return await database.loop_reads.call(partial(self._call, plan, arguments))
-        with database.loop_read() as reader:
-            return self._call(plan, arguments, reader)
+        """An ``inline`` plan in the event loop: on SQLite directly, on PostgreSQL in a
+        greenlet that waits for each statement in the loop
+        (:mod:`hanami.server.db.loopreads`)."""
+        reads = self.ctx.database.loop_reads
+        if reads is None:
+            return self._call(plan, arguments)
+        return await reads.call(partial(self._call, plan, arguments))
 
-    def _call(self, plan: _Plan, arguments: dict[str, Any], reader: Reader | None = None
-              ) -> Response:  # fmt: skip
-        """In a worker thread (in the loop for an ``inline`` plan, with its ``reader``): open
-        the sessions and connections, call the endpoint, render its result."""
+    def _call(self, plan: _Plan, arguments: dict[str, Any],
+              loop_reader: LoopReader | None = None) -> Response:  # fmt: skip
+        """In a worker thread (in the loop for an ``inline`` plan, with the ``loop_reader``
+        of PostgreSQL's loop reads): open the sessions and connections, call the endpoint,
+        render its result."""
         database = self.ctx.database
         handles: dict[str, Any] = {}  # opened here, closed here
-        given: dict[str, Reader] = {}
+        given: dict[str, LoopReader] = {}
         try:
             for name, kind, _ in plan.params:  # a GET only reads
-                if kind == "reader" and reader is not None:
-                    given[name] = reader
-                elif kind == "reader":
-                    handles[name] = database.read()
+                if kind == "reader" and loop_reader is not None:
+                    given[name] = loop_reader
+                elif kind == "reader":  # in the loop: never a pooled connection
+                    handles[name] = Reader(database.loop_read if plan.inline else database.read)
                 elif kind == "session":
                     handles[name] = database.reader()
             result = plan.endpoint(**arguments, **given, **handles)

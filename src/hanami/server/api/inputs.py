@@ -30,6 +30,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 
+from hanami.server.db.session import Reader
 from hanami.server.errors import BadRequest, format_validation_errors, redact
 
 __all__ = ["InputModel", "NoInput", "Payload", "PayloadRoute", "read_input"]
@@ -219,7 +220,8 @@ class PayloadRoute(APIRoute):
 
 
 def _releasing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a sync endpoint so that its sessions end their transaction when it returns.
+    """Wrap a sync endpoint so that its sessions end their transaction and its readers
+    give their connection back when it returns.
 
     FastAPI validates the result of a sync endpoint in another worker thread, and closes
     the ``SessionDep`` session only after that. A connection held across that wait
@@ -239,6 +241,8 @@ def _releasing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
             for value in kwargs.values():
                 if isinstance(value, Session) and value.in_transaction():
                     value.rollback()
+                elif isinstance(value, Reader):
+                    value.close()
 
     wrapper._releases_sessions = True  # type: ignore[attr-defined]
     return wrapper

@@ -14,16 +14,18 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Executable
+from sqlalchemy import Executable
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.util import await_
 
+from hanami.server.db.session import Reader
+
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["LoopReader", "Reader", "Rows"]
+__all__ = ["AnyReader", "LoopReader", "Rows"]
 
 
 class Rows(list[Any]):
@@ -86,6 +88,6 @@ class LoopReader:
         return Rows(map(prepared.make_row, rows))
 
 
-Reader = Connection | LoopReader
-"""What a ``ReaderDep`` endpoint reads rows with: a SQLAlchemy connection in a worker thread
-or on SQLite, a :class:`LoopReader` in the event loop on a database server."""
+AnyReader = Reader | LoopReader
+"""What a ``ReaderDep`` endpoint reads rows with: a :class:`~hanami.server.db.session.Reader`
+in a worker thread or on SQLite, a :class:`LoopReader` in the event loop on PostgreSQL."""

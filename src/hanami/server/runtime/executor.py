@@ -20,7 +20,7 @@ Interface (every method is safe to call from any thread)::
     request(uuid: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     save(uuid: str, path: str | PathLike) -> int                  # atomic; returns the revision
     restore(uuid: str, path: str | PathLike) -> ClusterInfo       # state replaced by the file
-    exclusive(uuid: str, timeout: float | None = None) -> AbstractContextManager[None]
+    exclusive(uuid: str, timeout: float | None = None) -> AbstractContextManager[object]
     close() -> None
 
 ``inputs`` maps *input hexagon names* to float arrays ``[rows, width]`` (a 1-D array is one
@@ -160,7 +160,7 @@ class ClusterExecutor(Protocol):
 
     def exclusive(
         self, uuid: str, timeout: float | None = None
-    ) -> AbstractContextManager[None]: ...
+    ) -> AbstractContextManager[object]: ...
 
     def close(self) -> None: ...
 
@@ -336,8 +336,8 @@ class InProcessExecutor:
             self._refresh(uuid, entry, force=True)
             return entry.info
 
-    def exclusive(self, uuid: str, timeout: float | None = None) -> AbstractContextManager[None]:
-        return self._held(uuid, timeout)  # type: ignore[return-value]  # the entry is ours
+    def exclusive(self, uuid: str, timeout: float | None = None) -> _Held:
+        return self._held(uuid, timeout)
 
     def close(self) -> None:
         with self._lock:
