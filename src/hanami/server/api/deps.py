@@ -4,7 +4,7 @@
 ``ContextDep``     the :class:`~hanami.server.context.AppContext` of this app
 ``SettingsDep``    its :class:`~hanami.server.config.ServerSettings`
 ``SessionDep``     a SQLAlchemy session for this request (commit explicitly)
-``ReaderDep``      a SQLAlchemy Core connection (or alike) for a GET that only reads
+``ReaderDep``      what a GET that only reads runs its Core statements on
 ``CurrentUser``    the authenticated, policy-checked :class:`~hanami.server.security.auth.Principal`
 ``AdminUser``      same, and 403 unless the user is an admin
 ``Payload[M]``     the validated request input (:mod:`hanami.server.api.inputs`)

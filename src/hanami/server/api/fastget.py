@@ -9,8 +9,8 @@ path: the token is one the principal cache knows, the policy lets the role in, a
 admin-only route has an admin, the input validates. It then calls the very endpoint with
 the same arguments and validates and serialises its result with the route's response
 model, all in one of its own worker threads; in the event loop for an ``async def``
-endpoint, and for one that only reads rows (``inline``: on SQLite directly, on a database
-server waiting for each statement in the loop, :mod:`hanami.server.db.loopreads`).
+endpoint, and for one that only reads rows (``inline``: on SQLite directly, on PostgreSQL
+waiting for each statement in the loop, :mod:`hanami.server.db.loopreads`).
 
 Everything else goes on to FastAPI unchanged and is answered as before: other methods and
 routes, tokens the cache does not know (answering them fills it), refusals, invalid input.
