@@ -4,7 +4,7 @@
 ``ContextDep``     the :class:`~hanami.server.context.AppContext` of this app
 ``SettingsDep``    its :class:`~hanami.server.config.ServerSettings`
 ``SessionDep``     a SQLAlchemy session for this request (commit explicitly)
-``ReaderDep``      a SQLAlchemy Core connection for a GET that only reads
+``ReaderDep``      what a GET that only reads runs its Core statements on
 ``CurrentUser``    the authenticated, policy-checked :class:`~hanami.server.security.auth.Principal`
 ``AdminUser``      same, and 403 unless the user is an admin
 ``Payload[M]``     the validated request input (:mod:`hanami.server.api.inputs`)
@@ -30,6 +30,7 @@ from hanami.server.api.inputs import Payload
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog
+from hanami.server.db.reader import AnyReader
 from hanami.server.db.session import Reader
 from hanami.server.errors import Forbidden, Unauthorized
 from hanami.server.routing import route_template
@@ -111,7 +112,9 @@ async def get_reader(ctx: ContextDep) -> AsyncIterator[Reader]:
         reader.close()
 
 
-ReaderDep = Annotated[Reader, Depends(get_reader)]
+ReaderDep = Annotated[AnyReader, Depends(get_reader)]
+"""A :class:`~hanami.server.db.session.Reader` here; in the hot path's event loop on
+PostgreSQL a :class:`~hanami.server.db.reader.LoopReader` (``execute`` and the rows alike)."""
 
 
 def endpoint_key(request: Request) -> str:

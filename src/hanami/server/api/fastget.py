@@ -9,7 +9,8 @@ path: the token is one the principal cache knows, the policy lets the role in, a
 admin-only route has an admin, the input validates. It then calls the very endpoint with
 the same arguments and validates and serialises its result with the route's response
 model, all in one of its own worker threads; in the event loop for an ``async def``
-endpoint, and for one that only reads rows of a SQLite database (``inline``).
+endpoint, and for one that only reads rows (``inline``: on SQLite directly, on PostgreSQL
+waiting for each statement in the loop, :mod:`hanami.server.db.loopreads`).
 
 Everything else goes on to FastAPI unchanged and is answered as before: other methods and
 routes, tokens the cache does not know (answering them fills it), refusals, invalid input.
@@ -24,6 +25,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi.security.utils import get_authorization_scheme_param
@@ -44,6 +46,7 @@ from hanami.server.api.deps import (
 )
 from hanami.server.api.inputs import InputParser
 from hanami.server.context import AppContext
+from hanami.server.db.reader import LoopReader
 from hanami.server.db.session import Reader
 from hanami.server.errors import ApiError, api_error_response
 from hanami.server.routing import iter_route_contexts
@@ -68,8 +71,9 @@ _KINDS: dict[Callable[..., Any], str] = {
     get_settings: "settings",
 }
 _LOOP_KINDS = frozenset({"user", "admin", "input", "reader", "settings"})
-"""Parameters of an endpoint that may run in the event loop, where the database is SQLite
-(reads in WAL mode never wait for a writer); not an ORM session, which may write."""
+"""Parameters of an endpoint that may run in the event loop, whose reads never stall it
+(SQLite in WAL mode never waits for a writer; a database server's statements wait in the
+loop); not an ORM session, which may write."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,8 @@ class _Plan:
     endpoint: Callable[..., Any]
     is_async: bool
     inline: bool
-    """Called in the event loop: a plain ``def`` endpoint that only reads rows of a SQLite
-    database (a ``ReaderDep``, nothing that may wait on a cluster or another process)."""
+    """Called in the event loop: a plain ``def`` endpoint that only reads rows (a
+    ``ReaderDep``, nothing that may wait on a cluster or another process)."""
     params: tuple[tuple[str, str, InputParser | None], ...]
     adapter: TypeAdapter[Any]
     status: int
@@ -157,9 +161,10 @@ class FastGetMiddleware:
 
     def _loop_kinds(self) -> frozenset[str]:
         """What an endpoint run in the event loop may take: nothing on a database server
-        (each statement a round trip); the context too where the clusters are in this
-        process (a Ray actor's answer is a round trip)."""
-        if not self.ctx.database.is_sqlite:
+        whose statements would wait in the loop; the context too where the clusters are in
+        this process (a Ray actor's answer is a round trip)."""
+        database = self.ctx.database
+        if not database.is_sqlite and database.loop_reads is None:
             return frozenset()
         return _LOOP_KINDS if self.ctx.executor.shared else _LOOP_KINDS | {"ctx"}
 
@@ -184,7 +189,7 @@ class FastGetMiddleware:
             if plan.is_async:
                 response = self._render(plan, await plan.endpoint(**arguments))
             elif plan.inline:  # a hop to a worker thread costs more than these reads
-                response = self._call(plan, arguments)
+                response = await self._inline(plan, arguments)
             else:
                 loop = asyncio.get_running_loop()
                 response = await loop.run_in_executor(_POOL, self._call, plan, arguments)
@@ -217,18 +222,32 @@ class FastGetMiddleware:
                 arguments[name] = self.ctx.settings
         return arguments
 
-    def _call(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
-        """In a worker thread (in the loop for an ``inline`` plan): open the sessions and
-        connections, call the endpoint, render its result."""
+    async def _inline(self, plan: _Plan, arguments: dict[str, Any]) -> Response:
+        """An ``inline`` plan in the event loop: on SQLite directly, on PostgreSQL in a
+        greenlet that waits for each statement in the loop
+        (:mod:`hanami.server.db.loopreads`)."""
+        reads = self.ctx.database.loop_reads
+        if reads is None:
+            return self._call(plan, arguments)
+        return await reads.call(partial(self._call, plan, arguments))
+
+    def _call(self, plan: _Plan, arguments: dict[str, Any],
+              loop_reader: LoopReader | None = None) -> Response:  # fmt: skip
+        """In a worker thread (in the loop for an ``inline`` plan, with the ``loop_reader``
+        of PostgreSQL's loop reads): open the sessions and connections, call the endpoint,
+        render its result."""
         database = self.ctx.database
-        handles: dict[str, Any] = {}
+        handles: dict[str, Any] = {}  # opened here, closed here
+        given: dict[str, LoopReader] = {}
         try:
             for name, kind, _ in plan.params:  # a GET only reads
-                if kind == "session":
-                    handles[name] = database.reader()
+                if kind == "reader" and loop_reader is not None:
+                    given[name] = loop_reader
                 elif kind == "reader":  # in the loop: never a pooled connection
                     handles[name] = Reader(database.loop_read if plan.inline else database.read)
-            result = plan.endpoint(**arguments, **handles)
+                elif kind == "session":
+                    handles[name] = database.reader()
+            result = plan.endpoint(**arguments, **given, **handles)
         finally:
             for handle in handles.values():
                 handle.close()

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, bindparam, select
 from hanami.protocol.timestamps import format_timestamp
 from hanami.server.api.schemas import table
 from hanami.server.db.models import Project, ResourceMixin, User, UserProjectRole
-from hanami.server.db.session import Reader
+from hanami.server.db.reader import AnyReader
 from hanami.server.security.auth import Principal
 
 __all__ = ["RESOURCE_LIST_HEADER", "project_table", "resource_table", "user_table"]
@@ -28,7 +28,7 @@ USER_LIST_HEADER = ("created_at", "id", "name", "creator_id", "projects", "is_ad
 PROJECT_LIST_HEADER = ("created_at", "id", "name", "creator_id")
 
 
-def resource_table(connection: Reader, principal: Principal, model: type[ResourceMixin]) -> Any:
+def resource_table(connection: AnyReader, principal: Principal, model: type[ResourceMixin]) -> Any:
     """The rows of ``model`` that ``principal`` may see, oldest first (the scope of
     :mod:`hanami.server.security.tenancy`)."""
     if principal.is_admin:
@@ -62,7 +62,7 @@ _USER_ROWS = (
 )  # fmt: skip
 
 
-def user_table(connection: Reader) -> Any:
+def user_table(connection: AnyReader) -> Any:
     """Every user with its project assignments, oldest first (one query, outer join)."""
     users: dict[str, list[Any]] = {}
     rows = connection.execute(_USER_ROWS)
@@ -81,7 +81,7 @@ _PROJECT_ROWS = select(Project.created_at, Project.id, Project.name, Project.cre
 )
 
 
-def project_table(connection: Reader) -> Any:
+def project_table(connection: AnyReader) -> Any:
     """Every project, oldest first."""
     return table(PROJECT_LIST_HEADER, _timestamped(connection.execute(_PROJECT_ROWS)))
 

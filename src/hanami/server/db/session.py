@@ -6,13 +6,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from hanami.server.db.loopreads import LoopReads
 
 __all__ = ["Database", "Reader"]
 
@@ -138,6 +141,14 @@ class Database:
             self._read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", **kwargs)
             _ping_when_idle(self._read_engine)
             self.reader = sessionmaker(self._read_engine, expire_on_commit=False)
+        self.loop_reads: LoopReads | None = None
+        """On PostgreSQL through psycopg, the reads the event loop makes without waiting for
+        them (:mod:`hanami.server.db.loopreads`); ``None`` on SQLite, whose reads do not wait,
+        and on other servers."""
+        if self.url.get_backend_name() == "postgresql" and self.url.get_driver_name() == "psycopg":
+            from hanami.server.db.loopreads import LoopReads  # psycopg is optional
+
+            self.loop_reads = LoopReads(self.url, self.engine.dialect, IDLE_PING_SECONDS)
 
     @property
     def is_sqlite(self) -> bool:
@@ -178,3 +189,5 @@ class Database:
             self._loop_engine.dispose()
         if self._read_engine is not self.engine:
             self._read_engine.dispose()
+        if self.loop_reads is not None:
+            self.loop_reads.dispose()

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from hanami.server.db.models import ResourceMixin
-from hanami.server.db.session import Reader
+from hanami.server.db.reader import AnyReader
 from hanami.server.errors import NotFound
 from hanami.server.security.auth import Principal
 
@@ -82,7 +82,7 @@ def get_in_scope(
 
 
 def row_in_scope(
-    connection: Reader, principal: Principal, model: type[ResourceMixin], uuid: str,
+    connection: AnyReader, principal: Principal, model: type[ResourceMixin], uuid: str,
     label: str | None = None,
 ) -> Row[Any]:  # fmt: skip
     """As :func:`get_in_scope`, but the table's row (its columns as attributes) read without
@@ -99,7 +99,7 @@ def scope_columns(model: type[ResourceMixin]) -> tuple[Label[Any], Label[Any]]:
 
 
 def joined_in_scope(
-    connection: Reader, principal: Principal, statement: Select[Any],
+    connection: AnyReader, principal: Principal, statement: Select[Any],
     params: dict[str, Any], uuid: str, label: str,
 ) -> list[Row[Any]]:  # fmt: skip
     """The rows of ``statement``: one resource row (its :func:`scope_columns` selected) outer
