@@ -54,7 +54,8 @@ def test_zero_one_columns_are_only_those_of_0_and_1():
         "0, 1 and nan": [0.0, 1.0, np.nan, 1.0],
         "0, 1 and inf": [0.0, 1.0, np.inf, 1.0],
     }
-    found = _coding._zero_one(np.array(list(columns.values())).T)
+    window = np.array(list(columns.values())).T
+    found = _coding._zero_one(_coding._partitioned(window, np.array(QUANTILES)))
     assert dict(zip(columns, found.tolist(), strict=True)) == {
         name: name in ("0 and 1", "-0 and 1") for name in columns
     }

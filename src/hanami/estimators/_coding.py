@@ -112,22 +112,23 @@ class FeatureCoder:
         self.seen += X.shape[0]
         n = self.seen
         if (n & (n - 1) == 0) if n <= WINDOW else (n - WINDOW) % EVERY == 0:
-            filled = self.window[: min(self.seen, WINDOW)]
-            centres = quantiles(filled, self.quantiles)
+            columns = _partitioned(self.window[: min(self.seen, WINDOW)], self.quantiles)
+            centres = _blend(columns, self.quantiles)
             if BINARY_AROUND_ZERO:
-                centres[:, _zero_one(filled)] = 0.0
+                centres[:, _zero_one(columns)] = 0.0
             self.centres = centres
 
 
-def _zero_one(window: np.ndarray) -> np.ndarray:
+def _zero_one(columns: np.ndarray) -> np.ndarray:
     """Per column: holds both 0 and 1 and nothing else (a constant 1 is not binary yet).
 
-    Only the columns whose least value is 0 and largest 1 are looked at value by value,
-    and on a copy with a column per row: reductions along the short rows of the window
-    itself took about 8 times longer (phishing's 512 x 9: 18 µs for a ``min``), and the
-    whole test was half a recomputation's time (docs/engine.md, Time per sample)."""
-    columns = np.ascontiguousarray(window.T)
-    binary = (columns.min(axis=1) == 0) & (columns.max(axis=1) == 1)
+    ``columns`` are the window's columns, one per row, each with its least value first and
+    its largest last, as :func:`_partitioned` leaves them for the centres: the test reads
+    its minimum and maximum there and looks value by value only at the columns whose least
+    value is 0 and largest 1 (a copy and two reductions of its own were about a sixth of a
+    recomputation's time; docs/engine.md, Time per sample, Eighth round). A column holding
+    NaN has it last, so it is not binary, as with a ``max``."""
+    binary = (columns[:, 0] == 0) & (columns[:, -1] == 1)
     if binary.any():
         inside = columns[binary]
         binary[binary] = np.all((inside == 0) | (inside == 1), axis=1)
@@ -138,17 +139,28 @@ def quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``np.quantile(values, q, axis=0)`` (its default linear method), bit for bit, in a
     fraction of its time: a window's centres are recomputed every 128 training rows, and
     ``np.quantile``'s fixed cost (about 60 µs) was a visible part of a short stream's time
-    (docs/engine.md, Time per sample).
+    (docs/engine.md, Time per sample)."""
+    return _blend(_partitioned(values, q), q)
+
+
+def _partitioned(values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The columns of ``values`` as rows (a copy), each partitioned as NumPy's quantile
+    partitions it: at the order statistics :func:`_blend` reads, its first and its last."""
+    q = np.asarray(q)
+    columns = values.T.copy()  # a partition per column, in place on contiguous rows
+    columns.partition(_positions(values.shape[0], q.dtype.str, q.tobytes())[2], axis=1)
+    return columns
+
+
+def _blend(columns: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The quantiles ``q`` of each row of :func:`_partitioned` ``columns``, ``[len(q), d]``.
 
     The same steps as NumPy's: the position ``(n - 1) * q`` between two order statistics
-    (both the largest value from the last position on), found by a partition of each
-    column at the same positions, and the linear blend computed from the nearer end; a
-    column holding NaN gives the NaN that sorts last.
+    (both the largest value from the last position on), and the linear blend computed
+    from the nearer end; a column holding NaN gives the NaN that sorts last.
     """
     q = np.asarray(q)
-    below, above, kth, t, upper = _positions(values.shape[0], q.dtype.str, q.tobytes())
-    columns = values.T.copy()  # a partition per column, in place on contiguous rows
-    columns.partition(kth, axis=1)
+    below, above, _, t, upper = _positions(columns.shape[1], q.dtype.str, q.tobytes())
     low, high = columns[:, below].T.copy(), columns[:, above].T.copy()  # C order, as NumPy's
     step = high - low
     out = low + step * t  # ufuncs, as NumPy's: the result keeps the values' dtype object
