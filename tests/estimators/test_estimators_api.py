@@ -258,6 +258,42 @@ def test_many_classes_on_the_first_call_do_not_warn():
         np.testing.assert_array_equal(model.classes_, np.unique(labels))
 
 
+def _outcome(check, y):
+    """What ``check(y)`` does: the error it raises and the warnings it gives."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            check(y)
+            error = None
+        except ValueError as exc:
+            error = str(exc)
+    return error, [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("n", [2, 20, 21, 22, 40, 41])
+def test_labels_are_checked_as_scikit_learn_checks_them(n):
+    """The estimators skip scikit-learn's label check only where it would accept the
+    labels without a word (docs/engine.md, Time per sample, Eighth round): each of these
+    gives the same error and warnings either way."""
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import column_or_1d
+
+    from hanami.estimators._sklearn import _check_labels
+
+    rng = np.random.default_rng(n)
+    for distinct in sorted({1, 2, 3, n // 2, n // 2 + 1, n}):
+        ints = rng.permutation(np.arange(n) % distinct) - 3
+        for y in (ints, ints.astype(np.uint8) + 3, ints > 0, ints.astype(float),
+                  ints + 0.5, ints.astype(str), ints.astype(object)):  # fmt: skip
+            y = column_or_1d(y)  # as validate_data leaves it
+            assert _outcome(_check_labels, y) == _outcome(check_classification_targets, y)
+    X = rng.normal(size=(n, 2))
+    model = HanamiClassifier(random_state=0)
+    error, caught = _outcome(lambda y: model.partial_fit(X, y, classes=y), np.arange(n))
+    assert error is None
+    assert any("number of unique classes" in text for _, text in caught) == (n > 20)
+
+
 def test_string_labels_and_single_class():
     X, y = _data()
     labels = np.array(["no", "yes"])[y]
