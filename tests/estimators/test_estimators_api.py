@@ -270,6 +270,47 @@ def _outcome(check, y):
     return error, [(w.category, str(w.message)) for w in caught]
 
 
+def _validated(validate, X, y, state: dict, reset: bool):
+    """What ``validate`` does on a classifier with attributes ``state``: its error,
+    warnings, the arrays it returns and the attributes it leaves."""
+    model = HanamiClassifier(random_state=0)
+    model.__dict__.update(copy.deepcopy(state))
+    kept = []
+    error, caught = _outcome(lambda _: kept.append(validate(model, X, y, reset=reset)), None)
+    arrays = [(a.dtype.str, a.shape, a.tobytes()) for a in kept[0]] if kept else None
+    attributes = {k: repr(v) for k, v in vars(model).items() if k.endswith("_in_")}
+    return error, caught, arrays, attributes
+
+
+def test_plain_arrays_are_validated_as_scikit_learn_validates_them():
+    """Plain arrays skip scikit-learn's array checks (docs/engine.md, Time per sample,
+    Eighth round); every input here, plain or not, gives the same error, warnings,
+    arrays and feature attributes as ``validate_data``."""
+    from sklearn.utils.validation import validate_data
+
+    from hanami.estimators._sklearn import _validate_labelled
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 3))
+    nan, inf = X.copy(), X.copy()
+    nan[2, 1], inf[4, 0] = np.nan, -np.inf
+    inputs = [X, np.asfortranarray(X), X.astype(np.float32), X.astype(np.float16),
+              X.astype(">f8"), (X * 10).astype(int), X.astype(object), X.tolist(), nan, inf,
+              X[:0], X[:, :0], X[0], X[None], X[:, :2]]  # fmt: skip
+    y = np.array([0, 1, 2, 1, 0, 2])
+    labels = [y, y.astype(np.uint8), y > 0, y.astype(float), y.astype(str), y[:, None],
+              y[:5], y.tolist(), np.array([0, 1, 2, 1, 0, np.nan])]  # fmt: skip
+    states = [({}, True), ({"n_features_in_": 3}, False), ({"n_features_in_": 2}, False),
+              ({"n_features_in_": 3, "feature_names_in_": np.array(["a", "b", "c"])}, False),
+              ({"feature_names_in_": np.array(["a", "b", "c"])}, True)]  # fmt: skip
+    for features in inputs:
+        for targets in labels:
+            for state, reset in states:
+                expected = _validated(validate_data, features, targets, state, reset)
+                got = _validated(_validate_labelled, features, targets, state, reset)
+                assert got == expected, (features, targets, state)
+
+
 @pytest.mark.parametrize("n", [2, 20, 21, 22, 40, 41])
 def test_labels_are_checked_as_scikit_learn_checks_them(n):
     """The estimators skip scikit-learn's label check only where it would accept the
