@@ -335,6 +335,32 @@ def test_labels_are_checked_as_scikit_learn_checks_them(n):
     assert any("number of unique classes" in text for _, text in caught) == (n > 20)
 
 
+def test_estimators_of_other_shapes_in_between_change_nothing():
+    """What a new estimator takes from per-process caches (the state's prototypes per
+    capacities, the coder's positions per window sizes, checked class lists) leaves the
+    next one as it would be alone: the same pass after passes of other shapes gives the
+    same answers, network and centres."""
+    from hanami.core import state as st
+    from hanami.estimators import prequential
+
+    rng = np.random.default_rng(3)
+
+    def run(n, d, classes, seed):
+        X, y = rng.normal(size=(n, d)), np.arange(n) % classes
+        model = HanamiClassifier(random_state=seed)
+        seen = prequential(model, X * 3.0, y, classes=np.arange(classes))
+        trimmed = st.trimmed(model.cluster_._state)
+        return seen.tobytes(), [a.tobytes() for a in trimmed.values()], model._coder.centres
+
+    first = run(150, 13, 3, 0)
+    for n, d, classes in ((40, 2, 2), (300, 40, 7), (5, 13, 3)):
+        run(n, d, classes, 1)
+    rng = np.random.default_rng(3)
+    again = run(150, 13, 3, 0)
+    assert first[:2] == again[:2]
+    np.testing.assert_array_equal(first[2], again[2])
+
+
 def test_string_labels_and_single_class():
     X, y = _data()
     labels = np.array(["no", "yes"])[y]
