@@ -21,6 +21,7 @@ Requests never change the centres.
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class FeatureCoder:
         before, found = self.centres, _prefix_centres(self.window, points, self.quantiles)
         if found:
             self.centres = found[-1]
-        counts = np.diff(bounds).tolist()
+        counts = [stop - start for start, stop in itertools.pairwise(bounds)]
         return [c.T for c in (before, *found)][: len(counts)], counts
 
     def _code_by_row(self, X: np.ndarray, centres: np.ndarray, which: np.ndarray) -> np.ndarray:
