@@ -165,21 +165,22 @@ def _prefix_centres(window: np.ndarray, sizes: list[int], q: np.ndarray) -> list
     rest = [_centres(window[:m], q) for m in sizes[batch:]]
     if not batch:
         return rest
-    below, above, t, upper, pad, last = _prefix_positions(tuple(sizes[:batch]), q.dtype.str,
-                                                          q.tobytes())  # fmt: skip
+    ends, t, upper, pad, last = _prefix_positions(tuple(sizes[:batch]), q.dtype.str,
+                                                  q.tobytes())  # fmt: skip
     stack = np.empty((batch, d, values.shape[0]), dtype=values.dtype)  # keeps its dtype
     stack[...] = values.T  # object, as the quantiles of one window do (pickles compare equal)
     np.copyto(stack, np.inf, where=pad)
     stack.sort(axis=2)
-    low = np.ascontiguousarray(np.take_along_axis(stack, below, axis=2).transpose(0, 2, 1))
-    high = np.ascontiguousarray(np.take_along_axis(stack, above, axis=2).transpose(0, 2, 1))
+    read = np.ascontiguousarray(np.take_along_axis(stack, ends, axis=2).transpose(0, 2, 1))
+    low, high = read[:, : t.shape[1]], read[:, t.shape[1] :]  # below and above each quantile
     step = high - low
     out = low + step * t  # the steps of _blend, elementwise on [prefix, q, d]
     np.subtract(high, step * (1 - t), out=out, where=upper)
-    if BINARY_AROUND_ZERO:  # _zero_one: least 0, largest 1, nothing in between
+    if BINARY_AROUND_ZERO:  # _zero_one: least 0, largest 1 (then nothing is inf), and
         binary = (stack[:, :, 0] == 0) & (np.take_along_axis(stack, last, axis=2)[..., 0] == 1)
-        binary &= ~((stack > 0) & (stack < 1)).any(axis=2)
-        out[np.broadcast_to(binary[:, None, :], out.shape)] = 0.0
+        if binary.any():  # nothing in between
+            binary[binary] = ~((stack[binary] > 0) & (stack[binary] < 1)).any(axis=1)
+            out[np.broadcast_to(binary[:, None, :], out.shape)] = 0.0
     return [*out, *rest]
 
 
@@ -238,17 +239,15 @@ def _blend(columns: np.ndarray, q: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=32)
 def _prefix_positions(sizes: tuple[int, ...], dtype: str, q: bytes) -> tuple[np.ndarray, ...]:
     """:func:`_positions` of each size, for :func:`_prefix_centres`'s stack ``[prefix, d,
-    sizes[-1]]``: where to read the order statistics below and above each quantile
-    (``[prefix, 1, q]``), the blend weights and where they count from the upper end
+    sizes[-1]]``: where to read the order statistics below, then above each quantile
+    (``[prefix, 1, 2 q]``), the blend weights and where they count from the upper end
     (``[prefix, q, 1]``), the padding (``[prefix, 1, sizes[-1]]``) and the last value."""
     each = [_positions(m, dtype, q) for m in sizes]
-    ends = np.array(sizes)[:, None]
-    below = np.array([p[0] for p in each])
-    above = np.array([p[1] for p in each])
-    parts = (np.where(below < 0, ends - 1, below)[:, None, :],
-             np.where(above < 0, ends - 1, above)[:, None, :],
+    last = np.array(sizes)[:, None] - 1
+    ends = np.array([np.concatenate(p[:2]) for p in each])
+    parts = (np.where(ends < 0, last, ends)[:, None, :],
              np.array([p[3] for p in each]), np.array([p[4] for p in each]),
-             (np.arange(sizes[-1]) >= ends)[:, None, :], (ends - 1)[:, :, None])  # fmt: skip
+             (np.arange(sizes[-1]) > last)[:, None, :], last[:, :, None])  # fmt: skip
     for part in parts:
         part.setflags(write=False)  # shared by every later call
     return parts
