@@ -174,6 +174,11 @@ def test_allocated_buffers_hold_their_fill_and_share_no_memory():
         getattr(s, f.name).fill(7)
         for name, array in before.items():
             np.testing.assert_array_equal(getattr(s, name), array, err_msg=f"{f.name} -> {name}")
+    again = st.allocate(3, 256, 512, 64, nb_cap=15, cb_cap=15, hex_cap=8)  # from the same
+    for f in st.FIELDS:  # prototypes, which the writes above must have left alone
+        assert (getattr(again, f.name) == np.asarray(f.fill).astype(f.dtype)).all(), f.name
+        assert not np.shares_memory(getattr(again, f.name), getattr(s, f.name)), f.name
+        assert getattr(again, f.name).flags.writeable, f.name
     used = int(s.meta[st.M_CB])  # 7 blocks in use: the counters were filled with 7 too
     grown = st.grow(s, 256, nb_cap=15, cb_cap=30, hex_cap=8)
     assert (grown.s_w[:used] == 7).all() and (grown.s_w[used:] == 0).all()

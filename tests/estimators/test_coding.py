@@ -54,7 +54,8 @@ def test_zero_one_columns_are_only_those_of_0_and_1():
         "0, 1 and nan": [0.0, 1.0, np.nan, 1.0],
         "0, 1 and inf": [0.0, 1.0, np.inf, 1.0],
     }
-    found = _coding._zero_one(np.array(list(columns.values())).T)
+    window = np.array(list(columns.values())).T
+    found = _coding._zero_one(_coding._partitioned(window, np.array(QUANTILES)))
     assert dict(zip(columns, found.tolist(), strict=True)) == {
         name: name in ("0 and 1", "-0 and 1") for name in columns
     }
@@ -84,6 +85,38 @@ def test_quantiles_equal_numpys_bit_for_bit(kind):
             assert got.shape == expected.shape and got.strides == expected.strides
             assert (got.dtype is values.dtype) == (expected.dtype is values.dtype)
             assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("kind", ["normal", "few values", "0/1", "inf", "signed zeros", "nan"])
+def test_prefix_centres_equal_one_window_at_a_time(kind):
+    """The centres of a window's first update points, worked out together (sorted, each
+    prefix padded with +inf), are those of each prefix alone, bit for bit and in the same
+    layout and dtype object (docs/engine.md, Time per sample, Eighth round); windows with
+    NaN or -0.0 take the prefixes one by one."""
+    rng = np.random.default_rng(len(kind))
+    for d in (1, 3, 13, 300):
+        window = rng.normal(size=(WINDOW, d))
+        if kind == "few values":
+            window = rng.integers(-1, 2, size=(WINDOW, d)).astype(float)
+        elif kind == "0/1":  # 0/1 columns, and columns of 0, 1 and 0.5 from row 3 on
+            window = (rng.random((WINDOW, d)) < 0.3).astype(float)
+            window[3:, ::2] *= np.where(rng.random((WINDOW - 3, 1)) < 0.2, 0.5, 1.0)
+        elif kind == "inf":
+            window[rng.random((WINDOW, d)) < 0.1] = np.inf
+            window[rng.random((WINDOW, d)) < 0.1] = -np.inf
+        elif kind == "signed zeros":
+            window = np.round(window) * np.where(rng.random((WINDOW, d)) < 0.5, -0.0, 1.0)
+        elif kind == "nan":
+            window[rng.random((WINDOW, d)) < 0.02] = np.nan
+        window = pickle.loads(pickle.dumps(window))  # a dtype object of its own
+        for sizes in ([1, 2, 4, 8, 16, 32, 64, 128, 256, 512], [4, 8], [64]):
+            q = np.array(QUANTILES)
+            with np.errstate(invalid="ignore"):  # inf - inf, as in np.quantile
+                together = _coding._prefix_centres(window, sizes, q)
+                alone = [_coding._centres(window[:m], q) for m in sizes]
+            for got, expected in zip(together, alone, strict=True):
+                assert got.tobytes() == expected.tobytes()
+                assert got.strides == expected.strides and got.dtype is expected.dtype
 
 
 def test_a_row_is_coded_with_centres_of_earlier_rows_only():

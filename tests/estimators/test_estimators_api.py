@@ -258,6 +258,109 @@ def test_many_classes_on_the_first_call_do_not_warn():
         np.testing.assert_array_equal(model.classes_, np.unique(labels))
 
 
+def _outcome(check, y):
+    """What ``check(y)`` does: the error it raises and the warnings it gives."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            check(y)
+            error = None
+        except ValueError as exc:
+            error = str(exc)
+    return error, [(w.category, str(w.message)) for w in caught]
+
+
+def _validated(validate, X, y, state: dict, reset: bool):
+    """What ``validate`` does on a classifier with attributes ``state``: its error,
+    warnings, the arrays it returns and the attributes it leaves."""
+    model = HanamiClassifier(random_state=0)
+    model.__dict__.update(copy.deepcopy(state))
+    kept = []
+    error, caught = _outcome(lambda _: kept.append(validate(model, X, y, reset=reset)), None)
+    arrays = [(a.dtype.str, a.shape, a.tobytes()) for a in kept[0]] if kept else None
+    attributes = {k: repr(v) for k, v in vars(model).items() if k.endswith("_in_")}
+    return error, caught, arrays, attributes
+
+
+def test_plain_arrays_are_validated_as_scikit_learn_validates_them():
+    """Plain arrays skip scikit-learn's array checks (docs/engine.md, Time per sample,
+    Eighth round); every input here, plain or not, gives the same error, warnings,
+    arrays and feature attributes as ``validate_data``."""
+    from sklearn.utils.validation import validate_data
+
+    from hanami.estimators._sklearn import _validate_labelled
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 3))
+    nan, inf = X.copy(), X.copy()
+    nan[2, 1], inf[4, 0] = np.nan, -np.inf
+    inputs = [X, np.asfortranarray(X), X.astype(np.float32), X.astype(np.float16),
+              X.astype(">f8"), (X * 10).astype(int), X.astype(object), X.tolist(), nan, inf,
+              X[:0], X[:, :0], X[0], X[None], X[:, :2]]  # fmt: skip
+    y = np.array([0, 1, 2, 1, 0, 2])
+    labels = [y, y.astype(np.uint8), y > 0, y.astype(float), y.astype(str), y[:, None],
+              y[:5], y.tolist(), np.array([0, 1, 2, 1, 0, np.nan])]  # fmt: skip
+    states = [({}, True), ({"n_features_in_": 3}, False), ({"n_features_in_": 2}, False),
+              ({"n_features_in_": 3, "feature_names_in_": np.array(["a", "b", "c"])}, False),
+              ({"feature_names_in_": np.array(["a", "b", "c"])}, True)]  # fmt: skip
+    for features in inputs:
+        for targets in labels:
+            for state, reset in states:
+                expected = _validated(validate_data, features, targets, state, reset)
+                got = _validated(_validate_labelled, features, targets, state, reset)
+                assert got == expected, (features, targets, state)
+
+
+@pytest.mark.parametrize("n", [2, 20, 21, 22, 40, 41])
+def test_labels_are_checked_as_scikit_learn_checks_them(n):
+    """The estimators skip scikit-learn's label check only where it would accept the
+    labels without a word (docs/engine.md, Time per sample, Eighth round): each of these
+    gives the same error and warnings either way."""
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import column_or_1d
+
+    from hanami.estimators._sklearn import _check_labels
+
+    rng = np.random.default_rng(n)
+    for distinct in sorted({1, 2, 3, n // 2, n // 2 + 1, n}):
+        ints = rng.permutation(np.arange(n) % distinct) - 3
+        for y in (ints, ints.astype(np.uint8) + 3, ints > 0, ints.astype(float),
+                  ints + 0.5, ints.astype(str), ints.astype(object)):  # fmt: skip
+            y = column_or_1d(y)  # as validate_data leaves it
+            assert _outcome(_check_labels, y) == _outcome(check_classification_targets, y)
+    X = rng.normal(size=(n, 2))
+    model = HanamiClassifier(random_state=0)
+    error, caught = _outcome(lambda y: model.partial_fit(X, y, classes=y), np.arange(n))
+    assert error is None
+    assert any("number of unique classes" in text for _, text in caught) == (n > 20)
+
+
+def test_estimators_of_other_shapes_in_between_change_nothing():
+    """What a new estimator takes from per-process caches (the state's prototypes per
+    capacities, the coder's positions per window sizes, checked class lists) leaves the
+    next one as it would be alone: the same pass after passes of other shapes gives the
+    same answers, network and centres."""
+    from hanami.core import state as st
+    from hanami.estimators import prequential
+
+    rng = np.random.default_rng(3)
+
+    def run(n, d, classes, seed):
+        X, y = rng.normal(size=(n, d)), np.arange(n) % classes
+        model = HanamiClassifier(random_state=seed)
+        seen = prequential(model, X * 3.0, y, classes=np.arange(classes))
+        trimmed = st.trimmed(model.cluster_._state)
+        return seen.tobytes(), [a.tobytes() for a in trimmed.values()], model._coder.centres
+
+    first = run(150, 13, 3, 0)
+    for n, d, classes in ((40, 2, 2), (300, 40, 7), (5, 13, 3)):
+        run(n, d, classes, 1)
+    rng = np.random.default_rng(3)
+    again = run(150, 13, 3, 0)
+    assert first[:2] == again[:2]
+    np.testing.assert_array_equal(first[2], again[2])
+
+
 def test_string_labels_and_single_class():
     X, y = _data()
     labels = np.array(["no", "yes"])[y]

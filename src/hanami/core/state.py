@@ -197,14 +197,16 @@ def allocate(
 
 
 class _Buffer(NamedTuple):
-    """How :func:`allocate` makes one buffer: its shape, dtype and fill value, and for
-    a mapped one the leading size whose mapping holds it and its byte offset there."""
+    """How :func:`allocate` makes one buffer: its shape, dtype and fill value, for a
+    mapped one the leading size whose mapping holds it and its byte offset there, and
+    for a small one a read-only prototype that it copies."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
     fill: float | int
     mapped: str | int | None
     offset: int
+    prototype: np.ndarray | None = None
 
 
 @functools.lru_cache(maxsize=16)
@@ -218,7 +220,12 @@ def _layout(
     for f in FIELDS:
         shape, dtype = tuple(sizes.get(n, n) for n in f.shape), np.dtype(f.dtype)
         nbytes = math.prod(shape) * dtype.itemsize
-        if f.fill != 0 or nbytes < _MAPPED_BYTES:
+        if nbytes < _MAPPED_BYTES:  # a copy of one array: np.full was about 1 µs a call,
+            prototype = _full(shape, dtype, f.fill)  # most of the 52 (docs/engine.md,
+            prototype.setflags(write=False)  # Time per sample, Eighth round)
+            buffers.append(_Buffer(shape, dtype, f.fill, None, 0, prototype))
+            continue
+        if f.fill != 0:
             buffers.append(_Buffer(shape, dtype, f.fill, None, 0))
             continue
         offset = mapped.get(f.shape[0], 0)
@@ -229,6 +236,8 @@ def _layout(
 
 def _fresh(buffer: _Buffer, pages: dict[str | int, mmap.mmap]) -> np.ndarray:
     """The buffer :func:`allocate` hands out for ``buffer`` (``pages``: the mappings)."""
+    if buffer.prototype is not None:
+        return buffer.prototype.copy()
     if buffer.mapped is not None:
         count = math.prod(buffer.shape)
         return np.frombuffer(pages[buffer.mapped], buffer.dtype, count,

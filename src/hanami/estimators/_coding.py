@@ -21,6 +21,7 @@ Requests never change the centres.
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -32,6 +33,7 @@ WINDOW = 512  # training rows whose quantiles are the centres
 EVERY = 128  # once the window is full, rows between two recomputations
 BINARY_AROUND_ZERO = True  # a feature with 0 and 1 and nothing else in the window: centres 0
 _BLOCK_VALUES = 1 << 20  # shifted values (float64) coded at once in a training batch
+_BATCH_VALUES = 1 << 15  # values sorted at once for the centres of a window's prefixes
 
 
 class FeatureCoder:
@@ -70,7 +72,8 @@ class FeatureCoder:
         if not learn or not self.quantiles.size:
             self.seen += X.shape[0] if learn else 0
             return self._code(X, self.centres.T[None])
-        centres, counts, start = [], [], 0
+        centres, counts = self._fill(X[: max(0, min(X.shape[0], WINDOW - self.seen))])
+        start = sum(counts)
         while start < X.shape[0]:
             stop = min(X.shape[0], start + self._rows_to_update())
             centres.append(self.centres.T)
@@ -80,6 +83,24 @@ class FeatureCoder:
         if not centres:
             return self._code(X, self.centres.T[None])
         return self._code_by_row(X, np.stack(centres), np.repeat(np.arange(len(counts)), counts))
+
+    def _fill(self, X: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
+        """Put rows that still fit into the window (it is not full after them) and return
+        the centres ``[d, k]`` each run of them is coded around and the runs' lengths.
+        The window is then a prefix of the rows, so the centres of all its update points
+        among them are worked out together (:func:`_prefix_centres`)."""
+        if not X.shape[0]:
+            return [], []
+        seen = self.seen
+        self.window[seen : seen + X.shape[0]] = X
+        self.seen += X.shape[0]
+        points = [1 << b for b in range(seen.bit_length(), self.seen.bit_length())]
+        bounds = [seen, *points] + ([self.seen] if not points or points[-1] < self.seen else [])
+        before, found = self.centres, _prefix_centres(self.window, points, self.quantiles)
+        if found:
+            self.centres = found[-1]
+        counts = [stop - start for start, stop in itertools.pairwise(bounds)]
+        return [c.T for c in (before, *found)][: len(counts)], counts
 
     def _code_by_row(self, X: np.ndarray, centres: np.ndarray, which: np.ndarray) -> np.ndarray:
         """Row ``i`` coded around ``centres[which[i]]`` (``[d, k]``): a whole batch in a few
@@ -112,22 +133,69 @@ class FeatureCoder:
         self.seen += X.shape[0]
         n = self.seen
         if (n & (n - 1) == 0) if n <= WINDOW else (n - WINDOW) % EVERY == 0:
-            filled = self.window[: min(self.seen, WINDOW)]
-            centres = quantiles(filled, self.quantiles)
-            if BINARY_AROUND_ZERO:
-                centres[:, _zero_one(filled)] = 0.0
-            self.centres = centres
+            self.centres = _centres(self.window[: min(self.seen, WINDOW)], self.quantiles)
 
 
-def _zero_one(window: np.ndarray) -> np.ndarray:
+def _centres(window: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The centres ``[k, d]`` of a window: its quantiles ``q``, 0 for a 0/1 column."""
+    columns = _partitioned(window, q)
+    centres = _blend(columns, q)
+    if BINARY_AROUND_ZERO:
+        centres[:, _zero_one(columns)] = 0.0
+    return centres
+
+
+def _prefix_centres(window: np.ndarray, sizes: list[int], q: np.ndarray) -> list[np.ndarray]:
+    """:func:`_centres` of ``window[:m]`` for each of the increasing ``sizes``, bit for bit.
+
+    A window's first update points (rows 1, 2, 4, ...) are prefixes of the same rows, each
+    recomputation about a dozen NumPy calls near their fixed cost (wine's 8 were about two
+    thirds of its coder's time in a pass): the prefixes of up to :data:`_BATCH_VALUES`
+    values in all are sorted together, each padded with +inf, and read at their own
+    positions (docs/engine.md, Time per sample, Eighth round). Among equal values a sort
+    may put another one at a position than NumPy's partition; their bits differ only for
+    NaN payloads and signed zeros, so windows holding NaN or -0.0 take :func:`_centres`
+    one by one."""
+    d = window.shape[1]
+    batch = 0
+    while batch < len(sizes) and (batch + 1) * d * sizes[batch] <= _BATCH_VALUES:
+        batch += 1
+    values = window[: sizes[batch - 1]] if batch > 1 else window[:0]
+    if batch < 2 or np.isnan(values).any() or (np.signbit(values) & (values == 0)).any():
+        batch = 0
+    rest = [_centres(window[:m], q) for m in sizes[batch:]]
+    if not batch:
+        return rest
+    ends, t, upper, pad, last = _prefix_positions(tuple(sizes[:batch]), q.dtype.str,
+                                                  q.tobytes())  # fmt: skip
+    stack = np.empty((batch, d, values.shape[0]), dtype=values.dtype)  # keeps its dtype
+    stack[...] = values.T  # object, as the quantiles of one window do (pickles compare equal)
+    np.copyto(stack, np.inf, where=pad)
+    stack.sort(axis=2)
+    read = np.ascontiguousarray(np.take_along_axis(stack, ends, axis=2).transpose(0, 2, 1))
+    low, high = read[:, : t.shape[1]], read[:, t.shape[1] :]  # below and above each quantile
+    step = high - low
+    out = low + step * t  # the steps of _blend, elementwise on [prefix, q, d]
+    np.subtract(high, step * (1 - t), out=out, where=upper)
+    if BINARY_AROUND_ZERO:  # _zero_one: least 0, largest 1 (then nothing is inf), and
+        binary = (stack[:, :, 0] == 0) & (np.take_along_axis(stack, last, axis=2)[..., 0] == 1)
+        if binary.any():  # nothing in between
+            binary[binary] = ~((stack[binary] > 0) & (stack[binary] < 1)).any(axis=1)
+            out[np.broadcast_to(binary[:, None, :], out.shape)] = 0.0
+    return [*out, *rest]
+
+
+def _zero_one(columns: np.ndarray) -> np.ndarray:
     """Per column: holds both 0 and 1 and nothing else (a constant 1 is not binary yet).
 
-    Only the columns whose least value is 0 and largest 1 are looked at value by value,
-    and on a copy with a column per row: reductions along the short rows of the window
-    itself took about 8 times longer (phishing's 512 x 9: 18 µs for a ``min``), and the
-    whole test was half a recomputation's time (docs/engine.md, Time per sample)."""
-    columns = np.ascontiguousarray(window.T)
-    binary = (columns.min(axis=1) == 0) & (columns.max(axis=1) == 1)
+    ``columns`` are the window's columns, one per row, each with its least value first and
+    its largest last, as :func:`_partitioned` leaves them for the centres: the test reads
+    its minimum and maximum there and looks value by value only at the columns whose least
+    value is 0 and largest 1 (a copy and two reductions of its own took 7.4 µs beside the
+    quantiles' 16.6 on 64 of wine's rows; docs/engine.md, Time per sample, Eighth round).
+    A column holding
+    NaN has it last, so it is not binary, as with a ``max``."""
+    binary = (columns[:, 0] == 0) & (columns[:, -1] == 1)
     if binary.any():
         inside = columns[binary]
         binary[binary] = np.all((inside == 0) | (inside == 1), axis=1)
@@ -138,17 +206,28 @@ def quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``np.quantile(values, q, axis=0)`` (its default linear method), bit for bit, in a
     fraction of its time: a window's centres are recomputed every 128 training rows, and
     ``np.quantile``'s fixed cost (about 60 µs) was a visible part of a short stream's time
-    (docs/engine.md, Time per sample).
+    (docs/engine.md, Time per sample)."""
+    return _blend(_partitioned(values, q), q)
+
+
+def _partitioned(values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The columns of ``values`` as rows (a copy), each partitioned as NumPy's quantile
+    partitions it: at the order statistics :func:`_blend` reads, its first and its last."""
+    q = np.asarray(q)
+    columns = values.T.copy()  # a partition per column, in place on contiguous rows
+    columns.partition(_positions(values.shape[0], q.dtype.str, q.tobytes())[2], axis=1)
+    return columns
+
+
+def _blend(columns: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The quantiles ``q`` of each row of :func:`_partitioned` ``columns``, ``[len(q), d]``.
 
     The same steps as NumPy's: the position ``(n - 1) * q`` between two order statistics
-    (both the largest value from the last position on), found by a partition of each
-    column at the same positions, and the linear blend computed from the nearer end; a
-    column holding NaN gives the NaN that sorts last.
+    (both the largest value from the last position on), and the linear blend computed
+    from the nearer end; a column holding NaN gives the NaN that sorts last.
     """
     q = np.asarray(q)
-    below, above, kth, t, upper = _positions(values.shape[0], q.dtype.str, q.tobytes())
-    columns = values.T.copy()  # a partition per column, in place on contiguous rows
-    columns.partition(kth, axis=1)
+    below, above, _, t, upper = _positions(columns.shape[1], q.dtype.str, q.tobytes())
     low, high = columns[:, below].T.copy(), columns[:, above].T.copy()  # C order, as NumPy's
     step = high - low
     out = low + step * t  # ufuncs, as NumPy's: the result keeps the values' dtype object
@@ -157,6 +236,23 @@ def quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
     if nan.any():
         out[:, nan] = columns[nan, -1]
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def _prefix_positions(sizes: tuple[int, ...], dtype: str, q: bytes) -> tuple[np.ndarray, ...]:
+    """:func:`_positions` of each size, for :func:`_prefix_centres`'s stack ``[prefix, d,
+    sizes[-1]]``: where to read the order statistics below, then above each quantile
+    (``[prefix, 1, 2 q]``), the blend weights and where they count from the upper end
+    (``[prefix, q, 1]``), the padding (``[prefix, 1, sizes[-1]]``) and the last value."""
+    each = [_positions(m, dtype, q) for m in sizes]
+    last = np.array(sizes)[:, None] - 1
+    ends = np.array([np.concatenate(p[:2]) for p in each])
+    parts = (np.where(ends < 0, last, ends)[:, None, :],
+             np.array([p[3] for p in each]), np.array([p[4] for p in each]),
+             (np.arange(sizes[-1]) > last)[:, None, :], last[:, :, None])  # fmt: skip
+    for part in parts:
+        part.setflags(write=False)  # shared by every later call
+    return parts
 
 
 @functools.lru_cache(maxsize=32)
