@@ -211,8 +211,12 @@ def walk_block(s: State, P: Params, h: int, i: int) -> None:
         covered = F0  # borders spent: where a chained section starts
         k = 0
         while k < syn and q > thr:
-            if s.s_t[cb, slot, k] == UNUSED_TARGET:
-                r = new_synapse(s, cb, slot, k, q, r, nb_size, P)
+            if s.s_t[cb, slot, k] == UNUSED_TARGET:  # a first synapse comes in pieces
+                g = min(P.first_pieces, syn - k) if k == 0 else 1
+                part = q / f32(g)
+                for m in range(g - 1):
+                    r = new_synapse(s, cb, slot, k + m, part, r, nb_size, P)
+                r = new_synapse(s, cb, slot, k + g - 1, q - part * f32(g - 1), r, nb_size, P)
             b = s.s_b[cb, slot, k]
             t = target0 + int(s.s_t[cb, slot, k])
             if q < b:  # the potential runs out at this synapse

@@ -19,6 +19,15 @@ from hanami.core.kernels.reduction import EMPTY_CYCLES
 from hanami.core.profiles import PROFILES
 from hanami.core.templates import mnist_template
 
+DEFAULT = PROFILES["default"]
+
+
+@pytest.fixture(autouse=True)
+def _one_first_synapse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hand-computed cases follow one first synapse per section; the default profile's
+    first synapse in pieces (``first_pieces``) has its own test below."""
+    monkeypatch.setitem(PROFILES, "default", dataclasses.replace(DEFAULT, first_pieces=1))
+
 
 def _single_input(profile: str) -> Cluster:
     c = Cluster(line_template(profile=profile), seed=11)
@@ -57,6 +66,18 @@ def test_first_activation_creates_section_and_synapse_with_the_whole_potential()
         assert borders.tolist() == [10.0]
         assert 0.0 < abs(weights[0]) <= 0.2
         assert c.metrics()["sections"] >= 1
+
+
+def test_the_default_first_synapse_comes_in_equal_pieces(monkeypatch: pytest.MonkeyPatch):
+    """``first_pieces``: the first value gives a new section that many synapses of equal
+    borders, each with its own target and weight (docs/engine.md, A re-tuned default)."""
+    monkeypatch.setitem(PROFILES, "default", DEFAULT)
+    c = _single_input("default")
+    _forward(c, 10.0)
+    borders, weights, _ = _section(c)
+    pieces = DEFAULT.first_pieces
+    assert pieces > 1 and borders.tolist() == [10.0 / pieces] * pieces
+    assert np.all((weights != 0.0) & (np.abs(weights) <= 0.2))
 
 
 def test_classic_tolerance_shrinks_a_partially_covered_synapse():

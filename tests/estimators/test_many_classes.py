@@ -21,8 +21,9 @@ def test_width_and_pieces_follow_the_number_of_outputs():
     few, many = hidden_fields(stream, 10), hidden_fields(stream, 50)
     assert (few["hidden_size"], few["first_pieces"]) == (128, stream.first_pieces)
     assert (many["hidden_size"], many["first_pieces"]) == (0, stream.many_class_pieces)
-    default = hidden_fields(PROFILES["default"], 50)
-    assert (default["hidden_size"], default["first_pieces"]) == (0, 1)
+    default = PROFILES["default"]
+    fields = hidden_fields(default, 50)
+    assert (fields["hidden_size"], fields["first_pieces"]) == (0, default.first_pieces)
 
 
 def test_a_block_has_fewer_neurons_than_the_unused_target_mark():

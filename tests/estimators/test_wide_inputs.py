@@ -70,7 +70,8 @@ def test_very_narrow_inputs_stop_splitting_too():
     stream = PROFILES["stream"]
     caps = [input_fields(stream, n)["input_split_synapses"] for n in (6, 12, 16, 17, 24)]
     assert caps == [8, 8, 8, 64, 64]
-    assert input_fields(PROFILES["default"], 12)["input_split_synapses"] == 64
+    default = PROFILES["default"]
+    assert input_fields(default, 12)["input_split_synapses"] == default.synapses_per_section
 
 
 def _input_synapses(model: HanamiClassifier) -> float:
