@@ -24,8 +24,8 @@ DEFAULT = PROFILES["default"]
 
 @pytest.fixture(autouse=True)
 def _one_first_synapse(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hand-computed cases follow one first synapse per section; the default profile's
-    first synapse in pieces (``first_pieces``) has its own test below."""
+    """The hand-computed cases follow one first synapse per section; a first synapse in
+    pieces (``first_pieces``) has its own test below."""
     monkeypatch.setitem(PROFILES, "default", dataclasses.replace(DEFAULT, first_pieces=1))
 
 
@@ -70,12 +70,13 @@ def test_first_activation_creates_section_and_synapse_with_the_whole_potential()
 
 def test_the_default_first_synapse_comes_in_equal_pieces(monkeypatch: pytest.MonkeyPatch):
     """``first_pieces``: the first value gives a new section that many synapses of equal
-    borders, each with its own target and weight (docs/engine.md, A re-tuned default)."""
-    monkeypatch.setitem(PROFILES, "default", DEFAULT)
+    borders, each with its own target and weight (docs/engine.md, A re-tuned default; the
+    default keeps one first synapse, the profile field is what is tested here)."""
+    monkeypatch.setitem(PROFILES, "default", dataclasses.replace(DEFAULT, first_pieces=2))
     c = _single_input("default")
     _forward(c, 10.0)
     borders, weights, _ = _section(c)
-    pieces = DEFAULT.first_pieces
+    pieces = PROFILES["default"].first_pieces
     assert pieces > 1 and borders.tolist() == [10.0 / pieces] * pieces
     assert np.all((weights != 0.0) & (np.abs(weights) <= 0.2))
 

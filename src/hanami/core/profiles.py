@@ -100,17 +100,17 @@ PROFILES = {
     # 0.1 / (1 + samples / 40,000) to a floor of 0.03 (the floor comes later than with
     # 20,000 since most samples skip the backward pass), new weights 8 times smaller
     # (|w| up to 0.025 instead of 0.2), 72 synapses per section (64 before issue 8's re-
-    # tuning: a pixel reaches more hidden neurons), a section's first synapse in two pieces, RMSProp
-    # steps of a constant scale on the synapses into outputs, no backward pass for a
-    # sample whose outputs are all within 0.3 of its classes, distinct targets in a
-    # section, and an input gain that carries a wide input's change of range;
+    # tuning: a pixel reaches more hidden neurons), RMSProp steps of a constant scale on
+    # the synapses into outputs, no backward pass for a sample whose outputs are all
+    # within 0.3 of its classes, distinct targets in a section, and an input gain that
+    # carries a wide input's change of range;
     # docs/engine.md has the measurements. The estimators code features around running
     # quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 72, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=2.5e-5, learning_rate_min=0.03,
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
                        output_adaptive=0.999, output_rate=0.0004, learned_margin=0.3,
-                       distinct_targets=True, input_gain=0.9, first_pieces=2),
+                       distinct_targets=True, input_gain=0.9),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
