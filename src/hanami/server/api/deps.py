@@ -30,8 +30,7 @@ from hanami.server.api.inputs import Payload
 from hanami.server.config import ServerSettings
 from hanami.server.context import AppContext
 from hanami.server.db.models import AuditLog
-from hanami.server.db.reader import AnyReader
-from hanami.server.db.session import Reader
+from hanami.server.db.reader import AnyReader, Reader
 from hanami.server.errors import Forbidden, Unauthorized
 from hanami.server.routing import route_template
 from hanami.server.security.auth import Principal
@@ -102,7 +101,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 async def get_reader(ctx: ContextDep) -> AsyncIterator[Reader]:
     """A connection for a GET that reads rows with Core statements: no session, no identity
     map, no ORM objects, which cost more than the queries of a GET
-    (``docs/performance.md``). A :class:`~hanami.server.db.session.Reader`: no I/O here,
+    (``docs/performance.md``). A :class:`~hanami.server.db.reader.Reader`: no I/O here,
     the endpoint's thread checks the connection out and gives it back when it returns
     (see :class:`~hanami.server.api.inputs.PayloadRoute`)."""
     reader = Reader(ctx.database.read)
@@ -113,7 +112,7 @@ async def get_reader(ctx: ContextDep) -> AsyncIterator[Reader]:
 
 
 ReaderDep = Annotated[AnyReader, Depends(get_reader)]
-"""A :class:`~hanami.server.db.session.Reader` here; in the hot path's event loop on
+"""A :class:`~hanami.server.db.reader.Reader` here; in the hot path's event loop on
 PostgreSQL a :class:`~hanami.server.db.reader.LoopReader` (``execute`` and the rows alike)."""
 
 

@@ -46,8 +46,7 @@ from hanami.server.api.deps import (
 )
 from hanami.server.api.inputs import InputParser
 from hanami.server.context import AppContext
-from hanami.server.db.reader import LoopReader
-from hanami.server.db.session import Reader
+from hanami.server.db.reader import LoopReader, Reader
 from hanami.server.errors import ApiError, api_error_response
 from hanami.server.routing import iter_route_contexts
 from hanami.server.security.auth import Principal

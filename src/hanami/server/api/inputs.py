@@ -30,7 +30,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 
-from hanami.server.db.session import Reader
+from hanami.server.db.reader import Reader
 from hanami.server.errors import BadRequest, format_validation_errors, redact
 
 __all__ = ["InputModel", "NoInput", "Payload", "PayloadRoute", "read_input"]

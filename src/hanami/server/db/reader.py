@@ -14,18 +14,47 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Connection, CursorResult, Executable
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.util import await_
 
-from hanami.server.db.session import Reader
-
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["AnyReader", "LoopReader", "Rows"]
+__all__ = ["AnyReader", "LoopReader", "Reader", "Rows"]
+
+
+class Reader:
+    """The connection of a GET that only reads, checked out by its first statement in the
+    thread that runs it and given back by :meth:`close`.
+
+    FastAPI enters a dependency in one worker thread and runs a sync endpoint in another:
+    a connection checked out by the dependency was held while its request waited for a
+    thread, so with more concurrent requests than pooled connections every worker thread
+    could end up waiting for the pool while the pool's connections belonged to requests
+    waiting for a thread (``tests/server/test_server_load.py`` on PostgreSQL, whose read
+    pool is smaller than anyio's 40 threads). Checked out where it is used, a connection
+    is always held by a thread that is running.
+    """
+
+    __slots__ = ("_connect", "_connection")
+
+    def __init__(self, connect: Callable[[], Connection]) -> None:
+        self._connect = connect
+        self._connection: Connection | None = None
+
+    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection.execute(statement, parameters)
+
+    def close(self) -> None:
+        """Give the connection back (no-op when none was checked out)."""
+        if self._connection is not None:
+            self._connection, connection = None, self._connection
+            connection.close()
 
 
 class Rows(list[Any]):
@@ -89,5 +118,5 @@ class LoopReader:
 
 
 AnyReader = Reader | LoopReader
-"""What a ``ReaderDep`` endpoint reads rows with: a :class:`~hanami.server.db.session.Reader`
+"""What a ``ReaderDep`` endpoint reads rows with: a :class:`Reader`
 in a worker thread or on SQLite, a :class:`LoopReader` in the event loop on PostgreSQL."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +17,7 @@ from sqlalchemy.pool import StaticPool
 if TYPE_CHECKING:
     from hanami.server.db.loopreads import LoopReads
 
-__all__ = ["Database", "Reader"]
+__all__ = ["Database"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 40
@@ -27,37 +27,6 @@ IDLE_PING_SECONDS = 1.0
 checkout cost a round trip per GET (``docs/performance.md``), while a connection the
 server dropped has been idle for a while."""
 _CHECKED_IN = "hanami_checked_in"
-
-
-class Reader:
-    """The connection of a GET that only reads, checked out by its first statement in the
-    thread that runs it and given back by :meth:`close`.
-
-    FastAPI enters a dependency in one worker thread and runs a sync endpoint in another:
-    a connection checked out by the dependency was held while its request waited for a
-    thread, so with more concurrent requests than pooled connections every worker thread
-    could end up waiting for the pool while the pool's connections belonged to requests
-    waiting for a thread (``tests/server/test_server_load.py`` on PostgreSQL, whose read
-    pool is smaller than anyio's 40 threads). Checked out where it is used, a connection
-    is always held by a thread that is running.
-    """
-
-    __slots__ = ("_connect", "_connection")
-
-    def __init__(self, connect: Callable[[], Connection]) -> None:
-        self._connect = connect
-        self._connection: Connection | None = None
-
-    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
-        if self._connection is None:
-            self._connection = self._connect()
-        return self._connection.execute(statement, parameters)
-
-    def close(self) -> None:
-        """Give the connection back (no-op when none was checked out)."""
-        if self._connection is not None:
-            self._connection, connection = None, self._connection
-            connection.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
