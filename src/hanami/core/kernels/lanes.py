@@ -25,6 +25,7 @@ from hanami.core.kernels.structure import F0
 from hanami.core.state import HX_INPUT, HX_OUTPUT, UNUSED_TARGET
 
 LANES = 64  # rows walked together (docs/engine.md, Ninth round: 8 to 256 tried)
+STOPPED = np.float32(-np.inf)  # the potential left of a lane whose walk stopped
 
 
 @njit
@@ -58,7 +59,7 @@ def lanes_apply(S):
 
 
 @njit
-def request_lanes_default(S, P, X, first, out, lanes, q, live):
+def request_lanes_default(S, P, X, first, out, lanes, q):
     """Rows ``first .. first + LANES`` of a request, as ``forward.forward_default``
     without training row after row; row ``first + i`` of ``out`` receives the outputs."""
     _load_lanes(S, X, first, lanes)
@@ -69,7 +70,7 @@ def request_lanes_default(S, P, X, first, out, lanes, q, live):
         for i in range(S.hx_nnb[h]):
             base = S.hx_nb[h, i] * npb
             lanes[base : base + npb] = F0
-        _walk_lanes(S, P, h, lanes, q, live)
+        _walk_lanes(S, P, h, lanes, q)
         for lane in range(LANES):
             _settle_lane(S, P, h, lanes, lane)
             if S.hx_flags[h] & HX_OUTPUT:
@@ -100,9 +101,9 @@ def _load_lanes(S, X, first, lanes):
 
 
 @njit
-def _walk_lanes(S, P, h, lanes, q, live):
+def _walk_lanes(S, P, h, lanes, q):
     """The request walks of hexagon ``h`` for every lane, added to its neurons' lanes
-    (``q`` and ``live``: the potential left and whether it is still walking, per lane)."""
+    (``q``: the potential left on each lane)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     thr = np.float32(P.threshold)
     for i in range(S.hx_ncb[h]):
@@ -111,11 +112,11 @@ def _walk_lanes(S, P, h, lanes, q, live):
             continue
         base = S.cb_nb[cb] * npb
         _walk_block(S.c_src[cb], S.c_low[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
-                    S.cb_hi[cb], base, lanes, q, live, thr)  # fmt: skip
+                    S.cb_hi[cb], base, lanes, q, thr)  # fmt: skip
 
 
 @njit
-def _walk_block(c_src, c_low, sw, sb, st_, hi, base, lanes, q, live, thr):
+def _walk_block(c_src, c_low, sw, sb, st_, hi, base, lanes, q, thr):
     """One connection block's sections, each for all lanes whose source fired."""
     syn = sw.shape[1]
     for slot in range(hi):
@@ -127,36 +128,33 @@ def _walk_block(c_src, c_low, sw, sb, st_, hi, base, lanes, q, live, thr):
         pot = lanes[src]
         for lane in range(LANES):
             p = pot[lane]
-            on = p > F0
-            live[lane] = on
-            q[lane] = p - low
-            fired += on
+            q[lane] = p - low if p > F0 else STOPPED
+            fired += p > F0
         if fired == 0:
             continue
         for k in range(syn):
             t = st_[slot, k]
             if t == UNUSED_TARGET:
                 break
-            if _step(q, live, lanes[base + t], sb[slot, k], sw[slot, k], thr) == 0:
+            if _step(q, lanes[base + t], sb[slot, k], sw[slot, k], thr) == 0:
                 break
 
 
 @njit
-def _step(q, live, acc, b, w, thr):
-    """Synapse ``(b, w)`` on every lane, as ``walks.walk_request_default`` steps, lanes
-    that stopped left as they are (selects, no branch per lane, so it compiles to vector
-    code); returns how many lanes walk on."""
+def _step(q, acc, b, w, thr):
+    """Synapse ``(b, w)`` on every lane, as ``walks.walk_request_default`` steps; a lane
+    that stopped has the potential :data:`STOPPED` and is left as it is (selects, no
+    branch per lane, so it compiles to vector code). Returns how many lanes walk on."""
     more = 0
     for lane in range(LANES):
         v = q[lane]
-        go = (live[lane] != 0) & (v > thr)
+        go = v > thr  # never for a lane that stopped
         inside = v < b  # the potential runs out inside this synapse
         add = w * (v / b) if inside else w
         now = acc[lane]
         acc[lane] = now + add if go else now
-        on = go & (not inside)
-        live[lane] = on
-        q[lane] = v - b
+        on = go and not inside
+        q[lane] = v - b if on else STOPPED
         more += on
     return more
 

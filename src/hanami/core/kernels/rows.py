@@ -105,9 +105,8 @@ def request_rows_default(S, P, X, out):
     if batched > 0:
         lanes = np.zeros((S.n_in.shape[0], LANES), dtype=np.float32)
         q = np.empty(LANES, dtype=np.float32)
-        live = np.empty(LANES, dtype=np.int32)
         for first in range(0, batched, LANES):
-            request_lanes_default(S, P, X, first, out, lanes, q, live)
+            request_lanes_default(S, P, X, first, out, lanes, q)
     for i in range(batched, X.shape[0]):
         forward_default(S, P, X[i], False)
         for o in range(out.shape[1]):
