@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from engine_helpers import blobs, line_template
+
 from hanami.core import Cluster
 from hanami.core import state as st
 from hanami.core.kernels.lanes import LANES, lanes_apply
