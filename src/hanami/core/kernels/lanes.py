@@ -31,9 +31,10 @@ STOPPED = np.float32(-np.inf)  # the potential left of a lane whose walk stopped
 @njit
 def lanes_apply(S):
     """Whether a request may run in lanes: every section of every hexagon is a value
-    section (kind 0 or 1) whose source lies in an earlier hexagon (its potential on the
-    row is known before the walk), and every neuron an output hexagon's sections may
-    target is an output (its pass clears the neuron's input, as a hidden pass does)."""
+    section (kind 0 or 1) whose source lies in an earlier input or hidden hexagon (its
+    potential on the row is in the lanes before the walk), and every neuron an output
+    hexagon's sections may target is an output (its pass clears the neuron's input, as a
+    hidden pass does)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     is_output = np.zeros(S.n_in.shape[0], dtype=np.bool_)
     for o in range(S.o_val.shape[0]):
@@ -47,7 +48,10 @@ def lanes_apply(S):
             cb = S.hx_cb[h, i]
             for slot in range(S.cb_hi[cb]):
                 src = S.c_src[cb, slot]
-                if src >= 0 and (S.c_kind[cb, slot] >= 2 or S.nb_hex[src // npb] >= h):
+                if src < 0:
+                    continue
+                at = S.nb_hex[src // npb]
+                if S.c_kind[cb, slot] >= 2 or at >= h or S.hx_flags[at] & HX_OUTPUT:
                     return False
         if S.hx_flags[h] & HX_OUTPUT:
             for i in range(S.hx_nnb[h]):
