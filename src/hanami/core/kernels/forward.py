@@ -48,23 +48,19 @@ def forward_classic(S, P, x, train):
 def forward_default(S, P, x, train):
     """One forward pass of the default profile over all hexagons for input row ``x``."""
     for h in range(S.hx_flags.shape[0]):
-        step_default(S, P, h, x, train)
-
-
-@njit
-def step_default(S, P, h, x, train):
-    """Hexagon ``h``'s step in a forward pass of the default profile."""
-    flags = S.hx_flags[h]
-    if flags & HX_INPUT:
-        load_inputs(S, h, x, S.hx_gain[h])
-        if train and P.input_gain > 0.0:
-            track_input_level(S, P, h, x)
-    else:
-        if S.hx_ncb[h] > 0:
-            walk_sections_default(S, P, h, train)
-        settle_default(S, P, h, train)
-    if train and not flags & HX_OUTPUT:
-        new_sections_default(S, P, h)
+        flags = S.hx_flags[h]
+        if flags & HX_INPUT:
+            load_inputs(S, h, x, S.hx_gain[h])
+            if train and P.input_gain > 0.0:
+                track_input_level(S, P, h, x)
+        else:
+            if S.hx_ncb[h] > 0:
+                walk_sections_default(S, P, h, train)
+            settle_default(S, P, h, train)
+            if flags & HX_OUTPUT:
+                continue
+        if train:
+            new_sections_default(S, P, h)
 
 
 @njit
