@@ -22,10 +22,12 @@ import numpy as np
 from hanami.core._jit import njit
 from hanami.core.kernels.forward import settle_default
 from hanami.core.kernels.structure import F0
+from hanami.core.kernels.walks import walk_value
 from hanami.core.state import HX_INPUT, HX_OUTPUT, UNUSED_TARGET
 
 LANES = 64  # rows walked together (docs/engine.md, Ninth round: 8 to 256 tried)
 STOPPED = np.float32(-np.inf)  # the potential left of a lane whose walk stopped
+FEW = 12  # a section whose source fired on this many lanes or fewer is walked lane by lane
 
 
 @njit
@@ -135,6 +137,11 @@ def _walk_block(c_src, c_low, sw, sb, st_, hi, base, lanes, q, thr):
             q[lane] = p - low if p > F0 else STOPPED
             fired += p > F0
         if fired == 0:
+            continue
+        if fired <= FEW:  # walked lane by lane, as one row's request walks them
+            for lane in range(LANES):
+                if pot[lane] > F0:
+                    walk_value(sw, sb, st_, slot, pot[lane] - low, lanes[base:, lane], thr)
             continue
         for k in range(syn):
             t = st_[slot, k]
