@@ -6,10 +6,11 @@ one row at a time the processor mostly waits (docs/engine.md, Time per sample, N
 round). A hexagon's walk for a row needs only the potentials that the hexagons before it
 reached on that row, so a request takes :data:`LANES` rows together, one lane per row,
 hexagon by hexagon: the walk of a section steps through its synapses once for all lanes
-in vector code (a lane whose walk stopped adds nothing), and then the hexagon's neurons
+in vector code (a lane whose walk stopped adds nothing; a section whose source fired on
+:data:`FEW` lanes or fewer is walked lane by lane instead), and then the hexagon's neurons
 take their input row by row, in order, since their potentials carry over from row to
-row. Each lane does exactly the operations of ``walks.walk_request_default`` on its row,
-in the same order, so outputs and state are the same bit for bit.
+row. Each lane does exactly the operations of ``walks.walk_value`` on its row, in the same
+order, so outputs and state are the same bit for bit.
 
 The scratch ``lanes`` is ``[neurons, LANES]``: a neuron's row holds its potential on each
 lane's row (0 where it did not fire), and for a hexagon being walked its synaptic input.
