@@ -256,7 +256,9 @@ def first_pieces(profile: Profile, inputs: int, outputs: int) -> int:
     return int(profile.first_pieces)
 
 
-def shape_fields(profile: Profile, inputs: int, outputs: int, gain: bool = True) -> dict:
+def shape_fields(
+    profile: Profile, inputs: int, outputs: int, gain: bool = True
+) -> dict[str, float]:
     """Every parameter that follows the widths of the inputs and outputs seen so far
     (:func:`input_fields`, :func:`hidden_fields`, :func:`first_pieces`)."""
     return {
