@@ -49,7 +49,8 @@ WRAPPED = (
     ("hanami.server.websocket.cluster_messages", "StepBuffers", "store"),
     ("hanami.server.websocket.direct_io", "_TrainAllowed", "__call__"),
     ("hanami.server.websocket.direct_io", None, "_train_allowed"),  # its name before
-    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "write_message"),
+    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "write_message"),  # before
+    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "write_frame"),
     # the step
     ("hanami.server.runtime.journal", "StepJournal", "append"),
     ("hanami.server.runtime.executor", "InProcessExecutor", "queue_train"),
