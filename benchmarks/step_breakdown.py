@@ -36,6 +36,8 @@ import numpy as np
 WRAPPED = (
     ("uvicorn.protocols.websockets.websockets_sansio_impl", "WebSocketsSansIOProtocol",
      "data_received"),
+    # all of it, where the lane reads frames itself (on an older tree, the same as above)
+    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "data_received"),
     # the session's loop (messages the lane declines, or every message without a lane)
     ("hanami.server.websocket.session", "WsSession", "receive"),
     ("hanami.server.websocket.direct_io", None, "parse_cluster_io"),
