@@ -16,7 +16,7 @@ from hanami.core import Cluster
 from hanami.core import kernels as K
 from hanami.core import state as st
 from hanami.core.kernels.reduction import EMPTY_CYCLES
-from hanami.core.profiles import PROFILES
+from hanami.core.profiles import PROFILES, WIDE_INPUTS
 from hanami.core.templates import mnist_template
 
 DEFAULT = PROFILES["default"]
@@ -29,9 +29,10 @@ def _one_first_synapse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(PROFILES, "default", dataclasses.replace(DEFAULT, first_pieces=1))
 
 
-def _single_input(profile: str) -> Cluster:
+def _single_input(profile: str, width: int = 1) -> Cluster:
+    """The line template with ``width`` input neurons of which the tests feed the first."""
     c = Cluster(line_template(profile=profile), seed=11)
-    c._prepare_inputs(np.zeros((1, 1), dtype=np.float32))
+    c._prepare_inputs(np.zeros((1, width), dtype=np.float32))
     c._prepare_outputs(np.zeros((1, 1), dtype=np.float32))
     c._grow()
     return c
@@ -39,15 +40,18 @@ def _single_input(profile: str) -> Cluster:
 
 def _forward(c: Cluster, value: float) -> None:
     ref = K.as_ref(c._state)
-    c._kernels.forward(ref, c._params, np.array([value], dtype=np.float32), True)
+    row = np.zeros(int(c._state.in_n.sum()), dtype=np.float32)
+    row[0] = value
+    c._kernels.forward(ref, c._params, row, True)
     c._kernels.grow(ref, c._params)
 
 
 def _input_section(c: Cluster) -> tuple[int, int]:
+    """The section of the first input neuron (the one the tests feed)."""
     s = c._state
     hidden = 1
     cb = int(s.hx_cb[hidden, 0])
-    slot = int(np.flatnonzero(s.c_src[cb] >= 0)[0])
+    slot = int(np.flatnonzero(s.c_src[cb] == 0)[0])
     return cb, slot
 
 
@@ -68,16 +72,18 @@ def test_first_activation_creates_section_and_synapse_with_the_whole_potential()
         assert c.metrics()["sections"] >= 1
 
 
-def test_the_default_first_synapse_comes_in_equal_pieces(monkeypatch: pytest.MonkeyPatch):
-    """``first_pieces``: the first value gives a new section that many synapses of equal
-    borders, each with its own target and weight (docs/engine.md, A re-tuned default; the
-    default keeps one first synapse, the profile field is what is tested here)."""
-    monkeypatch.setitem(PROFILES, "default", dataclasses.replace(DEFAULT, first_pieces=2))
-    c = _single_input("default")
+@pytest.mark.parametrize("width", [1, WIDE_INPUTS - 1, WIDE_INPUTS])
+def test_the_default_first_synapse_comes_in_pieces_only_on_wide_inputs(width: int):
+    """``wide_pieces``: on inputs of ``WIDE_INPUTS`` values or more the first value gives
+    a new section that many synapses of equal borders, each with its own target and
+    weight; narrower inputs keep one (docs/engine.md, First synapses in pieces for wide
+    inputs: two pieces cost a three-feature task its accuracy)."""
+    c = _single_input("default", width)
     _forward(c, 10.0)
     borders, weights, _ = _section(c)
-    pieces = PROFILES["default"].first_pieces
-    assert pieces > 1 and borders.tolist() == [10.0 / pieces] * pieces
+    pieces = PROFILES["default"].wide_pieces if width >= WIDE_INPUTS else 1
+    assert PROFILES["default"].wide_pieces > 1
+    assert borders.tolist() == [10.0 / pieces] * pieces
     assert np.all((weights != 0.0) & (np.abs(weights) <= 0.2))
 
 

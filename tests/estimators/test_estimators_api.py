@@ -315,7 +315,8 @@ def test_plain_arrays_are_validated_as_scikit_learn_validates_them():
 def test_labels_are_checked_as_scikit_learn_checks_them(n):
     """The estimators skip scikit-learn's label check only where it would accept the
     labels without a word (docs/engine.md, Time per sample, Eighth round): each of these
-    gives the same error and warnings either way."""
+    gives the same error and warnings either way, and a list of classes the same error
+    without the warning about samples."""
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import column_or_1d
 
@@ -328,6 +329,11 @@ def test_labels_are_checked_as_scikit_learn_checks_them(n):
                   ints + 0.5, ints.astype(str), ints.astype(object)):  # fmt: skip
             y = column_or_1d(y)  # as validate_data leaves it
             assert _outcome(_check_labels, y) == _outcome(check_classification_targets, y)
+            # a list of classes: the same error, and no warning about samples
+            classes = np.unique(y)
+            expected, _ = _outcome(check_classification_targets, classes)
+            got = _outcome(lambda c: _check_labels(c, classes=True), classes)
+            assert got == (expected, [])
     X = rng.normal(size=(n, 2))
     model = HanamiClassifier(random_state=0)
     error, caught = _outcome(lambda y: model.partial_fit(X, y, classes=y), np.arange(n))

@@ -11,19 +11,20 @@ import pytest
 pytest.importorskip("sklearn")
 
 from hanami.core import Cluster
-from hanami.core.profiles import PROFILES, hidden_fields
+from hanami.core.profiles import PROFILES, first_pieces, hidden_fields
 from hanami.estimators import HanamiClassifier, prequential
 from hanami.estimators._common import generated_template_text
 
 
 def test_width_and_pieces_follow_the_number_of_outputs():
     stream = PROFILES["stream"]
-    few, many = hidden_fields(stream, 10), hidden_fields(stream, 50)
-    assert (few["hidden_size"], few["first_pieces"]) == (128, stream.first_pieces)
-    assert (many["hidden_size"], many["first_pieces"]) == (0, stream.many_class_pieces)
+    assert hidden_fields(stream, 10)["hidden_size"] == 128
+    assert hidden_fields(stream, 50)["hidden_size"] == 0
+    assert first_pieces(stream, 40, 10) == stream.first_pieces
+    assert first_pieces(stream, 40, 50) == stream.many_class_pieces
     default = PROFILES["default"]
-    fields = hidden_fields(default, 50)
-    assert (fields["hidden_size"], fields["first_pieces"]) == (0, default.first_pieces)
+    assert hidden_fields(default, 50)["hidden_size"] == 0
+    assert first_pieces(default, 40, 50) == default.first_pieces
 
 
 def test_a_block_has_fewer_neurons_than_the_unused_target_mark():

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 MAGIC = b"HNMCKPT\0"
 VERSION = 1
 _PREFIX = struct.Struct("<8sIIQ32s")
+_ADDED_FIELDS = {
+    "s_v": "s_w",  # adaptive steps: none taken yet
+    **dict.fromkeys(("hx_rows", "hx_level", "hx_ref", "hx_gain"), "hx_flags"),  # input gain
+}
+"""State fields added since the first checkpoints, each with an older field of its shape:
+a file written before one was added loads with that field fresh (its fill value)."""
 
 
 class CheckpointError(ValueError):
@@ -149,12 +155,9 @@ def restore(template_text: str, output_sizes: list[int], rng_state: dict,
     cluster.profile = PROFILES[cluster.template.settings.profile]
     cluster._rng = np.random.default_rng()
     cluster._rng.bit_generator.state = rng_state
-    if "s_v" not in arrays and "s_w" in arrays:  # written before adaptive steps existed
-        arrays["s_v"] = np.zeros_like(arrays["s_w"])
-    if "hx_flags" in arrays:  # written before the input gain: no level seen yet
-        for name in ("hx_rows", "hx_level", "hx_ref", "hx_gain"):
-            if name not in arrays:
-                arrays[name] = np.full(arrays["hx_flags"].shape, st.fill_value(name))
+    for name, like in _ADDED_FIELDS.items():
+        if name not in arrays and like in arrays:
+            arrays[name] = np.full(arrays[like].shape, st.fill_value(name))
     missing = set(st.State._fields) - set(arrays)
     if missing:
         raise ValueError(f"missing arrays {sorted(missing)}")

@@ -46,7 +46,7 @@ from hanami.core.interfaces import (
     encode,
     split_outputs,
 )
-from hanami.core.profiles import PROFILES, hidden_fields, input_fields, make_params
+from hanami.core.profiles import PROFILES, make_params, shape_fields
 from hanami.core.template import Template, parse_template
 from hanami.core.topology import target_lists
 
@@ -184,8 +184,13 @@ class Cluster:
             K.add_neuron_block(ref, h, npb)
         s.in_n[k] = width
         s.in_off[:] = np.concatenate(([0], np.cumsum(s.in_n)[:-1])).astype(np.int32)
-        inputs = input_fields(self.profile, int(s.in_n.sum()), self.template.settings.input_gain)
-        self._params = self._params._replace(**inputs)
+        self._fit_params()
+
+    def _fit_params(self) -> None:
+        """The parameters that follow the widths of the inputs and outputs seen so far."""
+        fields = shape_fields(self.profile, int(self._state.in_n.sum()), int(sum(self._out_n)),
+                              self.template.settings.input_gain)  # fmt: skip
+        self._params = self._params._replace(**fields)
 
     def _resize_output(self, k: int, width: int) -> None:
         """Wider expected values arrived: add outputs (and output neurons by default)."""
@@ -208,8 +213,7 @@ class Cluster:
         s.o_idx[at : at + added] = np.arange(old_internal, internal)
         self._state = s
         self._out_n[k] = width
-        hidden = hidden_fields(self.profile, int(sum(self._out_n)))
-        self._params = self._params._replace(**hidden)
+        self._fit_params()
         if self.profile.rules == "default":
             self._resize_output_neurons(spec.hexagon, internal)
             self._widen_hidden_blocks()

@@ -25,7 +25,9 @@ ADAPTIVE_EPS = 1e-4  # added to the root of the running squared step (adaptive)
 GAIN_TOLERANCE = 0.6931  # input_gain: the running log level must move by more than log 2
 # from the stream's first rows before the gain moves (docs/engine.md, Input gain)
 GAIN_WARMUP = 100  # input_gain: rows whose mean level is the reference
-GAIN_MIN_INPUTS = 64  # input_gain: only inputs this wide have a level that is not the data's
+WIDE_INPUTS = 64  # input_gain, wide_pieces: only inputs this wide have a level that is not
+# the data's, and only there did a first synapse in pieces help (docs/engine.md, First
+# synapses in pieces for wide inputs)
 SPLIT_MARGIN = 0.1  # a split happens only where the potential is inside the border's
 # middle (margin, 1 - margin): a split at the very edge would leave a sliver synapse
 
@@ -59,6 +61,8 @@ class Profile:
     narrow_inputs: int = 0  # ... and where there are at most this many input neurons (very
     # narrow inputs, roots at MAX_ROOTS; docs/engine.md, Time per sample, seventh round)
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
+    wide_pieces: int = 0  # ... this many where the inputs are WIDE_INPUTS or more (pixels;
+    # 0: first_pieces; docs/engine.md, First synapses in pieces for wide inputs)
     many_class_pieces: int = 0  # ... this many where hidden neurons have several roots (many
     # classes; 0: first_pieces; docs/engine.md, Wider hidden blocks for many classes)
     few_class_hidden: int = 0  # hidden blocks use only this many of their neurons where
@@ -81,7 +85,7 @@ class Profile:
     # within this of its own is not learned (docs/engine.md, Learned samples; 0: all are)
     input_gain: float = 0.0  # decay of the running log level of an input hexagon's positive
     # values; once it moved by more than GAIN_TOLERANCE the inputs are scaled back to the
-    # level of the stream's first rows, on inputs of GAIN_MIN_INPUTS values or more
+    # level of the stream's first rows, on inputs of WIDE_INPUTS values or more
     # (docs/engine.md, Input gain; 0: raw values always)
     distinct_targets: bool = False  # a new synapse's target differs from those of its
     # section's previous synapses (docs/engine.md, Levers tried on MNIST and not kept;
@@ -102,15 +106,15 @@ PROFILES = {
     # (|w| up to 0.025 instead of 0.2), 72 synapses per section (64 before issue 8's re-
     # tuning: a pixel reaches more hidden neurons), RMSProp steps of a constant scale on
     # the synapses into outputs, no backward pass for a sample whose outputs are all
-    # within 0.3 of its classes, distinct targets in a section, and an input gain that
-    # carries a wide input's change of range;
+    # within 0.3 of its classes, distinct targets in a section, an input gain that
+    # carries a wide input's change of range, and there a first synapse in two pieces;
     # docs/engine.md has the measurements. The estimators code features around running
     # quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 72, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=2.5e-5, learning_rate_min=0.03,
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
                        output_adaptive=0.999, output_rate=0.0004, learned_margin=0.3,
-                       distinct_targets=True, input_gain=0.9),
+                       distinct_targets=True, input_gain=0.9, wide_pieces=2),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
@@ -152,7 +156,7 @@ class Params(NamedTuple):
     input_split_synapses: int  # see Profile (resolved by input_fields)
     hidden_split: int  # see Profile (resolved: 0 below hidden_split_roots roots)
     split_margin: float  # see SPLIT_MARGIN
-    first_pieces: int  # see Profile (resolved: many_class_pieces with several hidden roots)
+    first_pieces: int  # see Profile (resolved by first_pieces: many_class_pieces, wide_pieces)
     hidden_size: int  # neurons a new hidden block uses (0: all; resolved from few_class_hidden)
     adaptive: float  # see Profile
     adaptive_eps: float  # see ADAPTIVE_EPS
@@ -163,7 +167,7 @@ class Params(NamedTuple):
     halve_borders: bool  # see Profile
     hidden_rate_by_roots: bool  # see Profile
     learned_margin: float  # see Profile
-    input_gain: float  # see Profile (resolved: 0 below GAIN_MIN_INPUTS inputs)
+    input_gain: float  # see Profile (resolved: 0 below WIDE_INPUTS inputs)
     gain_tolerance: float  # see GAIN_TOLERANCE
     gain_warmup: int  # see GAIN_WARMUP
     distinct_targets: bool  # see Profile
@@ -191,7 +195,7 @@ def input_fields(profile: Profile, inputs: int, gain: bool = True) -> dict[str, 
     """The parameters that follow the number of input neurons: the input roots, and how many
     synapses an input section may split into, and the input gain: the level of a row of
     a few features is the data itself (a rising value, a large class), so only rows of at
-    least ``GAIN_MIN_INPUTS`` values (pixels) get one. Where ``profile.min_input_roots`` lifts the
+    least ``WIDE_INPUTS`` values (pixels) get one. Where ``profile.min_input_roots`` lifts the
     roots above ``INPUT_FANOUT // inputs`` (wide inputs), every input section is walked on
     every row its feature fires, so its length is the step's cost: there the splits stop at
     ``profile.input_split_synapses`` (docs/engine.md, Shorter input sections for wide
@@ -204,7 +208,7 @@ def input_fields(profile: Profile, inputs: int, gain: bool = True) -> dict[str, 
     roots = input_roots(profile, inputs)
     lifted = INPUT_FANOUT // max(inputs, 1) < roots or inputs <= profile.narrow_inputs
     cap = (profile.input_split_synapses if lifted else 0) or profile.synapses_per_section
-    gain = profile.input_gain if gain and inputs >= GAIN_MIN_INPUTS else 0.0
+    gain = profile.input_gain if gain and inputs >= WIDE_INPUTS else 0.0
     return {"input_roots": roots, "input_split_synapses": int(cap), "input_gain": float(gain)}
 
 
@@ -227,18 +231,40 @@ def hidden_fields(profile: Profile, outputs: int) -> dict[str, int]:
     roots or more: on the stream suite the splits cost accuracy where hidden neurons have
     one root (a few classes) and gain where they have four (fifty classes; docs/engine.md,
     Wide inputs and hidden splits). With several roots hidden blocks also use all their
-    neurons and first synapses come in ``many_class_pieces``; with one root, a wider hidden
-    layer and more pieces cost accuracy (docs/engine.md, Wider hidden blocks for many
-    classes)."""
+    neurons; with one root, a wider hidden layer costs accuracy (docs/engine.md, Wider
+    hidden blocks for many classes)."""
     roots = hidden_roots(profile, outputs)
     split = profile.hidden_split if roots >= profile.hidden_split_roots else 0
-    many = roots > 1
-    pieces = (profile.many_class_pieces if many else 0) or profile.first_pieces
     return {
         "hidden_roots": roots,
         "hidden_split": int(split),
-        "first_pieces": int(pieces),
-        "hidden_size": 0 if many else int(profile.few_class_hidden),
+        "hidden_size": 0 if roots > 1 else int(profile.few_class_hidden),
+    }
+
+
+def first_pieces(profile: Profile, inputs: int, outputs: int) -> int:
+    """How many pieces a section's first synapse is created as: ``many_class_pieces``
+    where hidden neurons have several roots (many classes; with one root more pieces
+    cost accuracy, docs/engine.md, Wider hidden blocks for many classes), else
+    ``wide_pieces`` on inputs of ``WIDE_INPUTS`` values or more (two pieces lifted MNIST
+    but cost a three-feature task its accuracy, docs/engine.md, First synapses in pieces
+    for wide inputs), else ``first_pieces``."""
+    if hidden_roots(profile, outputs) > 1 and profile.many_class_pieces:
+        return int(profile.many_class_pieces)
+    if inputs >= WIDE_INPUTS and profile.wide_pieces:
+        return int(profile.wide_pieces)
+    return int(profile.first_pieces)
+
+
+def shape_fields(
+    profile: Profile, inputs: int, outputs: int, gain: bool = True
+) -> dict[str, float]:
+    """Every parameter that follows the widths of the inputs and outputs seen so far
+    (:func:`input_fields`, :func:`hidden_fields`, :func:`first_pieces`)."""
+    return {
+        **input_fields(profile, inputs, gain),
+        **hidden_fields(profile, outputs),
+        "first_pieces": first_pieces(profile, inputs, outputs),
     }
 
 
@@ -257,9 +283,8 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         init_weight=float(profile.initial_weight),
         max_sections=int(profile.max_sections_per_neuron),
         cross_entropy=bool(profile.cross_entropy),
-        **input_fields(profile, inputs, settings.input_gain),
+        **shape_fields(profile, inputs, outputs, settings.input_gain),
         input_split=int(profile.input_split),
-        **hidden_fields(profile, outputs),
         split_margin=SPLIT_MARGIN,
         adaptive=float(profile.adaptive),
         adaptive_eps=ADAPTIVE_EPS,

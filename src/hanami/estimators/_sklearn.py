@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import numpy as np
@@ -30,36 +29,6 @@ from hanami.estimators._common import scale_targets, unscale_outputs
 from hanami.estimators._sklearn_base import HanamiBase
 
 __all__ = ["HanamiClassifier", "HanamiRegressor", "prequential"]
-
-
-_CLASS_LIST_BYTES = 1 << 13  # class lists up to this size are checked once per process
-
-
-def _check_classes(classes: np.ndarray) -> None:
-    """``check_classification_targets`` for the sorted list of every label, once per
-    process for a short list of numbers or strings: every new estimator of a stream
-    brings the same list, and the check's answer depends on nothing else (it was 0.1-0.17
-    ms of each one, docs/engine.md, Time per sample, Sixth round). A refused list is
-    refused every time (a raise is not cached)."""
-    if classes.dtype.kind in "biufU" and classes.nbytes <= _CLASS_LIST_BYTES:
-        _check_class_list(classes.dtype.str, classes.tobytes())
-    else:
-        _check_class_values(classes)
-
-
-@functools.lru_cache(maxsize=64)
-def _check_class_list(dtype: str, values: bytes) -> None:
-    """:func:`_check_class_values` of a list given by its dtype and bytes (hashable)."""
-    _check_class_values(np.frombuffer(values, dtype=dtype))
-
-
-def _check_class_values(classes: np.ndarray) -> None:
-    """scikit-learn's check: its warning that more than half the samples have a class of
-    their own is about ``y``, and a list of distinct classes always has one each
-    (``classes=range(50)`` would warn on every first call)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)
-        check_classification_targets(classes)
 
 
 def _validate_labelled(estimator, X, y, reset: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -87,18 +56,28 @@ def _validate_labelled(estimator, X, y, reset: bool) -> tuple[np.ndarray, np.nda
     return X, y
 
 
-def _check_labels(y: np.ndarray) -> None:
-    """``check_classification_targets(y)`` for labels ``validate_data`` returned (1-D).
+def _check_labels(y: np.ndarray, classes: bool = False) -> None:
+    """``check_classification_targets(y)`` for 1-D labels, or for the list of every class.
 
     Integer and boolean labels are of the types "binary" or "multiclass", which it
     accepts, and it warns for them only when more than half of more than 20 labels are
     distinct: such labels need no check of their own, which validated ``y`` again (about
-    0.2 ms of every new estimator; docs/engine.md, Time per sample, Eighth round). Any
-    other labels, and the ones it would warn about, it checks itself."""
+    0.2 ms of every new estimator; docs/engine.md, Time per sample, Sixth and Eighth
+    rounds). Any other labels, and the ones it would warn about, it checks itself. A list
+    of distinct ``classes`` always has more than half of its labels distinct, so the warning,
+    which is about samples, is never given for it (``classes=range(50)`` would warn on every
+    first call)."""
     n = y.shape[0]
-    if y.ndim == 1 and y.dtype.kind in "biu" and (n <= 20 or len(np.unique(y)) <= round(0.5 * n)):
+    if (
+        y.ndim == 1
+        and y.dtype.kind in "biu"
+        and (classes or n <= 20 or len(np.unique(y)) <= round(0.5 * n))
+    ):
         return
-    check_classification_targets(y)
+    with warnings.catch_warnings():
+        if classes:
+            warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)
+        check_classification_targets(y)
 
 
 class HanamiClassifier(ClassifierMixin, HanamiBase):
@@ -180,7 +159,7 @@ class HanamiClassifier(ClassifierMixin, HanamiBase):
         _check_labels(y)
         if first:
             all_classes = np.unique(np.asarray(classes))
-            _check_classes(all_classes)
+            _check_labels(all_classes, classes=True)
             self.classes_ = all_classes
             self.class_count_ = np.zeros(len(self.classes_))
             self._new_cluster()
