@@ -11,6 +11,7 @@ import pytest
 from engine_helpers import blobs, line_template
 
 from hanami.core import Cluster, parse_template
+from hanami.core import state as st
 from hanami.core.profiles import PROFILES
 from hanami.core.templates import mnist_template
 
@@ -51,6 +52,29 @@ def test_same_seed_same_network_and_outputs(profile):
     other = Cluster(line_template(profile=profile), seed=10)
     other.train(X, Y)
     assert not np.array_equal(other.request(X), runs[0][0])
+
+
+def test_float32_rows_step_by_step_learn_as_any_other_data(mnist):
+    """One-row steps of float32 rows the cluster's width take a shorter path than float64
+    rows given as lists: the networks must be the same, bit for bit, including the
+    growth that the kernel's stop for capacity asks for (on the second row here)."""
+    X = np.ascontiguousarray(mnist["train_x"][:200], dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[mnist["train_y"][:200]]
+    lean, general = (Cluster(mnist_template(), seed=3) for _ in range(2))
+    lean.train(X[:1], Y[:1])  # the first row sets the widths, on the general path
+    general.train(X[:1].tolist(), Y[:1].tolist())
+    first = lean._state
+    for k in range(1, len(X)):
+        a = lean.train({"picture_hex": X[k]}, {"label_hex": Y[k]})
+        b = general.train({"picture_hex": X[k].tolist()}, {"label_hex": Y[k].tolist()})
+        assert a == b
+    assert lean._state is not first  # st.grow gave it larger buffers
+    lean_state, general_state = st.trimmed(lean._state), st.trimmed(general._state)
+    assert lean_state.keys() == general_state.keys()
+    for name, values in lean_state.items():
+        assert np.array_equal(values, general_state[name]), name
+    with pytest.raises(ValueError, match="NaN"):
+        lean.train({"picture_hex": np.full(784, np.inf, dtype=np.float32)}, {"label_hex": Y[0]})
 
 
 def test_two_clusters_train_on_two_threads_like_sequentially():
