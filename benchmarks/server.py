@@ -382,7 +382,10 @@ def _engine_step_cpu(x: np.ndarray, y: np.ndarray, steps: int) -> float:
 def bench_direct(
     server: Server, data: dict[str, np.ndarray], steps: int, batched_rows: int
 ) -> dict[str, Any]:
-    x = np.ascontiguousarray(data["train_x"])
+    # float32 before any clock starts: from uint8, both the SDK (batched) and the engine
+    # alone converted all rows inside their timed stretch, 0.02-1.3 s for 60,000 rows as
+    # the machine's memory allowed (docs/performance.md), which swung the batched ratio
+    x = np.ascontiguousarray(data["train_x"], dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[data["train_y"]]
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as http:
         raw_clusters = [_cluster(http, f"direct_raw_{run}") for run in range(RAW_RUNS)]

@@ -36,6 +36,8 @@ import numpy as np
 WRAPPED = (
     ("uvicorn.protocols.websockets.websockets_sansio_impl", "WebSocketsSansIOProtocol",
      "data_received"),
+    # all of it, where the lane reads frames itself (on an older tree, the same as above)
+    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "data_received"),
     # the session's loop (messages the lane declines, or every message without a lane)
     ("hanami.server.websocket.session", "WsSession", "receive"),
     ("hanami.server.websocket.direct_io", None, "parse_cluster_io"),
@@ -49,7 +51,8 @@ WRAPPED = (
     ("hanami.server.websocket.cluster_messages", "StepBuffers", "store"),
     ("hanami.server.websocket.direct_io", "_TrainAllowed", "__call__"),
     ("hanami.server.websocket.direct_io", None, "_train_allowed"),  # its name before
-    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "write_message"),
+    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "write_message"),  # before
+    ("hanami.server.websocket.protocol", "LaneWebSocketProtocol", "write_frame"),
     # the step
     ("hanami.server.runtime.journal", "StepJournal", "append"),
     ("hanami.server.runtime.executor", "InProcessExecutor", "queue_train"),

@@ -9,7 +9,8 @@ One module per step of a training step (docs/engine.md, A training step):
 * ``growth``: which neurons get sections, pending sections, classic splits;
 * ``backward``: backpropagation and the weight step;
 * ``reduction``: removing synapses that stopped being used;
-* ``rows``: one training step, and the loops over rows that ``Cluster`` calls.
+* ``rows``: one training step, and the loops over rows that ``Cluster`` calls;
+* ``lanes``: requests of many rows, each section walked for 64 rows at once.
 
 The two profiles share this skeleton and differ in their rules (docs/engine.md,
 Profiles). Every rule that differs has one kernel per profile (``..._classic``,
@@ -18,9 +19,10 @@ so compiled code never tests the profile. Parameters come in one typed record,
 :class:`hanami.core.profiles.Params`.
 
 All state is float32 as in the original, because thresholds such as ``1e-5`` and the
-tolerance window depend on it. Kernels never allocate: when a structure change finds no
-spare capacity it is skipped and ``meta[M_CAPACITY_HIT]`` is set; the Python side keeps
-enough reserve that this does not happen in practice (``Cluster._grow``).
+tolerance window depend on it. Kernels never allocate state (a request's scratch lanes
+are its own): when a structure change finds no spare capacity it is skipped and
+``meta[M_CAPACITY_HIT]`` is set; the Python side keeps enough reserve that this does not
+happen in practice (``Cluster._grow``).
 """
 
 from __future__ import annotations

@@ -56,12 +56,20 @@ def forward_default(S, P, x, train):
         else:
             if S.hx_ncb[h] > 0:
                 walk_sections_default(S, P, h, train)
+            settle_default(S, P, h, train)
             if flags & HX_OUTPUT:
-                outputs_default(S, h)
                 continue
-            update_neurons(S, P, h, train)
         if train:
             new_sections_default(S, P, h)
+
+
+@njit
+def settle_default(S, P, h, train):
+    """The neurons of a walked hexagon ``h`` take their synaptic input (default profile)."""
+    if S.hx_flags[h] & HX_OUTPUT:
+        outputs_default(S, h)
+    else:
+        update_neurons(S, P, h, train)
 
 
 @njit

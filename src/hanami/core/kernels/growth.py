@@ -67,7 +67,7 @@ def new_sections_default(S, P, h):
 
     Only the neurons that can fire are looked at: an input block's first ones up to the
     input's width (``forward.load_inputs`` loads no others), another block's ``nb_size``
-    (no synapse targets the others). docs/engine.md, Time per sample, ninth round.
+    (no synapse targets the others). docs/engine.md, Time per sample, tenth round.
     """
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     inputs = (S.hx_flags[h] & HX_INPUT) != 0

@@ -147,23 +147,27 @@ def walk_request_classic(lst, n, c_kind, c_low, c_range, c_pot, sw, sb, st_, n_i
 @njit
 def walk_request_default(lst, n, c_kind, c_low, c_pot, sw, sb, st_, n_in, thr):
     """Walks without learning: full synapses add their weight, the last its fraction."""
-    syn = sw.shape[1]
     for j in range(n):
         slot = lst[j]
         if c_kind[slot] >= 2:
             _add_full_weights(sw, st_, slot, n_in)
             continue
-        q = c_pot[slot] - c_low[slot]
-        for k in range(syn):
-            t = st_[slot, k]
-            if q <= thr or t == UNUSED_TARGET:
-                break
-            b = sb[slot, k]
-            if q < b:
-                n_in[t] += sw[slot, k] * (q / b)
-                break
-            n_in[t] += sw[slot, k]
-            q -= b
+        walk_value(sw, sb, st_, slot, c_pot[slot] - c_low[slot], n_in, thr)
+
+
+@njit
+def walk_value(sw, sb, st_, slot, q, n_in, thr):
+    """The request walk of one value section with the potential ``q`` above its low."""
+    for k in range(sw.shape[1]):
+        t = st_[slot, k]
+        if q <= thr or t == UNUSED_TARGET:
+            break
+        b = sb[slot, k]
+        if q < b:
+            n_in[t] += sw[slot, k] * (q / b)
+            break
+        n_in[t] += sw[slot, k]
+        q -= b
 
 
 @njit

@@ -18,13 +18,14 @@ from typing import Any
 from hanami.protocol.proto import TRAIN_TYPE
 from hanami.server.websocket.cluster_messages import ACK, StepBuffers, parse_cluster_io
 from hanami.server.websocket.direct_steps import TRAIN_END, Steps
-from hanami.server.websocket.protocol import LaneWebSocketProtocol, lane_protocol
+from hanami.server.websocket.protocol import LaneWebSocketProtocol, binary_frame, lane_protocol
 from hanami.server.websocket.session import WsClose, WsSession
 
 __all__ = ["CompatibleLane"]
 
 _WAKE_UP = {"type": "websocket.receive", "bytes": b""}
 """Queued to end the loop's wait after a failure the lane cannot answer itself."""
+_ACK_FRAME, _TRAIN_END_FRAME = binary_frame(ACK), binary_frame(TRAIN_END)
 
 
 @dataclass(eq=False)
@@ -80,7 +81,7 @@ class CompatibleLane:
             return False
         if not message.isLast:
             self.buffers.store(message, values)
-            self.protocol.write_message(ACK)
+            self.protocol.write_frame(_ACK_FRAME)
             return True
         if message.processType != TRAIN_TYPE or not self.train_allowed():
             return False
@@ -90,7 +91,7 @@ class CompatibleLane:
             with self.steps.acknowledged_first(inputs, expected) as inline:
                 if inline:
                     committed = True  # recorded: from here on the step cannot be declined
-                    self.protocol.write_message(TRAIN_END)
+                    self.protocol.write_frame(_TRAIN_END_FRAME)
         except Exception as exc:
             if not committed:
                 return False  # the loop runs it again and answers the failure
