@@ -167,14 +167,15 @@ def output_error_default(S, P, h):
 def _hidden_slopes(S, h):
     """Scale the error terms of a hidden hexagon's neurons by the slope of log2(1 + p) (at
     p = 0 for those that did not fire: only a leak gives them an error term); output
-    hexagons are left alone (their slope is in the output error)."""
+    hexagons are left alone (their slope is in the output error). A block's neurons past
+    its ``nb_size`` are skipped: no synapse targets them, so their terms stay 0."""
     if S.hx_flags[h] & HX_OUTPUT:
         return
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     n_act, n_delta, n_pot = S.n_act, S.n_delta, S.n_pot  # locals: see update_neurons
     for i in range(S.hx_nnb[h]):
-        base = S.hx_nb[h, i] * npb
-        for gid in range(base, base + npb):
+        nb = S.hx_nb[h, i]
+        for gid in range(nb * npb, nb * npb + S.nb_size[nb]):
             if n_act[gid]:
                 n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(n_pot[gid])))
             else:

@@ -175,9 +175,15 @@ def root_count(S, P, h):
 
 
 @njit
+def root_mask(S, P, h):
+    """The ``n_use`` bits of a neuron of hexagon ``h`` that has all its root sections."""
+    return (1 << root_count(S, P, h)) - 1
+
+
+@njit
 def roots_missing(S, P, h, gid):
     """Whether neuron ``gid`` of hexagon ``h`` lacks one of its root sections."""
-    full = (1 << root_count(S, P, h)) - 1
+    full = root_mask(S, P, h)
     return (S.n_use[gid] & full) != full
 
 
