@@ -139,10 +139,10 @@ def update_neurons(S, P, h, train):
     Each block's neurons go through two loops over slices of the buffers: the first,
     without calls or branches, compiles to vector code (indices from 0 through a slice: a
     loop over ``range(base, base + npb)`` of the buffers themselves does not, as Numba
-    cannot tell the index from a negative one) and leaves a firing neuron's potential
-    before the log; the second takes the log of the firing ones. The same operations on
-    the same values as one loop, so bit for bit the same results, 1.2 µs less per row on
-    bananas (docs/engine.md, Time per sample, tenth round).
+    cannot rule out a negative index) and leaves a firing neuron's potential before the
+    log; the second takes the log of the firing ones. The same operations on the same
+    values as one loop, so bit for bit the same results, and 1.2-1.5 µs less per training
+    row on bananas (docs/engine.md, Time per sample, tenth round).
     """
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     cooldown = np.float32(P.cooldown)
