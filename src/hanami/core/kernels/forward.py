@@ -135,32 +135,39 @@ def update_neurons(S, P, h, train):
     synaptic input only when its refractory counter, shifted right every step, reaches 0
     (then it restarts at the refractory time); it fires when the potential is positive and
     passes on log2(1 + potential). Training also clears the error terms.
+
+    Each block's neurons go through two loops over slices of the buffers: the first,
+    without calls or branches, compiles to vector code (indices from 0 through a slice: a
+    loop over ``range(base, base + npb)`` of the buffers themselves does not, as Numba
+    cannot rule out a negative index) and leaves a firing neuron's potential before the
+    log; the second takes the log of the firing ones. The same operations on the same
+    values as one loop, so bit for bit the same results, and 1.2-1.5 µs less per training
+    row on bananas (docs/engine.md, Time per sample, tenth round).
     """
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     cooldown = np.float32(P.cooldown)
     refractory = np.uint8(P.refractory)
-    # the buffers as locals: a state field read inside the loop costs a call and two
-    # atomic reference counts each time (docs/engine.md, Time per sample)
-    n_pot, n_in, n_refr, n_act, n_delta = S.n_pot, S.n_in, S.n_refr, S.n_act, S.n_delta
     for i in range(S.hx_nnb[h]):
         base = S.hx_nb[h, i] * npb
-        for gid in range(base, base + npb):
-            p = n_pot[gid]
-            if p != F0:
-                p = p / cooldown
-            rho = n_refr[gid] >> 1
-            if rho == 0:
-                p = p + n_in[gid]
-                rho = refractory
-            n_refr[gid] = rho
+        end = base + npb
+        pot, inp, refr = S.n_pot[base:end], S.n_in[base:end], S.n_refr[base:end]
+        act, delta = S.n_act[base:end], S.n_delta[base:end]
+        for j in range(npb):
+            p = pot[j]
+            p = p / cooldown if p != F0 else p
+            rho = refr[j] >> 1
+            take = rho == 0
+            p = p + inp[j] if take else p
+            refr[j] = refractory if take else rho
             active = p > F0
-            if not active:
-                p = F0
-            n_in[gid] = F0
-            n_pot[gid] = np.float32(math.log2(np.float64(p) + 1.0)) if active else F0
-            n_act[gid] = active
+            inp[j] = F0
+            pot[j] = p if active else F0
+            act[j] = active
             if train:
-                n_delta[gid] = F0
+                delta[j] = F0
+        for j in range(npb):
+            if act[j]:
+                pot[j] = np.float32(math.log2(np.float64(pot[j]) + 1.0))
 
 
 @njit
