@@ -142,7 +142,7 @@ def update_neurons(S, P, h, train):
     cannot rule out a negative index) and leaves a firing neuron's potential before the
     log; the second takes the log of the firing ones. The same operations on the same
     values as one loop, so bit for bit the same results, and 1.2-1.5 µs less per training
-    row on bananas (docs/engine.md, Time per sample, tenth round).
+    row on bananas (docs/engine.md, Time per sample, eleventh round).
     """
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     cooldown = np.float32(P.cooldown)
