@@ -40,11 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -311,75 +310,45 @@ class _Closed:
 
 
 async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
-    """Frames are stepped back to back in one thread of the session's own, while the event
-    loop reads the next frames and sends the answers: a hop per frame to a pool thread and
-    back cost 3-5 ms of a 30 ms frame on a busy machine (docs/performance.md, "Batched
-    direct I/O: one stepping thread per session")."""
-    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | str | _Closed] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
     direct = _DirectCheck(session, cluster_uuid)
-    frames: queue.SimpleQueue[Batch | bytes | _Closed | None] = queue.SimpleQueue()
-    answers: asyncio.Queue[bytes | _Closed] = asyncio.Queue()
-    unanswered = asyncio.Semaphore(MAX_IN_FLIGHT)  # the read-ahead stops there
-
-    def answer(item: bytes | _Closed) -> None:
-        loop.call_soon_threadsafe(answers.put_nowait, item)
-
-    def step_frames() -> None:
-        """The frames in order (a closed socket after the frames before it; an unreadable
-        frame's answer in its place); ``None`` (the session ended) stops it after the frame
-        at hand."""
-        while (item := frames.get()) is not None:
-            if isinstance(item, _Closed):
-                return answer(item)
-            try:
-                answer(item if isinstance(item, bytes) else _step_batch(session, direct, item))
-            except BaseException as exc:  # WsClose, or a bug: end the session
-                return answer(_Closed(exc))
 
     async def read_ahead() -> None:
         try:
             while True:
-                await unanswered.acquire()
-                frames.put(_parse(await session.receive()))
+                await queue.put(await session.receive())
         except Exception as exc:  # WsClose, WebSocketDisconnect, or a bug: end the session
-            frames.put(_Closed(exc))
+            await queue.put(_Closed(exc))
 
-    stepper = threading.Thread(target=step_frames, name="DirectBatched", daemon=True)
-    stepper.start()
     reader = asyncio.create_task(read_ahead())
     try:
         while True:
-            item = await answers.get()
+            item = await queue.get()
             if isinstance(item, _Closed):
                 raise item.error
-            await session.send_bytes(item)
-            unanswered.release()
+            await session.send_bytes(await _process_frame(session, direct, item))
     finally:
-        frames.put(None)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
-        await session.run_sync(stepper.join)  # the frame at hand ends with the session
 
 
-def _parse(data: bytes | str) -> Batch | bytes:
-    """A frame's batch, or the answer to a frame that is not one; on the event loop, while
-    the stepping thread trains the frame before."""
+async def _process_frame(session: WsSession, direct: _DirectCheck, data: bytes | str) -> bytes:
     try:
-        return parse_batch(data)
+        batch = parse_batch(data)
     except BatchError as exc:
         return error_reply(exc.seq, str(exc))
-
-
-def _step_batch(session: WsSession, direct: _DirectCheck, batch: Batch) -> bytes:
     session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
     clusters, cluster_uuid = direct(), direct.cluster_uuid
     outputs: dict[str, np.ndarray] = {}
     try:
         if batch.type == "train":  # the samples in order, row by row; answered once committed
-            clusters.train_direct(cluster_uuid, batch.inputs, batch.expected, overlap=True)
+            await session.run_sync(
+                partial(clusters.train_direct, overlap=True),
+                cluster_uuid, batch.inputs, batch.expected,
+            )  # fmt: skip
         else:
-            outputs = _request_batch(clusters, cluster_uuid, batch)
+            outputs = await session.run_sync(_request_batch, clusters, cluster_uuid, batch)
     except Exception as exc:
         error = _step_error(exc)
         if error is None:
