@@ -7,9 +7,9 @@ A 1,024-row MNIST record (784 inputs, 10 expected values: 3.25 MB) is appended w
 :meth:`StepJournal.append` (``interval`` mode, as the server's default), one every 30 ms of a
 busy loop that stands in for the frame's pass, once without and once with a
 :class:`PeriodicSync` syncing the file every 0.2 s, as the server. The thread's scheduler
-statistics (``/proc/thread-self/schedstat``) split each append's time into time on a core,
-time runnable but waiting for one, and the rest (asleep: a lock, the disk), which tells CPU
-starvation from a wait on the file system. Rounds alternate.
+CPU time and scheduler statistics (``/proc/thread-self/schedstat``) split each append's
+time into time on a core, time runnable but waiting for one, and the rest (asleep: a lock,
+the disk), which tells CPU starvation from a wait on the file system. Rounds alternate.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ PASS_S = 0.03
 
 
 def _schedstat() -> tuple[float, float]:
-    """This thread's seconds on a core and runnable waiting for one, so far."""
-    on_cpu, waiting, _ = Path("/proc/thread-self/schedstat").read_text().split()
-    return int(on_cpu) / 1e9, int(waiting) / 1e9
+    """This thread's seconds on a core (``thread_time``: its schedstat field lags by up to
+    a scheduler tick while it runs) and runnable waiting for one, so far."""
+    waiting = Path("/proc/thread-self/schedstat").read_text().split()[1]
+    return time.thread_time(), int(waiting) / 1e9
 
 
 def appends(folder: Path, records: int, *, sync: bool) -> tuple[list[float], list[float]]:
@@ -47,10 +48,11 @@ def appends(folder: Path, records: int, *, sync: bool) -> tuple[list[float], lis
             syncer.start()
         seconds = []
         for _ in range(records):
-            (on_cpu, waiting), started = _schedstat(), time.perf_counter()
+            started = time.perf_counter()  # the clocks' reads count as the append's time
+            on_cpu, waiting = _schedstat()
             journal.append(TRAIN_STEP, inputs, expected)
-            seconds.append(time.perf_counter() - started)
             on_cpu_after, waiting_after = _schedstat()
+            seconds.append(time.perf_counter() - started)
             split[0] += on_cpu_after - on_cpu
             split[1] += waiting_after - waiting
             split[2] += seconds[-1] - (on_cpu_after - on_cpu) - (waiting_after - waiting)
