@@ -68,6 +68,11 @@ def new_sections_default(S, P, h):
     Only the neurons that can fire are looked at: an input block's first ones up to the
     input's width (``forward.load_inputs`` loads no others), another block's ``nb_size``
     (no synapse targets the others). docs/engine.md, Time per sample, tenth round.
+
+    A block is first counted by a loop without calls or branches over slices of the
+    buffers, which compiles to vector code (see ``forward.update_neurons``); most blocks
+    have no such neuron, and only the others are walked again to grow them, in the same
+    order as before. docs/engine.md, Time per sample, twelfth round.
     """
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     inputs = (S.hx_flags[h] & HX_INPUT) != 0
@@ -78,13 +83,25 @@ def new_sections_default(S, P, h):
     n_act, n_use = S.n_act, S.n_use
     for i in range(S.hx_nnb[h]):
         nb = S.hx_nb[h, i]
-        used = min(npb, width - i * npb) if inputs else S.nb_size[nb]
+        used = max(0, min(npb, width - i * npb) if inputs else S.nb_size[nb])
+        act, use = n_act[nb * npb : nb * npb + used], n_use[nb * npb : nb * npb + used]
+        if _bare_count(act, use, full) == 0:
+            continue
         for gid in range(nb * npb, nb * npb + used):
             if n_act[gid] and (n_use[gid] & full) != full:
                 if inputs:
                     create_roots(S, P, gid, h)
                 else:
                     mark_new(S, gid, F0)
+
+
+@njit
+def _bare_count(act, use, full):
+    """How many neurons fired (``act``) without all the sections of ``full`` (``use``)."""
+    n = 0
+    for j in range(act.shape[0]):
+        n += (act[j] != 0) & ((use[j] & full) != full)
+    return n
 
 
 @njit
