@@ -77,18 +77,22 @@ def load_inputs(S, h, x, gain):
     """Input values times ``gain`` (1 but for the default rules' input gain) become the
     potentials of the input neurons; positive ones fire."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
-    k = S.hx_io[h]
-    n = S.in_n[k]
-    off = S.in_off[k]
     for blk in range(S.hx_nnb[h]):
-        first = blk * npb
-        if first >= n:
-            break
-        base = S.hx_nb[h, blk] * npb
-        for j in range(min(npb, n - first)):
-            v = np.float32(x[off + first + j]) * gain
+        base, column, count = input_block(S, h, blk, npb)
+        for j in range(count):
+            v = np.float32(x[column + j]) * gain
             S.n_pot[base + j] = v
             S.n_act[base + j] = v > F0
+
+
+@njit
+def input_block(S, h, blk, npb):
+    """Block ``blk`` of input hexagon ``h``: its first neuron, the column of the row that
+    neuron takes, and how many of its neurons take one (0 past the input's width)."""
+    k = S.hx_io[h]
+    first = blk * npb
+    count = max(0, min(npb, S.in_n[k] - first))
+    return S.hx_nb[h, blk] * npb, S.in_off[k] + first, count
 
 
 @njit

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from hanami.core._jit import njit
-from hanami.core.kernels.forward import settle_default
+from hanami.core.kernels.forward import input_block, settle_default
 from hanami.core.kernels.structure import F0
 from hanami.core.kernels.walks import walk_value
 from hanami.core.state import HX_INPUT, HX_OUTPUT, UNUSED_TARGET
@@ -94,17 +94,11 @@ def _load_lanes(S, X, first, lanes):
         if (S.hx_flags[h] & HX_INPUT) == 0:
             continue
         gain = S.hx_gain[h]
-        k = S.hx_io[h]
-        n = S.in_n[k]
-        off = S.in_off[k]
         for blk in range(S.hx_nnb[h]):
-            start = blk * npb
-            if start >= n:
-                break
-            base = S.hx_nb[h, blk] * npb
-            for j in range(min(npb, n - start)):
+            base, column, count = input_block(S, h, blk, npb)
+            for j in range(count):
                 for lane in range(LANES):
-                    lanes[base + j, lane] = np.float32(X[first + lane, off + start + j]) * gain
+                    lanes[base + j, lane] = np.float32(X[first + lane, column + j]) * gain
 
 
 @njit
