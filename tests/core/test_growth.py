@@ -235,3 +235,19 @@ def test_default_synapses_of_a_section_reach_distinct_neurons(monkeypatch, disti
                     run = t[start : start + window]
                     repeats.append(len(run) - len(set(run.tolist())))
     assert (sum(repeats) == 0) == distinct
+
+
+@pytest.mark.parametrize("profile", ["classic", "default", "stream"])
+def test_growing_always_leaves_the_reserve_the_row_loop_asks_for(profile: str):
+    """The row kernel stops before a row when ``has_reserve`` fails, and ``Cluster`` grows
+    only then: a growth that could leave ``has_reserve`` false would stop training (it now
+    raises instead of spinning), so the two tests must agree on every state. The reserve
+    rises one block at a time, so some step leaves a capacity exactly at the reserve."""
+    rng = np.random.default_rng(5)
+    c = Cluster(line_template(profile=profile), seed=5)
+    for rows in (1, 40):
+        c.train(rng.normal(0, 3, (rows, 4)).astype(np.float32), rng.random((rows, 1)) > 0.5)
+        for reserve in range(64):
+            c._params = c._params._replace(reserve_blocks=reserve)
+            c._grow()
+            assert K.rows.has_reserve(c._ref(), c._params), (rows, reserve)

@@ -247,15 +247,18 @@ class Cluster(Widths):
 
     def _train_rows(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray,
                     seen: np.ndarray) -> None:  # fmt: skip
-        i, n = 0, rows.shape[0]
+        i, n, grown = 0, rows.shape[0], False
         while i < n:
             # the kernel stops before a row short of spare capacity, by the test of
             # _grow (has_reserve): grow only then, not before every call (3 µs a call)
             stop = self._kernels.train_rows(self._ref(), self._params, X, Y, rows, i, n, seen)
             if stop == i:
+                if grown:  # the two tests disagree: fail rather than spin for ever
+                    raise RuntimeError("growing left less spare capacity than a row needs")
                 self._grow()
+                grown = True
                 continue
-            i = stop
+            i, grown = stop, False
             if self._state.meta[st.M_CAPACITY_HIT]:
                 # a structure change found no room and was skipped (it is retried when its
                 # neuron fires again): keep a larger reserve from now on
