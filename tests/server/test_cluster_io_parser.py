@@ -88,3 +88,11 @@ def test_a_known_shape_with_a_non_finite_value_closes_4400(bad: float) -> None:
         parse(_message("picture_hex", values))
     assert closed.value.code == CloseCode.BAD_REQUEST
     assert "picture_hex" in closed.value.reason
+
+
+def test_a_text_frame_closes_4400_as_before() -> None:
+    parse = ClusterIOParser()
+    parse(MESSAGES[0])
+    with pytest.raises(WsClose) as closed:
+        parse("x" * len(MESSAGES[0]))  # the length of a known shape
+    assert closed.value.code == CloseCode.BAD_REQUEST

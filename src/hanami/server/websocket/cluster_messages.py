@@ -94,13 +94,15 @@ class ClusterIOParser:
         """By message length: the bytes before the values, the message, its value count."""
 
     def __call__(self, data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]:
-        shape = self._shapes.get(len(data)) if type(data) is bytes else None
-        if shape is not None and data.startswith(shape[0]):  # type: ignore[arg-type]
+        if not isinstance(data, bytes):
+            return parse_cluster_io(data)
+        shape = self._shapes.get(len(data))
+        if shape is not None and data.startswith(shape[0]):
             head, message, count = shape
             values = np.frombuffer(data, dtype=_FLOAT, count=count, offset=len(head))
             return message, _finite(message, values)
         message, values = parse_cluster_io(data)
-        span = packed_span(data) if type(data) is bytes else None
+        span = packed_span(data)
         if span is not None and sum(span) == len(data) and len(self._shapes) < MAX_SHAPES:
             self._shapes[len(data)] = (data[: span[0]], message, len(values))
         return message, values
