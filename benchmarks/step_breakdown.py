@@ -45,7 +45,8 @@ WRAPPED = (
     ("hanami.server.websocket.direct_steps", "Steps", "train"),
     # the lane below ASGI (docs/performance.md)
     ("hanami.server.websocket.direct_lane", "CompatibleLane", "__call__"),
-    ("hanami.server.websocket.direct_lane", None, "parse_cluster_io"),
+    ("hanami.server.websocket.direct_lane", None, "parse_cluster_io"),  # its name before
+    ("hanami.server.websocket.cluster_messages", "ClusterIOParser", "__call__"),
     ("hanami.server.websocket.session", "WsSession", "token_fresh"),
     ("hanami.server.websocket.cluster_messages", "StepBuffers", "fits"),
     ("hanami.server.websocket.cluster_messages", "StepBuffers", "store"),

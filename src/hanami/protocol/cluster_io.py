@@ -22,7 +22,7 @@ import numpy as np
 
 from hanami.protocol.proto import ClusterIO_Message
 
-__all__ = ["decode_values", "encode_values"]
+__all__ = ["decode_values", "encode_values", "packed_span"]
 
 _VALUES = ClusterIO_Message.DESCRIPTOR.fields_by_name["values"].number
 _PACKED_TAG = _VALUES << 3 | 2
@@ -68,14 +68,21 @@ def _packed_span(data: bytes) -> tuple[int, int] | None:
     return span if offset == end else None
 
 
-def decode_values(data: bytes, message: ClusterIO_Message) -> np.ndarray:
-    """``message.values`` (``message`` parsed from ``data``) as a float32 array, a read-only
-    view of ``data`` where the field is one packed record."""
+def packed_span(data: bytes) -> tuple[int, int] | None:
+    """(offset, length in bytes) of the values in ``data`` when the field is one packed
+    record of whole floats, else None (protobuf's path)."""
     try:
         span = _packed_span(data)
     except IndexError:  # cut short: not what protobuf parsed, so take its path
-        span = None
-    if span is None or span[1] % 4:
+        return None
+    return None if span is None or span[1] % 4 else span
+
+
+def decode_values(data: bytes, message: ClusterIO_Message) -> np.ndarray:
+    """``message.values`` (``message`` parsed from ``data``) as a float32 array, a read-only
+    view of ``data`` where the field is one packed record."""
+    span = packed_span(data)
+    if span is None:
         return np.array(message.values, dtype=np.float32)
     offset, length = span
     return np.frombuffer(data, dtype=_FLOAT, count=length // 4, offset=offset)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from hanami.protocol.cluster_io import decode_values
+from hanami.protocol.cluster_io import decode_values, packed_span
 from hanami.protocol.proto import (
     EXPECTED_BUFFER_TYPE,
     INPUT_BUFFER_TYPE,
@@ -20,7 +20,14 @@ from hanami.protocol.proto import (
 )
 from hanami.server.websocket.session import CloseCode, WsClose
 
-__all__ = ["ACK", "MAX_STEP_BUFFERS", "MAX_STEP_BYTES", "StepBuffers", "parse_cluster_io"]
+__all__ = [
+    "ACK",
+    "MAX_STEP_BUFFERS",
+    "MAX_STEP_BYTES",
+    "ClusterIOParser",
+    "StepBuffers",
+    "parse_cluster_io",
+]
 
 MAX_STEP_BUFFERS = 256
 MAX_STEP_BYTES = 64 * 1024 * 1024
@@ -54,11 +61,51 @@ def parse_cluster_io(data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]:
             CloseCode.BAD_REQUEST,
             f"numberOfValues is {count} but the message holds {len(values)} values",
         )
-    values = values[:count]
+    return message, _finite(message, values[:count])
+
+
+def _finite(message: ClusterIO_Message, values: np.ndarray) -> np.ndarray:
     # a float64 sum of float32 values cannot overflow: it is finite iff every value is
-    if not math.isfinite(values.sum(dtype=np.float64)):
+    if not math.isfinite(np.add.reduce(values, dtype=np.float64)):
         raise WsClose(CloseCode.BAD_REQUEST, f"Buffer '{message.bufferName}' holds NaN or inf")
-    return message, values
+    return values
+
+
+_FLOAT = np.dtype("<f4")
+MAX_SHAPES = 16
+"""Message shapes a :class:`ClusterIOParser` remembers (a session sends a few)."""
+
+
+class ClusterIOParser:
+    """:func:`parse_cluster_io` for one session, quicker for messages shaped like an earlier
+    one.
+
+    A client sends the same few messages step after step (a picture, a label), only their
+    values differ, and parsing both messages of a step took 37-49 µs of the server's CPU
+    (protobuf, then the scan for the packed values; 24 µs this way: docs/performance.md,
+    "Direct I/O: messages parsed once per shape"). When an earlier message ended with its
+    one packed values field, a message of the same length whose bytes up to its values are
+    the same parses to the same fields, whatever the values' bytes: only they are read,
+    and checked. The message object is shared by these calls: read it only.
+    """
+
+    def __init__(self) -> None:
+        self._shapes: dict[int, tuple[bytes, ClusterIO_Message, int]] = {}
+        """By message length: the bytes before the values, the message, its value count."""
+
+    def __call__(self, data: bytes | str) -> tuple[ClusterIO_Message, np.ndarray]:
+        if not isinstance(data, bytes):
+            return parse_cluster_io(data)
+        shape = self._shapes.get(len(data))
+        if shape is not None and data.startswith(shape[0]):
+            head, message, count = shape
+            values = np.frombuffer(data, dtype=_FLOAT, count=count, offset=len(head))
+            return message, _finite(message, values)
+        message, values = parse_cluster_io(data)
+        span = packed_span(data)
+        if span is not None and sum(span) == len(data) and len(self._shapes) < MAX_SHAPES:
+            self._shapes[len(data)] = (data[: span[0]], message, len(values))
+        return message, values
 
 
 Buffers = dict[str, np.ndarray]

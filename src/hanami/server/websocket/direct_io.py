@@ -69,7 +69,7 @@ from hanami.server.errors import ApiError, Conflict, NotFound
 from hanami.server.runtime.journal import JournalError
 from hanami.server.runtime.registry import ClusterRegistry
 from hanami.server.runtime.tasks.remote import held_elsewhere
-from hanami.server.websocket.cluster_messages import ACK, StepBuffers, parse_cluster_io
+from hanami.server.websocket.cluster_messages import ACK, ClusterIOParser, StepBuffers
 from hanami.server.websocket.direct_lane import CompatibleLane
 from hanami.server.websocket.direct_steps import Steps
 from hanami.server.websocket.session import WsClose, WsSession
@@ -229,14 +229,14 @@ def _request_replies(outputs: Mapping[str, Any]) -> list[bytes]:
 async def _serve_compatible(session: WsSession, cluster_uuid: str) -> None:
     steps = Steps(session, cluster_uuid, _clusters(session.ctx))
     direct = _DirectCheck(session, cluster_uuid)
-    buffers = StepBuffers()
-    lane = CompatibleLane.attach(session, steps, buffers, _TrainAllowed(session, direct))
+    buffers, parse = StepBuffers(), ClusterIOParser()
+    lane = CompatibleLane.attach(session, steps, buffers, parse, _TrainAllowed(session, direct))
     try:
         while True:
             data = await (session.receive() if lane is None else lane.receive())
             if lane is not None and lane.failure is not None:
                 raise _closing(lane.failure) or lane.failure
-            message, values = parse_cluster_io(data)
+            message, values = parse(data)
             buffers.store(message, values)
             if not message.isLast:
                 await session.send_bytes(ACK)

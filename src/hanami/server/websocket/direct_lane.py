@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hanami.protocol.proto import TRAIN_TYPE
-from hanami.server.websocket.cluster_messages import ACK, StepBuffers, parse_cluster_io
+from hanami.server.websocket.cluster_messages import ACK, ClusterIOParser, StepBuffers
 from hanami.server.websocket.direct_steps import TRAIN_END, Steps
 from hanami.server.websocket.protocol import LaneWebSocketProtocol, binary_frame, lane_protocol
 from hanami.server.websocket.session import WsClose, WsSession
@@ -36,6 +36,7 @@ class CompatibleLane:
     session: WsSession
     steps: Steps
     buffers: StepBuffers
+    parse: ClusterIOParser
     train_allowed: Callable[[], bool]
     """Whether the policy and the cluster's mode allow a train step, without a query."""
     parked: bool = False
@@ -47,13 +48,14 @@ class CompatibleLane:
         session: WsSession,
         steps: Steps,
         buffers: StepBuffers,
+        parse: ClusterIOParser,
         train_allowed: Callable[[], bool],
     ) -> CompatibleLane | None:
         """The session's lane, registered with its protocol (None: served without one)."""
         protocol = lane_protocol(session.websocket.scope)
         if protocol is None:
             return None
-        lane = cls(protocol, session, steps, buffers, train_allowed)
+        lane = cls(protocol, session, steps, buffers, parse, train_allowed)
         protocol.lane = lane
         return lane
 
@@ -74,7 +76,7 @@ class CompatibleLane:
         if not self.parked or self.failure is not None or not self.session.token_fresh():
             return False
         try:
-            message, values = parse_cluster_io(data)
+            message, values = self.parse(data)
         except WsClose:
             return False
         if not self.buffers.fits(values):
