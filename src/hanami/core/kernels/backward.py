@@ -230,8 +230,8 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
     error (a rare class, a seldom reached value) take full steps when they do. With
     ``mean`` the source gets the mean of its share over the synapses walked, so a long
     section does not weigh more than a short one. With ``decay`` (plain steps only) a
-    synapse steps by ``lr / (1 + n * decay)`` after ``n`` steps of its own, counted in
-    ``sv``.
+    synapse steps by ``lr / (1 + n * decay)`` after ``n`` backward passes that walked it,
+    counted in ``sv`` (docs/engine.md, A step size per synapse for wide inputs).
     """
     for j in range(n):
         slot = lst[j]
