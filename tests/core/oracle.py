@@ -398,6 +398,9 @@ def backward(s: State, P: Params) -> None:
         adaptive = f32(P.output_adaptive) if flags & HX_OUTPUT else F0
         if adaptive > F0:
             lr = f32(P.output_rate)
+        decay = F0  # wide inputs: a step size per synapse, its step count in s_v
+        if P.synapse_decay > 0.0 and adaptive == F0:
+            lr, decay = f32(P.synapse_rate), f32(P.synapse_decay)
         if not flags & HX_OUTPUT:
             for gid in neurons(s, h):
                 if s.n_act[gid]:  # slope of log2(1 + p), from the output p
@@ -423,6 +426,10 @@ def backward(s: State, P: Params) -> None:
                         s.s_v[cb, slot, k] = v
                         root = f32(math.sqrt(float(v))) + f32(P.adaptive_eps)
                         s.s_w[cb, slot, k] = w - lr * d / root
+                    elif decay > F0:
+                        steps = s.s_v[cb, slot, k]
+                        s.s_w[cb, slot, k] = w - lr * d / (F1 + decay * steps)
+                        s.s_v[cb, slot, k] = steps + F1
                     else:
                         s.s_w[cb, slot, k] = w - lr * d
                 if s.c_kind[cb, slot] == 0:

@@ -12,7 +12,7 @@ from engine_helpers import blobs, line_template
 
 from hanami.core import Cluster, parse_template
 from hanami.core import state as st
-from hanami.core.profiles import PROFILES
+from hanami.core.profiles import PROFILES, WIDE_INPUTS
 from hanami.core.templates import mnist_template
 
 
@@ -265,3 +265,37 @@ def test_a_steady_range_keeps_raw_values(monkeypatch):
         runs.append(c.request(X))
         assert c._params.input_gain == gain and np.all(c._state.hx_gain == 1.0)
     assert np.array_equal(runs[0], runs[1])
+
+
+def _input_synapses(c: Cluster) -> np.ndarray:
+    """Mask of the used synapses of sections whose source is an input neuron."""
+    s = c._state
+    inputs = (s.c_src >= 0) & (s.c_kind == 1)
+    return inputs[:, :, None] & (s.s_t != st.UNUSED_TARGET)
+
+
+@pytest.mark.parametrize("width", [WIDE_INPUTS - 1, WIDE_INPUTS])
+def test_wide_input_synapses_step_by_their_own_count(monkeypatch, tmp_path, width):
+    """``wide_rate``, ``wide_decay``: on inputs of ``WIDE_INPUTS`` values or more a synapse
+    into a hidden neuron counts the learned samples that walked it (in ``s_v``) and steps by
+    ``wide_rate / (1 + n * wide_decay)``, so a synapse with a huge count no longer moves;
+    narrower inputs keep the schedule over samples and count nothing (docs/engine.md, A
+    step size per synapse for wide inputs)."""
+    profile = dataclasses.replace(PROFILES["default"], learned_margin=0.0)
+    monkeypatch.setitem(PROFILES, "default", profile)
+    x = np.full((1, width), 10.0, dtype=np.float32)
+    y = np.array([[1.0, 0.0]], dtype=np.float32)
+    c = Cluster(line_template(), seed=1)
+    for _ in range(3):  # the first row grows every input section, the same synapses after
+        c.train(x, y)
+    s, mask = c._state, _input_synapses(c)
+    wide = width >= WIDE_INPUTS
+    assert mask.sum() >= width and np.all(s.s_v[mask] == (3.0 if wide else 0.0))
+    busy = Cluster.load(c.save(tmp_path / "c.hckpt"))  # its buffers trimmed to the used
+    busy_mask = _input_synapses(busy)
+    busy._state.s_v[busy_mask] = 1e12
+    before = s.s_w[mask]
+    for cluster in (c, busy):
+        cluster.train(x, y)
+    assert not np.array_equal(c._state.s_w[mask], before)
+    assert np.array_equal(busy._state.s_w[busy_mask], before) == wide

@@ -80,10 +80,12 @@ def test_compiled_step_equals_the_oracle(make):
     X, Y = cluster._prepare_inputs(inputs), cluster._prepare_outputs(expected)
     if interval is not None:  # reduce often enough to see synapses go
         cluster._params = cluster._params._replace(reduction_interval=interval)
-        # the input gain's rule on these narrow inputs too (the profile keeps it for wide
-        # ones), with a short warm-up and a small tolerance so that the gain moves often
+        # the input gain's rule and the step size per synapse on these narrow inputs too
+        # (the profile keeps them for wide ones), with a short warm-up and a small
+        # tolerance so that the gain moves often
         cluster._params = cluster._params._replace(input_gain=0.9, gain_warmup=5,
-                                                   gain_tolerance=0.05)  # fmt: skip
+                                                   gain_tolerance=0.05, synapse_rate=0.2,
+                                                   synapse_decay=1e-3)  # fmt: skip
     P = cluster._params
     scaled = False  # the input gain moved off 1
     for i in range(X.shape[0]):

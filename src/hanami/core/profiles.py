@@ -87,6 +87,10 @@ class Profile:
     # values; once it moved by more than GAIN_TOLERANCE the inputs are scaled back to the
     # level of the stream's first rows, on inputs of WIDE_INPUTS values or more
     # (docs/engine.md, Input gain; 0: raw values always)
+    wide_rate: float = 0.0  # where the inputs are WIDE_INPUTS or more, synapses into hidden
+    wide_decay: float = 0.0  # neurons step at wide_rate / (1 + n * wide_decay), n the
+    # learned samples that walked the synapse so far, instead of the schedule over samples
+    # (0: that schedule everywhere; docs/engine.md, A step size per synapse for wide inputs)
     distinct_targets: bool = False  # a new synapse's target differs from those of its
     # section's previous synapses (docs/engine.md, Levers tried on MNIST and not kept;
     # Input gain)
@@ -107,14 +111,16 @@ PROFILES = {
     # tuning: a pixel reaches more hidden neurons), RMSProp steps of a constant scale on
     # the synapses into outputs, no backward pass for a sample whose outputs are all
     # within 0.3 of its classes, distinct targets in a section, an input gain that
-    # carries a wide input's change of range, and there a first synapse in two pieces;
+    # carries a wide input's change of range, and there a first synapse in two pieces
+    # and a step size per synapse that falls with the synapse's own steps;
     # docs/engine.md has the measurements. The estimators code features around running
     # quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 72, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=2.5e-5, learning_rate_min=0.03,
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
                        output_adaptive=0.999, output_rate=0.0004, learned_margin=0.3,
-                       distinct_targets=True, input_gain=0.9, wide_pieces=2),
+                       distinct_targets=True, input_gain=0.9, wide_pieces=2,
+                       wide_rate=0.2, wide_decay=1e-3),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
@@ -171,6 +177,8 @@ class Params(NamedTuple):
     gain_tolerance: float  # see GAIN_TOLERANCE
     gain_warmup: int  # see GAIN_WARMUP
     distinct_targets: bool  # see Profile
+    synapse_rate: float  # see Profile.wide_rate (resolved by shape_fields)
+    synapse_decay: float  # see Profile.wide_decay (resolved: 0 below WIDE_INPUTS inputs)
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -256,14 +264,29 @@ def first_pieces(profile: Profile, inputs: int, outputs: int) -> int:
     return int(profile.first_pieces)
 
 
+def synapse_fields(profile: Profile, inputs: int) -> dict[str, float]:
+    """The step size of synapses into hidden neurons: on inputs of ``WIDE_INPUTS`` values or
+    more, ``wide_rate / (1 + n * wide_decay)`` after ``n`` learned samples that walked the
+    synapse: a pixel that seldom fires keeps large steps while a busy one settles
+    (docs/engine.md, A step size per synapse for wide inputs); elsewhere (``synapse_decay``
+    0) the schedule over samples, which the narrow streams were tuned with."""
+    wide = inputs >= WIDE_INPUTS and profile.wide_decay > 0.0
+    return {
+        "synapse_rate": float(profile.wide_rate) if wide else 0.0,
+        "synapse_decay": float(profile.wide_decay) if wide else 0.0,
+    }
+
+
 def shape_fields(
     profile: Profile, inputs: int, outputs: int, gain: bool = True
 ) -> dict[str, float]:
     """Every parameter that follows the widths of the inputs and outputs seen so far
-    (:func:`input_fields`, :func:`hidden_fields`, :func:`first_pieces`)."""
+    (:func:`input_fields`, :func:`hidden_fields`, :func:`synapse_fields`,
+    :func:`first_pieces`)."""
     return {
         **input_fields(profile, inputs, gain),
         **hidden_fields(profile, outputs),
+        **synapse_fields(profile, inputs),
         "first_pieces": first_pieces(profile, inputs, outputs),
     }
 

@@ -96,6 +96,10 @@ def update_hexagon_default(S, P, h, deltas):
         adaptive = np.float32(P.output_adaptive)
         lr = np.float32(P.output_rate)
     eps = np.float32(P.adaptive_eps)
+    decay = F0  # a step size per synapse (wide inputs): counted in s_v, free without RMSProp
+    if P.synapse_decay > 0.0 and adaptive == F0:
+        lr = np.float32(P.synapse_rate)
+        decay = np.float32(P.synapse_decay)
     _hidden_slopes(S, h)
     for i in range(S.hx_ncb[h]):
         cb = S.hx_cb[h, i]
@@ -109,7 +113,7 @@ def update_hexagon_default(S, P, h, deltas):
             update_block_default(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
                                  S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], S.s_v[cb],
                                  t_pot, t_delta, S.n_delta, lr, P.reduction, adaptive, eps,
-                                 P.mean_backprop, active, deltas)  # fmt: skip
+                                 P.mean_backprop, active, deltas, decay)  # fmt: skip
 
 
 @njit
@@ -216,7 +220,8 @@ def update_block_classic(lst, n, c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t
 
 @njit
 def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, t_delta,
-                         n_delta, lr, counters, adaptive, eps, mean, active, deltas):  # fmt: skip
+                         n_delta, lr, counters, adaptive, eps, mean, active, deltas,
+                         decay):  # fmt: skip
     """Weight step of every walked synapse of one block; the source gets its delta share.
 
     The forward walk recorded how far each section went (``c_stop``), so the step needs no
@@ -224,7 +229,9 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
     root of its running mean squared error term (RMSProp): synapses that rarely see an
     error (a rare class, a seldom reached value) take full steps when they do. With
     ``mean`` the source gets the mean of its share over the synapses walked, so a long
-    section does not weigh more than a short one.
+    section does not weigh more than a short one. With ``decay`` (plain steps only) a
+    synapse steps by ``lr / (1 + n * decay)`` after ``n`` backward passes that walked it,
+    counted in ``sv`` (docs/engine.md, A step size per synapse for wide inputs).
     """
     for j in range(n):
         slot = lst[j]
@@ -242,6 +249,10 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
                 deltas[k] = d
             elif adaptive > F0:
                 sw[slot, k], sv[slot, k] = _rms_step(w, sv[slot, k], d, lr, adaptive, eps)
+            elif decay > F0:
+                n_steps = sv[slot, k]
+                sw[slot, k] = w - lr * d / (F1 + decay * n_steps)
+                sv[slot, k] = n_steps + F1
             else:
                 sw[slot, k] = w - lr * d
         if apart:
