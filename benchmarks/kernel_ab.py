@@ -4,12 +4,12 @@
                                    [--rows 2000] [--copies 3] [--rounds 5]
 
 ``mnist_ab.py`` alternates trees in child processes, so each round also compares two
-moments of a shared host's load; the changes of a round that keeps results bit for bit
-are often 2-4 %, below that. Here both trees' kernels run in one process: each tree's
-``hanami/core/kernels`` modules are compiled under names of their own (uncached, so the
-first use of each compiles for a minute); the estimator of the ``hanami`` on ``sys.path``
-learns rows ``0..warm`` of the stream (seed 0), and in every round each tree trains
-``copies`` copies of that network on the next ``rows`` rows, the trees alternating. It
+moments of a shared host's load, whose spread is larger than the 2-4 % that a change
+keeping results bit for bit often makes. Here both trees' kernels run in one process:
+each tree's ``hanami/core/kernels`` modules are compiled under names of their own
+(uncached, so each compiles on its first use); the estimator of the ``hanami`` on
+``sys.path`` learns rows ``0..warm`` of the stream (seed 0), and in every round each tree
+trains ``copies`` copies of that network on the next ``rows`` rows, the trees alternating. It
 prints the fastest copy's process CPU µs per row per round and tree, and a hash over every
 copy's outputs and final buffers: a change that claims identical results must give one
 hash (docs/engine.md, Time per sample, thirteenth round).
@@ -35,6 +35,7 @@ from hanami.core import Cluster
 from hanami.core import state as st
 from hanami.estimators import HanamiClassifier, prequential
 
+# each module after the ones it imports
 MODULES = (
     "random",
     "structure",
@@ -45,7 +46,7 @@ MODULES = (
     "reduction",
     "lanes",
     "rows",
-)  # fmt: skip  (import order: each after the ones it imports)
+)
 UNCACHED = "import numba as _nb\nfrom hanami.core._jit import JIT as _JIT\n" \
            "njit = _nb.njit(**{**_JIT, 'cache': False})"  # fmt: skip
 
