@@ -173,12 +173,15 @@ def _settle_lane(S, P, h, lanes, lane):
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     for i in range(S.hx_nnb[h]):
         base = S.hx_nb[h, i] * npb
-        for gid in range(base, base + npb):
-            S.n_in[gid] = lanes[gid, lane]
+        inp, column = S.n_in[base : base + npb], lanes[base : base + npb, lane]
+        for j in range(npb):
+            inp[j] = column[j]
     settle_default(S, P, h, False)
     if S.hx_flags[h] & HX_OUTPUT:
         return
     for i in range(S.hx_nnb[h]):
         base = S.hx_nb[h, i] * npb
-        for gid in range(base, base + npb):
-            lanes[gid, lane] = S.n_pot[gid] if S.n_act[gid] else F0
+        pot, act = S.n_pot[base : base + npb], S.n_act[base : base + npb]
+        column = lanes[base : base + npb, lane]
+        for j in range(npb):
+            column[j] = pot[j] if act[j] else F0
