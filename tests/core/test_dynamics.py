@@ -11,6 +11,7 @@ from engine_helpers import blobs, line_template
 from hanami.core import Cluster
 from hanami.core import kernels as K
 from hanami.core import state as st
+from hanami.core.kernels import backward
 
 
 def _reference_neuron(inputs, cooldown, refractory):
@@ -132,3 +133,29 @@ def test_reduction_runs_when_enabled_and_the_network_still_learns(profile):
     assert results[False][0]["synapses_removed"] == 0
     assert results[True][0]["synapses_removed"] > 0
     assert results[True][1] >= 0.85
+
+
+def test_hidden_slopes_scale_each_neuron_by_its_own_slope():
+    """``backward._hidden_slopes`` lists the neurons that fired without a branch: every
+    neuron of a used block still gets its own slope, those past ``nb_size`` none."""
+    c = Cluster(line_template(), seed=1)
+    c._prepare_inputs(np.zeros((1, 1), dtype=np.float32))
+    c._prepare_outputs(np.zeros((1, 1), dtype=np.float32))
+    c._grow()
+    s, hidden, npb = c._state, 1, 128
+    blocks = [K.add_neuron_block(K.as_ref(s), hidden, size) for size in (128, 77)]
+    rng = np.random.default_rng(0)
+    s.n_act[:] = rng.random(s.n_act.shape) < 0.5
+    s.n_pot[:] = rng.random(s.n_pot.shape, dtype=np.float32) * 8
+    s.n_delta[:] = rng.normal(size=s.n_delta.shape).astype(np.float32)
+    before = s.n_delta.copy()
+    backward._hidden_slopes(K.as_ref(s), hidden)
+    expect = before.copy()
+    for nb in blocks:
+        for gid in range(nb * npb, nb * npb + int(s.nb_size[nb])):
+            slope = backward.LOG2E  # of log2(1 + p) at its output p, at 0 if it did not fire
+            if s.n_act[gid]:
+                slope = slope * np.float32(2.0 ** -float(s.n_pot[gid]))
+            expect[gid] = before[gid] * slope
+    assert s.n_delta.tobytes() == expect.tobytes()
+    assert np.count_nonzero(s.n_delta != before) == 128 + 77

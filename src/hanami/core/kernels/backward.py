@@ -172,18 +172,29 @@ def _hidden_slopes(S, h):
     """Scale the error terms of a hidden hexagon's neurons by the slope of log2(1 + p) (at
     p = 0 for those that did not fire: only a leak gives them an error term); output
     hexagons are left alone (their slope is in the output error). A block's neurons past
-    its ``nb_size`` are skipped: no synapse targets them, so their terms stay 0."""
+    its ``nb_size`` are skipped: no synapse targets them, so their terms stay 0.
+
+    Which neurons fired is a coin toss per neuron, so a branch on it mispredicts about
+    half the time: a first loop scales the silent ones with a select and lists the ones
+    that fired without a branch, a second takes the root's slope of the listed ones. The
+    same operations on the same values, so bit for bit the same results, and 3 % less
+    per training row on bananas (docs/engine.md, Time per sample, thirteenth round).
+    """
     if S.hx_flags[h] & HX_OUTPUT:
         return
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
-    n_act, n_delta, n_pot = S.n_act, S.n_delta, S.n_pot  # locals: see update_neurons
+    fired = np.empty(npb, dtype=np.int64)
     for i in range(S.hx_nnb[h]):
         nb = S.hx_nb[h, i]
-        for gid in range(nb * npb, nb * npb + S.nb_size[nb]):
-            if n_act[gid]:
-                n_delta[gid] *= LOG2E * np.float32(np.exp2(-np.float64(n_pot[gid])))
-            else:
-                n_delta[gid] *= LOG2E
+        first, end = nb * npb, nb * npb + S.nb_size[nb]
+        act, delta, pot = S.n_act[first:end], S.n_delta[first:end], S.n_pot[first:end]
+        n = 0
+        for j in range(act.shape[0]):
+            fired[n] = j
+            n += act[j] != 0
+            delta[j] = delta[j] if act[j] else delta[j] * LOG2E
+        for j in fired[:n]:
+            delta[j] *= LOG2E * np.float32(np.exp2(-np.float64(pot[j])))
 
 
 @njit
