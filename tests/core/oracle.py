@@ -429,7 +429,7 @@ def backward(s: State, P: Params) -> None:
                     elif decay > F0:
                         steps = s.s_v[cb, slot, k]
                         s.s_w[cb, slot, k] = w - lr * d / (F1 + decay * steps)
-                        s.s_v[cb, slot, k] = steps + F1
+                        s.s_v[cb, slot, k] = min(steps + F1, f32(P.synapse_steps_max))
                     else:
                         s.s_w[cb, slot, k] = w - lr * d
                 if s.c_kind[cb, slot] == 0:

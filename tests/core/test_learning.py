@@ -299,3 +299,24 @@ def test_wide_input_synapses_step_by_their_own_count(monkeypatch, tmp_path, widt
         cluster.train(x, y)
     assert not np.array_equal(c._state.s_w[mask], before)
     assert np.array_equal(busy._state.s_w[busy_mask], before) == wide
+
+
+def test_a_wide_input_synapse_never_steps_below_the_floor(monkeypatch):
+    """``wide_rate_min``: a synapse's count stops where its step reaches the floor, so a
+    synapse walked for months still follows a change of its data (docs/engine.md, A step
+    size per synapse for wide inputs)."""
+    profile = dataclasses.replace(PROFILES["default"], learned_margin=0.0)
+    monkeypatch.setitem(PROFILES, "default", profile)
+    x = np.full((1, WIDE_INPUTS), 10.0, dtype=np.float32)
+    y = np.array([[1.0, 0.0]], dtype=np.float32)
+    c = Cluster(line_template(), seed=1)
+    for _ in range(2):
+        c.train(x, y)
+    steps_max = c._params.synapse_steps_max
+    assert steps_max == (profile.wide_rate / profile.wide_rate_min - 1) / profile.wide_decay
+    mask = _input_synapses(c)
+    c._state.s_v[mask] = steps_max
+    before = c._state.s_w[mask]
+    c.train(x, y)
+    assert np.all(c._state.s_v[mask] == steps_max)
+    assert not np.array_equal(c._state.s_w[mask], before)

@@ -8,6 +8,7 @@ a template's settings. Which kernels run is chosen by profile name in Python
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -91,6 +92,8 @@ class Profile:
     wide_decay: float = 0.0  # neurons step at wide_rate / (1 + n * wide_decay), n the
     # learned samples that walked the synapse so far, instead of the schedule over samples
     # (0: that schedule everywhere; docs/engine.md, A step size per synapse for wide inputs)
+    wide_rate_min: float = 0.0  # ... and never below this (the count stops where the step
+    # reaches it), so a long-running cluster keeps learning (0: no floor)
     distinct_targets: bool = False  # a new synapse's target differs from those of its
     # section's previous synapses (docs/engine.md, Levers tried on MNIST and not kept;
     # Input gain)
@@ -120,7 +123,7 @@ PROFILES = {
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
                        output_adaptive=0.999, output_rate=0.0004, learned_margin=0.3,
                        distinct_targets=True, input_gain=0.9, wide_pieces=2,
-                       wide_rate=0.2, wide_decay=1e-3),
+                       wide_rate=0.2, wide_decay=1e-3, wide_rate_min=0.01),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
@@ -179,6 +182,7 @@ class Params(NamedTuple):
     distinct_targets: bool  # see Profile
     synapse_rate: float  # see Profile.wide_rate (resolved by shape_fields)
     synapse_decay: float  # see Profile.wide_decay (resolved: 0 below WIDE_INPUTS inputs)
+    synapse_steps_max: float  # see Profile.wide_rate_min (resolved: the count at the floor)
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -269,11 +273,19 @@ def synapse_fields(profile: Profile, inputs: int) -> dict[str, float]:
     more, ``wide_rate / (1 + n * wide_decay)`` after ``n`` learned samples that walked the
     synapse: a pixel that seldom fires keeps large steps while a busy one settles
     (docs/engine.md, A step size per synapse for wide inputs); elsewhere (``synapse_decay``
-    0) the schedule over samples, which the narrow streams were tuned with."""
+    0) the schedule over samples, which the narrow streams were tuned with. The count
+    stops where the step reaches ``wide_rate_min`` (``synapse_steps_max``), so a cluster
+    that runs for months still follows a change of its data."""
     wide = inputs >= WIDE_INPUTS and profile.wide_decay > 0.0
+    floor = profile.wide_rate_min
     return {
         "synapse_rate": float(profile.wide_rate) if wide else 0.0,
         "synapse_decay": float(profile.wide_decay) if wide else 0.0,
+        "synapse_steps_max": (
+            float(round((profile.wide_rate / floor - 1.0) / profile.wide_decay))
+            if wide and floor
+            else math.inf
+        ),
     }
 
 

@@ -97,6 +97,7 @@ def update_hexagon_default(S, P, h, deltas):
         lr = np.float32(P.output_rate)
     eps = np.float32(P.adaptive_eps)
     decay = F0  # a step size per synapse (wide inputs): counted in s_v, free without RMSProp
+    steps_max = np.float32(P.synapse_steps_max)
     if P.synapse_decay > 0.0 and adaptive == F0:
         lr = np.float32(P.synapse_rate)
         decay = np.float32(P.synapse_decay)
@@ -113,7 +114,7 @@ def update_hexagon_default(S, P, h, deltas):
             update_block_default(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
                                  S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], S.s_v[cb],
                                  t_pot, t_delta, S.n_delta, lr, P.reduction, adaptive, eps,
-                                 P.mean_backprop, active, deltas, decay)  # fmt: skip
+                                 P.mean_backprop, active, deltas, decay, steps_max)  # fmt: skip
 
 
 @njit
@@ -232,7 +233,7 @@ def update_block_classic(lst, n, c_src, c_kind, c_low, c_pot, sw, sb, st_, sc, t
 @njit
 def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, t_delta,
                          n_delta, lr, counters, adaptive, eps, mean, active, deltas,
-                         decay):  # fmt: skip
+                         decay, steps_max):  # fmt: skip
     """Weight step of every walked synapse of one block; the source gets its delta share.
 
     The forward walk recorded how far each section went (``c_stop``), so the step needs no
@@ -242,7 +243,8 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
     ``mean`` the source gets the mean of its share over the synapses walked, so a long
     section does not weigh more than a short one. With ``decay`` (plain steps only) a
     synapse steps by ``lr / (1 + n * decay)`` after ``n`` backward passes that walked it,
-    counted in ``sv`` (docs/engine.md, A step size per synapse for wide inputs).
+    counted in ``sv`` up to ``steps_max``, a floor on the step (docs/engine.md, A step
+    size per synapse for wide inputs).
     """
     for j in range(n):
         slot = lst[j]
@@ -263,7 +265,7 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
             elif decay > F0:
                 n_steps = sv[slot, k]
                 sw[slot, k] = w - lr * d / (F1 + decay * n_steps)
-                sv[slot, k] = n_steps + F1
+                sv[slot, k] = min(n_steps + F1, steps_max)
             else:
                 sw[slot, k] = w - lr * d
         if apart:
