@@ -1,6 +1,7 @@
 """Variants of a profile on MNIST, for choosing its constants.
 
     python benchmarks/profile_variants.py SEED EPOCHS [FIELD=VALUE ...] [--profile NAME]
+                                          [--data MNIST_FOLDER]
 
 trains the MNIST template (raw pixels, file order, one thread) with the profile's fields
 overridden (``Profile`` in ``hanami.core.profiles``; booleans as 0/1) and prints one line:
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -40,10 +42,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("epochs", type=int)
     parser.add_argument("fields", nargs="*", help="FIELD=VALUE")
     parser.add_argument("--profile", default="default")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the MNIST folder")
     args = parser.parse_args(argv)
     changed = overrides(args.fields)
     PROFILES[args.profile] = dataclasses.replace(PROFILES[args.profile], **changed)
-    data = load_mnist(DEFAULT_DATA)
+    data = load_mnist(args.data)
     expected = np.eye(10, dtype=np.float32)[data["train_y"]]
     train_x, test_x = data["train_x"].astype(np.float32), data["test_x"].astype(np.float32)
     template = mnist_template(args.profile)

@@ -62,9 +62,9 @@ class MnistResult:
     peak_rss_mb: float = 0.0
 
 
-def load_mnist(directory: Path) -> dict[str, np.ndarray]:
+def load_mnist(directory: str | Path) -> dict[str, np.ndarray]:
     """The four MNIST IDX files (``.gz`` or plain): uint8 pixels ``[n, 784]``, int labels."""
-    data = {}
+    directory, data = Path(directory), {}
     for key, stem in MNIST_FILES.items():
         candidates = [directory / f"{stem}.gz", directory / stem]
         path = next((p for p in candidates if p.exists()), None)
