@@ -102,9 +102,10 @@ class ClusterIOParser:
             values = np.frombuffer(data, dtype=_FLOAT, count=count, offset=len(head))
             return message, _finite(message, values)
         message, values = parse_cluster_io(data)
-        span = packed_span(data)
-        if span is not None and sum(span) == len(data) and len(self._shapes) < MAX_SHAPES:
-            self._shapes[len(data)] = (data[: span[0]], message, len(values))
+        if len(self._shapes) < MAX_SHAPES:  # else no second scan of every unknown message
+            span = packed_span(data)
+            if span is not None and sum(span) == len(data):
+                self._shapes[len(data)] = (data[: span[0]], message, len(values))
         return message, values
 
 
