@@ -117,3 +117,19 @@ def test_wide_continuous_inputs_keep_their_sections_short(monkeypatch):
     monkeypatch.setitem(PROFILES, "stream", free_profile)
     free = _section_lengths(40)
     assert all(2 * a < b for a, b in zip(capped, free, strict=True)), (capped, free)
+
+
+def test_very_narrow_inputs_skip_learned_samples():
+    """Two features (12 engine inputs) take ``narrow_margin`` as their learned margin, three
+    (18) the profile's own (0: every sample learns); the default profile keeps its margin
+    at every width, also once an estimator has seen its inputs."""
+    stream, default = PROFILES["stream"], PROFILES["default"]
+    margins = [input_fields(stream, n)["learned_margin"] for n in (12, 16, 18, 78)]
+    assert margins == [0.2, 0.2, 0.0, 0.0]
+    assert {input_fields(default, n)["learned_margin"] for n in (12, 78, 784)} == {0.3}
+    rng = np.random.default_rng(0)
+    for features, margin in ((2, 0.2), (3, 0.0)):
+        X = rng.normal(size=(50, features))
+        model = HanamiClassifier(random_state=0)
+        prequential(model, X, (X[:, 0] > 0).astype(int), classes=np.arange(2))
+        assert model.cluster_._params.learned_margin == margin

@@ -84,6 +84,8 @@ class Profile:
     # divided by the input roots per neuron (docs/engine.md, The stream profile)
     learned_margin: float = 0.0  # a sample of 0/1 expected values whose every output is
     # within this of its own is not learned (docs/engine.md, Learned samples; 0: all are)
+    narrow_margin: float = 0.0  # learned_margin where there are at most narrow_inputs input
+    # neurons (0: learned_margin; docs/engine.md, Time per sample, fourteenth round)
     input_gain: float = 0.0  # decay of the running log level of an input hexagon's positive
     # values; once it moved by more than GAIN_TOLERANCE the inputs are scaled back to the
     # level of the stream's first rows, on inputs of WIDE_INPUTS values or more
@@ -134,6 +136,7 @@ PROFILES = {
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       min_input_roots=3, hidden_roots=0, input_split=2, hidden_split=1,
                       hidden_split_roots=2, input_split_synapses=8, narrow_inputs=16,
+                      narrow_margin=0.2,
                       first_pieces=8,
                       many_class_pieces=16,
                       few_class_hidden=128,
@@ -175,7 +178,7 @@ class Params(NamedTuple):
     mean_backprop: bool  # see Profile
     halve_borders: bool  # see Profile
     hidden_rate_by_roots: bool  # see Profile
-    learned_margin: float  # see Profile
+    learned_margin: float  # see Profile (resolved by input_fields)
     input_gain: float  # see Profile (resolved: 0 below WIDE_INPUTS inputs)
     gain_tolerance: float  # see GAIN_TOLERANCE
     gain_warmup: int  # see GAIN_WARMUP
@@ -215,13 +218,18 @@ def input_fields(profile: Profile, inputs: int, gain: bool = True) -> dict[str, 
     two features in the estimators' coding): there each neuron already has ``MAX_ROOTS``
     codes, and the splits made every input section a walk of about 30 synapses for no
     accuracy (docs/engine.md, Time per sample, seventh round); the inputs in between keep
-    splitting to the section's end. ``gain`` False (the template's ``input_gain: false``)
-    turns the gain off."""
+    splitting to the section's end. Very narrow inputs also skip the backward pass of samples
+    within ``profile.narrow_margin`` of their classes: a long stream of two features
+    brings mostly rows it has learned (docs/engine.md, Time per sample, fourteenth round).
+    ``gain`` False (the template's ``input_gain: false``) turns the gain off."""
     roots = input_roots(profile, inputs)
-    lifted = INPUT_FANOUT // max(inputs, 1) < roots or inputs <= profile.narrow_inputs
+    narrow = inputs <= profile.narrow_inputs
+    lifted = INPUT_FANOUT // max(inputs, 1) < roots or narrow
     cap = (profile.input_split_synapses if lifted else 0) or profile.synapses_per_section
+    margin = profile.narrow_margin if narrow and profile.narrow_margin else profile.learned_margin
     gain = profile.input_gain if gain and inputs >= WIDE_INPUTS else 0.0
-    return {"input_roots": roots, "input_split_synapses": int(cap), "input_gain": float(gain)}
+    return {"input_roots": roots, "input_split_synapses": int(cap),
+            "learned_margin": float(margin), "input_gain": float(gain)}  # fmt: skip
 
 
 def hidden_roots(profile: Profile, outputs: int) -> int:
@@ -329,7 +337,6 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         mean_backprop=bool(profile.mean_backprop),
         halve_borders=bool(profile.halve_borders),
         hidden_rate_by_roots=bool(profile.hidden_rate_by_roots),
-        learned_margin=float(profile.learned_margin),
         gain_tolerance=GAIN_TOLERANCE,
         gain_warmup=GAIN_WARMUP,
         distinct_targets=bool(profile.distinct_targets),
