@@ -56,21 +56,20 @@ def test_three_roots_per_input_learn_wide_binary_rows_better_than_one(monkeypatc
     assert all(a > b for a, b in zip(floor, one, strict=True)), (floor, one)
 
 
-def test_input_sections_split_least_where_the_roots_are_lifted():
+def test_input_sections_stop_splitting_only_where_the_roots_are_lifted():
     stream = PROFILES["stream"]
     caps = [input_fields(stream, n)["input_split_synapses"] for n in (78, 85, 86, 180, 4704)]
-    assert caps == [32, 32, 8, 8, 8]  # 256 // 86 = 2 roots, lifted to 3
+    assert caps == [64, 64, 8, 8, 8]  # 256 // 86 = 2 roots, lifted to 3
     default = PROFILES["default"]
     assert input_fields(default, 4704)["input_split_synapses"] == default.synapses_per_section
 
 
 def test_very_narrow_inputs_stop_splitting_too():
-    """Two features are 12 engine inputs: at most ``narrow_inputs`` (16), so capped at 8;
-    three or four features (18, 24) split up to ``middle_split_synapses``; the default
-    profile never splits."""
+    """Two features are 12 engine inputs: at most ``narrow_inputs`` (16), so capped; three
+    or four features (18, 24) keep splitting; the default profile never splits."""
     stream = PROFILES["stream"]
     caps = [input_fields(stream, n)["input_split_synapses"] for n in (6, 12, 16, 17, 24)]
-    assert caps == [8, 8, 8, 32, 32]
+    assert caps == [8, 8, 8, 64, 64]
     default = PROFILES["default"]
     assert input_fields(default, 12)["input_split_synapses"] == default.synapses_per_section
 
@@ -118,18 +117,6 @@ def test_wide_continuous_inputs_keep_their_sections_short(monkeypatch):
     monkeypatch.setitem(PROFILES, "stream", free_profile)
     free = _section_lengths(40)
     assert all(2 * a < b for a, b in zip(capped, free, strict=True)), (capped, free)
-
-
-def test_inputs_in_between_keep_their_sections_shorter(monkeypatch):
-    """13 continuous features (78 engine inputs, three roots each, as wine): with
-    ``middle_split_synapses`` an input section holds under three quarters of the synapses
-    it grows without it, on each of three seeds (docs/engine.md, Time per sample,
-    fourteenth round)."""
-    capped = _section_lengths(13)
-    free_profile = dataclasses.replace(PROFILES["stream"], middle_split_synapses=0)
-    monkeypatch.setitem(PROFILES, "stream", free_profile)
-    free = _section_lengths(13)
-    assert all(a < 0.75 * b for a, b in zip(capped, free, strict=True)), (capped, free)
 
 
 def test_very_narrow_inputs_skip_learned_samples():

@@ -61,8 +61,6 @@ class Profile:
     # docs/engine.md, Shorter input sections for wide inputs)
     narrow_inputs: int = 0  # ... and where there are at most this many input neurons (very
     # narrow inputs, roots at MAX_ROOTS; docs/engine.md, Time per sample, seventh round)
-    middle_split_synapses: int = 0  # the same limit for the inputs in between (0: none;
-    # docs/engine.md, Time per sample, fourteenth round)
     first_pieces: int = 1  # a section's first synapse is created as this many pieces
     wide_pieces: int = 0  # ... this many where the inputs are WIDE_INPUTS or more (pixels;
     # 0: first_pieces; docs/engine.md, First synapses in pieces for wide inputs)
@@ -138,7 +136,7 @@ PROFILES = {
                       cross_entropy=True, initial_weight=0.05, input_roots=0,
                       min_input_roots=3, hidden_roots=0, input_split=2, hidden_split=1,
                       hidden_split_roots=2, input_split_synapses=8, narrow_inputs=16,
-                      middle_split_synapses=32, narrow_margin=0.2,
+                      narrow_margin=0.2,
                       first_pieces=8,
                       many_class_pieces=16,
                       few_class_hidden=128,
@@ -219,18 +217,15 @@ def input_fields(profile: Profile, inputs: int, gain: bool = True) -> dict[str, 
     inputs). So they do on very narrow inputs (at most ``profile.narrow_inputs`` neurons,
     two features in the estimators' coding): there each neuron already has ``MAX_ROOTS``
     codes, and the splits made every input section a walk of about 30 synapses for no
-    accuracy (docs/engine.md, Time per sample, seventh round); the inputs in between split
-    up to ``profile.middle_split_synapses`` (wine's sections held about 49 of 64, walked
-    half way on every row). Very narrow inputs also skip the backward pass of samples
+    accuracy (docs/engine.md, Time per sample, seventh round); the inputs in between keep
+    splitting to the section's end. Very narrow inputs also skip the backward pass of samples
     within ``profile.narrow_margin`` of their classes: a long stream of two features
     brings mostly rows it has learned (docs/engine.md, Time per sample, fourteenth round).
     ``gain`` False (the template's ``input_gain: false``) turns the gain off."""
     roots = input_roots(profile, inputs)
     narrow = inputs <= profile.narrow_inputs
     lifted = INPUT_FANOUT // max(inputs, 1) < roots or narrow
-    cap = (
-        profile.input_split_synapses if lifted else profile.middle_split_synapses
-    ) or profile.synapses_per_section
+    cap = (profile.input_split_synapses if lifted else 0) or profile.synapses_per_section
     margin = profile.narrow_margin if narrow and profile.narrow_margin else profile.learned_margin
     gain = profile.input_gain if gain and inputs >= WIDE_INPUTS else 0.0
     return {"input_roots": roots, "input_split_synapses": int(cap),
