@@ -109,15 +109,17 @@ def track_input_level(S, P, h, x):
     (docs/engine.md, Input gain).
     """
     k = S.hx_io[h]
-    off = S.in_off[k]
-    total, count = 0.0, 0
-    for j in range(S.in_n[k]):
-        v = np.float64(np.float32(x[off + j]))
-        if v > 0.0:
-            total += math.log(v)
-            count += 1
+    row = x[S.in_off[k] : S.in_off[k] + S.in_n[k]]
+    positive = np.empty(row.shape[0], dtype=np.int64)
+    count = 0
+    for j in range(row.shape[0]):  # listed without a branch: which pixels are lit is random
+        positive[count] = j
+        count += np.float32(row[j]) > F0
     if count == 0:
         return
+    total = 0.0
+    for j in positive[:count]:
+        total += math.log(np.float64(np.float32(row[j])))
     level = total / count
     rows = S.hx_rows[h]
     S.hx_rows[h] = rows + 1
