@@ -78,7 +78,7 @@ def load_inputs(S, h, x, gain):
     potentials of the input neurons; positive ones fire.
 
     Over slices indexed from 0, as :func:`update_neurons`: the loop then compiles to vector
-    code instead of reading the state's buffers anew for every value (1.1 µs of an MNIST
+    code instead of reading the state's buffers anew for every value (1.0 µs of an MNIST
     row's 26; docs/engine.md, Time per sample, fourteenth round)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     for blk in range(S.hx_nnb[h]):
