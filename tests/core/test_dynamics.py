@@ -159,3 +159,40 @@ def test_hidden_slopes_scale_each_neuron_by_its_own_slope():
             expect[gid] = before[gid] * slope
     assert s.n_delta.tobytes() == expect.tobytes()
     assert np.count_nonzero(s.n_delta != before) == 128 + 77
+
+
+def test_counted_steps_of_long_sections_follow_the_formula():
+    """``backward.update_block_default`` with a step per synapse (``decay``) takes a long
+    section's steps in a loop of their own after the walk (vector code): every walked
+    synapse of every section still steps by ``lr * d / (1 + n * decay)`` and counts up to
+    ``steps_max``, and only a hidden source collects its share."""
+    f32, syn = np.float32, 40
+    rng = np.random.default_rng(3)
+    stops = np.array([30, 5, 17], dtype=np.uint8)  # two long sections, one short
+    kinds = np.array([1, 0, 0], dtype=np.uint8)  # an input source, two hidden ones
+    sw = rng.normal(size=(3, syn)).astype(f32)
+    sv = rng.integers(0, 20, size=(3, syn)).astype(f32)
+    st_ = rng.integers(0, 8, size=(3, syn)).astype(np.uint8)
+    t_delta = rng.normal(size=8).astype(f32)
+    n_delta = np.zeros(4, dtype=f32)
+    lr, decay, steps_max = f32(0.2), f32(0.001), f32(19.0)
+    w0, v0 = sw.copy(), sv.copy()
+    backward.update_block_default(
+        np.arange(3, dtype=np.int32), 3, np.array([3, 1, 2], dtype=np.int32), kinds, stops,
+        sw, st_, np.zeros((3, syn), np.uint8), sv, np.zeros(8, f32), t_delta, n_delta, lr,
+        False, f32(0), f32(1e-8), False, f32(0), np.empty(syn, f32), decay, steps_max,
+    )  # fmt: skip
+    expect_w, expect_v, expect_n = w0.copy(), v0.copy(), np.zeros(4, dtype=f32)
+    for slot in range(3):
+        acc = f32(0)
+        for k in range(stops[slot]):
+            d = t_delta[st_[slot, k]]
+            acc = f32(acc + d * w0[slot, k])
+            expect_w[slot, k] = w0[slot, k] - lr * d / (f32(1) + decay * v0[slot, k])
+            expect_v[slot, k] = min(v0[slot, k] + f32(1), steps_max)
+        if kinds[slot] == 0:
+            expect_n[[3, 1, 2][slot]] += acc
+    assert sw.tobytes() == expect_w.tobytes()
+    assert sv.tobytes() == expect_v.tobytes()
+    assert n_delta.tobytes() == expect_n.tobytes()
+    assert np.count_nonzero(sw != w0) == 30 + 5 + 17

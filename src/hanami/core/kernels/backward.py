@@ -250,32 +250,36 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
         slot = lst[j]
         acc = F0
         stop = c_stop[slot]
-        apart = adaptive > F0 and stop >= VECTOR_STEPS  # a plain step is cheap in place
+        # a plain step is cheap in place, a root or a division per synapse is not
+        apart = (adaptive > F0 or decay > F0) and stop >= VECTOR_STEPS
+        passes = c_kind[slot] == 0  # only hidden sources take their share back
         for k in range(stop):
             t = st_[slot, k]
             w = sw[slot, k]
             if counters and sc[slot, k] < PERSISTENT_COUNTER and (t_pot[t] > active) == (w > F0):
                 sc[slot, k] += 1
             d = t_delta[t]
-            acc += d * w
+            if passes:
+                acc += d * w
             if apart:
                 deltas[k] = d
             elif adaptive > F0:
                 sw[slot, k], sv[slot, k] = _rms_step(w, sv[slot, k], d, lr, adaptive, eps)
             elif decay > F0:
-                n_steps = sv[slot, k]
-                sw[slot, k] = w - lr * d / (F1 + decay * n_steps)
-                sv[slot, k] = min(n_steps + F1, steps_max)
+                sw[slot, k], sv[slot, k] = _counted_step(w, sv[slot, k], d, lr, decay, steps_max)
             else:
                 sw[slot, k] = w - lr * d
         if apart:
             # a long section takes its steps after the sum (which needs the weights before
             # them), in a loop over contiguous error terms that compiles to vector code:
             # the same operations bit for bit (docs/engine.md, Time per sample)
-            _rms_steps(sw[slot], sv[slot], deltas, stop, lr, adaptive, eps)
+            if adaptive > F0:
+                _rms_steps(sw[slot], sv[slot], deltas, stop, lr, adaptive, eps)
+            else:
+                _counted_steps(sw[slot], sv[slot], deltas, stop, lr, decay, steps_max)
         if mean and stop > 0:
             acc = acc / np.float32(stop)
-        if c_kind[slot] == 0:
+        if passes:
             n_delta[c_src[slot]] += acc
 
 
@@ -292,6 +296,20 @@ def _rms_steps(w, v, d, stop, lr, adaptive, eps):
     """:func:`_rms_step` for synapses ``0..stop`` of one section, error terms in ``d``."""
     for k in range(stop):
         w[k], v[k] = _rms_step(w[k], v[k], d[k], lr, adaptive, eps)
+
+
+@njit
+def _counted_step(w, n, d, lr, decay, steps_max):
+    """One synapse's step ``lr / (1 + n * decay)`` after ``n`` counted steps (see
+    :func:`update_block_default`); returns the new weight and count."""
+    return w - lr * d / (F1 + decay * n), min(n + F1, steps_max)
+
+
+@njit
+def _counted_steps(w, n, d, stop, lr, decay, steps_max):
+    """:func:`_counted_step` for synapses ``0..stop`` of one section, error terms in ``d``."""
+    for k in range(stop):
+        w[k], n[k] = _counted_step(w[k], n[k], d[k], lr, decay, steps_max)
 
 
 @njit
