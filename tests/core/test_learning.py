@@ -358,3 +358,10 @@ def test_wide_sections_grow_longer_after_a_while(monkeypatch, tmp_path, width):
         beyond = (c._state.s_t[:, :, short:] != st.UNUSED_TARGET).any(axis=2)
         assert beyond.sum() == (width if wide else 0)
     assert plain._state.s_w.shape[2] == short
+
+
+def test_a_section_holds_no_more_synapses_than_a_walk_can_count():
+    """A walk counts the synapses it reached in a uint8 (``c_stop``)."""
+    assert dataclasses.replace(PROFILES["default"], wide_synapses=255)
+    with pytest.raises(ValueError, match="wide_synapses"):
+        dataclasses.replace(PROFILES["default"], wide_synapses=256)

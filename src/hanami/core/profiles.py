@@ -29,6 +29,7 @@ GAIN_WARMUP = 100  # input_gain: rows whose mean level is the reference
 WIDE_INPUTS = 64  # input_gain, wide_pieces: only inputs this wide have a level that is not
 # the data's, and only there did a first synapse in pieces help (docs/engine.md, First
 # synapses in pieces for wide inputs)
+MAX_SECTION_SYNAPSES = 255  # synapses a section may hold (the walk's count is a uint8)
 SPLIT_MARGIN = 0.1  # a split happens only where the potential is inside the border's
 # middle (margin, 1 - margin): a split at the very edge would leave a sliver synapse
 
@@ -107,6 +108,11 @@ class Profile:
         # block of more than 255 neurons would silently drop every synapse that drew 255
         if self.neurons_per_block > UNUSED_TARGET:
             raise ValueError(f"neurons_per_block must be at most {UNUSED_TARGET}")
+        # a walk counts the synapses it reached in a uint8 (c_stop)
+        if max(self.synapses_per_section, self.wide_synapses) > MAX_SECTION_SYNAPSES:
+            raise ValueError(
+                f"synapses_per_section and wide_synapses must be at most {MAX_SECTION_SYNAPSES}"
+            )
 
 
 PROFILES = {
