@@ -320,3 +320,48 @@ def test_a_wide_input_synapse_never_steps_below_the_floor(monkeypatch):
     c.train(x, y)
     assert np.all(c._state.s_v[mask] == steps_max)
     assert not np.array_equal(c._state.s_w[mask], before)
+
+
+@pytest.mark.parametrize("width", [WIDE_INPUTS - 1, WIDE_INPUTS])
+def test_wide_sections_grow_longer_after_a_while(monkeypatch, tmp_path, width):
+    """``wide_synapses``, ``wide_synapses_after``: on inputs of ``WIDE_INPUTS`` values or
+    more, the first samples learn bit for bit as with short sections; then the sections
+    take room for ``wide_synapses`` synapses, compute what they did, and full ones grow past
+    ``synapses_per_section``; narrower inputs keep their sections (docs/engine.md, Longer
+    sections for a cluster that has learned a while)."""
+    default = PROFILES["default"]
+    short, long = default.synapses_per_section, default.wide_synapses
+    assert long > short
+    # a ramp of values fills every input section (each larger value adds a synapse)
+    X = np.repeat(np.arange(400, dtype=np.float32)[:, None] % 97 + 1, width, axis=1)
+    Y = np.eye(2, dtype=np.float32)[np.arange(400) % 2]
+    runs = []
+    for synapses in (long, 0):
+        profile = dataclasses.replace(default, wide_synapses=synapses, wide_synapses_after=200)
+        monkeypatch.setitem(PROFILES, "default", profile)
+        c = Cluster(line_template(), seed=1)
+        c.train(X[:200], Y[:200])
+        runs.append(c)
+    grown, plain = runs
+    assert np.array_equal(grown.request(X), plain.request(X))
+    sections = (grown._state.c_src >= 0) & (grown._state.c_kind == 1)
+    assert np.sum(grown._state.s_t[sections][:, -1] != st.UNUSED_TARGET) == width  # full
+    short_state, grown._state = grown._state, st.lengthen(grown._state, long)
+    assert grown._state.s_w.shape[2] == long
+    assert np.array_equal(grown.request(X), plain.request(X))
+    grown._state = short_state  # training lengthens it where that is due
+    for c in runs:
+        c.train(X[200:], Y[200:])
+    wide = width >= WIDE_INPUTS
+    loaded = Cluster.load(grown.save(tmp_path / "c.hckpt"))
+    for c in (grown, loaded):
+        beyond = (c._state.s_t[:, :, short:] != st.UNUSED_TARGET).any(axis=2)
+        assert beyond.sum() == (width if wide else 0)
+    assert plain._state.s_w.shape[2] == short
+
+
+def test_a_section_holds_no_more_synapses_than_a_walk_can_count():
+    """A walk counts the synapses it reached in a uint8 (``c_stop``)."""
+    assert dataclasses.replace(PROFILES["default"], wide_synapses=255)
+    with pytest.raises(ValueError, match="wide_synapses"):
+        dataclasses.replace(PROFILES["default"], wide_synapses=256)

@@ -249,9 +249,11 @@ class Cluster(Widths):
                     seen: np.ndarray) -> None:  # fmt: skip
         i, n, grown = 0, rows.shape[0], False
         while i < n:
+            end = self._lengthen(i, n)
             # the kernel stops before a row short of spare capacity, by the test of
             # _grow (has_reserve): grow only then, not before every call (3 µs a call)
-            stop = self._kernels.train_rows(self._ref(), self._params, X, Y, rows, i, n, seen)
+            stop = self._kernels.train_rows(self._ref(), self._params, X, Y, rows, i, end,
+                                            seen)  # fmt: skip
             if stop == i:
                 if grown:  # the two tests disagree: fail rather than spin for ever
                     raise RuntimeError("growing left less spare capacity than a row needs")
@@ -265,6 +267,18 @@ class Cluster(Widths):
                 self._state.meta[st.M_CAPACITY_HIT] = 0
                 reserve = max(1, 2 * self._params.reserve_blocks)
                 self._params = self._params._replace(reserve_blocks=reserve)
+
+    def _lengthen(self, i: int, n: int) -> int:
+        """Where training from row ``i`` of ``n`` must pause for the sections to lengthen
+        (``Params.long_synapses`` after ``long_after`` samples); lengthens them when due."""
+        p, s = self._params, self._state
+        if p.long_synapses <= s.s_w.shape[2]:
+            return n
+        due = p.long_after - int(s.meta[st.M_SAMPLES])
+        if due > 0:
+            return min(n, i + due)
+        self._state = st.lengthen(s, p.long_synapses)
+        return n
 
     def request(
         self, inputs: Data, *, stateless: bool = False

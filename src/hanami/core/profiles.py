@@ -29,6 +29,7 @@ GAIN_WARMUP = 100  # input_gain: rows whose mean level is the reference
 WIDE_INPUTS = 64  # input_gain, wide_pieces: only inputs this wide have a level that is not
 # the data's, and only there did a first synapse in pieces help (docs/engine.md, First
 # synapses in pieces for wide inputs)
+MAX_SECTION_SYNAPSES = 255  # synapses a section may hold (the walk's count is a uint8)
 SPLIT_MARGIN = 0.1  # a split happens only where the potential is inside the border's
 # middle (margin, 1 - margin): a split at the very edge would leave a sliver synapse
 
@@ -96,6 +97,10 @@ class Profile:
     # (0: that schedule everywhere; docs/engine.md, A step size per synapse for wide inputs)
     wide_rate_min: float = 0.0  # ... and never below this (the count stops where the step
     # reaches it), so a long-running cluster keeps learning (0: no floor)
+    wide_synapses: int = 0  # where the inputs are WIDE_INPUTS or more, sections hold up to
+    wide_synapses_after: int = 0  # this many synapses once the cluster has trained this
+    # many samples, synapses_per_section before (0: synapses_per_section always;
+    # docs/engine.md, Longer sections for a cluster that has learned a while)
     distinct_targets: bool = False  # a new synapse's target differs from those of its
     # section's previous synapses (docs/engine.md, Levers tried on MNIST and not kept;
     # Input gain)
@@ -105,6 +110,11 @@ class Profile:
         # block of more than 255 neurons would silently drop every synapse that drew 255
         if self.neurons_per_block > UNUSED_TARGET:
             raise ValueError(f"neurons_per_block must be at most {UNUSED_TARGET}")
+        # a walk counts the synapses it reached in a uint8 (c_stop)
+        if max(self.synapses_per_section, self.wide_synapses) > MAX_SECTION_SYNAPSES:
+            raise ValueError(
+                f"synapses_per_section and wide_synapses must be at most {MAX_SECTION_SYNAPSES}"
+            )
 
 
 PROFILES = {
@@ -117,15 +127,16 @@ PROFILES = {
     # the synapses into outputs, no backward pass for a sample whose outputs are all
     # within 0.3 of its classes, distinct targets in a section, an input gain that
     # carries a wide input's change of range, and there a first synapse in two pieces
-    # and a step size per synapse that falls with the synapse's own steps;
-    # docs/engine.md has the measurements. The estimators code features around running
-    # quantiles (the engine never reads it).
+    # and a step size per synapse that falls with the synapse's own steps, and sections
+    # of 192 synapses after 60,000 samples; docs/engine.md has the measurements. The
+    # estimators code features around running quantiles (the engine never reads it).
     "default": Profile("default", "default", 128, 512, 72, 0.1, 0.1, 0.01, 8,
                        learning_rate_decay=2.5e-5, learning_rate_min=0.03,
                        initial_weight=0.0125, input_quantiles=(0.2, 0.5, 0.8),
                        output_adaptive=0.999, output_rate=0.0004, learned_margin=0.3,
                        distinct_targets=True, input_gain=0.9, wide_pieces=2,
-                       wide_rate=0.2, wide_decay=1e-3, wide_rate_min=0.01),
+                       wide_rate=0.2, wide_decay=1e-3, wide_rate_min=0.01,
+                       wide_synapses=192, wide_synapses_after=60_000),
     # The default rules with every lever of docs/engine.md, The stream profile: several
     # roots per neuron, splits at the value, a first synapse in pieces, per-synapse
     # adaptive steps on a cross-entropy error, a leak to silent neurons, hidden blocks of
@@ -186,6 +197,8 @@ class Params(NamedTuple):
     synapse_rate: float  # see Profile.wide_rate (resolved by shape_fields)
     synapse_decay: float  # see Profile.wide_decay (resolved: 0 below WIDE_INPUTS inputs)
     synapse_steps_max: float  # see Profile.wide_rate_min (resolved: the count at the floor)
+    long_synapses: int  # see Profile.wide_synapses (resolved: 0 below WIDE_INPUTS inputs)
+    long_after: int  # see Profile.wide_synapses_after
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
@@ -276,17 +289,22 @@ def first_pieces(profile: Profile, inputs: int, outputs: int) -> int:
     return int(profile.first_pieces)
 
 
-def synapse_fields(profile: Profile, inputs: int) -> dict[str, float]:
+def synapse_fields(profile: Profile, inputs: int) -> dict[str, float | int]:
     """The step size of synapses into hidden neurons: on inputs of ``WIDE_INPUTS`` values or
     more, ``wide_rate / (1 + n * wide_decay)`` after ``n`` learned samples that walked the
     synapse: a pixel that seldom fires keeps large steps while a busy one settles
     (docs/engine.md, A step size per synapse for wide inputs); elsewhere (``synapse_decay``
     0) the schedule over samples, which the narrow streams were tuned with. The count
     stops where the step reaches ``wide_rate_min`` (``synapse_steps_max``), so a cluster
-    that runs for months still follows a change of its data."""
+    that runs for months still follows a change of its data. On the same inputs sections
+    hold ``wide_synapses`` synapses after ``wide_synapses_after`` samples: finer codes of
+    the pixels for a cluster that keeps learning, at no cost to its first samples."""
     wide = inputs >= WIDE_INPUTS and profile.wide_decay > 0.0
     floor = profile.wide_rate_min
+    long = inputs >= WIDE_INPUTS and profile.wide_synapses > profile.synapses_per_section
     return {
+        "long_synapses": int(profile.wide_synapses) if long else 0,
+        "long_after": int(profile.wide_synapses_after) if long else 0,
         "synapse_rate": float(profile.wide_rate) if wide else 0.0,
         "synapse_decay": float(profile.wide_decay) if wide else 0.0,
         "synapse_steps_max": (
@@ -299,7 +317,7 @@ def synapse_fields(profile: Profile, inputs: int) -> dict[str, float]:
 
 def shape_fields(
     profile: Profile, inputs: int, outputs: int, gain: bool = True
-) -> dict[str, float]:
+) -> dict[str, float | int]:
     """Every parameter that follows the widths of the inputs and outputs seen so far
     (:func:`input_fields`, :func:`hidden_fields`, :func:`synapse_fields`,
     :func:`first_pieces`)."""

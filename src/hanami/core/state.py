@@ -319,6 +319,21 @@ def grow(state: State, npb: int, nb_cap: int, cb_cap: int, hex_cap: int) -> Stat
     return state._replace(**changes) if changes else state
 
 
+def lengthen(state: State, syn: int) -> State:
+    """Return ``state`` with room for ``syn`` synapses per section; the new positions are
+    free, so every section computes what it did and may grow into them (docs/engine.md,
+    Longer sections for a cluster that has learned a while)."""
+    cb = int(state.meta[M_CB])
+    changes = {}
+    for f in FIELDS:
+        if f.shape[2:] == ("syn",):
+            old = getattr(state, f.name)
+            new = _filled((*old.shape[:2], syn), f.name)
+            new[:cb, :, : old.shape[2]] = old[:cb]
+            changes[f.name] = new
+    return state._replace(**changes)
+
+
 def resize_outputs(state: State, length: int) -> State:
     """Extend the internal output buffers to ``length`` outputs."""
     changes = {name: _grown(getattr(state, name), length, name) for name in OUTPUT_FIELDS}
