@@ -219,10 +219,11 @@ def input_roots(profile: Profile, inputs: int) -> int:
     return int(min(fanout, MAX_ROOTS))
 
 
-def input_fields(profile: Profile, inputs: int, gain: bool = True) -> dict[str, float]:
-    """The parameters that follow the number of input neurons: the input roots, and how many
-    synapses an input section may split into, and the input gain: the level of a row of
-    a few features is the data itself (a rising value, a large class), so only rows of at
+def input_fields(profile: Profile, inputs: int, gain: bool = True) -> dict[str, float | int]:
+    """The parameters that follow the number of input neurons: the input roots, how many
+    synapses an input section may split into, the learned margin, and the input gain: the
+    level of a row of a
+    few features is the data itself (a rising value, a large class), so only rows of at
     least ``WIDE_INPUTS`` values (pixels) get one. Where ``profile.min_input_roots`` lifts the
     roots above ``INPUT_FANOUT // inputs`` (wide inputs), every input section is walked on
     every row its feature fires, so its length is the step's cost: there the splits stop at
