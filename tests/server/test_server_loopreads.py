@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from postgres import new_database
 from sqlalchemy import insert, text
 from sqlalchemy.exc import MultipleResultsFound
 
@@ -25,7 +26,10 @@ _BACKEND = text("SELECT pg_backend_pid()")
 
 @pytest.fixture
 def database(postgres_url):
-    database = Database(postgres_url)
+    """A database of this test's own: the session's server shares ``postgres_url`` and, as
+    a replica, adopts every cluster row without a holder, which raced the reads compared
+    here (its ``holder`` changed between two reads in one clean-clone run)."""
+    database = Database(new_database(postgres_url))
     upgrade(database)
     yield database
     database.dispose()
