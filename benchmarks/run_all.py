@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import epoch_ratio
 import peers
 import server as server_bench
 import streams
@@ -55,16 +56,18 @@ def main() -> None:
     ]
     data = load_mnist(args.data)
     peer_results = [peers.mlp(data), peers.sgd(data)]
+    alternating = epoch_ratio.run(data)
     scaling = threads.main(args.data)
     service = server_bench.main(args.data)
     stream_results = streams.run(mnist_dir=args.data, robustness=args.stream_robustness)
-    write_report(args.output, runs, peer_results, scaling, service, stream_results)
+    write_report(args.output, runs, peer_results, alternating, scaling, service, stream_results)
 
 
 def write_report(
     path: Path,
     runs: list[dict],
     peer_results: list[dict],
+    alternating: dict,
     scaling: dict,
     service: dict,
     stream_results: dict,
@@ -106,6 +109,11 @@ def write_report(
         f"{default['train_cpu_s'][0] / mlp['train_cpu_s']:.2f}x its training CPU time, "
         f"{default['accuracy'][0] - mlp['accuracy']:+.2f} points of accuracy.",
         "",
+        "The same in alternating rounds (`python benchmarks/epoch_ratio.py`: seed 1, the two "
+        "learners back to back in each round, the first one alternating):",
+        "",
+        *epoch_ratio.markdown(alternating),
+        "",
         "## Two clusters on two threads",
         "",
         f"`python benchmarks/threads.py`: {scaling['one_thread_samples_per_s']:,} samples/s "
@@ -122,8 +130,8 @@ def write_report(
     ]
     path.write_text("\n".join(lines))
     path.with_suffix(".json").write_text(json.dumps(
-        {"runs": runs, "peers": peer_results, "threads": scaling, "service": service,
-         "streams": stream_results},
+        {"runs": runs, "peers": peer_results, "epoch_ratio": alternating, "threads": scaling,
+         "service": service, "streams": stream_results},
         indent=1) + "\n")  # fmt: skip
 
 
