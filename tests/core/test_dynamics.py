@@ -196,3 +196,21 @@ def test_counted_steps_of_long_sections_follow_the_formula():
     assert sv.tobytes() == expect_v.tobytes()
     assert n_delta.tobytes() == expect_n.tobytes()
     assert np.count_nonzero(sw != w0) == 30 + 5 + 17
+
+
+def test_input_level_logs_of_whole_values_equal_the_compiled_log():
+    """The input level takes the logs of whole values below 256 (MNIST's pixels) from a
+    table: each must be the kernels' own ``math.log`` bit for bit, and other values still
+    get it computed."""
+    from numba import njit
+
+    from hanami.core.kernels import forward
+
+    @njit
+    def compiled_log(v):
+        return math.log(np.float64(v))
+
+    values = np.concatenate([np.arange(1, 256), [0.5, 3.25, 255.5, 256, 1e6]])
+    for v in values.astype(np.float32):
+        assert forward.positive_log(v) == compiled_log(v), v
+    assert forward.BYTE_LOGS[200] == math.log(200.0)

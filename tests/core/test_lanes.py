@@ -32,3 +32,31 @@ def test_a_request_in_lanes_equals_rows_one_at_a_time(input_kind: str, in_lanes:
             assert np.array_equal(a[name], b[name]), name
     for cb, n in enumerate(a["cb_nlist"]):
         assert np.array_equal(a["c_list"][cb, :n], b["c_list"][cb, :n])
+
+
+def test_a_section_in_lanes_walks_until_its_highest_potential_stops() -> None:
+    """The vector walk stops when the lane of the highest potential stops (it does not
+    count the lanes still walking); each lane must still get exactly its own row's walk,
+    the highest potential in a middle lane and the others stopping far earlier."""
+    from hanami.core.kernels.lanes import FEW, STOPPED, _walk_block
+    from hanami.core.kernels.walks import walk_value
+
+    rng = np.random.default_rng(0)
+    syn, npb, thr = 24, 8, np.float32(0.01)
+    sb = rng.uniform(0.05, 0.15, (1, syn)).astype(np.float32)
+    sw = rng.normal(0, 0.5, (1, syn)).astype(np.float32)
+    st_ = rng.integers(0, npb, (1, syn)).astype(np.uint8)
+    st_[0, 20:] = st.UNUSED_TARGET
+    pot = np.zeros(LANES, dtype=np.float32)
+    pot[: FEW + 20] = rng.uniform(0.0, 0.3, FEW + 20)  # short walks, some lanes silent
+    pot[LANES // 2] = np.float32(1.7)  # the longest walk, in no particular lane
+    lanes = np.zeros((2 * npb, LANES), dtype=np.float32)
+    lanes[0] = pot
+    q = np.full(LANES, STOPPED, dtype=np.float32)
+    c_src, c_low = np.array([0], dtype=np.int32), np.array([0.02], dtype=np.float32)
+    _walk_block(c_src, c_low, sw, sb, st_, 1, npb, lanes, q, thr)
+    for lane in range(LANES):
+        alone = np.zeros(npb, dtype=np.float32)
+        if pot[lane] > 0:
+            walk_value(sw, sb, st_, 0, pot[lane] - c_low[0], alone, thr)
+        assert np.array_equal(lanes[npb:, lane], alone), lane

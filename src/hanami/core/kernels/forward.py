@@ -25,6 +25,11 @@ from hanami.core.kernels.structure import F0, F1
 from hanami.core.kernels.walks import HALF, walk_sections_classic, walk_sections_default
 from hanami.core.state import HX_INPUT, HX_OUTPUT, OUTPUT_LINKS
 
+# math.log of 1 .. 255 (index 0 unused): the input level of 8-bit values such as MNIST's
+# pixels, about 150 logs per row, takes them from here (docs/engine.md, Time per sample,
+# seventeenth round; tests/core/test_dynamics.py checks them against the kernels' log)
+BYTE_LOGS = np.array([0.0] + [math.log(v) for v in range(1, 256)])
+
 
 @njit
 def forward_classic(S, P, x, train):
@@ -125,7 +130,7 @@ def track_input_level(S, P, h, x):
         return
     total = 0.0
     for j in positive[:count]:
-        total += math.log(np.float64(np.float32(row[j])))
+        total += positive_log(np.float32(row[j]))
     level = total / count
     rows = S.hx_rows[h]
     S.hx_rows[h] = rows + 1
@@ -137,6 +142,17 @@ def track_input_level(S, P, h, x):
     S.hx_level[h] = level
     drift = S.hx_ref[h] - level
     S.hx_gain[h] = np.float32(math.exp(drift)) if abs(drift) > P.gain_tolerance else F1
+
+
+@njit
+def positive_log(v):
+    """``math.log`` of a positive float32 value, from :data:`BYTE_LOGS` where it is a
+    whole number below 256 (the same value, without the call)."""
+    if v < np.float32(256.0):
+        whole = np.int64(v)
+        if np.float32(whole) == v:
+            return BYTE_LOGS[whole]
+    return math.log(np.float64(v))
 
 
 @njit
