@@ -70,8 +70,10 @@ class _EngineFunctionCache(caching.FunctionCache):
     _impl_class = _EngineCacheImpl
 
 
-def njit(func):
+def njit(func=None, **options):
     """``numba.njit`` with :data:`JIT`, cached under :func:`engine_stamp`."""
-    dispatcher = numba.njit(**JIT)(func)
+    if func is None:
+        return functools.partial(njit, **options)
+    dispatcher = numba.njit(**JIT, **options)(func)
     dispatcher._cache = _EngineFunctionCache(func)  # what Dispatcher.enable_caching sets
     return dispatcher

@@ -31,29 +31,44 @@ from hanami.estimators._sklearn_base import HanamiBase
 __all__ = ["HanamiClassifier", "HanamiRegressor", "prequential"]
 
 
-def _validate_labelled(estimator, X, y, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``validate_data(estimator, X, y, reset=reset)`` for a classifier.
+def _validate_plain(
+    estimator, X, y, reset: bool, numeric: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``validate_data(estimator, X, y, reset=reset)`` for a classifier, or with
+    ``numeric`` the regressor's ``validate_data(..., multi_output=True, y_numeric=True)``.
 
     Plain arrays, which its ``check_X_y`` would return as they are (a native float32 or
-    float64 ``X`` of at least one row and column and finite values, and 1-D integer or
-    boolean labels, one per row), need no check: where no feature names are known and
-    the number of features is new (``reset``) or the same, all it would do is record that
-    number. That took 127 µs on wine's rows, and 19 µs with ``skip_check_array``, which
-    still looks for feature names in ``X`` (docs/engine.md, Time per sample, Eighth
-    round), a part of every new estimator. Anything else it checks itself."""
+    float64 ``X`` of at least one row and column and finite values; 1-D integer or
+    boolean labels, one per row, or with ``numeric`` 1-D or 2-D integer, boolean or
+    finite native float32/float64 targets, one row per row and at least one column),
+    need no check: where no feature names are known and the number of features is new
+    (``reset``) or the same, all it would do is record that number. That took 127 µs on
+    wine's rows, and 19 µs with ``skip_check_array``, which still looks for feature names
+    in ``X`` (docs/engine.md, Time per sample, Eighth round), a part of every new
+    estimator; a regressor's took 125 µs (eighteenth round). Anything else it checks
+    itself."""
+    kinds, dims = ("biuf", (1, 2)) if numeric else ("biu", (1,))
     plain = (
-        type(X) is np.ndarray and type(y) is np.ndarray and X.ndim == 2 and y.ndim == 1
+        type(X) is np.ndarray and type(y) is np.ndarray and X.ndim == 2 and y.ndim in dims
         and X.dtype.kind == "f" and X.dtype.itemsize in (4, 8) and X.dtype.isnative
-        and y.dtype.kind in "biu" and X.size > 0 and X.shape[0] == y.shape[0]
+        and y.dtype.kind in kinds and X.size > 0 and X.shape[0] == y.shape[0]
+        and y.size > 0 and (y.dtype.kind != "f" or _finite_float(y))
         and not hasattr(estimator, "feature_names_in_")
         and (reset or getattr(estimator, "n_features_in_", None) == X.shape[1])
         and bool(np.isfinite(X).all())
     )  # fmt: skip
     if not plain:
-        return validate_data(estimator, X, y, reset=reset)
+        targets = {"multi_output": True, "y_numeric": True} if numeric else {}
+        return validate_data(estimator, X, y, reset=reset, **targets)
     if reset:
         estimator.n_features_in_ = X.shape[1]
     return X, y
+
+
+def _finite_float(y: np.ndarray) -> bool:
+    """A native float32 or float64 array of finite values (what ``check_array`` returns
+    as it is)."""
+    return y.dtype.itemsize in (4, 8) and y.dtype.isnative and bool(np.isfinite(y).all())
 
 
 def _check_labels(y: np.ndarray, classes: bool = False) -> None:
@@ -132,7 +147,7 @@ class HanamiClassifier(ClassifierMixin, HanamiBase):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train a fresh network for ``epochs`` passes over ``(X, y)``."""
-        X, y = _validate_labelled(self, X, y, reset=True)
+        X, y = _validate_plain(self, X, y, reset=True)
         _check_labels(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         self.class_count_ = np.zeros(len(self.classes_))
@@ -155,7 +170,7 @@ class HanamiClassifier(ClassifierMixin, HanamiBase):
         first = not hasattr(self, "classes_")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y = _validate_labelled(self, X, y, reset=first)
+        X, y = _validate_plain(self, X, y, reset=first)
         _check_labels(y)
         if first:
             all_classes = np.unique(np.asarray(classes))
@@ -248,7 +263,7 @@ class HanamiRegressor(RegressorMixin, HanamiBase):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train a fresh network for ``epochs`` passes over ``(X, y)``."""
-        X, y = validate_data(self, X, y, reset=True, multi_output=True, y_numeric=True)
+        X, y = _validate_plain(self, X, y, reset=True, numeric=True)
         Y = self._start(y)
         self._new_cluster()
         self._update_targets(Y)
@@ -267,7 +282,7 @@ class HanamiRegressor(RegressorMixin, HanamiBase):
         """Validated ``X`` and 2-D ``Y`` for a pass that continues the network (a fresh one
         on the first call)."""
         first = not hasattr(self, "n_outputs_")
-        X, y = validate_data(self, X, y, reset=first, multi_output=True, y_numeric=True)
+        X, y = _validate_plain(self, X, y, reset=first, numeric=True)
         if first:
             Y = self._start(y)
             self._new_cluster()

@@ -274,9 +274,9 @@ def update_block_default(lst, n, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, 
             # them), in a loop over contiguous error terms that compiles to vector code:
             # the same operations bit for bit (docs/engine.md, Time per sample)
             if adaptive > F0:
-                _rms_steps(sw[slot], sv[slot], deltas, stop, lr, adaptive, eps)
+                _rms_steps(sw, sv, slot, deltas, stop, lr, adaptive, eps)
             else:
-                _counted_steps(sw[slot], sv[slot], deltas, stop, lr, decay, steps_max)
+                _counted_steps(sw, sv, slot, deltas, stop, lr, decay, steps_max)
         if mean and stop > 0:
             acc = acc / np.float32(stop)
         if passes:
@@ -292,10 +292,10 @@ def _rms_step(w, v, d, lr, adaptive, eps):
 
 
 @njit
-def _rms_steps(w, v, d, stop, lr, adaptive, eps):
-    """:func:`_rms_step` for synapses ``0..stop`` of one section, error terms in ``d``."""
+def _rms_steps(w, v, slot, d, stop, lr, adaptive, eps):
+    """:func:`_rms_step` for synapses ``0..stop`` of section ``slot``, error terms in ``d``."""
     for k in range(stop):
-        w[k], v[k] = _rms_step(w[k], v[k], d[k], lr, adaptive, eps)
+        w[slot, k], v[slot, k] = _rms_step(w[slot, k], v[slot, k], d[k], lr, adaptive, eps)
 
 
 @njit
@@ -306,10 +306,12 @@ def _counted_step(w, n, d, lr, decay, steps_max):
 
 
 @njit
-def _counted_steps(w, n, d, stop, lr, decay, steps_max):
-    """:func:`_counted_step` for synapses ``0..stop`` of one section, error terms in ``d``."""
+def _counted_steps(w, n, slot, d, stop, lr, decay, steps_max):
+    """:func:`_counted_step` for synapses ``0..stop`` of section ``slot``, error terms in
+    ``d``."""
     for k in range(stop):
-        w[k], n[k] = _counted_step(w[k], n[k], d[k], lr, decay, steps_max)
+        w[slot, k], n[slot, k] = _counted_step(w[slot, k], n[slot, k], d[k], lr, decay,
+                                               steps_max)  # fmt: skip
 
 
 @njit

@@ -20,7 +20,7 @@ from hanami.core._jit import njit
 RAND_MAX = 2147483647.0  # rand() < 2^31; pcg values divided by this give weights
 
 
-@njit
+@njit(inline="always")
 def pcg(x):
     """32-bit PCG-RXS-M-XS hash of ``x``; iterated as a chain for per-synapse draws."""
     state = (x * 747796405 + 2891336453) & 0xFFFFFFFF

@@ -254,7 +254,7 @@ def create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init, distinct
     if distinct:
         window = min(k, nb_size - 1)
         draws = 0
-        while _target_in(st_[slot], k - window, k, t):
+        while _target_in(st_, slot, k - window, k, t):
             if draws < DISTINCT_DRAWS:
                 r = pcg(r)
                 t = r % nb_size
@@ -272,10 +272,10 @@ def create_synapse(sw, sb, st_, sc, slot, meta, k, q, r, nb_size, init, distinct
     return r
 
 
-@njit
-def _target_in(targets, start, stop, t):
-    """Whether ``targets[start:stop]`` holds ``t``."""
+@njit(inline="always")
+def _target_in(st_, slot, start, stop, t):
+    """Whether ``st_[slot, start:stop]`` holds ``t``."""
     m = start
-    while m < stop and targets[m] != t:
+    while m < stop and st_[slot, m] != t:
         m += 1
     return m < stop

@@ -14,7 +14,7 @@ Training walks also grow (docs/engine.md, Profiles, the rows "growth" and "long 
   of positions asks for a split (``c_split``, done by ``growth.update_cluster_classic``);
 * default: an oversized border (more than twice the potential left) gives half to the next
   position (``P.halve_borders``), or, with ``P.input_split``/``P.hidden_split``, the partly
-  covered synapse is split where the potential ran out (:func:`split_synapse`); a section's
+  covered synapse is split where the potential ran out (:func:`split_room`); a section's
   first synapse may be created in ``P.first_pieces`` equal pieces; a section that runs out
   of positions asks for a chained section above it (``growth.queue_section``), and the walk
   records how far it went (``c_stop``) for the backward pass.
@@ -218,7 +218,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
                        split_in, split_hid, margin, pieces, halve, in_cap,
                        distinct):  # fmt: skip
     """Default walks: a section that runs out of positions asks for a chained section
-    above it; the partly covered synapse is split (see :func:`split_synapse`) or, with
+    above it; the partly covered synapse is split (see :func:`split_room`) or, with
     ``halve``, halved; a section's first synapse is created as ``pieces`` synapses of
     equal borders. An input section splits only while it has fewer than ``in_cap``
     synapses (coarser input codes, fewer synapses walked)."""
@@ -255,8 +255,14 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
                     and st_[slot, cap] == UNUSED_TARGET
                     and (margin * b < q < (F1 - margin) * b)
                 ):
-                    r = split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init,
-                                      split == 2, distinct)  # fmt: skip
+                    # split (see split_room): three calls, none of which calls another
+                    # kernel, so Numba drops their reference counts (eighteenth round)
+                    split_room(sw, sb, st_, sc, sv, slot, k)
+                    r = create_synapse(sw, sb, st_, sc, slot, meta, k + 1, b - q, r, nb_size,
+                                       init, distinct)  # fmt: skip
+                    if split == 2:
+                        share_weight(sw, st_, slot, k, q, b)
+                    sb[slot, k] = q
                     b = q
                 elif halve and b > two * q and k < last:  # an oversized border (> 2q)
                     half = b / two
@@ -282,19 +288,23 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
 
 
 @njit
-def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep, distinct):
-    """Split synapse ``k`` of a section where the potential ``q`` ran out inside it: ``k``
-    keeps the border ``q`` and a new synapse at ``k + 1`` takes the rest (later synapses
-    move up one position; the caller checked that the last one is free, and positions
-    above the first free one are free too: synapses are created in order and the
-    reduction compacts them).
+def split_room(sw, sb, st_, sc, sv, slot, k):
+    """Split synapse ``k`` of a section where the potential ``q`` ran out inside it, first
+    part: later synapses move up one position, so that a new synapse at ``k + 1`` (made
+    by ``create_synapse`` with the border ``sb[slot, k] - q``) can take the rest of the
+    border, and ``k`` keeps the border ``q``. The caller checked that the last position is
+    free, and positions above the first free one are free too:
+    synapses are created in order and the reduction compacts them.
 
-    With ``keep`` the new synapse has the same target and the weight is shared in
-    proportion to the borders, so the section's function is unchanged and the two parts
-    learn apart from now on; otherwise the new synapse gets a random target and weight,
-    so the thermometer code gains a step where values actually fall.
+    With ``input_split``/``hidden_split`` 2 (:func:`share_weight`) the new synapse has the
+    same target and the weight is shared in proportion to the borders, so the section's
+    function is unchanged and the two parts learn apart from now on; otherwise the new
+    synapse gets a random target and weight, so the thermometer code gains a step where
+    values actually fall.
+    The parts are kernels of their own without a call or a branch on an array: Numba then
+    drops the reference counts it takes of their array arguments, two atomic operations
+    apiece per call (docs/engine.md, Time per sample, eighteenth round).
     """
-    b = sb[slot, k]
     end = k + 1  # the first free position: the ones above it stay free (as they were)
     while st_[slot, end] != UNUSED_TARGET:
         end += 1
@@ -304,16 +314,18 @@ def split_synapse(sw, sb, st_, sc, sv, slot, meta, k, q, r, nb_size, init, keep,
         st_[slot, m] = st_[slot, m - 1]
         sc[slot, m] = sc[slot, m - 1]
         sv[slot, m] = sv[slot, m - 1]
-    rest = b - q
     sv[slot, k + 1] = sv[slot, k]
-    r = create_synapse(sw, sb, st_, sc, slot, meta, k + 1, rest, r, nb_size, init, distinct)
-    if keep:
-        st_[slot, k + 1] = st_[slot, k]
-        w = sw[slot, k]
-        sw[slot, k + 1] = w * (rest / b)
-        sw[slot, k] = w * (q / b)
-    sb[slot, k] = q
-    return r
+
+
+@njit
+def share_weight(sw, st_, slot, k, q, b):
+    """A split that keeps the function (see :func:`split_room`): the new synapse ``k + 1``
+    takes the target of ``k`` and the share ``(b - q) / b`` of its weight, ``b`` the
+    border of ``k`` before the split and ``q`` the part it keeps."""
+    st_[slot, k + 1] = st_[slot, k]
+    w = sw[slot, k]
+    sw[slot, k + 1] = w * ((b - q) / b)
+    sw[slot, k] = w * (q / b)
 
 
 @njit

@@ -1,0 +1,68 @@
+"""Kernels run for every synapse created, split or stepped take no reference counts.
+
+Numba counts a reference to each array argument of a kernel (an atomic add on entry and
+one on exit) unless its pruning pass can drop the pair, which it cannot across a call to
+another kernel, a branch on the array's last use, or a view made inside a loop; on wine
+these counts were a fifth of the pass, most of them in the synapse creation and split
+(docs/engine.md, Time per sample, eighteenth round).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numba
+import numpy as np
+
+from hanami.core import _jit
+from hanami.core.kernels import backward, structure, walks
+
+F32 = np.float32
+
+
+def _counts(kernel, *args) -> int:
+    """Reference-count operations in ``kernel``'s own compiled function (compiled afresh:
+    a kernel loaded from the cache has no IR to read)."""
+    options = {k: v for k, v in _jit.JIT.items() if k != "cache"}
+    fresh = numba.njit(**options)(kernel.py_func)
+    fresh(*args)
+    ir = fresh.inspect_llvm(fresh.signatures[0])
+    name = kernel.py_func.__name__
+    for match in re.finditer(r"^define [^\n]*?@(\S+?)\(", ir, re.M):
+        if f"{len(name)}{name}B" in match.group(1) and "cpython" not in match.group(1):
+            end = ir.index("\n}\n", match.start())
+            body = ir[match.start() : end]
+            return body.count("@NRT_incref(") + body.count("@NRT_decref(")
+    raise AssertionError(f"no compiled function for {name}")
+
+
+def _section_arrays(syn: int = 8):
+    sw, sb = np.zeros((4, syn), F32), np.ones((4, syn), F32)
+    st_ = np.full((4, syn), 255, dtype=np.uint8)
+    st_[1, :3] = [0, 1, 2]
+    sc, sv = np.zeros((4, syn), dtype=np.uint8), np.zeros((4, syn), F32)
+    return sw, sb, st_, sc, sv
+
+
+def test_synapse_creation_and_split_take_no_reference_counts():
+    sw, sb, st_, sc, sv = _section_arrays()
+    meta = np.zeros(16, dtype=np.int64)
+    created = (sw, sb, st_, sc, 1, meta, 3, F32(0.5), 7, np.int32(5), 0.1, True)
+    assert _counts(structure.create_synapse, *created) == 0
+    assert _counts(walks.split_room, sw, sb, st_, sc, sv, 1, 1) == 0
+    assert _counts(walks.share_weight, sw, st_, 1, 1, F32(0.25), F32(1.0)) == 0
+
+
+def test_long_sections_step_without_reference_counts_per_section():
+    """update_block_default counts each array argument once per call, not per section."""
+    sw, _, st_, sc, sv = _section_arrays(32)
+    st_[:] = 0
+    lst, c_stop = np.arange(4, dtype=np.int32), np.full(4, 20, dtype=np.uint8)
+    c_src, c_kind = np.arange(4, dtype=np.int32), np.zeros(4, dtype=np.uint8)
+    t_pot, t_delta, n_delta = np.ones(4, F32), np.ones(4, F32), np.zeros(8, F32)
+    deltas = np.zeros(32, F32)
+    args = (lst, 4, c_src, c_kind, c_stop, sw, st_, sc, sv, t_pot, t_delta, n_delta,
+            F32(0.01), False, F32(0.9), F32(1e-3), True, F32(0.0), deltas, F32(0.0),
+            F32(0.0))  # fmt: skip
+    arrays = sum(isinstance(a, np.ndarray) for a in args)
+    assert _counts(backward.update_block_default, *args) <= 2 * arrays
