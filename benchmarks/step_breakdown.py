@@ -57,6 +57,9 @@ WRAPPED = (
     # the step
     ("hanami.server.runtime.journal", "StepJournal", "append"),
     ("hanami.server.runtime.executor", "InProcessExecutor", "queue_train"),
+    # a known shape's step, by the session's step plan (its record: write, also append's)
+    ("hanami.server.runtime.step_plan", "StepPlan", "run"),
+    ("hanami.server.runtime.journal", "StepJournal", "write"),
     ("hanami.core.cluster", "Cluster", "train"),
 )  # fmt: skip
 """(module, class or None, function): what the server counts."""
