@@ -118,6 +118,10 @@ def test_a_step_the_plan_does_not_fit_is_declined_untouched(pair):
     served.general(ROWS[2], LABELS[2])  # a new plan for the new cluster
     assert served.planned(ROWS[3], LABELS[3])
     assert served.replies == 4
+    records = served.records()
+    served.executor.delete("c")
+    assert not served.planned(ROWS[4], LABELS[4])
+    assert served.records() == records and served.replies == 4
 
 
 def _hold(executor: InProcessExecutor, taken: threading.Event, release: threading.Event) -> None:
