@@ -77,12 +77,14 @@ __all__ = [
     "ClusterInfo",
     "ClusterNotFound",
     "InProcessExecutor",
+    "LocalEntry",
 ]
 
 PathLike = str | os.PathLike[str]
 Buffers = Mapping[str, np.ndarray]
 """Hexagon name -> values: the inputs or the expected values of a step."""
-_METRICS_REFRESH_S = 1.0
+METRICS_REFRESH_S = 1.0
+"""Seconds between two refreshes of a cluster's cached metrics."""
 
 
 class ClusterNotFound(KeyError):
@@ -166,7 +168,9 @@ class ClusterExecutor(Protocol):
 
 
 @dataclass
-class _Entry:
+class LocalEntry:
+    """A cluster of :class:`InProcessExecutor` and what it keeps beside it."""
+
     cluster: Cluster
     info: ClusterInfo
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -182,10 +186,10 @@ class _Held:
 
     __slots__ = ("entry", "timeout", "uuid")
 
-    def __init__(self, entry: _Entry, uuid: str, timeout: float | None) -> None:
+    def __init__(self, entry: LocalEntry, uuid: str, timeout: float | None) -> None:
         self.entry, self.uuid, self.timeout = entry, uuid, timeout
 
-    def __enter__(self) -> _Entry:
+    def __enter__(self) -> LocalEntry:
         entry, timeout = self.entry, self.timeout
         if not entry.lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
             raise ClusterBusy(f"cluster '{self.uuid}' is busy")
@@ -215,24 +219,33 @@ class InProcessExecutor:
     shared = False
 
     def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, LocalEntry] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ registry
 
     def _add(self, uuid: str, cluster: Cluster) -> ClusterInfo:
-        entry = _Entry(cluster=cluster, info=_info_of(uuid, cluster, 0), metrics_at=time.time())
+        entry = LocalEntry(cluster=cluster, info=_info_of(uuid, cluster, 0), metrics_at=time.time())
         with self._lock:
             if uuid in self._entries:
                 raise ValueError(f"cluster '{uuid}' already exists")
             self._entries[uuid] = entry
         return entry.info
 
-    def _entry(self, uuid: str) -> _Entry:
+    def _entry(self, uuid: str) -> LocalEntry:
         try:
             return self._entries[uuid]
         except KeyError:
             raise ClusterNotFound(uuid) from None
+
+    def local_entry(self, uuid: str) -> LocalEntry:
+        """The cluster's entry, for a step plan in this process
+        (:mod:`hanami.server.runtime.step_plan`), which takes its lock itself."""
+        return self._entry(uuid)
+
+    def refresh(self, uuid: str) -> None:
+        """Refresh the cluster's cached info now; call it holding the cluster."""
+        self._refresh(uuid, self._entry(uuid), force=True)
 
     def _held(self, uuid: str, timeout: float | None = None) -> _Held:
         return _Held(self._entry(uuid), uuid, timeout)
@@ -269,12 +282,12 @@ class InProcessExecutor:
                 entry.lock.release()
         return entry.info
 
-    def _refresh(self, uuid: str, entry: _Entry, *, force: bool) -> None:
+    def _refresh(self, uuid: str, entry: LocalEntry, *, force: bool) -> None:
         """Update the cached info: sizes when they changed, everything at most once a second
         (``revision()`` is the live counter)."""
         cluster = entry.cluster
         now = time.time()
-        if force or now - entry.metrics_at >= _METRICS_REFRESH_S:
+        if force or now - entry.metrics_at >= METRICS_REFRESH_S:
             entry.info = _info_of(uuid, cluster, entry.revision)
             entry.metrics_at = now
         else:

@@ -240,7 +240,10 @@ class StepJournal:
     ) -> Mark:
         """Write one record (not yet durable: :meth:`sync`); call it under the cluster's
         lock, in the order the steps run."""
-        parts = encode_step(kind, inputs, expected)
+        return self.write(encode_step(kind, inputs, expected))
+
+    def write(self, parts: list[bytes | memoryview]) -> Mark:
+        """:meth:`append` of a payload already encoded (:func:`encode_step`'s parts)."""
         length = sum(len(p) for p in parts)
         if length >= _MAX_RECORD:
             raise JournalError(f"a step of {length} bytes is too large for the journal")

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
-from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound
+from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound, InProcessExecutor
 from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, StepJournal
 from hanami.server.runtime.replicas import Replicas
+from hanami.server.runtime.step_plan import StepPlan
 
 __all__ = ["JournaledSteps"]
 
@@ -94,6 +95,27 @@ class JournaledSteps:
             except BaseException:
                 journal.retract(mark)
                 raise
+
+    def step_plan(
+        self,
+        cluster_uuid: str,
+        inputs: Mapping[str, np.ndarray],
+        expected: Mapping[str, np.ndarray],
+    ) -> StepPlan | None:
+        """The plan of train steps shaped like this one, just journaled by
+        :meth:`train_after_reply` (None: not a shape a plan takes, or not in this process)."""
+        buffers = (*inputs.values(), *expected.values())
+        if (
+            not isinstance(self.executor, InProcessExecutor)
+            or len(inputs) != 1
+            or len(expected) != 1
+            or any(
+                b.dtype != np.float32 or b.ndim != 1 or not b.flags.c_contiguous for b in buffers
+            )
+            or cluster_uuid not in self._journals
+        ):
+            return None
+        return StepPlan(self.executor, cluster_uuid, self._journals, inputs, expected)
 
     def request_direct(
         self, cluster_uuid: str, inputs: Mapping[str, np.ndarray]

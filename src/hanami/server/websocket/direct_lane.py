@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hanami.protocol.proto import TRAIN_TYPE
+from hanami.protocol.proto import EXPECTED_BUFFER_TYPE, TRAIN_TYPE
 from hanami.server.websocket.cluster_messages import ACK, ClusterIOParser, StepBuffers
 from hanami.server.websocket.direct_steps import TRAIN_END, Steps
 from hanami.server.websocket.protocol import LaneWebSocketProtocol, binary_frame, lane_protocol
@@ -41,6 +41,8 @@ class CompatibleLane:
     """Whether the policy and the cluster's mode allow a train step, without a query."""
     parked: bool = False
     failure: BaseException | None = None
+    committed: bool = False
+    """Whether the step being handled was recorded: from then on it cannot be declined."""
 
     @classmethod
     def attach(
@@ -61,6 +63,10 @@ class CompatibleLane:
 
     def detach(self) -> None:
         self.protocol.lane = None
+
+    def _reply_end(self) -> None:
+        self.committed = True
+        self.protocol.write_frame(_TRAIN_END_FRAME)
 
     async def receive(self) -> bytes | str:
         """The session's next message that the lane did not handle (see :attr:`failure`
@@ -87,19 +93,25 @@ class CompatibleLane:
             return True
         if message.processType != TRAIN_TYPE or not self.train_allowed():
             return False
-        inputs, expected = self.buffers.with_last(message, values)
-        committed = False
+        self.committed = False
         try:
-            with self.steps.acknowledged_first(inputs, expected) as inline:
-                if inline:
-                    committed = True  # recorded: from here on the step cannot be declined
-                    self.protocol.write_frame(_TRAIN_END_FRAME)
+            if (
+                message.targetBufferType != EXPECTED_BUFFER_TYPE
+                or self.buffers.expected
+                or not self.steps.planned(
+                    self.buffers.inputs, message.bufferName, values, self._reply_end
+                )
+            ):
+                inputs, expected = self.buffers.with_last(message, values)
+                with self.steps.acknowledged_first(inputs, expected) as inline:
+                    if inline:
+                        self._reply_end()
         except Exception as exc:
-            if not committed:
+            if not self.committed:
                 return False  # the loop runs it again and answers the failure
             self.failure = exc
             self.protocol.queue.put_nowait(_WAKE_UP)  # type: ignore[arg-type]
-        if not committed:
+        if not self.committed:
             return False
         self.buffers.take()
         return True

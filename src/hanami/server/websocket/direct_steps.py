@@ -16,6 +16,7 @@ import numpy as np
 from hanami.protocol.proto import TRAIN_TYPE, ClusterIO_Message
 from hanami.server.runtime.executor import ClusterBusy
 from hanami.server.runtime.registry import ClusterRegistry
+from hanami.server.runtime.step_plan import StepPlan
 from hanami.server.websocket.session import WsSession
 
 __all__ = ["INLINE_AFTER", "INLINE_LIMIT_S", "TRAIN_END", "Steps"]
@@ -59,6 +60,8 @@ class Steps:
         self.clusters = clusters
         self.quick = 0
         self.known: tuple[frozenset[str], frozenset[str]] | None = None
+        self.plan: StepPlan | None = None
+        """The last inline step's shape, prepared (:meth:`planned`)."""
 
     async def train(self, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
         """One train step, and its reply (``isLast = true``) once it is committed."""
@@ -100,6 +103,7 @@ class Steps:
                     with self.clusters.train_after_reply(uuid, inputs, expected) as waited:
                         yield True
                     self._count(time.thread_time() - cpu + waited)
+                    self.plan = self.clusters.step_plan(uuid, inputs, expected)
                 finally:
                     _HELD_ON_LOOP.discard(uuid)
             return
@@ -107,6 +111,30 @@ class Steps:
             if locked:
                 raise
         yield False
+
+    def planned(
+        self, inputs: dict[str, np.ndarray], name: str, y: np.ndarray, reply: Callable[[], None]
+    ) -> bool:
+        """The step of ``inputs`` and the expected buffer ``name`` by the step plan of the
+        last inline step, if it has that shape and can run now (as :meth:`acknowledged_first`:
+        ``reply()`` once committed, then the pass). False: nothing done."""
+        plan = self.plan
+        if (
+            plan is None
+            or len(inputs) != 1
+            or self.quick < INLINE_AFTER
+            or self.cluster_uuid in _HELD_ON_LOOP
+        ):
+            return False
+        ((in_name, x),) = inputs.items()
+        if plan.key != (in_name, x.size, name, y.size):
+            return False
+        cpu = time.thread_time()
+        waited = plan.run(x, y, reply)
+        if waited is None:
+            return False
+        self._count(time.thread_time() - cpu + waited)
+        return True
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)``, a step on this session's cluster: inline if quick and free."""
