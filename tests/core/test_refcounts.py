@@ -74,17 +74,15 @@ def test_long_sections_step_without_reference_counts_per_section():
     assert _counts(backward.update_block_default, *args) <= 2 * arrays
 
 
-def test_block_kernels_compile_into_the_hexagon_loops():
-    """The per-block walk and step are compiled into their hexagon's loop: a call would
-    count each of their 12-17 array arguments on entry and exit, per block and row
-    (docs/engine.md, Time per sample, nineteenth round)."""
+def test_block_step_compiles_into_the_hexagon_loop():
+    """The per-block weight step is compiled into its hexagon's loop: a call would count
+    each of its 12 array arguments on entry and exit, per block and row (docs/engine.md,
+    Time per sample, nineteenth round)."""
     c = Cluster(line_template(), seed=11)
     x, y = np.linspace(0, 1, 8, dtype=F32)[:, None], np.zeros((8, 1), F32)
     c.train(x, y)
     ref, hidden = K.as_ref(c._state), 1
     deltas = np.zeros(c._state.s_w.shape[2], F32)
-    walked = _code(walks.walk_sections_default, ref, c._params, hidden, True)
     stepped = _code(backward.update_hexagon_default, ref, c._params, hidden, deltas)
-    called = re.findall(r"call [^\n]*?@(\S+?)\(", walked + stepped)
-    for block_kernel in ("walk_train_default", "walk_request_default", "update_block_default"):
-        assert not [name for name in called if block_kernel in name]
+    called = re.findall(r"call [^\n]*?@(\S+?)\(", stepped)
+    assert not [name for name in called if "update_block_default" in name]

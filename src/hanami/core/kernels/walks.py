@@ -19,10 +19,10 @@ Training walks also grow (docs/engine.md, Profiles, the rows "growth" and "long 
   of positions asks for a chained section above it (``growth.queue_section``), and the walk
   records how far it went (``c_stop``) for the backward pass.
 
-The walks of one connection block are a function of their own, with only the arrays they
-touch as arguments: a small function keeps the hot loop in registers. The default profile
-compiles it into the hexagon's loop (``inline="always"``): a call counts a reference to
-each of its 17 arrays on entry and exit, two atomic operations apiece per block and row
+The walks run one connection block per call, with only the arrays they touch as arguments:
+a small function keeps the hot loop in registers. A call costs Numba's reference counts of
+its arrays (two atomic operations apiece per block and row); compiled into the hexagon's
+loop instead, the training walk saved them but made MNIST's step 5-10 % slower
 (docs/engine.md, Time per sample, nineteenth round).
 """
 
@@ -146,7 +146,7 @@ def walk_request_classic(lst, n, c_kind, c_low, c_range, c_pot, sw, sb, st_, n_i
             q -= b
 
 
-@njit(inline="always")
+@njit
 def walk_request_default(lst, n, c_kind, c_low, c_pot, sw, sb, st_, n_in, thr):
     """Walks without learning: full synapses add their weight, the last its fraction."""
     for j in range(n):
@@ -214,7 +214,7 @@ def walk_train_classic(lst, n, c_kind, c_low, c_range, c_pot, c_tol, c_split, sw
     return r
 
 
-@njit(inline="always")
+@njit
 def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, sb, st_, sc,
                        sv, n_in, n_new, n_newoff, pending, meta, r, i, nb_size, thr, init,
                        split_in, split_hid, margin, pieces, halve, in_cap,
