@@ -13,16 +13,18 @@ import re
 
 import numba
 import numpy as np
+from engine_helpers import line_template
 
-from hanami.core import _jit
+from hanami.core import Cluster, _jit
+from hanami.core import kernels as K
 from hanami.core.kernels import backward, structure, walks
 
 F32 = np.float32
 
 
-def _counts(kernel, *args) -> int:
-    """Reference-count operations in ``kernel``'s own compiled function (compiled afresh:
-    a kernel loaded from the cache has no IR to read)."""
+def _code(kernel, *args) -> str:
+    """The LLVM code of ``kernel``'s own compiled function (compiled afresh: a kernel
+    loaded from the cache has no IR to read)."""
     options = {k: v for k, v in _jit.JIT.items() if k != "cache"}
     fresh = numba.njit(**options)(kernel.py_func)
     fresh(*args)
@@ -30,10 +32,14 @@ def _counts(kernel, *args) -> int:
     name = kernel.py_func.__name__
     for match in re.finditer(r"^define [^\n]*?@(\S+?)\(", ir, re.M):
         if f"{len(name)}{name}B" in match.group(1) and "cpython" not in match.group(1):
-            end = ir.index("\n}\n", match.start())
-            body = ir[match.start() : end]
-            return body.count("@NRT_incref(") + body.count("@NRT_decref(")
+            return ir[match.start() : ir.index("\n}\n", match.start())]
     raise AssertionError(f"no compiled function for {name}")
+
+
+def _counts(kernel, *args) -> int:
+    """Reference-count operations in ``kernel``'s own compiled function."""
+    body = _code(kernel, *args)
+    return body.count("@NRT_incref(") + body.count("@NRT_decref(")
 
 
 def _section_arrays(syn: int = 8):
@@ -66,3 +72,17 @@ def test_long_sections_step_without_reference_counts_per_section():
             F32(0.0))  # fmt: skip
     arrays = sum(isinstance(a, np.ndarray) for a in args)
     assert _counts(backward.update_block_default, *args) <= 2 * arrays
+
+
+def test_block_step_compiles_into_the_hexagon_loop():
+    """The per-block weight step is compiled into its hexagon's loop: a call would count
+    each of its 12 array arguments on entry and exit, per block and row (docs/engine.md,
+    Time per sample, nineteenth round)."""
+    c = Cluster(line_template(), seed=11)
+    x, y = np.linspace(0, 1, 8, dtype=F32)[:, None], np.zeros((8, 1), F32)
+    c.train(x, y)
+    ref, hidden = K.as_ref(c._state), 1
+    deltas = np.zeros(c._state.s_w.shape[2], F32)
+    stepped = _code(backward.update_hexagon_default, ref, c._params, hidden, deltas)
+    called = re.findall(r"call [^\n]*?@(\S+?)\(", stepped)
+    assert not [name for name in called if "update_block_default" in name]
