@@ -49,17 +49,24 @@ from hanami.core.topology import target_lists
 from hanami.core.widths import Widths
 
 
-def _plain_rows(data: Data, name: str, width: int) -> np.ndarray | None:
+def _plain_rows(data: Data, name: str, width: int, check_input: bool) -> np.ndarray | None:
     """``data`` as a 2-D array for :meth:`Cluster._plain_step`, or None when it is not
-    finite float32 C-contiguous rows ``width`` wide (alone or as the dict's one value)."""
+    float32 C-contiguous rows ``width`` wide (alone or as the dict's one value), finite
+    unless the caller vouches for that (``check_input=False``)."""
     a = data.get(name) if type(data) is dict and len(data) == 1 else data
     if type(a) is not np.ndarray or a.dtype != np.float32 or not a.flags.c_contiguous:
         return None
     if a.ndim == 1:
         a = a[None, :]
-    if a.ndim != 2 or a.shape[1] != width or width == 0 or not np.isfinite(a).all():
+    if a.ndim != 2 or a.shape[1] != width or width == 0:
         return None
-    return a
+    return a if not check_input or np.isfinite(a).all() else None
+
+
+# what a one-row step without outputs hands the kernel besides its rows, made once: the
+# kernel reads ``_ONE_ROW`` and only the length of ``_NO_OUTPUTS``, and writes neither
+_ONE_ROW = np.zeros(1, dtype=np.int64)
+_NO_OUTPUTS = np.zeros((0, 0), dtype=np.float32)
 
 
 # what a forward pass changes besides its outputs: the neurons' step-to-step state
@@ -200,6 +207,7 @@ class Cluster(Widths):
         *,
         order: np.ndarray | None = None,
         return_outputs: bool = False,
+        check_input: bool = True,
     ) -> TrainStats:
         """Learn the rows one sample at a time, in order (or in ``order``), inside compiled code.
 
@@ -207,8 +215,17 @@ class Cluster(Widths):
         before its own weight update): what a live training curve shows. With
         ``return_outputs`` the stats also hold the outputs each row had before it was
         learned, in the order the rows were visited.
+
+        ``check_input=False`` (as scikit-learn's ``fit(..., check_input=False)``) skips the
+        check that every value is finite, for a caller that has checked them already (the
+        server's direct I/O checks each message as it parses it). Only the values: names,
+        dtypes and widths are checked as always. A NaN or inf passed this way raises
+        nothing and cannot touch memory outside the state (the kernels never turn a value
+        into an index), but it spreads into the potentials and weights it reaches, which
+        stay NaN or inf: the cluster may never learn again. Results on finite values are
+        the same, bit for bit.
         """
-        step = self._plain_step(inputs, expected)
+        step = self._plain_step(inputs, expected, check_input)
         if step is None:
             cols_in = as_columns(inputs, self.input_names, "input")
             cols_out = as_columns(expected, self.output_names, "output")
@@ -217,11 +234,16 @@ class Cluster(Widths):
                 raise ValueError(f"inputs have {n_in} rows but expected values {n_out}")
             step = self._prepare_inputs(cols_in), self._prepare_outputs(cols_out)
         X, Y = step
-        rows = np.arange(X.shape[0], dtype=np.int64) if order is None else np.asarray(order)
+        if order is not None:
+            rows = np.asarray(order).astype(np.int64, copy=False)
+        else:
+            rows = _ONE_ROW if X.shape[0] == 1 else np.arange(X.shape[0], dtype=np.int64)
         self._state.stats[:] = 0.0
-        total = self._state.o_val.shape[0]
-        seen = np.zeros((len(rows) if return_outputs else 0, total), dtype=np.float32)
-        self._train_rows(X, Y, rows.astype(np.int64, copy=False), seen)
+        if return_outputs:
+            seen = np.zeros((len(rows), self._state.o_val.shape[0]), dtype=np.float32)
+        else:
+            seen = _NO_OUTPUTS
+        self._train_rows(X, Y, rows, seen)
         n = max(len(rows), 1)
         outputs = None
         if return_outputs:
@@ -229,7 +251,9 @@ class Cluster(Widths):
         return TrainStats(len(rows), float(self._state.stats[0] / n),
                           float(self._state.stats[1] / n), outputs)  # fmt: skip
 
-    def _plain_step(self, inputs: Data, expected: Data) -> tuple[np.ndarray, np.ndarray] | None:
+    def _plain_step(
+        self, inputs: Data, expected: Data, check_input: bool = True
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """The kernels' inputs and expected values as they are, when they need nothing of
         :func:`as_columns` and the ``_prepare_*`` methods but the check of their values: one
         input and one ``plain`` output, float32 C-contiguous rows of the widths the cluster
@@ -239,8 +263,8 @@ class Cluster(Widths):
         t = self.template
         if len(t.inputs) != 1 or len(t.outputs) != 1 or t.outputs[0].type != "plain":
             return None
-        X = _plain_rows(inputs, t.inputs[0].name, int(self._state.in_n[0]))
-        Y = _plain_rows(expected, t.outputs[0].name, int(self._out_n[0]))
+        X = _plain_rows(inputs, t.inputs[0].name, int(self._state.in_n[0]), check_input)
+        Y = _plain_rows(expected, t.outputs[0].name, int(self._out_n[0]), check_input)
         if X is None or Y is None or X.shape[0] != Y.shape[0]:
             return None
         return X, Y
