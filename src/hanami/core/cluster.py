@@ -217,13 +217,15 @@ class Cluster(Widths):
         learned, in the order the rows were visited.
 
         ``check_input=False`` (as scikit-learn's ``fit(..., check_input=False)``) skips the
-        check that every value is finite, for a caller that has checked them already (the
-        server's direct I/O checks each message as it parses it). Only the values: names,
-        dtypes and widths are checked as always. A NaN or inf passed this way raises
-        nothing and cannot touch memory outside the state (the kernels never turn a value
-        into an index), but it spreads into the potentials and weights it reaches, which
-        stay NaN or inf: the cluster may never learn again. Results on finite values are
-        the same, bit for bit.
+        check that every value is finite, for a caller that has checked them already (a
+        server that checks each message as it parses it). Only that check, and only
+        on the short path of :meth:`_plain_step`: names, dtypes and widths are checked as
+        always, and rows that need converting are checked whatever the flag. A NaN or inf
+        passed this way raises nothing and cannot touch memory outside the state (the
+        kernels never turn a value into an index: the one float-to-int conversion,
+        ``positive_log``, takes only values below 256 that are above 0), but it spreads
+        into the potentials and weights it reaches: the cluster may never learn well again.
+        Results on finite values are the same, bit for bit.
         """
         step = self._plain_step(inputs, expected, check_input)
         if step is None:
