@@ -97,22 +97,6 @@ def test_rows_checked_by_the_caller_learn_as_checked_ones(mnist):
     assert Cluster.from_bytes(unchecked.to_bytes()).request(X[:2]).shape == (2, 10)
 
 
-def test_a_one_row_step_makes_no_rows_or_outputs_array(mnist, monkeypatch):
-    """A one-row step without outputs hands the kernel arrays made once (the row index,
-    the empty outputs), and an unchecked one no finiteness mask: nothing per call."""
-    X = np.ascontiguousarray(mnist["train_x"][:50], dtype=np.float32)
-    Y = np.eye(10, dtype=np.float32)[mnist["train_y"][:50]]
-    cluster = Cluster(mnist_template(), seed=3)
-    cluster.train(X[:-1], Y[:-1])  # past the growths of the first rows
-    calls: list[str] = []
-    for name in ("arange", "zeros", "empty", "isfinite"):
-        made = getattr(np, name)
-        counted = lambda *a, _f=made, _n=name, **k: calls.append(_n) or _f(*a, **k)  # noqa: E731
-        monkeypatch.setattr(np, name, counted)
-    cluster.train({"picture_hex": X[-1]}, {"label_hex": Y[-1]}, check_input=False)
-    assert calls == []
-
-
 def test_two_clusters_train_on_two_threads_like_sequentially():
     X, Y = blobs(1000, seed=6)
 

@@ -63,12 +63,6 @@ def _plain_rows(data: Data, name: str, width: int, check_input: bool) -> np.ndar
     return a if not check_input or np.isfinite(a).all() else None
 
 
-# what a one-row step without outputs hands the kernel besides its rows, made once: the
-# kernel reads ``_ONE_ROW`` and only the length of ``_NO_OUTPUTS``, and writes neither
-_ONE_ROW = np.zeros(1, dtype=np.int64)
-_NO_OUTPUTS = np.zeros((0, 0), dtype=np.float32)
-
-
 # what a forward pass changes besides its outputs: the neurons' step-to-step state
 _DYNAMIC_STATE = ("n_in", "n_pot", "n_act", "n_refr", "c_pot", "o_val")
 
@@ -236,16 +230,11 @@ class Cluster(Widths):
                 raise ValueError(f"inputs have {n_in} rows but expected values {n_out}")
             step = self._prepare_inputs(cols_in), self._prepare_outputs(cols_out)
         X, Y = step
-        if order is not None:
-            rows = np.asarray(order).astype(np.int64, copy=False)
-        else:
-            rows = _ONE_ROW if X.shape[0] == 1 else np.arange(X.shape[0], dtype=np.int64)
+        rows = np.arange(X.shape[0], dtype=np.int64) if order is None else np.asarray(order)
         self._state.stats[:] = 0.0
-        if return_outputs:
-            seen = np.zeros((len(rows), self._state.o_val.shape[0]), dtype=np.float32)
-        else:
-            seen = _NO_OUTPUTS
-        self._train_rows(X, Y, rows, seen)
+        total = self._state.o_val.shape[0]
+        seen = np.zeros((len(rows) if return_outputs else 0, total), dtype=np.float32)
+        self._train_rows(X, Y, rows.astype(np.int64, copy=False), seen)
         n = max(len(rows), 1)
         outputs = None
         if return_outputs:
@@ -254,7 +243,7 @@ class Cluster(Widths):
                           float(self._state.stats[1] / n), outputs)  # fmt: skip
 
     def _plain_step(
-        self, inputs: Data, expected: Data, check_input: bool = True
+        self, inputs: Data, expected: Data, check_input: bool
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The kernels' inputs and expected values as they are, when they need nothing of
         :func:`as_columns` and the ``_prepare_*`` methods but the check of their values: one
