@@ -77,6 +77,26 @@ def test_float32_rows_step_by_step_learn_as_any_other_data(mnist):
         lean.train({"picture_hex": np.full(784, np.inf, dtype=np.float32)}, {"label_hex": Y[0]})
 
 
+def test_rows_checked_by_the_caller_learn_as_checked_ones(mnist):
+    """``check_input=False`` skips only the finiteness check: the same checkpoint bytes on
+    finite rows; a NaN or inf it lets through raises nothing and leaves a cluster that
+    still answers, saves and loads (the kernels never index by a value)."""
+    X = np.ascontiguousarray(mnist["train_x"][:120], dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[mnist["train_y"][:120]]
+    unchecked, checked = (Cluster(mnist_template(), seed=3) for _ in range(2))
+    for k in range(len(X)):
+        a = unchecked.train({"picture_hex": X[k]}, {"label_hex": Y[k]}, check_input=False)
+        assert a == checked.train({"picture_hex": X[k]}, {"label_hex": Y[k]})
+    assert unchecked.to_bytes() == checked.to_bytes()
+    bad = X[0].copy()
+    bad[::7], bad[3::7] = np.nan, np.inf
+    with pytest.raises(ValueError, match="NaN"):
+        checked.train({"picture_hex": bad}, {"label_hex": Y[0]})
+    for _ in range(3):
+        unchecked.train({"picture_hex": bad}, {"label_hex": Y[0]}, check_input=False)
+    assert Cluster.from_bytes(unchecked.to_bytes()).request(X[:2]).shape == (2, 10)
+
+
 def test_two_clusters_train_on_two_threads_like_sequentially():
     X, Y = blobs(1000, seed=6)
 

@@ -87,6 +87,17 @@ def test_planned_steps_journal_and_train_as_the_general_path(pair, tmp_path, mon
     assert fast.executor.journal_position("c")[1] == general.executor.journal_position("c")[1]
 
 
+def test_a_planned_step_does_not_check_the_values_again(pair):
+    """The plan's values come from the session's parser, which refuses NaN and inf; the
+    engine does not check them a second time (a NaN here is one the parser never lets by)."""
+    _, served = pair
+    served.general(ROWS[0], LABELS[0])
+    bad = ROWS[1].copy()
+    bad[5] = np.nan
+    assert served.planned(bad, LABELS[1])
+    assert served.replies == 2
+
+
 def test_a_step_the_plan_does_not_fit_is_declined_untouched(pair):
     _, served = pair
     served.general(ROWS[0], LABELS[0])

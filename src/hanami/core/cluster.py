@@ -49,17 +49,18 @@ from hanami.core.topology import target_lists
 from hanami.core.widths import Widths
 
 
-def _plain_rows(data: Data, name: str, width: int) -> np.ndarray | None:
+def _plain_rows(data: Data, name: str, width: int, check_input: bool) -> np.ndarray | None:
     """``data`` as a 2-D array for :meth:`Cluster._plain_step`, or None when it is not
-    finite float32 C-contiguous rows ``width`` wide (alone or as the dict's one value)."""
+    float32 C-contiguous rows ``width`` wide (alone or as the dict's one value), finite
+    unless the caller vouches for that (``check_input=False``)."""
     a = data.get(name) if type(data) is dict and len(data) == 1 else data
     if type(a) is not np.ndarray or a.dtype != np.float32 or not a.flags.c_contiguous:
         return None
     if a.ndim == 1:
         a = a[None, :]
-    if a.ndim != 2 or a.shape[1] != width or width == 0 or not np.isfinite(a).all():
+    if a.ndim != 2 or a.shape[1] != width or width == 0:
         return None
-    return a
+    return a if not check_input or np.isfinite(a).all() else None
 
 
 # what a forward pass changes besides its outputs: the neurons' step-to-step state
@@ -200,6 +201,7 @@ class Cluster(Widths):
         *,
         order: np.ndarray | None = None,
         return_outputs: bool = False,
+        check_input: bool = True,
     ) -> TrainStats:
         """Learn the rows one sample at a time, in order (or in ``order``), inside compiled code.
 
@@ -207,8 +209,19 @@ class Cluster(Widths):
         before its own weight update): what a live training curve shows. With
         ``return_outputs`` the stats also hold the outputs each row had before it was
         learned, in the order the rows were visited.
+
+        ``check_input=False`` (as scikit-learn's ``fit(..., check_input=False)``) skips the
+        check that every value is finite, for a caller that has checked them already (a
+        server that checks each message as it parses it). Only that check, and only
+        on the short path of :meth:`_plain_step`: names, dtypes and widths are checked as
+        always, and rows that need converting are checked whatever the flag. A NaN or inf
+        passed this way raises nothing and cannot touch memory outside the state (the
+        kernels never turn a value into an index: the one float-to-int conversion,
+        ``positive_log``, takes only values below 256 that are above 0), but it spreads
+        into the potentials and weights it reaches: the cluster may never learn well again.
+        Results on finite values are the same, bit for bit.
         """
-        step = self._plain_step(inputs, expected)
+        step = self._plain_step(inputs, expected, check_input)
         if step is None:
             cols_in = as_columns(inputs, self.input_names, "input")
             cols_out = as_columns(expected, self.output_names, "output")
@@ -229,7 +242,9 @@ class Cluster(Widths):
         return TrainStats(len(rows), float(self._state.stats[0] / n),
                           float(self._state.stats[1] / n), outputs)  # fmt: skip
 
-    def _plain_step(self, inputs: Data, expected: Data) -> tuple[np.ndarray, np.ndarray] | None:
+    def _plain_step(
+        self, inputs: Data, expected: Data, check_input: bool
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """The kernels' inputs and expected values as they are, when they need nothing of
         :func:`as_columns` and the ``_prepare_*`` methods but the check of their values: one
         input and one ``plain`` output, float32 C-contiguous rows of the widths the cluster
@@ -239,8 +254,8 @@ class Cluster(Widths):
         t = self.template
         if len(t.inputs) != 1 or len(t.outputs) != 1 or t.outputs[0].type != "plain":
             return None
-        X = _plain_rows(inputs, t.inputs[0].name, int(self._state.in_n[0]))
-        Y = _plain_rows(expected, t.outputs[0].name, int(self._out_n[0]))
+        X = _plain_rows(inputs, t.inputs[0].name, int(self._state.in_n[0]), check_input)
+        Y = _plain_rows(expected, t.outputs[0].name, int(self._out_n[0]), check_input)
         if X is None or Y is None or X.shape[0] != Y.shape[0]:
             return None
         return X, Y

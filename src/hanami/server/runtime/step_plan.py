@@ -72,8 +72,9 @@ class StepPlan:
             waited = journal.commit(mark)
             reply()
             entry.revision += 1
-            try:  # rows no wider than the step's that built the plan: no size changes
-                self.cluster.train({self.key[0]: x}, {self.key[2]: y})
+            try:  # rows no wider than the step's that built the plan: no size changes;
+                # values the session's parser checked (``ClusterIOParser``): not again
+                self.cluster.train({self.key[0]: x}, {self.key[2]: y}, check_input=False)
             except BaseException:
                 journal.retract(mark)
                 raise
