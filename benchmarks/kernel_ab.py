@@ -47,8 +47,13 @@ MODULES = (
     "lanes",
     "rows",
 )
-UNCACHED = "import numba as _nb\nfrom hanami.core._jit import JIT as _JIT\n" \
-           "njit = _nb.njit(**{**_JIT, 'cache': False})"  # fmt: skip
+# hanami.core._jit.njit without its cache: bare (``@njit``) or with options (``@njit(...)``)
+UNCACHED = (
+    "import numba as _nb\nfrom hanami.core._jit import JIT as _JIT\n"
+    "def njit(func=None, **options):\n"
+    "    jit = _nb.njit(**{**_JIT, 'cache': False}, **options)\n"
+    "    return jit if func is None else jit(func)\n"
+)
 
 
 @functools.cache
