@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hanami.core import state as st
-from hanami.core.profiles import PROFILES, make_params
+from hanami.core.profiles import PROFILES
 from hanami.core.template import parse_template
 
 if TYPE_CHECKING:
@@ -147,14 +147,13 @@ def from_bytes(data: bytes, *, source: str = "checkpoint") -> Cluster:
 
 def restore(template_text: str, output_sizes: list[int], rng_state: dict,
             arrays: dict[str, np.ndarray]) -> Cluster:  # fmt: skip
-    """A cluster with the saved buffers (capacity re-created, no re-initialisation)."""
+    """A cluster with the saved buffers, once they fit the template and its profile."""
     from hanami.core.cluster import Cluster
 
-    cluster = Cluster.__new__(Cluster)
-    cluster.template = parse_template(template_text)
-    cluster.profile = PROFILES[cluster.template.settings.profile]
-    cluster._rng = np.random.default_rng()
-    cluster._rng.bit_generator.state = rng_state
+    template = parse_template(template_text)
+    profile = PROFILES[template.settings.profile]
+    rng = np.random.default_rng()
+    rng.bit_generator.state = rng_state
     for name, like in _ADDED_FIELDS.items():
         if name not in arrays and like in arrays:
             arrays[name] = np.full(arrays[like].shape, st.fill_value(name))
@@ -163,16 +162,8 @@ def restore(template_text: str, output_sizes: list[int], rng_state: dict,
         raise ValueError(f"missing arrays {sorted(missing)}")
     state = st.State(**{f.name: arrays[f.name].astype(f.dtype, copy=False)
                         for f in st.FIELDS})  # fmt: skip
-    cluster._params = make_params(cluster.profile, cluster.template, int(state.in_n.sum()),
-                                  int(sum(output_sizes)))  # fmt: skip
-    if state.hx_flags.shape[0] != len(cluster.template.hexagons):
+    if state.hx_flags.shape[0] != len(template.hexagons):
         raise ValueError("hexagon count differs from the template")
-    npb = cluster.profile.neurons_per_block
-    if state.n_in.shape[0] != state.nb_hex.shape[0] * npb:
+    if state.n_in.shape[0] != state.nb_hex.shape[0] * profile.neurons_per_block:
         raise ValueError("neuron buffers do not match the profile's block size")
-    cluster._state = st.grow(state, npb, nb_cap=max(state.nb_hex.shape[0], 1),
-                             cb_cap=max(state.cb_hex.shape[0], 1),
-                             hex_cap=max(state.hx_nb.shape[1], 1))  # fmt: skip
-    cluster._out_n = np.asarray(output_sizes, dtype=np.int64)
-    cluster._grow()
-    return cluster
+    return Cluster._restored(template, state, np.asarray(output_sizes, dtype=np.int64), rng)

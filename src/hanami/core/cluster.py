@@ -91,6 +91,26 @@ class Cluster(Widths):
         self._params = make_params(self.profile, template)
         self._init_state()
 
+    @classmethod
+    def _restored(
+        cls, template: Template, state: st.State, out_n: np.ndarray, rng: np.random.Generator
+    ) -> Cluster:
+        """A cluster around buffers read back from a checkpoint (:func:`checkpoint.restore`
+        checks them): nothing is drawn or initialised, capacity is re-created."""
+        self = cls.__new__(cls)
+        self.template = template
+        self.profile = PROFILES[template.settings.profile]
+        self._params = make_params(self.profile, template, int(state.in_n.sum()),
+                                   int(out_n.sum()))  # fmt: skip
+        self._rng = rng
+        npb = self.profile.neurons_per_block
+        self._state = st.grow(state, npb, nb_cap=max(state.nb_hex.shape[0], 1),
+                              cb_cap=max(state.cb_hex.shape[0], 1),
+                              hex_cap=max(state.hx_nb.shape[1], 1))  # fmt: skip
+        self._out_n = out_n
+        self._grow()
+        return self
+
     # ------------------------------------------------------------------ construction
 
     def _init_state(self) -> None:
