@@ -25,10 +25,10 @@ from hanami.core.templates import OPENHANAMI_MNIST
 
 def one_round(data: dict, template: str, hanami_first: bool) -> dict[str, float]:
     """Both learners' epoch 1 (and Hanami's test), in the order given."""
-    runs = [lambda: run_mnist(data, template), lambda: peers.mlp(data)]
-    ours, mlp = runs if hanami_first else runs[::-1]
-    first, second = ours(), mlp()
-    hanami, peer = (first, second) if hanami_first else (second, first)
+    if hanami_first:
+        hanami, peer = run_mnist(data, template), peers.mlp(data)
+    else:
+        peer, hanami = peers.mlp(data), run_mnist(data, template)
     return {
         "hanami_train_cpu_s": hanami.train_cpu_s[0],
         "mlp_train_cpu_s": peer["train_cpu_s"],

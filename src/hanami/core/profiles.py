@@ -220,22 +220,21 @@ def input_roots(profile: Profile, inputs: int) -> int:
 
 
 def input_fields(profile: Profile, inputs: int, gain: bool = True) -> dict[str, float | int]:
-    """The parameters that follow the number of input neurons: the input roots, how many
-    synapses an input section may split into, the learned margin, and the input gain: the
-    level of a row of a
-    few features is the data itself (a rising value, a large class), so only rows of at
-    least ``WIDE_INPUTS`` values (pixels) get one. Where ``profile.min_input_roots`` lifts the
-    roots above ``INPUT_FANOUT // inputs`` (wide inputs), every input section is walked on
-    every row its feature fires, so its length is the step's cost: there the splits stop at
-    ``profile.input_split_synapses`` (docs/engine.md, Shorter input sections for wide
-    inputs). So they do on very narrow inputs (at most ``profile.narrow_inputs`` neurons,
-    two features in the estimators' coding): there each neuron already has ``MAX_ROOTS``
-    codes, and the splits made every input section a walk of about 30 synapses for no
-    accuracy (docs/engine.md, Time per sample, seventh round); the inputs in between keep
-    splitting to the section's end. Very narrow inputs also skip the backward pass of samples
-    within ``profile.narrow_margin`` of their classes: a long stream of two features
-    brings mostly rows it has learned (docs/engine.md, Time per sample, fourteenth round).
-    ``gain`` False (the template's ``input_gain: false``) turns the gain off."""
+    """The parameters that follow the number of input neurons: the input roots, how many synapses an
+    input section may split into, the learned margin, and the input gain: the level of a row of
+    a few features is the data itself (a rising value, a large class), so only rows of at least
+    ``WIDE_INPUTS`` values (pixels) get one. Where ``profile.min_input_roots`` lifts the roots
+    above ``INPUT_FANOUT // inputs`` (wide inputs), every input section is walked on every row
+    its feature fires, so its length is the step's cost: there the splits stop at
+    ``profile.input_split_synapses`` (docs/engine.md, Shorter input sections for wide inputs).
+    So they do on very narrow inputs (at most ``profile.narrow_inputs`` neurons, two features in
+    the estimators' coding): there each neuron already has ``MAX_ROOTS`` codes, and the splits
+    made every input section a walk of about 30 synapses for no accuracy (docs/engine.md, Time
+    per sample, seventh round); the inputs in between keep splitting to the section's end. Very
+    narrow inputs also skip the backward pass of samples within ``profile.narrow_margin`` of
+    their classes: a long stream of two features brings mostly rows it has learned
+    (docs/engine.md, Time per sample, fourteenth round). ``gain`` False (the template's
+    ``input_gain: false``) turns the gain off."""
     roots = input_roots(profile, inputs)
     narrow = inputs <= profile.narrow_inputs
     lifted = INPUT_FANOUT // max(inputs, 1) < roots or narrow

@@ -86,11 +86,7 @@ class Steps:
         slices the OS gave to other processes, and would send quick steps to worker
         threads, where they cost more."""
         uuid = self.cluster_uuid
-        if (
-            self.quick < INLINE_AFTER
-            or uuid in _HELD_ON_LOOP
-            or self.known != (frozenset(inputs), frozenset(expected))
-        ):
+        if not self._inline_now() or self.known != (frozenset(inputs), frozenset(expected)):
             yield False
             return
         locked = False
@@ -119,12 +115,7 @@ class Steps:
         last inline step, if it has that shape and can run now (as :meth:`acknowledged_first`:
         ``reply()`` once committed, then the pass). False: nothing done."""
         plan = self.plan
-        if (
-            plan is None
-            or len(inputs) != 1
-            or self.quick < INLINE_AFTER
-            or self.cluster_uuid in _HELD_ON_LOOP
-        ):
+        if plan is None or len(inputs) != 1 or not self._inline_now():
             return False
         ((in_name, x),) = inputs.items()
         if plan.key != (in_name, x.size, name, y.size):
@@ -138,13 +129,18 @@ class Steps:
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)``, a step on this session's cluster: inline if quick and free."""
-        if self.quick >= INLINE_AFTER and self.cluster_uuid not in _HELD_ON_LOOP:
+        if self._inline_now():
             try:
                 with self.clusters.executor.exclusive(self.cluster_uuid, 0.0):
                     return self._timed(func, *args)
             except ClusterBusy:  # held by an autosave or another session: wait elsewhere
                 pass
         return await self.session.run_sync(self._timed, func, *args)
+
+    def _inline_now(self) -> bool:
+        """Whether a step may run on the event loop now: the last steps were quick, and no
+        inline step of this cluster holds its lock across a reply."""
+        return self.quick >= INLINE_AFTER and self.cluster_uuid not in _HELD_ON_LOOP
 
     def _timed(self, func: Callable[..., T], *args: Any) -> T:
         started = time.perf_counter()
