@@ -296,7 +296,7 @@ def test_batched_frames_are_pipelined_and_answered_in_order(harness):
 
 def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypatch):
     """A frame is parsed as it comes in, while the frame before it trains in a worker
-    thread, not between the two passes (docs/performance.md, branch h13pp)."""
+    thread, not between the two passes (docs/performance.md, "frames parsed ahead")."""
     second_parsed, waited = threading.Event(), []
     parse, train = direct_io.parse_batch, JournaledSteps.train_direct
 

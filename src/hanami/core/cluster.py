@@ -270,11 +270,12 @@ class Cluster(Widths):
     def train_row(self, x: np.ndarray, y: np.ndarray) -> bool:
         """``train({input: x}, {output: y}, check_input=False)`` of one row, without the
         :class:`TrainStats` nobody reads and the checks of :meth:`_plain_step`'s dict and
-        2-D forms: a step-by-step server's entry (docs/performance.md, "Direct I/O: ...
-        (branch h13pp)"). False, having done nothing (then :meth:`train`), unless the
-        cluster has one input and one ``plain`` output and ``x`` and ``y`` are float32 rows
-        (1-D) exactly its widths. As with ``check_input=False``, the caller vouches that
-        the values are finite. The state changes as :meth:`train`'s, bit for bit."""
+        2-D forms: a step-by-step server's entry (docs/performance.md, "Direct I/O: a
+        one-row engine entry, frames parsed ahead"). False, having done nothing (then
+        :meth:`train`), unless the cluster has one input and one ``plain`` output and ``x``
+        and ``y`` are float32 rows (1-D) exactly its widths. As with ``check_input=False``,
+        the caller vouches that the values are finite. The state changes as :meth:`train`'s,
+        bit for bit."""
         t, s = self.template, self._state
         if (
             x.ndim != 1 or y.ndim != 1 or x.dtype != np.float32 or y.dtype != np.float32

@@ -323,7 +323,7 @@ async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
 
     async def read_ahead() -> None:
         # frames are parsed as they come, while the frame before them trains in a worker
-        # thread: not between two passes (docs/performance.md, branch h13pp)
+        # thread: not between two passes (docs/performance.md, "frames parsed ahead")
         try:
             while True:
                 await queue.put(_parsed(await session.receive()))
