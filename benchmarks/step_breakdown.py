@@ -61,6 +61,7 @@ WRAPPED = (
     ("hanami.server.runtime.step_plan", "StepPlan", "run"),
     ("hanami.server.runtime.journal", "StepJournal", "write"),
     ("hanami.core.cluster", "Cluster", "train"),
+    ("hanami.core.cluster", "Cluster", "train_row"),  # the plan's one-row entry
 )  # fmt: skip
 """(module, class or None, function): what the server counts."""
 

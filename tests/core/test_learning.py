@@ -97,6 +97,40 @@ def test_rows_checked_by_the_caller_learn_as_checked_ones(mnist):
     assert Cluster.from_bytes(unchecked.to_bytes()).request(X[:2]).shape == (2, 10)
 
 
+def test_one_row_entry_learns_as_train_and_refuses_what_it_cannot_take(mnist):
+    """``train_row`` (a step-by-step server's entry) changes the state as ``train`` does,
+    bit for bit, growth included; rows of another dtype, shape or width are left to
+    ``train`` untouched."""
+    X = np.ascontiguousarray(mnist["train_x"][:120], dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[mnist["train_y"][:120]]
+    row, step = (Cluster(mnist_template(), seed=3) for _ in range(2))
+    row.train({"picture_hex": X[0]}, {"label_hex": Y[0]})  # the widths are set by a step
+    step.train({"picture_hex": X[0]}, {"label_hex": Y[0]})
+    first = row._state
+    for k in range(1, len(X)):
+        assert row.train_row(X[k], Y[k])
+        step.train({"picture_hex": X[k]}, {"label_hex": Y[k]}, check_input=False)
+    assert row._state is not first  # st.grow gave it larger buffers on the way
+    assert row.to_bytes() == step.to_bytes()
+    before = row.to_bytes()
+    for x, y in [
+        (X[0].astype(np.float64), Y[0]),
+        (X[0], Y[0].astype(np.float64)),
+        (X[:2], Y[:2]),
+        (X[0][:700], Y[0]),
+        (X[0], Y[0][:5]),
+        (np.zeros(0, np.float32), Y[0]),
+    ]:
+        assert not row.train_row(x, y)
+    assert row.to_bytes() == before
+    typed = Cluster(line_template(output_type="bool"), seed=3)  # not a plain output
+    x, y = np.full(30, 100.0, np.float32), np.ones(3, np.float32)
+    typed.train(x[None, :], y[None, :])
+    before = typed.to_bytes()
+    assert not typed.train_row(x, y)
+    assert typed.to_bytes() == before
+
+
 def test_two_clusters_train_on_two_threads_like_sequentially():
     X, Y = blobs(1000, seed=6)
 

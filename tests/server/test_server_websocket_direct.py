@@ -33,8 +33,9 @@ from hanami.protocol.proto import (
     ClusterIO_Message,
 )
 from hanami.server import ServerSettings, create_app
+from hanami.server.runtime.journaled_steps import JournaledSteps
 from hanami.server.security.policy import DEFAULT_POLICY
-from hanami.server.websocket import cluster_messages
+from hanami.server.websocket import cluster_messages, direct_io
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -291,6 +292,34 @@ def test_batched_frames_are_pipelined_and_answered_in_order(harness):
     assert "Batch payload has" in headers[4]["error"]
     assert text_answer == {"seq": None, "ok": False, "error": "Batch frames must be binary"}
     assert harness.call("GET", "cluster", uuid=uuid)["metrics"]["samples_trained"] == 4
+
+
+def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypatch):
+    """A frame is parsed as it comes in, while the frame before it trains in a worker
+    thread, not between the two passes (docs/performance.md, "frames parsed ahead")."""
+    second_parsed, waited = threading.Event(), []
+    parse, train = direct_io.parse_batch, JournaledSteps.train_direct
+
+    def parse_recorded(data):
+        batch = parse(data)
+        if batch.seq == 2:
+            second_parsed.set()
+        return batch
+
+    def train_after_the_next_parse(self, *args, **kwargs):
+        waited.append(second_parsed.wait(5))
+        return train(self, *args, **kwargs)
+
+    monkeypatch.setattr(direct_io, "parse_batch", parse_recorded)
+    monkeypatch.setattr(JournaledSteps, "train_direct", train_after_the_next_parse)
+    x = np.ones((2, 3), dtype=np.float32) * 100
+    y = {"label": np.eye(2, dtype=np.float32), "score": np.zeros((2, 1), np.float32)}
+    with harness.open(harness.cluster(), batched=True) as (session, _):
+        session.send_bytes(encode_batch(1, "train", {"picture": x}, y))
+        session.send_bytes(encode_batch(2, "train", {"picture": x}, y))
+        answers = [decode_batch_reply(session.receive_bytes())[0] for _ in range(2)]
+    assert [(a["seq"], a["ok"]) for a in answers] == [(1, True), (2, True)]
+    assert waited[0] is True
 
 
 def test_batched_step_error_is_answered_and_session_continues(harness):

@@ -77,6 +77,7 @@ def test_planned_steps_journal_and_train_as_the_general_path(pair, tmp_path, mon
         raise AssertionError("a planned step took the general path")
 
     monkeypatch.setattr(fast.registry, "train_after_reply", no_general_step)
+    monkeypatch.setattr(plan.cluster, "train", no_general_step)  # its one-row entry instead
     for x, y in zip(ROWS[1:], LABELS[1:], strict=True):
         assert fast.planned(x, y)
     assert fast.steps.plan is plan  # built once, reused
@@ -85,6 +86,21 @@ def test_planned_steps_journal_and_train_as_the_general_path(pair, tmp_path, mon
     assert fast.state(tmp_path, "fast") == general.state(tmp_path, "general")
     assert fast.executor.revision("c") == general.executor.revision("c")
     assert fast.executor.journal_position("c")[1] == general.executor.journal_position("c")[1]
+
+
+def test_a_quick_planned_step_reads_the_thread_clock_once(pair, monkeypatch):
+    """Its wall time proves a step quick without a second read of the thread's clock (a
+    system call); only a step slower than the limit by the wall clock is timed by CPU."""
+    _, served = pair
+    served.general(ROWS[0], LABELS[0])
+    reads, clock = [], direct_steps.time.thread_time
+    monkeypatch.setattr(direct_steps.time, "thread_time", lambda: reads.append(1) or clock())
+    for k in range(1, 4):
+        assert served.planned(ROWS[k], LABELS[k])
+    assert len(reads) == 3 and served.steps.quick > INLINE_AFTER
+    monkeypatch.setattr(direct_steps, "INLINE_LIMIT_S", 0.0)  # every step is slow now
+    assert served.planned(ROWS[4], LABELS[4])
+    assert len(reads) == 5 and served.steps.quick == 0
 
 
 def test_a_planned_step_does_not_check_the_values_again(pair):

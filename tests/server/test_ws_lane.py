@@ -16,6 +16,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol
 from websockets.uri import parse_uri
 
 from hanami.server.websocket.protocol import LaneWebSocketProtocol, lane_protocol
@@ -145,6 +146,29 @@ def test_messages_split_or_joined_across_reads_are_offered_once_and_in_order(chu
     )
     assert offered == [b"a1", _LONG, b"b2"]
     assert queued == [b"b2", b"a3", _LONGER]
+
+
+def test_the_parser_is_looked_into_once_while_the_lane_takes_every_message(monkeypatch):
+    """Where the parser waits is found once and kept until it is fed: not walked through
+    its generators again for every message the lane takes."""
+    looks: list[int] = []
+
+    def parser(self: Any) -> Any:
+        looks.append(1)
+        return self.__dict__["_parser"]
+
+    def set_parser(self: Any, value: Any) -> None:
+        self.__dict__["_parser"] = value
+
+    monkeypatch.setattr(Protocol, "parser", property(parser, set_parser), raising=False)
+    counts = []
+    for messages in (1, 6):
+        looks.clear()
+        frames = [_binary(b"a%d" % k) for k in range(messages)]
+        offered, queued, _ = asyncio.run(_session(lambda data: True, frames, range(0, 99, 8)))
+        assert (len(offered), queued) == (messages, [])
+        counts.append(len(looks))
+    assert counts[0] == counts[1]
 
 
 def test_control_frames_between_messages_are_answered() -> None:

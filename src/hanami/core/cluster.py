@@ -63,6 +63,11 @@ def _plain_rows(data: Data, name: str, width: int, check_input: bool) -> np.ndar
     return a if not check_input or np.isfinite(a).all() else None
 
 
+_ONE_ROW = np.zeros(1, dtype=np.int64)
+"""The rows of a one-row step (:meth:`Cluster.train_row`): row 0; the kernels only read it."""
+_NO_OUTPUTS = np.zeros((0, 0), dtype=np.float32)
+"""No outputs kept: the kernels only read its row count."""
+
 # what a forward pass changes besides its outputs: the neurons' step-to-step state
 _DYNAMIC_STATE = ("n_in", "n_pot", "n_act", "n_refr", "c_pot", "o_val")
 
@@ -261,6 +266,26 @@ class Cluster(Widths):
             outputs = split_outputs(seen, self.template.outputs, self._out_n)
         return TrainStats(len(rows), float(self._state.stats[0] / n),
                           float(self._state.stats[1] / n), outputs)  # fmt: skip
+
+    def train_row(self, x: np.ndarray, y: np.ndarray) -> bool:
+        """``train({input: x}, {output: y}, check_input=False)`` of one row, without the
+        :class:`TrainStats` nobody reads and the checks of :meth:`_plain_step`'s dict and
+        2-D forms: a step-by-step server's entry (docs/performance.md, "Direct I/O: a
+        one-row engine entry, frames parsed ahead"). False, having done nothing (then
+        :meth:`train`), unless the cluster has one input and one ``plain`` output and ``x``
+        and ``y`` are float32 rows (1-D) exactly its widths. As with ``check_input=False``,
+        the caller vouches that the values are finite. The state changes as :meth:`train`'s,
+        bit for bit."""
+        t, s = self.template, self._state
+        if (
+            x.ndim != 1 or y.ndim != 1 or x.dtype != np.float32 or y.dtype != np.float32
+            or x.shape[0] == 0 or x.shape[0] != s.in_n[0] or y.shape[0] != self._out_n[0]
+            or len(t.inputs) != 1 or len(t.outputs) != 1 or t.outputs[0].type != "plain"
+        ):  # fmt: skip
+            return False
+        s.stats[:] = 0.0
+        self._train_rows(x[None, :], y[None, :], _ONE_ROW, _NO_OUTPUTS)
+        return True
 
     def _plain_step(
         self, inputs: Data, expected: Data, check_input: bool

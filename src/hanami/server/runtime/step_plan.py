@@ -74,7 +74,8 @@ class StepPlan:
             entry.revision += 1
             try:  # rows no wider than the step's that built the plan: no size changes;
                 # values the session's parser checked (``ClusterIOParser``): not again
-                self.cluster.train({self.key[0]: x}, {self.key[2]: y}, check_input=False)
+                if not self.cluster.train_row(x, y):  # rows narrower than the cluster's
+                    self.cluster.train({self.key[0]: x}, {self.key[2]: y}, check_input=False)
             except BaseException:
                 journal.retract(mark)
                 raise

@@ -309,14 +309,24 @@ class _Closed:
     error: BaseException
 
 
+def _parsed(data: bytes | str) -> Batch | bytes:
+    """A frame parsed, or the error reply that answers it."""
+    try:
+        return parse_batch(data)
+    except BatchError as exc:
+        return error_reply(exc.seq, str(exc))
+
+
 async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
-    queue: asyncio.Queue[bytes | str | _Closed] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
+    queue: asyncio.Queue[Batch | bytes | _Closed] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
     direct = _DirectCheck(session, cluster_uuid)
 
     async def read_ahead() -> None:
+        # frames are parsed as they come, while the frame before them trains in a worker
+        # thread: not between two passes (docs/performance.md, "frames parsed ahead")
         try:
             while True:
-                await queue.put(await session.receive())
+                await queue.put(_parsed(await session.receive()))
         except Exception as exc:  # WsClose, WebSocketDisconnect, or a bug: end the session
             await queue.put(_Closed(exc))
 
@@ -333,11 +343,9 @@ async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
             await reader
 
 
-async def _process_frame(session: WsSession, direct: _DirectCheck, data: bytes | str) -> bytes:
-    try:
-        batch = parse_batch(data)
-    except BatchError as exc:
-        return error_reply(exc.seq, str(exc))
+async def _process_frame(session: WsSession, direct: _DirectCheck, batch: Batch | bytes) -> bytes:
+    if isinstance(batch, bytes):  # a frame that did not parse: its error reply
+        return batch
     session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
     clusters, cluster_uuid = direct(), direct.cluster_uuid
     outputs: dict[str, np.ndarray] = {}

@@ -57,6 +57,8 @@ class LaneWebSocketProtocol(WebSocketsSansIOProtocol):
     """Gets a complete binary message; True: handled. Set by the application."""
     declined = False
     """The lane declined the next message the parser is fed (see :meth:`data_received`)."""
+    parser_idle = False
+    """The parser was found waiting at a frame start and has not been fed since."""
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -77,6 +79,7 @@ class LaneWebSocketProtocol(WebSocketsSansIOProtocol):
                 start = frame[1]
             else:
                 return
+        self.parser_idle = False
         super().data_received(data[start:] if start else data)
         self.declined = False
 
@@ -95,19 +98,20 @@ class LaneWebSocketProtocol(WebSocketsSansIOProtocol):
         )
 
     def _at_frame_start(self) -> bool:
-        """Whether the parser holds nothing and waits for the first byte of a frame."""
+        """Whether the parser holds nothing and waits for the first byte of a frame (what
+        only feeding it changes, once found, is not looked for again: :attr:`parser_idle`)."""
         conn = self.conn
-        if (
-            conn.state is not State.OPEN
-            or conn.current_size is not None
-            or conn.reader.buffer
-            or conn.extensions
-        ):
+        if conn.state is not State.OPEN:
+            return False
+        if self.parser_idle:
+            return True
+        if conn.current_size is not None or conn.reader.buffer or conn.extensions:
             return False
         waiting = conn.parser
         while waiting.gi_yieldfrom is not None:
             waiting = waiting.gi_yieldfrom
-        return waiting.gi_code is _AT_FRAME_START
+        self.parser_idle = waiting.gi_code is _AT_FRAME_START
+        return self.parser_idle
 
     def _complete_frame(self, data: bytes, start: int) -> tuple[bytes, int] | None:
         """The unmasked message of the frame at ``data[start:]`` and where the frame ends,
