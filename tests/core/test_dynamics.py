@@ -50,6 +50,28 @@ def test_refractory_time_and_cooldown_on_a_scripted_input(cooldown, refractory):
     assert seen == _reference_neuron(inputs, cooldown, refractory)
 
 
+def test_every_firing_neuron_of_a_block_passes_on_its_log():
+    """``forward.update_neurons`` lists the neurons that fire without a branch and takes the
+    log of the listed ones only: over a block of inputs of both signs every neuron still
+    ends at its own ``log2(1 + p)``, or at 0 where it stays silent."""
+    c = Cluster(line_template(cooldown=2.0, refractory=1), seed=1)
+    c._prepare_inputs(np.zeros((1, 1), dtype=np.float32))
+    c._prepare_outputs(np.zeros((1, 1), dtype=np.float32))
+    c._grow()
+    s, hidden, npb = c._state, 1, 128
+    first = K.add_neuron_block(K.as_ref(s), hidden, npb) * npb
+    rng = np.random.default_rng(5)
+    rows = rng.normal(size=(3, npb)).astype(np.float32) * 4
+    rows[:, -1] = 3.0  # the last neuron fires: a list cut one short misses it
+    expect = [_reference_neuron(rows[:, j], 2.0, 1) for j in range(npb)]
+    for step, row in enumerate(rows):
+        s.n_in[first : first + npb] = row
+        K.update_neurons(K.as_ref(s), c._params, hidden, True)
+        assert [s.n_pot[first + j] for j in range(npb)] == [e[step] for e in expect]
+        fired = [bool(s.n_act[first + j]) for j in range(npb)]
+        assert fired == [e[step] > 0 for e in expect]
+
+
 def test_refractory_period_is_the_bit_length_of_the_setting():
     # input is accepted only when the shifted counter reaches zero: R=5 -> every 3rd step
     out = _reference_neuron([100.0] * 9, 1e9, 5)

@@ -164,17 +164,20 @@ def update_neurons(S, P, h, train):
     (then it restarts at the refractory time); it fires when the potential is positive and
     passes on log2(1 + potential). Training also clears the error terms.
 
-    Each block's neurons go through two loops over slices of the buffers: the first,
+    Each block's neurons go through three loops over slices of the buffers: the first,
     without calls or branches, compiles to vector code (indices from 0 through a slice: a
     loop over ``range(base, base + npb)`` of the buffers themselves does not, as Numba
     cannot rule out a negative index) and leaves a firing neuron's potential before the
-    log; the second takes the log of the firing ones. The same operations on the same
-    values as one loop, so bit for bit the same results, and 1.2-1.5 µs less per training
-    row on bananas (docs/engine.md, Time per sample, eleventh round).
+    log; a second lists the firing ones without a branch (which neurons fire is a coin
+    toss, as in ``backward._hidden_slopes``) and a third takes their log. The same
+    operations on the same values as one loop, so bit for bit the same results, and
+    1.2-1.5 µs less per training row on bananas (docs/engine.md, Time per sample, eleventh
+    round; the list: twenty-first round).
     """
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     cooldown = np.float32(P.cooldown)
     refractory = np.uint8(P.refractory)
+    fired = np.empty(npb, dtype=np.int64)
     for i in range(S.hx_nnb[h]):
         base = S.hx_nb[h, i] * npb
         end = base + npb
@@ -193,9 +196,12 @@ def update_neurons(S, P, h, train):
             act[j] = active
             if train:
                 delta[j] = F0
-        for j in range(npb):
-            if act[j]:
-                pot[j] = np.float32(math.log2(np.float64(pot[j]) + 1.0))
+        n = 0
+        for j in range(npb):  # listed without a branch: which neurons fire is a coin toss
+            fired[n] = j
+            n += act[j]
+        for j in fired[:n]:
+            pot[j] = np.float32(math.log2(np.float64(pot[j]) + 1.0))
 
 
 @njit
