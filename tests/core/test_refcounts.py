@@ -86,3 +86,18 @@ def test_block_step_compiles_into_the_hexagon_loop():
     stepped = _code(backward.update_hexagon_default, ref, c._params, hidden, deltas)
     called = re.findall(r"call [^\n]*?@(\S+?)\(", stepped)
     assert not [name for name in called if "update_block_default" in name]
+
+
+def test_stream_walk_and_its_splits_compile_into_the_hexagon_loop():
+    """With ``inline_walks`` (the stream profile) the training walk is compiled into the
+    hexagon's loop, and the split's parts into the walk: each call copied its array
+    arguments onto the stack and counted them (docs/engine.md, Time per sample,
+    twenty-second round). The synapse creation stays a call."""
+    c = Cluster(line_template(profile="stream"), seed=11)
+    x, y = np.linspace(0, 1, 8, dtype=F32)[:, None], np.zeros((8, 1), F32)
+    c.train(x, y)
+    assert c._params.inline_walks
+    walked = _code(walks.walk_sections_default, K.as_ref(c._state), c._params, 1, True)
+    called = re.findall(r"call [^\n]*?@(\S+?)\(", walked)
+    assert [name for name in called if "create_synapse" in name]  # the walk's own call
+    assert not [name for name in called if "split_room" in name or "share_weight" in name]

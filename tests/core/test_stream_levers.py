@@ -211,3 +211,23 @@ def test_hidden_synapses_learn_slower_with_more_roots(monkeypatch):
     full = dataclasses.replace(PROFILES["stream"], hidden_rate_by_roots=False)
     monkeypatch.setitem(PROFILES, "stream", full)
     assert by_roots > mean_accuracy() + 0.005
+
+
+def test_inline_walks_change_nothing_but_the_code(monkeypatch):
+    """``inline_walks`` compiles the training walk into the hexagon's loop: the same
+    network, bit for bit, as with a call per block (docs/engine.md, Time per sample,
+    twenty-second round)."""
+    X, Y = blobs(600, seed=5)
+
+    def trained() -> tuple[np.ndarray, list[np.ndarray]]:
+        c = Cluster(line_template(profile="stream"), seed=4)
+        outputs = c.train(X, Y, return_outputs=True).outputs
+        return outputs, [c._state.s_w.copy(), c._state.s_b.copy(), c._state.s_t.copy()]
+
+    assert PROFILES["stream"].inline_walks and not PROFILES["default"].inline_walks
+    inline = trained()
+    called = dataclasses.replace(PROFILES["stream"], inline_walks=False)
+    monkeypatch.setitem(PROFILES, "stream", called)
+    per_block = trained()
+    assert np.array_equal(inline[0], per_block[0])
+    assert all(np.array_equal(a, b) for a, b in zip(inline[1], per_block[1], strict=True))

@@ -104,6 +104,9 @@ class Profile:
     distinct_targets: bool = False  # a new synapse's target differs from those of its
     # section's previous synapses (docs/engine.md, Levers tried on MNIST and not kept;
     # Input gain)
+    inline_walks: bool = False  # the training walk is compiled into the hexagon's loop (no
+    # call per block); speed only, the results are the same (walks.py; docs/engine.md,
+    # Time per sample, twenty-second round)
 
     def __post_init__(self) -> None:
         # a synapse's target is a uint8 index into its block and 255 marks "unused", so a
@@ -152,7 +155,8 @@ PROFILES = {
                       many_class_pieces=16,
                       few_class_hidden=128,
                       adaptive=0.999, leak=0.1, mean_backprop=True, halve_borders=False,
-                      hidden_rate_by_roots=True, input_quantiles=(0.2, 0.5, 0.8)),
+                      hidden_rate_by_roots=True, input_quantiles=(0.2, 0.5, 0.8),
+                      inline_walks=True),
 }  # fmt: skip
 
 
@@ -194,6 +198,7 @@ class Params(NamedTuple):
     gain_tolerance: float  # see GAIN_TOLERANCE
     gain_warmup: int  # see GAIN_WARMUP
     distinct_targets: bool  # see Profile
+    inline_walks: bool  # see Profile
     synapse_rate: float  # see Profile.wide_rate (resolved by shape_fields)
     synapse_decay: float  # see Profile.wide_decay (resolved: 0 below WIDE_INPUTS inputs)
     synapse_steps_max: float  # see Profile.wide_rate_min (resolved: the count at the floor)
@@ -358,6 +363,7 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         gain_tolerance=GAIN_TOLERANCE,
         gain_warmup=GAIN_WARMUP,
         distinct_targets=bool(profile.distinct_targets),
+        inline_walks=bool(profile.inline_walks),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),

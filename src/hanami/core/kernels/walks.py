@@ -23,7 +23,8 @@ The walks run one connection block per call, with only the arrays they touch as 
 a small function keeps the hot loop in registers. A call costs Numba's reference counts of
 its arrays (two atomic operations apiece per block and row); compiled into the hexagon's
 loop instead, the training walk saved them but made MNIST's step 5-10 % slower
-(docs/engine.md, Time per sample, nineteenth round).
+(docs/engine.md, Time per sample, nineteenth round), so only profiles with
+``inline_walks`` (the stream profile: few blocks, short walks) compile it there.
 """
 
 from __future__ import annotations
@@ -86,14 +87,20 @@ def walk_sections_default(S, P, h, train):
         n = _active_slots(S.c_src[cb], S.n_pot, S.n_act, S.c_pot[cb], lst, S.cb_hi[cb])
         S.cb_nlist[cb] = n
         n_in = S.n_in[nb * npb : (nb + 1) * npb]
-        if train:
+        if train and P.inline_walks:  # the same call, compiled into this loop (see below)
+            _walk_train_inline(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
+                               S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
+                               S.s_cnt[cb], S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending,
+                               S.meta, r, i, S.nb_size[nb], thr, init, P.input_split,
+                               P.hidden_split, margin, P.first_pieces, P.halve_borders,
+                               P.input_split_synapses, P.distinct_targets)  # fmt: skip
+        elif train:
             walk_train_default(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
                                S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
                                S.s_cnt[cb], S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending,
                                S.meta, r, i, S.nb_size[nb], thr, init, P.input_split,
-                               P.hidden_split, margin, P.first_pieces,
-                               P.halve_borders, P.input_split_synapses,
-                               P.distinct_targets)  # fmt: skip
+                               P.hidden_split, margin, P.first_pieces, P.halve_borders,
+                               P.input_split_synapses, P.distinct_targets)  # fmt: skip
         else:
             walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
                                  S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
@@ -287,8 +294,7 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
                 and st_[slot, cap] == UNUSED_TARGET
                 and (margin * b < q < (F1 - margin) * b)
             ):
-                # split (see split_room): three calls, none of which calls another kernel,
-                # so Numba drops their reference counts (eighteenth round)
+                # split (see split_room): its two parts are compiled into the walk
                 split_room(sw, sb, st_, sc, sv, slot, k)
                 r = create_synapse(sw, sb, st_, sc, slot, meta, k + 1, b - q, r, nb_size, init,
                                    distinct)  # fmt: skip
@@ -315,7 +321,13 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
     return r
 
 
-@njit
+# The same walk compiled into the caller's loop (``P.inline_walks``): no call per block,
+# so none of Numba's reference counts of its 17 array arguments (docs/engine.md, Time per
+# sample, twenty-second round).
+_walk_train_inline = njit(inline="always")(walk_train_default.py_func)
+
+
+@njit(inline="always")
 def split_room(sw, sb, st_, sc, sv, slot, k):
     """Split synapse ``k`` of a section where the potential ``q`` ran out inside it, first
     part: later synapses move up one position, so that a new synapse at ``k + 1`` (made
@@ -329,9 +341,10 @@ def split_room(sw, sb, st_, sc, sv, slot, k):
     function is unchanged and the two parts learn apart from now on; otherwise the new
     synapse gets a random target and weight, so the thermometer code gains a step where
     values actually fall.
-    The parts are kernels of their own without a call or a branch on an array: Numba then
-    drops the reference counts it takes of their array arguments, two atomic operations
-    apiece per call (docs/engine.md, Time per sample, eighteenth round).
+    The parts are compiled into the walk (``inline="always"``): as calls, each copied its
+    five array arguments onto the stack, a third of wine's pass with the creation
+    (docs/engine.md, Time per sample, twenty-second round); compiled on their own they
+    take no reference counts (eighteenth round).
     """
     end = k + 1  # the first free position: the ones above it stay free (as they were)
     while st_[slot, end] != UNUSED_TARGET:
@@ -345,7 +358,7 @@ def split_room(sw, sb, st_, sc, sv, slot, k):
     sv[slot, k + 1] = sv[slot, k]
 
 
-@njit
+@njit(inline="always")
 def share_weight(sw, st_, slot, k, q, b):
     """A split that keeps the function (see :func:`split_room`): the new synapse ``k + 1``
     takes the target of ``k`` and the share ``(b - q) / b`` of its weight, ``b`` the
