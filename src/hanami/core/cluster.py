@@ -276,16 +276,22 @@ class Cluster(Widths):
         and ``y`` are float32 rows (1-D) exactly its widths. As with ``check_input=False``,
         the caller vouches that the values are finite. The state changes as :meth:`train`'s,
         bit for bit."""
-        t, s = self.template, self._state
+        s = self._state
         if (
             x.ndim != 1 or y.ndim != 1 or x.dtype != np.float32 or y.dtype != np.float32
             or x.shape[0] == 0 or x.shape[0] != s.in_n[0] or y.shape[0] != self._out_n[0]
-            or len(t.inputs) != 1 or len(t.outputs) != 1 or t.outputs[0].type != "plain"
+            or not self._one_plain_output()
         ):  # fmt: skip
             return False
         s.stats[:] = 0.0
         self._train_rows(x[None, :], y[None, :], _ONE_ROW, _NO_OUTPUTS)
         return True
+
+    def _one_plain_output(self) -> bool:
+        """One input and one ``plain`` output: what the short paths of :meth:`train_row`
+        and :meth:`_plain_step` take."""
+        t = self.template
+        return len(t.inputs) == 1 and len(t.outputs) == 1 and t.outputs[0].type == "plain"
 
     def _plain_step(
         self, inputs: Data, expected: Data, check_input: bool
@@ -296,9 +302,9 @@ class Cluster(Widths):
         has, alone or in a dict by name. What a direct-I/O client sends on every step, where
         that general path cost about a third of a one-row step's time (docs/performance.md,
         The engine's one-row step). None: the general path, which also raises the errors."""
-        t = self.template
-        if len(t.inputs) != 1 or len(t.outputs) != 1 or t.outputs[0].type != "plain":
+        if not self._one_plain_output():
             return None
+        t = self.template
         X = _plain_rows(inputs, t.inputs[0].name, int(self._state.in_n[0]), check_input)
         Y = _plain_rows(expected, t.outputs[0].name, int(self._out_n[0]), check_input)
         if X is None or Y is None or X.shape[0] != Y.shape[0]:

@@ -87,20 +87,10 @@ def walk_sections_default(S, P, h, train):
         n = _active_slots(S.c_src[cb], S.n_pot, S.n_act, S.c_pot[cb], lst, S.cb_hi[cb])
         S.cb_nlist[cb] = n
         n_in = S.n_in[nb * npb : (nb + 1) * npb]
-        if train and P.inline_walks:  # the same call, compiled into this loop (see below)
-            _walk_train_inline(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
-                               S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
-                               S.s_cnt[cb], S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending,
-                               S.meta, r, i, S.nb_size[nb], thr, init, P.input_split,
-                               P.hidden_split, margin, P.first_pieces, P.halve_borders,
-                               P.input_split_synapses, P.distinct_targets)  # fmt: skip
+        if train and P.inline_walks:  # the walk compiled into this loop (see below)
+            _train_block_inline(S, P, cb, nb, i, lst, n, n_in, r, thr, init, margin)
         elif train:
-            walk_train_default(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
-                               S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
-                               S.s_cnt[cb], S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending,
-                               S.meta, r, i, S.nb_size[nb], thr, init, P.input_split,
-                               P.hidden_split, margin, P.first_pieces, P.halve_borders,
-                               P.input_split_synapses, P.distinct_targets)  # fmt: skip
+            _train_block(S, P, cb, nb, i, lst, n, n_in, r, thr, init, margin)
         else:
             walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
                                  S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
@@ -325,6 +315,27 @@ def walk_train_default(lst, n, c_src, c_kind, c_low, c_pot, c_next, c_stop, sw, 
 # so none of Numba's reference counts of its 17 array arguments (docs/engine.md, Time per
 # sample, twenty-second round).
 _walk_train_inline = njit(inline="always")(walk_train_default.py_func)
+
+
+def _block_call(walk):
+    """``walk`` of block ``cb``'s listed sections, with the block's views and the
+    profile's settings as its arguments: one argument list for both training walks
+    (Numba takes no ``*args`` in an inlined call), compiled into the caller's loop."""
+
+    @njit(inline="always")
+    def call(S, P, cb, nb, i, lst, n, n_in, r, thr, init, margin):
+        return walk(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
+                    S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb], S.s_cnt[cb],
+                    S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending, S.meta, r, i,
+                    S.nb_size[nb], thr, init, P.input_split, P.hidden_split, margin,
+                    P.first_pieces, P.halve_borders, P.input_split_synapses,
+                    P.distinct_targets)  # fmt: skip
+
+    return call
+
+
+_train_block = _block_call(walk_train_default)
+_train_block_inline = _block_call(_walk_train_inline)
 
 
 @njit(inline="always")
