@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench profile chaos soak clean
+.PHONY: install run test lint bench profile chaos soak fuzz clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -59,6 +59,13 @@ chaos: install
 SOAK_SECONDS ?= 600
 soak: install
 	cd benchmarks && ../$(BIN)/python soak.py --duration $(SOAK_SECONDS)
+
+# schemathesis against the live server, SQLite and PostgreSQL, 60 examples per operation
+# (`make test` runs 10)
+FUZZ_EXAMPLES ?= 60
+fuzz: install
+	HANAMI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s \
+		tests/server/test_server_schemathesis.py -k test_schemathesis
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
