@@ -37,6 +37,7 @@ import numpy as np
 from hanami.core import checkpoint
 from hanami.core import kernels as K
 from hanami.core import state as st
+from hanami.core.capacity import Capacity
 from hanami.core.interfaces import (
     Data,
     TrainStats,
@@ -72,7 +73,7 @@ _NO_OUTPUTS = np.zeros((0, 0), dtype=np.float32)
 _DYNAMIC_STATE = ("n_in", "n_pot", "n_act", "n_refr", "c_pot", "o_val")
 
 
-class Cluster(Widths):
+class Cluster(Capacity, Widths):
     """A network laid out on a template of hexagons that grows while it learns.
 
     Parameters
@@ -82,9 +83,13 @@ class Cluster(Widths):
     seed
         Overrides the template's ``seed`` setting; same seed, template and data give the
         same network and outputs. Without any seed the cluster draws one.
+    max_bytes
+        The most memory its buffers may take (None: no limit); see :attr:`max_bytes`.
     """
 
-    def __init__(self, template: Template | str, *, seed: int | None = None) -> None:
+    def __init__(
+        self, template: Template | str, *, seed: int | None = None, max_bytes: int | None = None
+    ) -> None:
         if isinstance(template, str):
             template = parse_template(template)
         if seed is not None:
@@ -95,6 +100,7 @@ class Cluster(Widths):
         self.profile = PROFILES[template.settings.profile]
         self._params = make_params(self.profile, template)
         self._init_state()
+        self.max_bytes = max_bytes
 
     @classmethod
     def _restored(
@@ -196,26 +202,6 @@ class Cluster(Widths):
     def __getstate__(self) -> dict[str, Any]:
         # the view is a compiled object that does not pickle; it is rebuilt on demand
         return {k: v for k, v in self.__dict__.items() if k not in ("_ref_cache", "_ref_of")}
-
-    # ------------------------------------------------------------------ capacity
-
-    def _grow(self, extra_nb: int = 0, extra_cb: int = 0, extra_hex: int = 0) -> None:
-        s = self._state
-        nb = int(s.meta[st.M_NB])
-        reserve = self._params.reserve_blocks + nb // 2
-        cb = int(s.meta[st.M_CB])
-        hex_used = int(max(s.hx_nnb.max(initial=0), s.hx_ncb.max(initial=0)))
-        want_nb = nb + extra_nb + reserve
-        want_cb = cb + extra_cb + reserve
-        want_hex = hex_used + extra_hex + reserve
-        cap_nb, cap_cb, cap_hex = s.nb_hex.shape[0], s.cb_hex.shape[0], s.hx_nb.shape[1]
-        if want_nb > cap_nb or want_cb > cap_cb or want_hex > cap_hex:
-            self._state = st.grow(
-                s, self.profile.neurons_per_block,
-                nb_cap=max(cap_nb, want_nb * 3 // 2) if want_nb > cap_nb else cap_nb,
-                cb_cap=max(cap_cb, want_cb * 3 // 2) if want_cb > cap_cb else cap_cb,
-                hex_cap=max(cap_hex, want_hex * 3 // 2) if want_hex > cap_hex else cap_hex,
-            )  # fmt: skip
 
     # ------------------------------------------------------------------ learning
 
@@ -334,18 +320,6 @@ class Cluster(Widths):
                 reserve = max(1, 2 * self._params.reserve_blocks)
                 self._params = self._params._replace(reserve_blocks=reserve)
 
-    def _lengthen(self, i: int, n: int) -> int:
-        """Where training from row ``i`` of ``n`` must pause for the sections to lengthen
-        (``Params.long_synapses`` after ``long_after`` samples); lengthens them when due."""
-        p, s = self._params, self._state
-        if p.long_synapses <= s.s_w.shape[2]:
-            return n
-        due = p.long_after - int(s.meta[st.M_SAMPLES])
-        if due > 0:
-            return min(n, i + due)
-        self._state = st.lengthen(s, p.long_synapses)
-        return n
-
     def request(
         self, inputs: Data, *, stateless: bool = False
     ) -> np.ndarray | dict[str, np.ndarray]:
@@ -406,6 +380,8 @@ class Cluster(Widths):
             "neurons_in_use": int(np.count_nonzero(s.n_use[: nb * npb])),
             "synapse_slots": int(s.s_t.size),
             "bytes": st.nbytes(s),
+            "max_bytes": self.max_bytes or 0,
+            "at_memory_limit": int(self.at_memory_limit),
             "synapses_created": int(s.meta[st.M_CREATED]),
             "synapses_removed": int(s.meta[st.M_REMOVED]),
             "sections_chained": int(s.meta[st.M_SPLITS]),

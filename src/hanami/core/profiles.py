@@ -207,6 +207,7 @@ class Params(NamedTuple):
     reduction: bool  # age synapses and remove those no longer used
     reduction_interval: int  # training samples between two reduction cycles
     reserve_blocks: int  # blocks kept spare beyond half the used neuron blocks
+    grows: bool  # rows stop for the buffers to grow (False: at Cluster.max_bytes, see capacity)
 
 
 def input_roots(profile: Profile, inputs: int) -> int:
@@ -367,4 +368,5 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),
+        grows=True,
     )

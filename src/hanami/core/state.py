@@ -358,6 +358,13 @@ def trimmed(state: State) -> dict[str, np.ndarray]:
     return out
 
 
-def nbytes(state: State) -> int:
-    """Bytes allocated by all buffers of the cluster."""
-    return int(sum(getattr(state, name).nbytes for name in State._fields))
+def nbytes(state: State, **sizes: int) -> int:
+    """Bytes allocated by all buffers of the cluster; with named ``sizes`` (``nb_cap``,
+    ``neurons``, ``cb_cap``, ``hex_cap``, ``syn``), what they would take at those sizes."""
+    total = 0
+    for f in FIELDS:
+        array = getattr(state, f.name)
+        named = zip(f.shape, array.shape, strict=True)
+        dims = [sizes.get(n, d) if isinstance(n, str) else d for n, d in named]
+        total += math.prod(dims) * array.itemsize
+    return total

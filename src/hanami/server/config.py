@@ -103,6 +103,12 @@ class ServerSettings(BaseSettings):
         None, description="host:port of the Ray cluster's head (HANAMI_EXECUTOR=ray)"
     )
     ray_actor_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per cluster actor")
+    cluster_max_bytes: int = Field(
+        1 << 30,
+        ge=0,
+        description="memory a cluster's buffers may grow to while it learns; at the limit it "
+        "keeps learning with the structure it has (0 = no limit)",
+    )
     ray_lease_ttl: float = Field(
         60.0, gt=0, description="seconds an idle exclusive lease of a dead replica lasts"
     )

@@ -167,7 +167,7 @@ def _cluster_services(settings: ServerSettings, database: Database) -> dict[str,
     assert settings.cluster_location is not None
     monitor = Monitor(energy=EnergyPolicy(settings.energy_policy))
     on_ray = _ray_executor(settings) if settings.executor == "ray" else None
-    executor: ClusterExecutor = on_ray or InProcessExecutor()
+    executor: ClusterExecutor = on_ray or InProcessExecutor(settings.cluster_max_bytes or None)
     replica_id = settings.replica_id or f"{socket.gethostname()}:{settings.port}"
     replicas = Replicas(database, replica_id, settings.task_lease_s, solo=database.is_sqlite)
     clusters = ClusterRegistry(
@@ -198,4 +198,5 @@ def _ray_executor(settings: ServerSettings) -> RayExecutor:
         needs = "HANAMI_EXECUTOR=ray needs Ray (pip install 'hanami[ray]')"
         raise ConfigError(f"{needs}: {exc}") from None
     return RayExecutor(settings.ray_address, actor_cpus=settings.ray_actor_cpus,
-                       lease_ttl=settings.ray_lease_ttl)  # fmt: skip
+                       lease_ttl=settings.ray_lease_ttl,
+                       cluster_max_bytes=settings.cluster_max_bytes or None)  # fmt: skip

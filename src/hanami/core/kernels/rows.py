@@ -121,7 +121,11 @@ def _set_expected(S, y):
 
 @njit
 def has_reserve(S, P):
-    """Whether the spare capacity is still above the reserve for the next sample."""
+    """Whether the spare capacity is still above the reserve for the next sample; always,
+    once the buffers may grow no more (``Params.grows``): a structure change that finds no
+    room is then skipped, as when the reserve runs short."""
+    if not P.grows:
+        return True
     reserve = P.reserve_blocks + S.meta[M_NB] // 2
     if S.meta[M_NB] + reserve > S.nb_hex.shape[0]:
         return False

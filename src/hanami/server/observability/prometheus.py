@@ -47,6 +47,7 @@ CLUSTER_GAUGES = {
     "sections": "Synapse sections.",
     "neuron_blocks": "Neuron blocks.",
     "bytes": "Bytes allocated for the cluster's state.",
+    "at_memory_limit": "1 once the cluster stopped growing at cluster_max_bytes.",
 }
 
 UNMATCHED = "<unmatched>"

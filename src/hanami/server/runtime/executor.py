@@ -218,13 +218,16 @@ class InProcessExecutor:
 
     shared = False
 
-    def __init__(self) -> None:
+    def __init__(self, cluster_max_bytes: int | None = None) -> None:
         self._entries: dict[str, LocalEntry] = {}
         self._lock = threading.Lock()
+        self._max_bytes = cluster_max_bytes
+        """Every cluster's :attr:`~hanami.core.Cluster.max_bytes` (a checkpoint has none)."""
 
     # ------------------------------------------------------------------ registry
 
     def _add(self, uuid: str, cluster: Cluster) -> ClusterInfo:
+        cluster.max_bytes = self._max_bytes
         entry = LocalEntry(cluster=cluster, info=_info_of(uuid, cluster, 0), metrics_at=time.time())
         with self._lock:
             if uuid in self._entries:
@@ -343,6 +346,7 @@ class InProcessExecutor:
 
     def restore(self, uuid: str, path: PathLike) -> ClusterInfo:
         cluster = Cluster.load(path)  # read and verify before taking the lock
+        cluster.max_bytes = self._max_bytes
         with self._held(uuid) as entry:
             entry.cluster = cluster
             entry.revision += 1

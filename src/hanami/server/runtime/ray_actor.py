@@ -92,10 +92,10 @@ class ClusterActor:
     The compute methods return the revision after the call with their result, so the
     executor knows it without another round trip."""
 
-    def __init__(self, uuid: str, lease_ttl: float) -> None:
+    def __init__(self, uuid: str, lease_ttl: float, max_bytes: int | None = None) -> None:
         self.uuid = uuid
         self.lease = Lease(lease_ttl)
-        self.clusters = InProcessExecutor()
+        self.clusters = InProcessExecutor(max_bytes)
 
     def create(self, template_text: str) -> ClusterInfo:
         return self.clusters.create(self.uuid, template_text)

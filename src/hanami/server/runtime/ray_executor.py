@@ -81,7 +81,14 @@ class RayExecutor:
 
     shared = True
 
-    def __init__(self, address: str, *, actor_cpus: float = 1.0, lease_ttl: float = 60.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        actor_cpus: float = 1.0,
+        lease_ttl: float = 60.0,
+        cluster_max_bytes: int | None = None,
+    ) -> None:
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False,
                  ignore_reinit_error=True, logging_level=logging.WARNING)  # fmt: skip
         self._actor_class = ray.remote(ClusterActor)
@@ -94,6 +101,7 @@ class RayExecutor:
             "scheduling_strategy": "SPREAD",
         }
         self._lease_ttl = lease_ttl
+        self._max_bytes = cluster_max_bytes
         self._linger = min(LINGER_S, lease_ttl / 4)
         self._handles: dict[str, ActorHandle] = {}
         self._lock = threading.Lock()
@@ -111,7 +119,8 @@ class RayExecutor:
         options = {"name": self.actor_name(uuid), **self._options}
         while True:
             try:
-                return self._actor_class.options(**options).remote(uuid, self._lease_ttl)
+                actor = self._actor_class.options(**options)
+                return actor.remote(uuid, self._lease_ttl, self._max_bytes)
             except ValueError:  # the name of a dead actor Ray has not released yet
                 if time.monotonic() > deadline:
                     raise
