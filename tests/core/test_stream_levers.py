@@ -11,7 +11,7 @@ import pytest
 from engine_helpers import blobs, line_template
 from test_growth import _forward, _input_section, _single_input
 
-from hanami.core import Cluster, checkpoint
+from hanami.core import Cluster, checkpoint, profiles
 from hanami.core import state as st
 from hanami.core.profiles import PROFILES, input_roots
 
@@ -213,21 +213,35 @@ def test_hidden_synapses_learn_slower_with_more_roots(monkeypatch):
     assert by_roots > mean_accuracy() + 0.005
 
 
-def test_inline_walks_change_nothing_but_the_code(monkeypatch):
+@pytest.mark.parametrize("profile", ["stream", "default"])
+def test_inline_walks_change_nothing_but_the_code(monkeypatch, profile):
     """``inline_walks`` compiles the training walk into the hexagon's loop: the same
     network, bit for bit, as with a call per block (docs/engine.md, Time per sample,
-    twenty-second round)."""
+    twenty-second round), also under the default rules, where narrow inputs (below
+    ``INLINE_INPUTS``: the regressors' streams) now take it (twenty-third round)."""
     X, Y = blobs(600, seed=5)
 
-    def trained() -> tuple[np.ndarray, list[np.ndarray]]:
-        c = Cluster(line_template(profile="stream"), seed=4)
+    def trained(inline: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        c = Cluster(line_template(profile=profile), seed=4)
         outputs = c.train(X, Y, return_outputs=True).outputs
+        assert c._params.inline_walks == inline
         return outputs, [c._state.s_w.copy(), c._state.s_b.copy(), c._state.s_t.copy()]
 
     assert PROFILES["stream"].inline_walks and not PROFILES["default"].inline_walks
-    inline = trained()
-    called = dataclasses.replace(PROFILES["stream"], inline_walks=False)
-    monkeypatch.setitem(PROFILES, "stream", called)
-    per_block = trained()
+    inline = trained(True)
+    called = dataclasses.replace(PROFILES[profile], inline_walks=False)
+    monkeypatch.setitem(PROFILES, profile, called)
+    monkeypatch.setattr(profiles, "INLINE_INPUTS", 0)
+    per_block = trained(False)
     assert np.array_equal(inline[0], per_block[0])
     assert all(np.array_equal(a, b) for a, b in zip(inline[1], per_block[1], strict=True))
+
+
+def test_only_wide_inputs_of_the_default_profile_walk_with_a_call_per_block():
+    """MNIST's step was slower with the walk inside the hexagon's loop (nineteenth round):
+    the default profile keeps the call from ``INLINE_INPUTS`` inputs on."""
+    default, stream = PROFILES["default"], PROFILES["stream"]
+    assert profiles.shape_fields(default, 13 * 6, 3)["inline_walks"] is False
+    assert profiles.shape_fields(default, 784, 10)["inline_walks"] is False
+    assert profiles.shape_fields(default, 6 * 6, 1)["inline_walks"] is True
+    assert profiles.shape_fields(stream, 784, 10)["inline_walks"] is True

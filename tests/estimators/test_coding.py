@@ -119,6 +119,58 @@ def test_prefix_centres_equal_one_window_at_a_time(kind):
                 assert got.strides == expected.strides and got.dtype is expected.dtype
 
 
+@pytest.mark.parametrize("kind", ["normal", "few values", "0/1", "inf", "signed zeros", "nan"])
+def test_sliding_windows_centres_equal_one_window_at_a_time(kind):
+    """The centres of the full window's update points in a batch, worked out together
+    (docs/engine.md, Time per sample, twenty-third round), are each window's own, bit for
+    bit and with the window's dtype object, whatever the values (the same values in the
+    same ring order, partitioned at the same positions)."""
+    rng = np.random.default_rng(len(kind))
+    for d in (1, 3, 300):
+        rows = rng.normal(size=(WINDOW + 5 * EVERY, d))
+        if kind == "few values":
+            rows = rng.integers(-1, 2, size=rows.shape).astype(float)
+        elif kind == "0/1":
+            rows = (rng.random(rows.shape) < 0.3).astype(float)
+            rows[WINDOW:, ::2] *= 0.5  # 0/1 columns that stop being 0/1
+        elif kind == "inf":
+            rows[rng.random(rows.shape) < 0.1] = np.inf
+            rows[rng.random(rows.shape) < 0.1] = -np.inf
+        elif kind == "signed zeros":
+            rows = np.round(rows) * np.where(rng.random(rows.shape) < 0.5, -0.0, 1.0)
+        elif kind == "nan":
+            rows[rng.random(rows.shape) < 0.02] = np.nan
+        index = np.array([rng.permutation(len(rows))[:WINDOW] for _ in range(4)])
+        window = pickle.loads(pickle.dumps(rows[:1]))  # a dtype object of its own
+        q = np.array(QUANTILES)
+        with np.errstate(invalid="ignore"):  # inf - inf, as in np.quantile
+            together = _coding._window_centres(rows, index, q, window.dtype)
+            alone = [_coding._centres(rows[i].astype(window.dtype), q) for i in index]
+        for got, expected in zip(together, alone, strict=True):
+            assert got.tobytes() == expected.tobytes()
+            assert got.strides == expected.strides and got.dtype is window.dtype
+
+
+def test_a_full_window_slides_without_a_recomputation_per_update_point(monkeypatch):
+    """A batch past the full window recomputes its update points' centres together, not
+    one window (a dozen NumPy calls) at a time; the coder ends as row by row would."""
+    X = np.random.default_rng(5).normal(size=(WINDOW + 6 * EVERY + 9, 2))
+    single = FeatureCoder(QUANTILES, 1.0)
+    rows = np.vstack([single.encode(X[i : i + 1], learn=True) for i in range(len(X))])
+    original, alone = _coding._centres, []
+
+    def counted(*args):
+        alone.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(_coding, "_centres", counted)
+    whole = FeatureCoder(QUANTILES, 1.0)
+    np.testing.assert_array_equal(whole.encode(X, learn=True), rows)
+    assert not alone
+    assert whole.centres.tobytes() == single.centres.tobytes()
+    assert whole.window.tobytes() == single.window.tobytes() and whole.seen == single.seen
+
+
 def test_a_row_is_coded_with_centres_of_earlier_rows_only():
     X = np.arange(1.0, 9.0)[:, None]
     codes = FeatureCoder((0.5,), 1.0).encode(X, learn=True)

@@ -29,6 +29,9 @@ GAIN_WARMUP = 100  # input_gain: rows whose mean level is the reference
 WIDE_INPUTS = 64  # input_gain, wide_pieces: only inputs this wide have a level that is not
 # the data's, and only there did a first synapse in pieces help (docs/engine.md, First
 # synapses in pieces for wide inputs)
+INLINE_INPUTS = 64  # below this many inputs every profile compiles the training walk into
+# the hexagon's loop (inline_walks): few blocks, short walks; the regressors' streams 4-5 %
+# less CPU (docs/engine.md, Time per sample, twenty-third round)
 MAX_SECTION_SYNAPSES = 255  # synapses a section may hold (the walk's count is a uint8)
 SPLIT_MARGIN = 0.1  # a split happens only where the potential is inside the border's
 # middle (margin, 1 - margin): a split at the very edge would leave a sliver synapse
@@ -105,8 +108,9 @@ class Profile:
     # section's previous synapses (docs/engine.md, Levers tried on MNIST and not kept;
     # Input gain)
     inline_walks: bool = False  # the training walk is compiled into the hexagon's loop (no
-    # call per block); speed only, the results are the same (walks.py; docs/engine.md,
-    # Time per sample, twenty-second round)
+    # call per block) also on INLINE_INPUTS or more (below that always); speed only, the
+    # results are the same (walks.py; docs/engine.md, Time per sample, twenty-second and
+    # twenty-third rounds)
 
     def __post_init__(self) -> None:
         # a synapse's target is a uint8 index into its block and 255 marks "unused", so a
@@ -198,7 +202,7 @@ class Params(NamedTuple):
     gain_tolerance: float  # see GAIN_TOLERANCE
     gain_warmup: int  # see GAIN_WARMUP
     distinct_targets: bool  # see Profile
-    inline_walks: bool  # see Profile
+    inline_walks: bool  # see Profile (resolved by shape_fields)
     synapse_rate: float  # see Profile.wide_rate (resolved by shape_fields)
     synapse_decay: float  # see Profile.wide_decay (resolved: 0 below WIDE_INPUTS inputs)
     synapse_steps_max: float  # see Profile.wide_rate_min (resolved: the count at the floor)
@@ -332,6 +336,7 @@ def shape_fields(
         **hidden_fields(profile, outputs),
         **synapse_fields(profile, inputs),
         "first_pieces": first_pieces(profile, inputs, outputs),
+        "inline_walks": bool(profile.inline_walks) or inputs < INLINE_INPUTS,
     }
 
 
@@ -364,7 +369,6 @@ def make_params(profile: Profile, template: Template, inputs: int = 0, outputs: 
         gain_tolerance=GAIN_TOLERANCE,
         gain_warmup=GAIN_WARMUP,
         distinct_targets=bool(profile.distinct_targets),
-        inline_walks=bool(profile.inline_walks),
         reduction=bool(settings.enable_reduction),
         reduction_interval=REDUCTION_INTERVAL,
         reserve_blocks=RESERVE_BLOCKS + 2 * len(template.hexagons),

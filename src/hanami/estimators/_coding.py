@@ -74,12 +74,9 @@ class FeatureCoder:
             return self._code(X, self.centres.T[None])
         centres, counts = self._fill(X[: max(0, min(X.shape[0], WINDOW - self.seen))])
         start = sum(counts)
-        while start < X.shape[0]:
-            stop = min(X.shape[0], start + self._rows_to_update())
-            centres.append(self.centres.T)
-            counts.append(stop - start)
-            self._remember(X[start:stop])
-            start = stop
+        if start < X.shape[0]:  # the window is full: it slides
+            more, runs = self._slide(X[start:])
+            centres, counts = centres + more, counts + runs
         if not centres:
             return self._code(X, self.centres.T[None])
         return self._code_by_row(X, np.stack(centres), np.repeat(np.arange(len(counts)), counts))
@@ -97,6 +94,31 @@ class FeatureCoder:
         points = [1 << b for b in range(seen.bit_length(), self.seen.bit_length())]
         bounds = [seen, *points] + ([self.seen] if not points or points[-1] < self.seen else [])
         before, found = self.centres, _prefix_centres(self.window, points, self.quantiles)
+        if found:
+            self.centres = found[-1]
+        counts = [stop - start for start, stop in itertools.pairwise(bounds)]
+        return [c.T for c in (before, *found)][: len(counts)], counts
+
+    def _slide(self, X: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
+        """Put rows into the full window and return the centres ``[d, k]`` each run of
+        them is coded around and the runs' lengths, as a recomputation at each update point
+        (:func:`_centres` of the window) gives them: the windows of all update points
+        among the rows are worked out together
+        (:func:`_window_centres`; on Bananas about 37 recomputations, each a dozen NumPy
+        calls near their fixed cost, were a tenth of the pass: docs/engine.md, Time per
+        sample, twenty-third round)."""
+        n0, n = self.seen, X.shape[0]
+        ends = list(range(self._rows_to_update(), n + 1, EVERY))
+        # rows[j] is training row n0 - WINDOW + j; the window keeps row g at g % WINDOW
+        rows = np.concatenate((self.window[(n0 + np.arange(WINDOW)) % WINDOW], X))
+        last = n0 - 1 + np.array(ends, dtype=np.intp)[:, None]  # each window's last row
+        ring = last - (last - np.arange(WINDOW)) % WINDOW  # the row at each position
+        found = _window_centres(rows, ring - (n0 - WINDOW), self.quantiles, self.window.dtype)
+        tail = X[-WINDOW:]
+        self.window[(n0 + n - tail.shape[0] + np.arange(tail.shape[0])) % WINDOW] = tail
+        self.seen = n0 + n
+        bounds = [0, *ends] + ([n] if not ends or ends[-1] < n else [])
+        before = self.centres
         if found:
             self.centres = found[-1]
         counts = [stop - start for start, stop in itertools.pairwise(bounds)]
@@ -126,14 +148,30 @@ class FeatureCoder:
             return (1 << n.bit_length()) - n
         return EVERY - (n - WINDOW) % EVERY
 
-    def _remember(self, X: np.ndarray) -> None:
-        """Put rows (no more than :meth:`_rows_to_update`) into the window, and recompute
-        the centres when the last one reached an update point."""
-        self.window[(self.seen + np.arange(X.shape[0])) % WINDOW] = X
-        self.seen += X.shape[0]
-        n = self.seen
-        if (n & (n - 1) == 0) if n <= WINDOW else (n - WINDOW) % EVERY == 0:
-            self.centres = _centres(self.window[: min(self.seen, WINDOW)], self.quantiles)
+
+def _window_centres(
+    rows: np.ndarray, index: np.ndarray, q: np.ndarray, dtype: np.dtype
+) -> list[np.ndarray]:
+    """:func:`_centres` of each window ``rows[index[i]]`` (its rows in the window's ring
+    order), bit for bit: the same values in the same order partitioned at the same
+    positions, all windows' columns in one call per :data:`_BLOCK_VALUES` values. The
+    columns take the window's ``dtype`` object, as :func:`_centres`' copy does (pickles
+    compare equal)."""
+    d, size = rows.shape[1], index.shape[1]
+    kth = _positions(size, q.dtype.str, q.tobytes())[2]
+    per = max(1, _BLOCK_VALUES // (d * size))
+    found: list[np.ndarray] = []
+    for i in range(0, index.shape[0], per):
+        part = index[i : i + per]
+        columns = np.empty((part.shape[0], d, size), dtype=dtype)
+        columns[...] = rows[part].transpose(0, 2, 1)
+        columns = columns.reshape(-1, size)
+        columns.partition(kth, axis=1)
+        centres = _blend(columns, q)  # [k, windows * d]
+        if BINARY_AROUND_ZERO:
+            centres[:, _zero_one(columns)] = 0.0
+        found.extend(centres.reshape(centres.shape[0], -1, d).transpose(1, 0, 2).copy())
+    return found
 
 
 def _centres(window: np.ndarray, q: np.ndarray) -> np.ndarray:

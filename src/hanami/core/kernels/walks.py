@@ -23,8 +23,9 @@ The walks run one connection block per call, with only the arrays they touch as 
 a small function keeps the hot loop in registers. A call costs Numba's reference counts of
 its arrays (two atomic operations apiece per block and row); compiled into the hexagon's
 loop instead, the training walk saved them but made MNIST's step 5-10 % slower
-(docs/engine.md, Time per sample, nineteenth round), so only profiles with
-``inline_walks`` (the stream profile: few blocks, short walks) compile it there.
+(docs/engine.md, Time per sample, nineteenth round), so only ``P.inline_walks`` (the
+stream profile, and every profile below ``profiles.INLINE_INPUTS`` inputs: few blocks,
+short walks) compiles it there.
 """
 
 from __future__ import annotations
