@@ -298,7 +298,7 @@ def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypa
     """A frame is parsed as it comes in, while the frame before it trains in a worker
     thread, not between the two passes (docs/performance.md, "frames parsed ahead")."""
     second_parsed, waited = threading.Event(), []
-    parse, train = direct_io.parse_batch, JournaledSteps.train_direct
+    parse, train = direct_io.parse_batch, JournaledSteps.train_frames
 
     def parse_recorded(data):
         batch = parse(data)
@@ -311,7 +311,7 @@ def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypa
         return train(self, *args, **kwargs)
 
     monkeypatch.setattr(direct_io, "parse_batch", parse_recorded)
-    monkeypatch.setattr(JournaledSteps, "train_direct", train_after_the_next_parse)
+    monkeypatch.setattr(JournaledSteps, "train_frames", train_after_the_next_parse)
     x = np.ones((2, 3), dtype=np.float32) * 100
     y = {"label": np.eye(2, dtype=np.float32), "score": np.zeros((2, 1), np.float32)}
     with harness.open(harness.cluster(), batched=True) as (session, _):
