@@ -320,3 +320,26 @@ def test_a_failed_pass_drops_the_record_written_ahead_with_its_own(tmp_path):
     assert second.executor.info("c").metrics["samples_trained"] == 11
     second.stop()
     database.dispose()
+
+
+def test_a_shared_executor_gets_no_record_before_its_step_is_queued(tmp_path):
+    """A shared executor (Ray) rebuilds a lost actor from the journal: a record written
+    ahead would replay a step that was never queued."""
+    executor = InProcessExecutor()
+    executor.shared = True  # no replicas: the journal is this registry's
+    database, clusters = _registry(tmp_path, executor=executor)
+    clusters.restore_all()
+    clusters.train_direct("c", *_step())
+    journal, train, beyond = clusters._journals["c"], executor.queue_train, []
+
+    def queue_train(uuid, inputs, expected, position):
+        time.sleep(0.05)  # time enough for a record written ahead to land
+        beyond.append(journal.size - position[1])
+        train(uuid, inputs, expected, position)
+
+    executor.queue_train = queue_train
+    answers: list = []
+    clusters.train_frames("c", [_step(5) for _ in range(3)], lambda *answer: answers.append(answer))
+    assert answers == [(0, None), (1, None), (2, None)] and beyond == [0, 0, 0]
+    clusters.stop()
+    database.dispose()

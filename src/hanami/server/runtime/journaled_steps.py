@@ -78,9 +78,11 @@ class JournaledSteps:
     ) -> None:
         """Train steps back to back under one hold of the cluster (a batched session's
         frames: one hop to this thread for them all); ``answer(i, error)`` once step ``i``
-        is committed, or refused. Step ``i + 1``'s record is written in a pool thread while
-        step ``i`` trains (the sync, if any, starts before the pass too); the lock, held
-        until then, keeps another step's record from coming between the two."""
+        is committed, or refused. In process, step ``i + 1``'s record is written in a pool
+        thread while step ``i`` trains (the sync, if any, starts before the pass too); the
+        lock, held until then, keeps another step's record from coming between the two. (A
+        shared executor only queues the pass, and rebuilds a lost actor from the journal:
+        no record there is written before its step is queued.)"""
         answered = 0
         try:
             with self.executor.exclusive(cluster_uuid):
@@ -95,7 +97,7 @@ class JournaledSteps:
                         except Exception as exc:  # the journal refuses the step
                             answer(answered, exc)
                             continue
-                        if answered + 1 < len(steps):
+                        if answered + 1 < len(steps) and not self.executor.shared:
                             ahead = journal.append_ahead(TRAIN_STEP, *steps[answered + 1])
                         journal.start_sync()
                         try:
