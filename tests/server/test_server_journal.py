@@ -252,3 +252,94 @@ def test_clusters_that_outlived_their_replica_catch_up_at_once(tmp_path):
     assert survivors.info(held).metrics["samples_trained"] == 3
     second.stop()
     database.dispose()
+
+
+def _frames(first: ClusterRegistry, steps: list, fail_at: int | None = None) -> list:
+    """``train_frames`` of ``steps`` (the pass of step ``fail_at`` raises), with the
+    journal's size seen during each pass: by then the next record is written ahead."""
+    journal, train = first._journals["c"], first.executor.queue_train
+    seen: list[int] = []
+
+    def queue_train(uuid, inputs, expected, position):
+        deadline = time.monotonic() + 5  # the next record is written in a pool thread
+        while len(seen) + 1 < len(steps) and journal.size <= position[1]:
+            assert time.monotonic() < deadline, "the next record was not written ahead"
+            time.sleep(0.001)
+        seen.append(journal.size - position[1])
+        if len(seen) - 1 == fail_at:
+            raise ValueError("this pass fails")
+        train(uuid, inputs, expected, position)
+
+    first.executor.queue_train = queue_train
+    answers: list = []
+    first.train_frames("c", steps, lambda i, error: answers.append((i, error)))
+    first.executor.queue_train = train
+    assert [i for i, _ in answers] == list(range(len(steps)))
+    return [error for _, error in answers]
+
+
+def test_batched_frames_are_journaled_ahead_in_order_and_replayed_after_a_crash(tmp_path):
+    """Frame i + 1's record is written while frame i trains; the file holds the steps in
+    the order they ran, and a crash loses none of them."""
+    database, first = _registry(tmp_path)
+    first.restore_all()
+    first.train_direct("c", *_step())  # opens the journal
+    steps = [_step(5) for _ in range(4)]
+    assert _frames(first, steps) == [None] * 4
+    records, _ = read_journal(first.journal_path("c"))
+    for (x, y), (_, payload) in zip(steps, records[1:], strict=True):
+        np.testing.assert_array_equal(decode_step(payload).inputs["picture_hex"], x["picture_hex"])
+        np.testing.assert_array_equal(decode_step(payload).expected["label_hex"], y["label_hex"])
+    probe = {"picture_hex": np.full((3, 64), 90.0, np.float32)}
+    before = first.executor.request("c", probe)["label_hex"]
+
+    database, second = _registry(tmp_path)  # the first one "crashed"
+    second.restore_all()
+    assert second.executor.info("c").metrics["samples_trained"] == 21
+    np.testing.assert_array_equal(second.executor.request("c", probe)["label_hex"], before)
+    second.stop()
+    database.dispose()
+
+
+def test_a_failed_pass_drops_the_record_written_ahead_with_its_own(tmp_path):
+    """The next frame's record, written during a pass that fails, is retracted with the
+    failed one and written again: no step is replayed that did not run, none twice."""
+    database, first = _registry(tmp_path)
+    first.restore_all()
+    first.train_direct("c", *_step())
+    steps = [_step(5) for _ in range(3)]  # of one size: a stale copy would read as intact
+    errors = _frames(first, steps, fail_at=1)
+    assert errors[0] is None and isinstance(errors[1], ValueError) and errors[2] is None
+    records, end = read_journal(first.journal_path("c"))
+    assert end == first._journals["c"].size and len(records) == 3
+    for (x, _), (_, payload) in zip([steps[0], steps[2]], records[1:], strict=True):
+        np.testing.assert_array_equal(decode_step(payload).inputs["picture_hex"], x["picture_hex"])
+
+    database, second = _registry(tmp_path)
+    second.restore_all()
+    assert second.executor.info("c").metrics["samples_trained"] == 11
+    second.stop()
+    database.dispose()
+
+
+def test_a_shared_executor_gets_no_record_before_its_step_is_queued(tmp_path):
+    """A shared executor (Ray) rebuilds a lost actor from the journal: a record written
+    ahead would replay a step that was never queued."""
+    executor = InProcessExecutor()
+    executor.shared = True  # no replicas: the journal is this registry's
+    database, clusters = _registry(tmp_path, executor=executor)
+    clusters.restore_all()
+    clusters.train_direct("c", *_step())
+    journal, train, beyond = clusters._journals["c"], executor.queue_train, []
+
+    def queue_train(uuid, inputs, expected, position):
+        time.sleep(0.05)  # time enough for a record written ahead to land
+        beyond.append(journal.size - position[1])
+        train(uuid, inputs, expected, position)
+
+    executor.queue_train = queue_train
+    answers: list = []
+    clusters.train_frames("c", [_step(5) for _ in range(3)], lambda *answer: answers.append(answer))
+    assert answers == [(0, None), (1, None), (2, None)] and beyond == [0, 0, 0]
+    clusters.stop()
+    database.dispose()

@@ -298,7 +298,7 @@ def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypa
     """A frame is parsed as it comes in, while the frame before it trains in a worker
     thread, not between the two passes (docs/performance.md, "frames parsed ahead")."""
     second_parsed, waited = threading.Event(), []
-    parse, train = direct_io.parse_batch, JournaledSteps.train_direct
+    parse, train = direct_io.parse_batch, JournaledSteps.train_frames
 
     def parse_recorded(data):
         batch = parse(data)
@@ -311,7 +311,7 @@ def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypa
         return train(self, *args, **kwargs)
 
     monkeypatch.setattr(direct_io, "parse_batch", parse_recorded)
-    monkeypatch.setattr(JournaledSteps, "train_direct", train_after_the_next_parse)
+    monkeypatch.setattr(JournaledSteps, "train_frames", train_after_the_next_parse)
     x = np.ones((2, 3), dtype=np.float32) * 100
     y = {"label": np.eye(2, dtype=np.float32), "score": np.zeros((2, 1), np.float32)}
     with harness.open(harness.cluster(), batched=True) as (session, _):
@@ -320,6 +320,35 @@ def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypa
         answers = [decode_batch_reply(session.receive_bytes())[0] for _ in range(2)]
     assert [(a["seq"], a["ok"]) for a in answers] == [(1, True), (2, True)]
     assert waited[0] is True
+
+
+def test_train_frames_read_while_one_trains_go_to_one_worker_call(harness, monkeypatch):
+    """The train frames read while a frame trains are stepped by one worker call, not a hop
+    each, and answered one by one, in order."""
+    fourth_parsed, calls = threading.Event(), []
+    parse, train = direct_io.parse_batch, JournaledSteps.train_frames
+
+    def parse_recorded(data):
+        batch = parse(data)
+        if batch.seq == 4:
+            fourth_parsed.set()
+        return batch
+
+    def train_recorded(self, cluster_uuid, steps, answer):
+        calls.append(len(steps))
+        fourth_parsed.wait(5)
+        return train(self, cluster_uuid, steps, answer)
+
+    monkeypatch.setattr(direct_io, "parse_batch", parse_recorded)
+    monkeypatch.setattr(JournaledSteps, "train_frames", train_recorded)
+    x = np.ones((2, 3), dtype=np.float32) * 100
+    y = {"label": np.eye(2, dtype=np.float32), "score": np.zeros((2, 1), np.float32)}
+    with harness.open(harness.cluster(), batched=True) as (session, _):
+        for seq in range(1, 5):
+            session.send_bytes(encode_batch(seq, "train", {"picture": x}, y))
+        answers = [decode_batch_reply(session.receive_bytes())[0] for _ in range(4)]
+    assert [(a["seq"], a["ok"]) for a in answers] == [(seq, True) for seq in range(1, 5)]
+    assert sum(calls) == 4 and len(calls) <= 2
 
 
 def test_batched_step_error_is_answered_and_session_continues(harness):

@@ -55,7 +55,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -241,6 +241,13 @@ class StepJournal:
         """Write one record (not yet durable: :meth:`sync`); call it under the cluster's
         lock, in the order the steps run."""
         return self.write(encode_step(kind, inputs, expected))
+
+    def append_ahead(
+        self, kind: int, inputs: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray]
+    ) -> Future[Mark]:
+        """:meth:`append` in a pool thread (the next step's record while a step trains);
+        its caller holds the cluster's lock until the record is run or retracted."""
+        return self._pool.submit(self.append, kind, inputs, expected)
 
     def write(self, parts: list[bytes | memoryview]) -> Mark:
         """:meth:`append` of a payload already encoded (:func:`encode_step`'s parts)."""

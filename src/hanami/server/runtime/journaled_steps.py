@@ -9,12 +9,13 @@ supplies the executor, the open journals and the autosave that starts a journal.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
 from hanami.server.runtime.executor import ClusterExecutor, ClusterNotFound, InProcessExecutor
-from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, StepJournal
+from hanami.server.runtime.journal import REQUEST_STEP, TRAIN_STEP, Mark, StepJournal
 from hanami.server.runtime.replicas import Replicas
 from hanami.server.runtime.step_plan import StepPlan
 
@@ -22,7 +23,8 @@ __all__ = ["JournaledSteps"]
 
 
 class JournaledSteps:
-    """``train_direct``, ``train_after_reply`` and ``request_direct`` for the registry."""
+    """``train_direct``, ``train_frames``, ``train_after_reply`` and ``request_direct`` for the
+    registry."""
 
     # supplied by ClusterRegistry
     executor: ClusterExecutor
@@ -53,25 +55,68 @@ class JournaledSteps:
         cluster_uuid: str,
         inputs: Mapping[str, np.ndarray],
         expected: Mapping[str, np.ndarray],
-        *,
-        overlap: bool = False,
     ) -> None:
         """A train step, journaled: when this returns, it may be acknowledged.
 
         The record is written before the pass and committed after it, outside the
-        cluster's lock, so steps of other sessions can share a sync. ``overlap`` (a long
-        pass): start the sync in the background before the pass."""
+        cluster's lock, so steps of other sessions can share a sync."""
         with self.executor.exclusive(cluster_uuid):
             journal = self._journal(cluster_uuid)
             mark = journal.append(TRAIN_STEP, inputs, expected)
-            if overlap:
-                journal.start_sync()
             try:
                 self.executor.queue_train(cluster_uuid, inputs, expected, mark.position)
             except BaseException:
                 journal.retract(mark)
                 raise
         journal.commit(mark)
+
+    def train_frames(
+        self,
+        cluster_uuid: str,
+        steps: Sequence[tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]]],
+        answer: Callable[[int, Exception | None], None],
+    ) -> None:
+        """Train steps back to back under one hold of the cluster (a batched session's
+        frames: one hop to this thread for them all); ``answer(i, error)`` once step ``i``
+        is committed, or refused. In process, step ``i + 1``'s record is written in a pool
+        thread while step ``i`` trains (the sync, if any, starts before the pass too); the
+        lock, held until then, keeps another step's record from coming between the two. (A
+        shared executor only queues the pass, and rebuilds a lost actor from the journal:
+        no record there is written before its step is queued.)"""
+        answered = 0
+        try:
+            with self.executor.exclusive(cluster_uuid):
+                journal = self._journal(cluster_uuid)
+                ahead: Future[Mark] | None = None
+                try:
+                    for answered, (inputs, expected) in enumerate(steps):
+                        written, ahead = ahead, None
+                        try:
+                            mark = (written.result() if written is not None
+                                    else journal.append(TRAIN_STEP, inputs, expected))  # fmt: skip
+                        except Exception as exc:  # the journal refuses the step
+                            answer(answered, exc)
+                            continue
+                        if answered + 1 < len(steps) and not self.executor.shared:
+                            ahead = journal.append_ahead(TRAIN_STEP, *steps[answered + 1])
+                        journal.start_sync()
+                        try:
+                            self.executor.queue_train(cluster_uuid, inputs, expected, mark.position)
+                        except BaseException as exc:
+                            _retract(journal, ahead, mark)
+                            ahead = None  # the next step's record is written again
+                            if not isinstance(exc, Exception):
+                                raise
+                            answer(answered, exc)
+                            continue
+                        answer(answered, _committed(journal, mark))
+                finally:  # left early: the record written ahead is not run, nor kept
+                    _retract(journal, ahead)
+            answered = len(steps)
+        except BaseException as exc:  # never leave a step unanswered
+            for rest in range(answered, len(steps)):
+                answer(rest, exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            raise
 
     @contextlib.contextmanager
     def train_after_reply(
@@ -129,3 +174,20 @@ class JournaledSteps:
             if self.executor.revision(cluster_uuid) != revision:
                 journal.append(REQUEST_STEP, inputs, {})
         return outputs
+
+
+def _retract(journal: StepJournal, ahead: Future[Mark] | None, mark: Mark | None = None) -> None:
+    """Drop the record written ahead (if it was), then a failed step's (it lies before)."""
+    if ahead is not None and ahead.exception() is None:
+        journal.retract(ahead.result())
+    if mark is not None:
+        journal.retract(mark)
+
+
+def _committed(journal: StepJournal, mark: Mark) -> Exception | None:
+    """Commit a step's record: None, or why it cannot be acknowledged."""
+    try:
+        journal.commit(mark)
+    except Exception as exc:
+        return exc
+    return None

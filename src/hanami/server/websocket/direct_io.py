@@ -33,7 +33,9 @@ step is recorded in the cluster's step journal (:mod:`hanami.server.runtime.jour
 see it): many samples per binary frame, and the client may keep up to ``max_in_flight``
 frames unanswered; the server reads ahead while it works and answers every frame, in
 order, with a frame carrying the same ``seq``. The frame layout is in docs/websocket.md
-and :mod:`hanami.protocol.batch`, the codec shared with the SDK.
+and :mod:`hanami.protocol.batch`, the codec shared with the SDK. The train frames already
+read when one starts are stepped back to back by one worker thread (``train_frames``: the
+next frame's record written while a frame trains), each answered once committed.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -320,6 +321,7 @@ def _parsed(data: bytes | str) -> Batch | bytes:
 async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
     queue: asyncio.Queue[Batch | bytes | _Closed] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
     direct = _DirectCheck(session, cluster_uuid)
+    allowed = _TrainAllowed(session, direct)
 
     async def read_ahead() -> None:
         # frames are parsed as they come, while the frame before them trains in a worker
@@ -331,35 +333,68 @@ async def _serve_batched(session: WsSession, cluster_uuid: str) -> None:
             await queue.put(_Closed(exc))
 
     reader = asyncio.create_task(read_ahead())
+    held: Batch | bytes | _Closed | None = None
     try:
         while True:
-            item = await queue.get()
+            item, held = (held if held is not None else await queue.get()), None
             if isinstance(item, _Closed):
                 raise item.error
-            await session.send_bytes(await _process_frame(session, direct, item))
+            if not (isinstance(item, Batch) and item.type == "train"):
+                await session.send_bytes(await _process_frame(session, direct, item))
+                continue
+            run = [item]  # with the train frames already parsed behind it
+            while held is None and not queue.empty():
+                held = queue.get_nowait()
+                if isinstance(held, Batch) and held.type == "train" and allowed():
+                    run.append(held)
+                    held = None
+            await _train_run(session, direct, run)
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
 
 
+async def _train_run(session: WsSession, direct: _DirectCheck, run: list[Batch]) -> None:
+    """Train frames stepped back to back by one worker thread (``train_frames``), each
+    answered as it is committed: one hop per run of frames, not two per frame. The frames
+    behind the first were checked as they were taken (:class:`_TrainAllowed`)."""
+    session.require_policy(*TRAIN_POLICY)
+    clusters = direct()
+    loop = asyncio.get_running_loop()
+    answers = [loop.create_future() for _ in run]
+
+    def answer(index: int, error: Exception | None) -> None:
+        loop.call_soon_threadsafe(answers[index].set_result, error)
+
+    steps = [(batch.inputs, batch.expected) for batch in run]
+    stepping = asyncio.ensure_future(
+        session.run_sync(clusters.train_frames, direct.cluster_uuid, steps, answer)
+    )
+    try:
+        for batch, answered in zip(run, answers, strict=True):
+            await session.send_bytes(_reply(batch, await answered, {}))
+    finally:
+        await stepping
+
+
 async def _process_frame(session: WsSession, direct: _DirectCheck, batch: Batch | bytes) -> bytes:
     if isinstance(batch, bytes):  # a frame that did not parse: its error reply
         return batch
-    session.require_policy(*(TRAIN_POLICY if batch.type == "train" else REQUEST_POLICY))
+    session.require_policy(*REQUEST_POLICY)
     clusters, cluster_uuid = direct(), direct.cluster_uuid
-    outputs: dict[str, np.ndarray] = {}
     try:
-        if batch.type == "train":  # the samples in order, row by row; answered once committed
-            await session.run_sync(
-                partial(clusters.train_direct, overlap=True),
-                cluster_uuid, batch.inputs, batch.expected,
-            )  # fmt: skip
-        else:
-            outputs = await session.run_sync(_request_batch, clusters, cluster_uuid, batch)
+        outputs = await session.run_sync(_request_batch, clusters, cluster_uuid, batch)
     except Exception as exc:
-        error = _step_error(exc)
-        if error is None:
-            raise
-        return error_reply(batch.seq, error.message)
-    return encode_reply(batch, outputs)
+        return _reply(batch, exc, {})
+    return _reply(batch, None, outputs)
+
+
+def _reply(batch: Batch, error: Exception | None, outputs: dict[str, np.ndarray]) -> bytes:
+    """A frame's answer: its outputs, or the error that refused it (a server bug raises)."""
+    if error is None:
+        return encode_reply(batch, outputs)
+    api_error = _step_error(error)
+    if api_error is None:
+        raise error
+    return error_reply(batch.seq, api_error.message)
