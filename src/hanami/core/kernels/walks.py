@@ -25,7 +25,9 @@ its arrays (two atomic operations apiece per block and row); compiled into the h
 loop instead, the training walk saved them but made MNIST's step 5-10 % slower
 (docs/engine.md, Time per sample, nineteenth round), so only ``P.inline_walks`` (the
 stream profile, and every profile below ``profiles.INLINE_INPUTS`` inputs: few blocks,
-short walks) compiles it there.
+short walks) compiles it there. The default rules now hand the walk its block's views
+borrowed (``borrow.borrowed``: without a meminfo), so neither way counts them (twenty-fourth
+round).
 """
 
 from __future__ import annotations
