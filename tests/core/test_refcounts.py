@@ -17,7 +17,7 @@ from engine_helpers import line_template
 
 from hanami.core import Cluster, _jit
 from hanami.core import kernels as K
-from hanami.core.kernels import backward, structure, walks
+from hanami.core.kernels import backward, borrow, structure, walks
 
 F32 = np.float32
 
@@ -101,3 +101,34 @@ def test_stream_walk_and_its_splits_compile_into_the_hexagon_loop():
     called = re.findall(r"call [^\n]*?@(\S+?)\(", walked)
     assert [name for name in called if "create_synapse" in name]  # the walk's own call
     assert not [name for name in called if "split_room" in name or "share_weight" in name]
+
+
+def _increfs(body: str) -> list[str]:
+    return re.findall(r"@NRT_incref\(([^)]*)\)", body)
+
+
+def test_block_views_of_the_walk_and_the_step_are_borrowed():
+    """The hexagon loops hand each block's views to the walk and the step without a
+    meminfo (``borrow.borrowed``), so none is counted per block and row: main counted 43
+    references in ``walk_sections_default`` and 20 in ``update_hexagon_default``
+    (docs/engine.md, Time per sample, twenty-fourth round)."""
+    c = Cluster(line_template(profile="stream"), seed=11)
+    x, y = np.linspace(0, 1, 8, dtype=F32)[:, None], np.zeros((8, 1), F32)
+    c.train(x, y)
+    ref, deltas = K.as_ref(c._state), np.zeros(c._state.s_w.shape[2], F32)
+    stepped = _code(backward.update_hexagon_default, ref, c._params, 1, deltas)
+    assert all(a.startswith("ptr %arg.") for a in _increfs(stepped))  # S and deltas only
+    walked = _increfs(_code(walks.walk_sections_default, ref, c._params, 1, True))
+    assert len(walked) <= 8  # S, the random state and the request walk's six views
+
+
+def test_a_borrowed_view_is_the_array_without_its_meminfo():
+    @numba.njit
+    def write(a):
+        v = borrow.borrowed(a[1])
+        v[2] = 7.0
+        return v.shape[0], v.strides[0]
+
+    a = np.zeros((3, 4), F32)
+    assert write(a) == (4, 4)
+    assert a[1, 2] == 7.0 and a.sum() == 7.0

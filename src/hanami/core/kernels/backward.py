@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from hanami.core._jit import njit
+from hanami.core.kernels.borrow import borrowed as B
 from hanami.core.kernels.structure import F0, F1, PERSISTENT_COUNTER
 from hanami.core.kernels.walks import HALF
 from hanami.core.state import HX_INPUT, HX_OUTPUT, M_SAMPLES, OUTPUT_LINKS, UNUSED_TARGET
@@ -106,15 +107,16 @@ def update_hexagon_default(S, P, h, deltas):
         cb = S.hx_cb[h, i]
         if S.cb_used[cb] > 0:
             nb = S.cb_nb[cb]
-            t_pot = S.n_pot[nb * npb : (nb + 1) * npb]
-            t_delta = S.n_delta[nb * npb : (nb + 1) * npb]
+            t_pot = B(S.n_pot[nb * npb : (nb + 1) * npb])
+            t_delta = B(S.n_delta[nb * npb : (nb + 1) * npb])
             if leak > F0:
-                leak_block(S.c_src[cb], S.c_kind[cb], S.c_pot[cb], S.s_w[cb], S.s_t[cb],
-                           t_delta, S.n_delta, leak, S.cb_hi[cb])  # fmt: skip
-            update_block_default(S.c_list[cb], S.cb_nlist[cb], S.c_src[cb], S.c_kind[cb],
-                                 S.c_stop[cb], S.s_w[cb], S.s_t[cb], S.s_cnt[cb], S.s_v[cb],
-                                 t_pot, t_delta, S.n_delta, lr, P.reduction, adaptive, eps,
-                                 P.mean_backprop, active, deltas, decay, steps_max)  # fmt: skip
+                leak_block(B(S.c_src[cb]), B(S.c_kind[cb]), B(S.c_pot[cb]), B(S.s_w[cb]),
+                           B(S.s_t[cb]), t_delta, B(S.n_delta), leak, S.cb_hi[cb])  # fmt: skip
+            update_block_default(B(S.c_list[cb]), S.cb_nlist[cb], B(S.c_src[cb]),
+                                 B(S.c_kind[cb]), B(S.c_stop[cb]), B(S.s_w[cb]), B(S.s_t[cb]),
+                                 B(S.s_cnt[cb]), B(S.s_v[cb]), t_pot, t_delta, B(S.n_delta), lr,
+                                 P.reduction, adaptive, eps, P.mean_backprop, active, deltas,
+                                 decay, steps_max)  # fmt: skip
 
 
 @njit

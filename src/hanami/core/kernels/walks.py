@@ -25,7 +25,9 @@ its arrays (two atomic operations apiece per block and row); compiled into the h
 loop instead, the training walk saved them but made MNIST's step 5-10 % slower
 (docs/engine.md, Time per sample, nineteenth round), so only ``P.inline_walks`` (the
 stream profile, and every profile below ``profiles.INLINE_INPUTS`` inputs: few blocks,
-short walks) compiles it there.
+short walks) compiles it there. The default rules now hand the walk its block's views
+borrowed (``borrow.borrowed``: without a meminfo), so neither way counts them (twenty-fourth
+round).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from hanami.core._jit import njit
+from hanami.core.kernels.borrow import borrowed as B
 from hanami.core.kernels.growth import queue_section
 from hanami.core.kernels.random import rand
 from hanami.core.kernels.structure import F0, F1, create_synapse
@@ -84,10 +87,11 @@ def walk_sections_default(S, P, h, train):
             continue
         nb = S.cb_nb[cb]
         r = rand(S.rng) if train else 0  # requests leave the random state alone
-        lst = S.c_list[cb]
-        n = _active_slots(S.c_src[cb], S.n_pot, S.n_act, S.c_pot[cb], lst, S.cb_hi[cb])
+        lst = B(S.c_list[cb])
+        n = _active_slots(B(S.c_src[cb]), B(S.n_pot), B(S.n_act), B(S.c_pot[cb]), lst,
+                          S.cb_hi[cb])  # fmt: skip
         S.cb_nlist[cb] = n
-        n_in = S.n_in[nb * npb : (nb + 1) * npb]
+        n_in = B(S.n_in[nb * npb : (nb + 1) * npb])
         if train and P.inline_walks:  # the walk compiled into this loop (see below)
             _train_block_inline(S, P, cb, nb, i, lst, n, n_in, r, thr, init, margin)
         elif train:
@@ -325,9 +329,10 @@ def _block_call(walk):
 
     @njit(inline="always")
     def call(S, P, cb, nb, i, lst, n, n_in, r, thr, init, margin):
-        return walk(lst, n, S.c_src[cb], S.c_kind[cb], S.c_low[cb], S.c_pot[cb],
-                    S.c_next[cb], S.c_stop[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb], S.s_cnt[cb],
-                    S.s_v[cb], n_in, S.n_new, S.n_newoff, S.pending, S.meta, r, i,
+        return walk(lst, n, B(S.c_src[cb]), B(S.c_kind[cb]), B(S.c_low[cb]), B(S.c_pot[cb]),
+                    B(S.c_next[cb]), B(S.c_stop[cb]), B(S.s_w[cb]), B(S.s_b[cb]), B(S.s_t[cb]),
+                    B(S.s_cnt[cb]), B(S.s_v[cb]), n_in, B(S.n_new), B(S.n_newoff), B(S.pending),
+                    B(S.meta), r, i,
                     S.nb_size[nb], thr, init, P.input_split, P.hidden_split, margin,
                     P.first_pieces, P.halve_borders, P.input_split_synapses,
                     P.distinct_targets)  # fmt: skip
