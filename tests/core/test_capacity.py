@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_helpers import line_template
 
 from hanami.core import Cluster
 
-TEMPLATE = """version: 1
-settings:
-    seed: 7
-hexagons:
-    1,1,1
-    2,1,1
-    3,1,1
-inputs:
-    x: 1,1,1
-outputs:
-    y: 3,1,1
-"""
+TEMPLATE = line_template()
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +23,7 @@ def wide() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _trained(X: np.ndarray, Y: np.ndarray, max_bytes: int | None) -> Cluster:
-    cluster = Cluster(TEMPLATE, max_bytes=max_bytes)
+    cluster = Cluster(TEMPLATE, seed=7, max_bytes=max_bytes)
     cluster.train(X[:1], Y[:1])  # the inputs widen: granted whatever the limit
     cluster.train(X[1:], Y[1:])
     return cluster
@@ -72,7 +62,7 @@ def test_sections_keep_their_length_at_the_limit(wide):
     X, Y = wide
     lengths = {}
     for limit in (None, 9_000_000):
-        cluster = Cluster(TEMPLATE, max_bytes=limit)
+        cluster = Cluster(TEMPLATE, seed=7, max_bytes=limit)
         cluster.train(X[:1], Y[:1])
         params = cluster._params
         assert params.long_synapses > 0  # a wide input: its sections lengthen after a while

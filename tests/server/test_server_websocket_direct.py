@@ -294,23 +294,30 @@ def test_batched_frames_are_pipelined_and_answered_in_order(harness):
     assert harness.call("GET", "cluster", uuid=uuid)["metrics"]["samples_trained"] == 4
 
 
+def _parsed(monkeypatch, seq: int) -> threading.Event:
+    """An event set once frame ``seq`` went through the real parser (watched)."""
+    parsed, parse = threading.Event(), direct_io.parse_batch
+
+    def parse_watched(data):
+        batch = parse(data)
+        if batch.seq == seq:
+            parsed.set()
+        return batch
+
+    monkeypatch.setattr(direct_io, "parse_batch", parse_watched)
+    return parsed
+
+
 def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypatch):
     """A frame is parsed as it comes in, while the frame before it trains in a worker
     thread, not between the two passes (docs/performance.md, "frames parsed ahead")."""
-    second_parsed, waited = threading.Event(), []
-    parse, train = direct_io.parse_batch, JournaledSteps.train_frames
-
-    def parse_recorded(data):
-        batch = parse(data)
-        if batch.seq == 2:
-            second_parsed.set()
-        return batch
+    second_parsed, waited = _parsed(monkeypatch, 2), []
+    train = JournaledSteps.train_frames
 
     def train_after_the_next_parse(self, *args, **kwargs):
         waited.append(second_parsed.wait(5))
         return train(self, *args, **kwargs)
 
-    monkeypatch.setattr(direct_io, "parse_batch", parse_recorded)
     monkeypatch.setattr(JournaledSteps, "train_frames", train_after_the_next_parse)
     x = np.ones((2, 3), dtype=np.float32) * 100
     y = {"label": np.eye(2, dtype=np.float32), "score": np.zeros((2, 1), np.float32)}
@@ -325,21 +332,14 @@ def test_batched_frames_are_parsed_while_the_one_before_trains(harness, monkeypa
 def test_train_frames_read_while_one_trains_go_to_one_worker_call(harness, monkeypatch):
     """The train frames read while a frame trains are stepped by one worker call, not a hop
     each, and answered one by one, in order."""
-    fourth_parsed, calls = threading.Event(), []
-    parse, train = direct_io.parse_batch, JournaledSteps.train_frames
-
-    def parse_recorded(data):
-        batch = parse(data)
-        if batch.seq == 4:
-            fourth_parsed.set()
-        return batch
+    fourth_parsed, calls = _parsed(monkeypatch, 4), []
+    train = JournaledSteps.train_frames
 
     def train_recorded(self, cluster_uuid, steps, answer):
         calls.append(len(steps))
         fourth_parsed.wait(5)
         return train(self, cluster_uuid, steps, answer)
 
-    monkeypatch.setattr(direct_io, "parse_batch", parse_recorded)
     monkeypatch.setattr(JournaledSteps, "train_frames", train_recorded)
     x = np.ones((2, 3), dtype=np.float32) * 100
     y = {"label": np.eye(2, dtype=np.float32), "score": np.zeros((2, 1), np.float32)}
