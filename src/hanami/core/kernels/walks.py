@@ -97,8 +97,8 @@ def walk_sections_default(S, P, h, train):
         elif train:
             _train_block(S, P, cb, nb, i, lst, n, n_in, r, thr, init, margin)
         else:
-            walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
-                                 S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
+            walk_request_default(lst, n, B(S.c_kind[cb]), B(S.c_low[cb]), B(S.c_pot[cb]),
+                                 B(S.s_w[cb]), B(S.s_b[cb]), B(S.s_t[cb]), n_in, thr)  # fmt: skip
 
 
 @njit
