@@ -105,7 +105,10 @@ def _load_lanes(S, X, first, lanes):
 @njit
 def _walk_lanes(S, P, h, lanes, q):
     """The request walks of hexagon ``h`` for every lane, added to its neurons' lanes
-    (``q``: the potential left on each lane)."""
+    (``q``: the potential left on each lane). The block's views, and ``_walk_block``'s rows
+    of ``lanes`` per section, lane and synapse, go over borrowed (``borrow.borrowed``):
+    counted, they were half of the MNIST request's samples (docs/engine.md, Time per
+    sample, twenty-fifth round)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     thr = np.float32(P.threshold)
     for i in range(S.hx_ncb[h]):

@@ -27,7 +27,7 @@ loop instead, the training walk saved them but made MNIST's step 5-10 % slower
 stream profile, and every profile below ``profiles.INLINE_INPUTS`` inputs: few blocks,
 short walks) compiles it there. The default rules now hand the walk its block's views
 borrowed (``borrow.borrowed``: without a meminfo), so neither way counts them (twenty-fourth
-round).
+round); the request walk's too (twenty-fifth round).
 """
 
 from __future__ import annotations
