@@ -141,6 +141,18 @@ def test_request_walks_count_no_block_or_synapse_views():
     assert len(stepped) == len(set(stepped))  # each argument once
 
 
+def test_lanes_step_compiles_into_the_block_walk():
+    """``lanes._step`` runs per synapse of a section walked in lanes: compiled into
+    ``_walk_block``, not called (docs/engine.md, Time per sample, twenty-fifth round)."""
+    c = Cluster(line_template(), seed=11)
+    c.train(np.linspace(0, 1, 8, dtype=F32)[:, None], np.zeros((8, 1), F32))
+    s = c._state
+    scratch, q = np.zeros((s.n_in.shape[0], lanes.LANES), F32), np.zeros(lanes.LANES, F32)
+    block = (s.c_src[0], s.c_low[0], s.s_w[0], s.s_b[0], s.s_t[0], 4, 0, scratch, q, F32(0.1))
+    called = re.findall(r"call [^\n]*?@(\S+?)\(", _code(lanes._walk_block, *block))
+    assert not [name for name in called if "5_step" in name]
+
+
 def test_a_borrowed_view_is_the_array_without_its_meminfo():
     @numba.njit
     def write(a):
