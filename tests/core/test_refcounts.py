@@ -17,7 +17,7 @@ from engine_helpers import line_template
 
 from hanami.core import Cluster, _jit
 from hanami.core import kernels as K
-from hanami.core.kernels import backward, borrow, structure, walks
+from hanami.core.kernels import backward, borrow, lanes, structure, walks
 
 F32 = np.float32
 
@@ -119,7 +119,38 @@ def test_block_views_of_the_walk_and_the_step_are_borrowed():
     stepped = _code(backward.update_hexagon_default, ref, c._params, 1, deltas)
     assert all(a.startswith("ptr %arg.") for a in _increfs(stepped))  # S and deltas only
     walked = _increfs(_code(walks.walk_sections_default, ref, c._params, 1, True))
-    assert len(walked) <= 8  # S, the random state and the request walk's six views
+    assert len(walked) <= 2  # S and the random state
+
+
+def test_request_walks_count_no_block_or_synapse_views():
+    """The request walk and the lanes' walk hand each block's views, and ``_walk_block``
+    its rows of ``lanes`` per section, lane and synapse, over borrowed: main counted the
+    request walk's six views per block in ``walk_sections_default``, five in
+    ``_walk_lanes`` and three views of ``lanes`` in ``_walk_block`` (docs/engine.md, Time
+    per sample, twenty-fifth round)."""
+    c = Cluster(line_template(), seed=11)
+    x, y = np.linspace(0, 1, 8, dtype=F32)[:, None], np.zeros((8, 1), F32)
+    c.train(x, y)
+    ref, s = K.as_ref(c._state), c._state
+    assert len(_increfs(_code(walks.walk_sections_default, ref, c._params, 1, False))) <= 2
+    scratch, q = np.zeros((s.n_in.shape[0], lanes.LANES), F32), np.zeros(lanes.LANES, F32)
+    walked = _increfs(_code(lanes._walk_lanes, ref, c._params, 1, scratch, q))
+    assert all(a.startswith("ptr %arg.") for a in walked)  # S, lanes and q only
+    block = (s.c_src[0], s.c_low[0], s.s_w[0], s.s_b[0], s.s_t[0], 4, 0, scratch, q, F32(0.1))
+    stepped = _increfs(_code(lanes._walk_block, *block))
+    assert len(stepped) == len(set(stepped))  # each argument once
+
+
+def test_lanes_step_compiles_into_the_block_walk():
+    """``lanes._step`` runs per synapse of a section walked in lanes: compiled into
+    ``_walk_block``, not called (docs/engine.md, Time per sample, twenty-fifth round)."""
+    c = Cluster(line_template(), seed=11)
+    c.train(np.linspace(0, 1, 8, dtype=F32)[:, None], np.zeros((8, 1), F32))
+    s = c._state
+    scratch, q = np.zeros((s.n_in.shape[0], lanes.LANES), F32), np.zeros(lanes.LANES, F32)
+    block = (s.c_src[0], s.c_low[0], s.s_w[0], s.s_b[0], s.s_t[0], 4, 0, scratch, q, F32(0.1))
+    called = re.findall(r"call [^\n]*?@(\S+?)\(", _code(lanes._walk_block, *block))
+    assert not [name for name in called if "5_step" in name]
 
 
 def test_a_borrowed_view_is_the_array_without_its_meminfo():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from hanami.core._jit import njit
+from hanami.core.kernels.borrow import borrowed as B
 from hanami.core.kernels.forward import input_block, settle_default
 from hanami.core.kernels.structure import F0
 from hanami.core.kernels.walks import walk_value
@@ -104,7 +105,10 @@ def _load_lanes(S, X, first, lanes):
 @njit
 def _walk_lanes(S, P, h, lanes, q):
     """The request walks of hexagon ``h`` for every lane, added to its neurons' lanes
-    (``q``: the potential left on each lane)."""
+    (``q``: the potential left on each lane). The block's views, and ``_walk_block``'s rows
+    of ``lanes`` per section, lane and synapse, go over borrowed (``borrow.borrowed``):
+    counted, they were half of the MNIST request's samples (docs/engine.md, Time per
+    sample, twenty-fifth round)."""
     npb = S.n_in.shape[0] // S.nb_hex.shape[0]
     thr = np.float32(P.threshold)
     for i in range(S.hx_ncb[h]):
@@ -112,7 +116,7 @@ def _walk_lanes(S, P, h, lanes, q):
         if S.cb_used[cb] == 0:
             continue
         base = S.cb_nb[cb] * npb
-        _walk_block(S.c_src[cb], S.c_low[cb], S.s_w[cb], S.s_b[cb], S.s_t[cb],
+        _walk_block(B(S.c_src[cb]), B(S.c_low[cb]), B(S.s_w[cb]), B(S.s_b[cb]), B(S.s_t[cb]),
                     S.cb_hi[cb], base, lanes, q, thr)  # fmt: skip
 
 
@@ -126,7 +130,7 @@ def _walk_block(c_src, c_low, sw, sb, st_, hi, base, lanes, q, thr):
             continue
         low = c_low[slot]
         fired = 0
-        pot = lanes[src]
+        pot = B(lanes[src])
         for lane in range(LANES):
             p = pot[lane]
             q[lane] = p - low if p > F0 else STOPPED
@@ -136,7 +140,7 @@ def _walk_block(c_src, c_low, sw, sb, st_, hi, base, lanes, q, thr):
         if fired <= FEW:  # walked lane by lane, as one row's request walks them
             for lane in range(LANES):
                 if pot[lane] > F0:
-                    walk_value(sw, sb, st_, slot, pot[lane] - low, lanes[base:, lane], thr)
+                    walk_value(sw, sb, st_, slot, pot[lane] - low, B(lanes[base:, lane]), thr)
             continue
         top = F0  # the highest potential: its lane walks on while any lane does
         for lane in range(LANES):
@@ -147,13 +151,13 @@ def _walk_block(c_src, c_low, sw, sb, st_, hi, base, lanes, q, thr):
             if t == UNUSED_TARGET:
                 break
             b = sb[slot, k]
-            _step(q, lanes[base + t], b, sw[slot, k], thr)
+            _step(q, B(lanes[base + t]), b, sw[slot, k], thr)
             if not (top > thr and not top < b):
                 break
             top = top - b
 
 
-@njit
+@njit(inline="always")
 def _step(q, acc, b, w, thr):
     """Synapse ``(b, w)`` on every lane, as ``walks.walk_request_default`` steps; a lane
     that stopped has the potential :data:`STOPPED` and is left as it is (selects, no
@@ -163,7 +167,10 @@ def _step(q, acc, b, w, thr):
     (a reduction through mask registers). The caller follows the lane of the highest
     potential instead, in scalar code beside the step: every lane takes the same
     borders and float subtraction is monotonic, so no lane walks on once that one
-    stopped (docs/engine.md, Time per sample, seventeenth round)."""
+    stopped (docs/engine.md, Time per sample, seventeenth round).
+
+    Compiled into ``_walk_block`` (``inline``): as a call per synapse it took about a
+    quarter of the MNIST test (twenty-fifth round)."""
     for lane in range(LANES):
         v = q[lane]
         go = v > thr  # never for a lane that stopped

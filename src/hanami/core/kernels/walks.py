@@ -27,7 +27,7 @@ loop instead, the training walk saved them but made MNIST's step 5-10 % slower
 stream profile, and every profile below ``profiles.INLINE_INPUTS`` inputs: few blocks,
 short walks) compiles it there. The default rules now hand the walk its block's views
 borrowed (``borrow.borrowed``: without a meminfo), so neither way counts them (twenty-fourth
-round).
+round); the request walk's too (twenty-fifth round).
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def walk_sections_default(S, P, h, train):
         elif train:
             _train_block(S, P, cb, nb, i, lst, n, n_in, r, thr, init, margin)
         else:
-            walk_request_default(lst, n, S.c_kind[cb], S.c_low[cb], S.c_pot[cb], S.s_w[cb],
-                                 S.s_b[cb], S.s_t[cb], n_in, thr)  # fmt: skip
+            walk_request_default(lst, n, B(S.c_kind[cb]), B(S.c_low[cb]), B(S.c_pot[cb]),
+                                 B(S.s_w[cb]), B(S.s_b[cb]), B(S.s_t[cb]), n_in, thr)  # fmt: skip
 
 
 @njit
