@@ -92,12 +92,8 @@ class FeatureCoder:
         self.window[seen : seen + X.shape[0]] = X
         self.seen += X.shape[0]
         points = [1 << b for b in range(seen.bit_length(), self.seen.bit_length())]
-        bounds = [seen, *points] + ([self.seen] if not points or points[-1] < self.seen else [])
-        before, found = self.centres, _prefix_centres(self.window, points, self.quantiles)
-        if found:
-            self.centres = found[-1]
-        counts = [stop - start for start, stop in itertools.pairwise(bounds)]
-        return [c.T for c in (before, *found)][: len(counts)], counts
+        found = _prefix_centres(self.window, points, self.quantiles)
+        return self._runs(seen, points, self.seen, found)
 
     def _slide(self, X: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
         """Put rows into the full window and return the centres ``[d, k]`` each run of
@@ -117,11 +113,19 @@ class FeatureCoder:
         tail = X[-WINDOW:]
         self.window[(n0 + n - tail.shape[0] + np.arange(tail.shape[0])) % WINDOW] = tail
         self.seen = n0 + n
-        bounds = [0, *ends] + ([n] if not ends or ends[-1] < n else [])
+        return self._runs(0, ends, n, found)
+
+    def _runs(
+        self, start: int, points: list[int], end: int, found: list[np.ndarray]
+    ) -> tuple[list[np.ndarray], list[int]]:
+        """The centres ``[d, k]`` each run of rows from ``start`` through the update
+        ``points`` to ``end`` is coded around (before the first point: the current ones)
+        and the runs' lengths; ``found`` (the points' centres) ends as the current ones."""
+        bounds = [start, *points] + ([end] if not points or points[-1] < end else [])
         before = self.centres
         if found:
             self.centres = found[-1]
-        counts = [stop - start for start, stop in itertools.pairwise(bounds)]
+        counts = [stop - first for first, stop in itertools.pairwise(bounds)]
         return [c.T for c in (before, *found)][: len(counts)], counts
 
     def _code_by_row(self, X: np.ndarray, centres: np.ndarray, which: np.ndarray) -> np.ndarray:
